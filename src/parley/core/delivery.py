@@ -1,0 +1,89 @@
+"""What can go wrong handing a message to a phone network, and what to do about it.
+
+Every channel raises one of these; the dispatcher asks `RetryPolicy.decide` what happens next.
+Pure: no clock reads (``now`` is passed in), no state.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+
+class DeliveryError(Exception):
+    """A message could not be handed over. ``retryable`` says whether trying again may help."""
+
+    retryable: bool = False
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+class Unreachable(DeliveryError):
+    """The peer could not be reached: connection refused or reset, not bound, DNS failure."""
+
+    retryable = True
+
+
+class TimedOut(DeliveryError):
+    """The peer did not answer in time."""
+
+    retryable = True
+
+
+class Throttled(DeliveryError):
+    """The peer asked us to slow down (SMPP ESME_RTHROTTLED, ESME_RMSGQFUL, HTTP 429)."""
+
+    retryable = True
+
+
+class Rejected(DeliveryError):
+    """The peer refused this message for good; ``code`` is the peer's own (SMPP command_status, HTTP status)."""
+
+    retryable = False
+
+    def __init__(self, reason: str, code: str | None = None) -> None:
+        super().__init__(reason)
+        self.code = code
+
+
+class NoTransport(DeliveryError):
+    """No configured transport can carry this message."""
+
+    retryable = False
+
+
+@dataclass(frozen=True)
+class Retry:
+    at: datetime
+
+
+@dataclass(frozen=True)
+class GiveUp:
+    reason: str
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    """Exponential backoff: ``base * factor**(attempts-1)`` capped at ``cap``, until ``give_up_after``."""
+
+    base: timedelta = timedelta(seconds=2)
+    factor: float = 2.0
+    cap: timedelta = timedelta(minutes=10)
+    give_up_after: timedelta = timedelta(hours=24)
+
+    def delay(self, attempts: int) -> timedelta:
+        seconds = self.base.total_seconds() * self.factor ** max(0, attempts - 1)
+        return min(timedelta(seconds=seconds), self.cap)
+
+    def decide(
+        self, error: DeliveryError, attempts: int, first_tried: datetime, now: datetime
+    ) -> Retry | GiveUp:
+        """``attempts`` counts tries made so far, including the one that just failed."""
+        if not error.retryable:
+            return GiveUp(error.reason)
+        at = now + self.delay(attempts)
+        if at - first_tried > self.give_up_after:
+            return GiveUp(f"gave up after {attempts} attempts: {error.reason}")
+        return Retry(at)
