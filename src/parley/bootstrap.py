@@ -1,0 +1,136 @@
+"""The composition root: every long-lived object is built here, and only here."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import structlog
+
+from parley.channels.base import Channel, Inbound, Receipt
+from parley.channels.curl import CurlChannel
+from parley.channels.smpp import SmppChannel
+from parley.services.auth import Authenticator
+from parley.services.delivery import Deliveries
+from parley.services.directory import DirectoryCache
+from parley.services.queries import Messages
+from parley.services.receive import Inbox
+from parley.services.send import Outbox
+from parley.services.transports import Transports
+from parley.settings import Settings
+from parley.store.db import Database, worker_name
+from parley.workers.dispatcher import Dispatcher
+
+log = structlog.get_logger()
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+@dataclass
+class Parley:
+    settings: Settings
+    db: Database
+    cache: DirectoryCache
+    auth: Authenticator
+    outbox: Outbox
+    inbox: Inbox
+    deliveries: Deliveries
+    transports: Transports
+    dispatcher: Dispatcher
+    queries: Messages
+    _tasks: list[asyncio.Task[None]] = field(default_factory=list)
+
+    async def start_workers(self) -> None:
+        await self.transports.refresh()
+        self._tasks.append(asyncio.create_task(self.dispatcher.run(), name="dispatcher"))
+        self._tasks.append(asyncio.create_task(self._maintain(), name="maintenance"))
+
+    async def _maintain(self) -> None:
+        """Keep channels in step with the transports table; apply receipts that raced their submit."""
+        tick = 0
+        while True:
+            await asyncio.sleep(1.0)
+            tick += 1
+            try:
+                await self.deliveries.sweep()
+                if tick % 5 == 0:
+                    await self.transports.refresh()
+            except Exception:
+                log.exception("maintenance.failed")
+
+    async def close(self) -> None:
+        for task in self._tasks:
+            task.cancel()
+        for task in self._tasks:
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        self._tasks.clear()
+        await self.transports.stop()
+        await self.outbox.close()
+        await self.inbox.close()
+        await self.deliveries.close()
+        await self.db.close()
+
+
+def build(settings: Settings | None = None, *, clock: Callable[[], datetime] = utcnow) -> Parley:
+    settings = settings or Settings()
+    db = Database(settings.database_url)
+    cache = DirectoryCache(db, country=settings.country, timezone=settings.timezone)
+    deliveries = Deliveries(db, clock)
+    inbox = Inbox(db, clock)
+
+    def make_channel(row: Any) -> Channel:
+        config = row.config
+        if row.kind == "curl":
+            return CurlChannel(row.name, config["command"])
+
+        async def on_receipt(receipt: Receipt, name: str = row.name) -> None:
+            await deliveries.receipt(name, receipt)
+
+        async def on_inbound(inbound: Inbound, name: str = row.name) -> None:
+            await inbox.receive(name, inbound)
+
+        return SmppChannel(
+            row.name,
+            config["host"],
+            int(config["port"]),
+            config["system_id"],
+            config.get("password", ""),
+            system_type=config.get("system_type", ""),
+            on_receipt=on_receipt,
+            on_inbound=on_inbound,
+            default_region=settings.country,
+            window=int(config.get("window", 32)),
+            throughput=config.get("throughput"),
+        )
+
+    transports = Transports(db, make_channel)
+    dispatcher = Dispatcher(
+        db,
+        transports,
+        deliveries,
+        clock,
+        worker=worker_name(),
+        claim_batch=settings.claim_batch,
+        max_in_flight=settings.max_in_flight,
+        lease=timedelta(seconds=settings.lease_seconds),
+    )
+    outbox = Outbox(db, cache, clock, on_enqueued=dispatcher.wake)
+    return Parley(
+        settings=settings,
+        db=db,
+        cache=cache,
+        auth=Authenticator(cache, secret=settings.secret),
+        outbox=outbox,
+        inbox=inbox,
+        deliveries=deliveries,
+        transports=transports,
+        dispatcher=dispatcher,
+        queries=Messages(db),
+    )

@@ -1,0 +1,128 @@
+"""Planning an outbound send: validate the request, choose senders, measure text. Pure.
+
+Used by every ingress (Wildix API, native API, CLI, console, email); each maps `OutboundError` to its
+own answer shape. The field names in errors are the request's own (``number``, ``message``, ...).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+
+from parley.core.licenses import License
+from parley.core.numbers import InvalidNumber, is_nanp, parse_e164
+from parley.core.sender_id import make_sender_id
+from parley.core.text import Encoding, split
+
+MAX_MESSAGE_LENGTH = 670
+
+
+class OutboundError(ValueError):
+    """The request cannot be sent at all. ``field`` names the request field at fault."""
+
+    def __init__(self, field: str, reason: str, *, forbidden: bool = False) -> None:
+        super().__init__(reason)
+        self.field = field
+        self.reason = reason
+        self.forbidden = forbidden
+
+
+@dataclass(frozen=True)
+class Sender:
+    user_id: int
+    extension: str
+    name: str
+    license: License
+    office_number: str | None
+
+
+@dataclass(frozen=True)
+class PlannedMessage:
+    to: str
+    sender: str
+    body: str
+    encoding: Encoding
+    segments: int
+
+
+@dataclass(frozen=True)
+class Refusal:
+    """One destination that could not be queued, as the client gave it, and why."""
+
+    given: str
+    reason: str
+
+
+@dataclass(frozen=True)
+class Plan:
+    messages: tuple[PlannedMessage, ...]
+    refused: tuple[Refusal, ...]
+    send_at: datetime | None
+
+
+def check_text(text: str, *, field: str = "message", limit: int = MAX_MESSAGE_LENGTH) -> str:
+    if not text or not text.strip():
+        raise OutboundError(field, "Message should not be empty")
+    if len(text) > limit:
+        raise OutboundError(field, f"Message is longer than {limit} characters")
+    return text
+
+
+def sender_for(to: str, sender: Sender) -> str:
+    """To +1 (NANP) destinations only a company number may send; elsewhere the name as sender ID."""
+    if is_nanp(to):
+        if not sender.office_number:
+            raise ValueError("the user has no office number, which is the sender to +1 destinations")
+        return sender.office_number
+    return make_sender_id(sender.name)
+
+
+def plan(
+    *,
+    sender: Sender,
+    destinations: Sequence[str],
+    text: str,
+    send_at: datetime | None,
+    now: datetime,
+    default_region: str | None = None,
+    limit: int = MAX_MESSAGE_LENGTH,
+) -> Plan:
+    """Validate and plan one send to several destinations.
+
+    Raises `OutboundError` when nothing can be sent (no permission, bad text, no valid destination);
+    otherwise destinations that cannot be sent are listed in ``refused``.
+    """
+    if not sender.license.may_send_sms:
+        raise OutboundError(
+            "license",
+            f"User {sender.extension} has a {sender.license.label} license; sending SMS needs essential or higher",
+            forbidden=True,
+        )
+    cleaned = [d for d in (d.strip() for d in destinations) if d]
+    if not cleaned:
+        raise OutboundError("number", "Number should not be empty")
+    check_text(text, limit=limit)
+    segments = split(text)
+    due = send_at if send_at is not None and send_at > now else None
+    planned: list[PlannedMessage] = []
+    refused: list[Refusal] = []
+    seen: set[str] = set()
+    for given in cleaned:
+        try:
+            to = parse_e164(given, default_region)
+            from_ = sender_for(to, sender)
+        except InvalidNumber as exc:
+            refused.append(Refusal(given, exc.reason))
+            continue
+        except ValueError as exc:
+            refused.append(Refusal(given, str(exc)))
+            continue
+        if to in seen:
+            continue
+        seen.add(to)
+        planned.append(PlannedMessage(to, from_, text, segments.encoding, segments.count))
+    if not planned:
+        first = refused[0]
+        raise OutboundError("number", f"Number {first.given}: {first.reason}")
+    return Plan(tuple(planned), tuple(refused), due)

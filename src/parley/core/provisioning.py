@@ -1,0 +1,307 @@
+"""The provisioning file (contracts/parley.example.toml): read and check it whole. Pure.
+
+Every problem is collected and named by entry and field (``users[1].license: "gold" is not one of
+basic, essential, business, premium``) so that a wrong file is refused whole, with all its faults.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from decimal import Decimal, InvalidOperation
+from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+import phonenumbers
+
+from parley.core.licenses import License, names
+from parley.core.numbers import InvalidNumber, parse_e164
+from parley.core.routing import normalise_gateway_id
+
+ROLES = ("admin", "user")
+TRANSPORT_ROLES = ("curl", "gsm", "carrier")
+TRANSPORT_KINDS = ("curl", "smpp")
+
+
+class ProvisioningError(ValueError):
+    def __init__(self, problems: list[str]) -> None:
+        super().__init__("\n".join(problems))
+        self.problems = problems
+
+
+@dataclass(frozen=True)
+class UserSpec:
+    extension: str
+    name: str
+    password: str
+    license: License
+    office_number: str | None
+    email: str | None
+    role: str
+    sms_package: int
+
+
+@dataclass(frozen=True)
+class ServiceSpec:
+    name: str
+    static_members: tuple[str, ...]
+    dynamic_members: tuple[str, ...]
+    sms_number: str | None
+
+
+@dataclass(frozen=True)
+class NumberSpec:
+    number: str
+    sms: bool
+    mms: bool
+    whatsapp: bool
+    linked_service: str | None
+
+
+@dataclass(frozen=True)
+class TransportSpec:
+    name: str
+    role: str
+    kind: str
+    gateway_id: str | None
+    config: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class PriceSpec:
+    prefix: str
+    price: Decimal
+    currency: str
+
+
+@dataclass(frozen=True)
+class Provisioning:
+    pbx: dict[str, str] = field(default_factory=dict)
+    users: tuple[UserSpec, ...] = ()
+    services: tuple[ServiceSpec, ...] = ()
+    numbers: tuple[NumberSpec, ...] = ()
+    transports: tuple[TransportSpec, ...] = ()
+    prices: tuple[PriceSpec, ...] = ()
+    mail2sms: dict[str, Any] | None = None
+
+
+class _Reader:
+    """Reads typed fields out of one table, recording problems under its path."""
+
+    def __init__(self, path: str, table: Any, problems: list[str]) -> None:
+        self.path, self.problems = path, problems
+        self.table: dict[str, Any] = table if isinstance(table, dict) else {}
+        if not isinstance(table, dict):
+            self.problem("", "must be a table")
+
+    def problem(self, key: str, message: str) -> None:
+        self.problems.append(f"{self.path}.{key}: {message}" if key else f"{self.path}: {message}")
+
+    def str_(self, key: str, *, required: bool = False, default: str | None = None) -> str | None:
+        value = self.table.get(key)
+        if value is None:
+            if required:
+                self.problem(key, "is required")
+            return default
+        if not isinstance(value, str):
+            self.problem(key, f"must be a string, not {type(value).__name__}")
+            return default
+        if required and not value.strip():
+            self.problem(key, "must not be empty")
+        return value.strip()
+
+    def int_(self, key: str, default: int, *, minimum: int = 0) -> int:
+        value = self.table.get(key, default)
+        if not isinstance(value, int) or isinstance(value, bool) or value < minimum:
+            self.problem(key, f"must be a whole number of at least {minimum}")
+            return default
+        return value
+
+    def bool_(self, key: str, default: bool) -> bool:
+        value = self.table.get(key, default)
+        if not isinstance(value, bool):
+            self.problem(key, "must be true or false")
+            return default
+        return value
+
+    def list_(self, key: str) -> tuple[str, ...]:
+        value = self.table.get(key, [])
+        if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+            self.problem(key, "must be a list of strings")
+            return ()
+        return tuple(v.strip() for v in value)
+
+    def number(self, key: str, *, region: str | None, required: bool = False) -> str | None:
+        raw = self.str_(key, required=required)
+        if not raw:
+            return None
+        try:
+            return parse_e164(raw, region)
+        except InvalidNumber as exc:
+            self.problem(key, exc.reason)
+            return None
+
+    def choice(self, key: str, options: tuple[str, ...], default: str | None = None) -> str:
+        value = self.str_(key, required=default is None, default=default)
+        if value is not None and value not in options:
+            self.problem(key, f'"{value}" is not one of {", ".join(options)}')
+        return value or (default or "")
+
+
+def _entries(doc: dict[str, Any], key: str, problems: list[str]) -> list[_Reader]:
+    value = doc.get(key, [])
+    if not isinstance(value, list):
+        problems.append(f"{key}: must be an array of tables ([[{key}]])")
+        return []
+    return [_Reader(f"{key}[{i}]", entry, problems) for i, entry in enumerate(value)]
+
+
+def _duplicates(path: str, key: str, values: list[str | None], problems: list[str]) -> None:
+    seen: set[str] = set()
+    for i, value in enumerate(values):
+        if value is None:
+            continue
+        if value in seen:
+            problems.append(f'{path}[{i}].{key}: "{value}" is given twice')
+        seen.add(value)
+
+
+def parse(doc: dict[str, Any]) -> Provisioning:
+    """Check a whole provisioning document; raise `ProvisioningError` listing every problem."""
+    problems: list[str] = []
+    known = {"pbx", "users", "services", "numbers", "transports", "prices", "mail2sms"}
+    problems += [f"{k}: unknown section" for k in doc if k not in known]
+
+    pbx_reader = _Reader("pbx", doc.get("pbx", {}), problems)
+    pbx: dict[str, str] = {}
+    country = pbx_reader.str_("country")
+    if country is not None:
+        if country.upper() not in phonenumbers.SUPPORTED_REGIONS:
+            pbx_reader.problem("country", f'"{country}" is not an ISO 3166 country code')
+        else:
+            pbx["country"] = country.upper()
+    timezone = pbx_reader.str_("timezone")
+    if timezone is not None:
+        try:
+            ZoneInfo(timezone)
+            pbx["timezone"] = timezone
+        except (ZoneInfoNotFoundError, ValueError):
+            pbx_reader.problem("timezone", f'"{timezone}" is not a known time zone')
+    region = pbx.get("country")
+
+    users = [_user(r, region) for r in _entries(doc, "users", problems)]
+    _duplicates("users", "extension", [u.extension for u in users], problems)
+    extensions = {u.extension for u in users}
+
+    services = [_service(r, region, extensions) for r in _entries(doc, "services", problems)]
+    _duplicates("services", "name", [s.name for s in services], problems)
+    service_names = {s.name for s in services}
+
+    numbers = [_number(r, region, service_names) for r in _entries(doc, "numbers", problems)]
+    _duplicates("numbers", "number", [n.number for n in numbers], problems)
+
+    transports = [_transport(r) for r in _entries(doc, "transports", problems)]
+    _duplicates("transports", "name", [t.name for t in transports], problems)
+    _duplicates("transports", "id", [t.gateway_id for t in transports], problems)
+    if sum(t.role == "curl" for t in transports) > 1:
+        problems.append("transports: only one curl SMS server may be configured")
+
+    prices = [_price(r) for r in _entries(doc, "prices", problems)]
+    _duplicates("prices", "prefix", [p.prefix for p in prices], problems)
+
+    mail2sms = None
+    if "mail2sms" in doc:
+        reader = _Reader("mail2sms", doc["mail2sms"], problems)
+        mail2sms = {"enabled": reader.bool_("enabled", True), "password": reader.str_("password", required=True)}
+
+    if problems:
+        raise ProvisioningError(problems)
+    return Provisioning(pbx, tuple(users), tuple(services), tuple(numbers), tuple(transports), tuple(prices), mail2sms)
+
+
+def _user(r: _Reader, region: str | None) -> UserSpec:
+    extension = r.str_("extension", required=True) or ""
+    license_name = r.str_("license", default="basic") or "basic"
+    try:
+        lic = License.parse(license_name)
+    except ValueError:
+        r.problem("license", f'"{license_name}" is not one of {", ".join(names())}')
+        lic = License.BASIC
+    password = r.str_("password", required=True) or ""
+    if password and len(password) < 6:
+        r.problem("password", "must be at least 6 characters")
+    return UserSpec(
+        extension=extension,
+        name=r.str_("name", required=True) or "",
+        password=password,
+        license=lic,
+        office_number=r.number("office_number", region=region),
+        email=r.str_("email"),
+        role=r.choice("role", ROLES, default="user"),
+        sms_package=r.int_("sms_package", 200),
+    )
+
+
+def _service(r: _Reader, region: str | None, extensions: set[str]) -> ServiceSpec:
+    static, dynamic = r.list_("static_members"), r.list_("dynamic_members")
+    for key, members in (("static_members", static), ("dynamic_members", dynamic)):
+        for ext in members:
+            if ext not in extensions:
+                r.problem(key, f'"{ext}" is not a user in this file')
+    return ServiceSpec(r.str_("name", required=True) or "", static, dynamic, r.number("sms_number", region=region))
+
+
+def _number(r: _Reader, region: str | None, service_names: set[str]) -> NumberSpec:
+    linked = r.str_("linked_service")
+    if linked and linked not in service_names:
+        r.problem("linked_service", f'"{linked}" is not a service in this file')
+    return NumberSpec(
+        number=r.number("number", region=region, required=True) or "",
+        sms=r.bool_("sms", True),
+        mms=r.bool_("mms", False),
+        whatsapp=r.bool_("whatsapp", False),
+        linked_service=linked,
+    )
+
+
+def _transport(r: _Reader) -> TransportSpec:
+    name = r.str_("name", required=True) or ""
+    role = r.choice("role", TRANSPORT_ROLES)
+    kind = r.choice("kind", TRANSPORT_KINDS, default="curl" if role == "curl" else "smpp")
+    gateway_id = r.str_("id")
+    if role == "gsm" and not gateway_id:
+        r.problem("id", "is required for a GSM gateway (its MAC address, used by gsm=)")
+    config: dict[str, Any] = {}
+    if kind == "curl":
+        config["command"] = r.str_("command", required=True)
+    else:
+        config["host"] = r.str_("host", required=True)
+        config["port"] = r.int_("port", 2775, minimum=1)
+        config["system_id"] = r.str_("system_id", required=True)
+        config["password"] = r.str_("password", default="")
+        config["system_type"] = r.str_("system_type", default="")
+        config["window"] = r.int_("window", 32, minimum=1)
+    throughput = r.table.get("throughput")
+    if throughput is not None:
+        if not isinstance(throughput, int | float) or isinstance(throughput, bool) or throughput <= 0:
+            r.problem("throughput", "must be a positive number of messages per second")
+        else:
+            config["throughput"] = float(throughput)
+    return TransportSpec(name, role, kind, normalise_gateway_id(gateway_id) if gateway_id else None, config)
+
+
+def _price(r: _Reader) -> PriceSpec:
+    prefix = r.str_("prefix", required=True) or ""
+    if prefix and (not prefix.startswith("+") or not prefix[1:].isdigit()):
+        r.problem("prefix", f'"{prefix}" must be + followed by digits')
+    raw = r.table.get("price")
+    price = Decimal(0)
+    try:
+        price = Decimal(str(raw))
+        if raw is None or isinstance(raw, bool) or price < 0 or not price.is_finite():
+            raise InvalidOperation
+    except InvalidOperation:
+        r.problem("price", f"{raw!r} is not a price (a non-negative decimal such as \"0.0079\")")
+    currency = (r.str_("currency", required=True) or "").upper()
+    if currency and (len(currency) != 3 or not currency.isalpha()):
+        r.problem("currency", f'"{currency}" is not a 3-letter currency code')
+    return PriceSpec(prefix, price, currency)

@@ -1,0 +1,125 @@
+"""The native JSON API under /api/v2 (messages for now; conversations and campaigns join later)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, HTTPException, Query, Request
+
+
+from parley.core.outbound import OutboundError
+from parley.ingress.basic_auth import basic_credentials
+from parley.ingress.schemas import MessageOut, MessagePage, Refused, SendRequest, SendResponse, StatusChange
+from parley.services.auth import Authenticator
+from parley.services.directory import DirectoryCache, User
+from parley.services.queries import Messages
+from parley.services.send import Outbox, SendSms
+from parley.store.messages import STATUSES, MessageFilter
+
+
+def field_error(field: str, message: str, status: int = 422) -> HTTPException:
+    return HTTPException(status, [{"loc": ["body", field], "msg": message, "type": "value_error"}])
+
+
+def message_out(row: Any, history: list[Any] | None = None) -> MessageOut:
+    data = dict(row._mapping) if hasattr(row, "_mapping") else dict(row)
+    return MessageOut(
+        id=data["id"],
+        direction=data["direction"],
+        from_=data["sender"],
+        to=data["recipient"],
+        body=data["body"],
+        status=data["status"],
+        segments=data["segments"],
+        encoding=data["encoding"],
+        transport=data["transport"],
+        gsm=data.get("gsm"),
+        user=data.get("user"),
+        source=data["source"],
+        charge=data.get("charge"),
+        currency=data.get("currency"),
+        send_at=data.get("send_at"),
+        created_at=data["created_at"],
+        updated_at=data["updated_at"],
+        error=data.get("error"),
+        history=[StatusChange(status=h.status, at=h.at, detail=h.detail) for h in history] if history is not None else None,
+    )
+
+
+def router(auth: Authenticator, outbox: Outbox, cache: DirectoryCache, queries: Messages) -> APIRouter:
+    api = APIRouter(prefix="/api/v2", tags=["Messages"])
+
+    async def current_user(request: Request) -> User:
+        credentials = basic_credentials(request)
+        user = await auth.authenticate(*credentials) if credentials else None
+        if user is None:
+            raise HTTPException(401, "Wrong or missing credentials", headers={"WWW-Authenticate": 'Basic realm="Parley"'})
+        return user
+
+    CurrentUser = Annotated[User, Depends(current_user)]
+
+    @api.post("/messages", status_code=201, response_model=SendResponse, response_model_by_alias=True)
+    async def send_messages(body: SendRequest, user: CurrentUser) -> Any:
+        """Send one text to one or several destinations, now or at `send_at`."""
+        try:
+            result = await outbox.send(
+                SendSms(user=user, destinations=body.to, text=body.text, send_at=body.send_at, gsm=body.gsm, source="api")
+            )
+        except OutboundError as exc:
+            if exc.forbidden:
+                raise HTTPException(403, exc.reason) from None
+            field = {"number": "to", "message": "text", "postpone": "send_at"}.get(exc.field, exc.field)
+            raise field_error(field, exc.reason) from None
+        rows = [{**r, "user": user.extension} for r in result.messages]
+        return SendResponse(
+            messages=[message_out(r) for r in rows],
+            refused=[Refused(to=r.given, reason=r.reason) for r in result.refused],
+        )
+
+    @api.get("/messages", response_model=MessagePage, response_model_by_alias=True)
+    async def list_messages(
+        user: CurrentUser,
+        status: Annotated[str | None, Query(description=f"One of {', '.join(STATUSES)}")] = None,
+        direction: Annotated[str | None, Query(pattern="^(in|out)$")] = None,
+        to: str | None = None,
+        from_: Annotated[str | None, Query(alias="from")] = None,
+        user_filter: Annotated[str | None, Query(alias="user", description="Extension (admins only)")] = None,
+        since: datetime | None = None,
+        until: datetime | None = None,
+        before: Annotated[str | None, Query(description="Cursor from the previous page's `next`")] = None,
+        limit: Annotated[int, Query(ge=1, le=500)] = 50,
+    ) -> Any:
+        """Messages, newest first, filtered; a user sees his own, an admin everyone's."""
+        if status is not None and status not in STATUSES:
+            raise HTTPException(422, [{"loc": ["query", "status"], "msg": f"must be one of {', '.join(STATUSES)}", "type": "value_error"}])
+        for name, value in (("since", since), ("until", until)):
+            if value is not None and value.tzinfo is None:
+                raise HTTPException(422, [{"loc": ["query", name], "msg": "must include a time zone", "type": "value_error"}])
+        user_id: int | None = user.id
+        if user.is_admin:
+            user_id = None
+            if user_filter:
+                target = await cache.user(user_filter)
+                if target is None:
+                    raise HTTPException(422, [{"loc": ["query", "user"], "msg": f'no user "{user_filter}"', "type": "value_error"}])
+                user_id = target.id
+        rows = await queries.list(
+            MessageFilter(status=status, direction=direction, to=to, sender=from_, user_id=user_id,
+                          since=since, until=until, before_id=before, limit=limit + 1)
+        )
+        page = rows[:limit]
+        return MessagePage(messages=[message_out(r) for r in page], next=page[-1].id if len(rows) > limit else None)
+
+    @api.get("/messages/{message_id}", response_model=MessageOut, response_model_by_alias=True)
+    async def get_message(message_id: str, user: CurrentUser) -> Any:
+        """One message with its status history."""
+        found = await queries.get(message_id)
+        if found is None or (not user.is_admin and found[0].user_id != user.id):
+            raise HTTPException(404, "No such message")
+        row, history = found
+        return message_out(row, history)
+
+    return api
+
+

@@ -1,0 +1,116 @@
+"""The Wildix-compatible SMS API: ``/api/v1/originate/sms`` exactly as contracts/wildix-sms-api.md says.
+
+Existing PBX dialplans, CRMs and scripts call it; the answers (shapes, reasons, status codes) must
+match what they already parse.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from fastapi import APIRouter, Request
+from fastapi.responses import JSONResponse
+from starlette.datastructures import FormData
+
+from parley.core.outbound import OutboundError
+from parley.core.text import replace_wildix_chars
+from parley.ingress.basic_auth import basic_credentials
+from parley.services.auth import Authenticator
+from parley.services.directory import DirectoryCache
+from parley.services.send import Outbox, SendSms
+
+POSTPONE_FORMAT = "%d/%m/%Y %H:%M"
+
+
+def answer_result() -> JSONResponse:
+    return JSONResponse({"type": "result", "result": "Success"})
+
+
+def answer_warning(not_queued: list[str]) -> JSONResponse:
+    return JSONResponse({"type": "warning", "reason": "Unable to add a SMS to the queue", "result": not_queued})
+
+
+def answer_error(reason: str, status: int = 400) -> JSONResponse:
+    headers = {"WWW-Authenticate": 'Basic realm="Parley"'} if status == 401 else None
+    return JSONResponse({"type": "error", "reason": reason, "result": None}, status_code=status, headers=headers)
+
+
+def read_numbers(value: str) -> list[str]:
+    """Split ``number`` on commas; a leading space stands for a ``+`` that was not URL-encoded."""
+    numbers = []
+    for piece in value.split(","):
+        stripped = piece.strip()
+        if piece.startswith(" ") and stripped.isdigit():
+            stripped = "+" + stripped
+        if stripped:
+            numbers.append(stripped)
+    return numbers
+
+
+def read_postpone(value: str, timezone: str) -> datetime:
+    """``dd/mm/YYYY HH:MM`` in the PBX time zone."""
+    try:
+        naive = datetime.strptime(value.strip(), POSTPONE_FORMAT)
+    except ValueError:
+        raise OutboundError("postpone", "Postpone should be in the format dd/mm/YYYY HH:MM") from None
+    return naive.replace(tzinfo=ZoneInfo(timezone))
+
+
+async def _fields(request: Request) -> dict[str, str]:
+    fields: dict[str, str] = dict(request.query_params)
+    if request.method == "POST":
+        form: FormData = await request.form()
+        fields.update({k: v for k, v in form.items() if isinstance(v, str)})
+    return fields
+
+
+def router(auth: Authenticator, outbox: Outbox, cache: DirectoryCache) -> APIRouter:
+    api = APIRouter(tags=["Wildix-compatible API"])
+
+    @api.api_route(
+        "/api/v1/originate/sms",
+        methods=["GET", "POST"],
+        summary="Send an SMS (Wildix-compatible)",
+        response_model=None,
+        description=(
+            "Form fields `message`, `number` (comma-separated E.164), optional `postpone` "
+            "(`dd/mm/YYYY HH:MM`, PBX time zone) and `gsm` (a GSM gateway id). HTTP Basic auth as the sender."
+        ),
+    )
+    async def originate_sms(request: Request) -> JSONResponse:
+        credentials = basic_credentials(request)
+        user = await auth.authenticate(*credentials) if credentials else None
+        if user is None:
+            return answer_error("Wrong credentials", 401)
+        try:
+            fields = await _fields(request)
+        except Exception:
+            return answer_error("The request body could not be read as a form")
+        numbers = read_numbers(fields.get("number", ""))
+        message = replace_wildix_chars(fields.get("message", ""))
+        try:
+            config = await cache.config()
+            postpone = fields.get("postpone", "").strip()
+            send_at = read_postpone(postpone, config.timezone) if postpone else None
+            result = await outbox.send(
+                SendSms(
+                    user=user,
+                    destinations=numbers,
+                    text=message,
+                    send_at=send_at,
+                    gsm=fields.get("gsm", "").strip() or None,
+                    source="wildix",
+                    strict_numbers=True,
+                )
+            )
+        except OutboundError as exc:
+            return answer_error(exc.reason, 403 if exc.forbidden else 400)
+        if result.refused:
+            return answer_warning([r.given for r in result.refused])
+        return answer_result()
+
+    return api
+
+

@@ -1,0 +1,155 @@
+"""Recording what happened to outbound messages: channel outcomes and delivery receipts.
+
+Both arrive from many concurrent tasks and are written with group commit. A receipt is stored before
+the SMPP deliver_sm_resp is sent (the channel awaits `Deliveries.receipt`), so a crash never loses one.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+import structlog
+
+from parley.channels.base import Receipt
+from parley.core.receipts import message_status
+from parley.services.batching import GroupCommitter
+from parley.store import messages, queue, receipts
+from parley.store.db import Database
+
+log = structlog.get_logger()
+
+
+@dataclass(frozen=True)
+class Delivered:
+    """The channel took the message."""
+
+    message_id: str
+    transport: str
+    carrier_ids: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class Postponed:
+    """A transient failure: try again at ``at``."""
+
+    message_id: str
+    transport: str | None
+    reason: str
+    at: datetime
+
+
+@dataclass(frozen=True)
+class Failed:
+    """A permanent failure, or the retries ran out."""
+
+    message_id: str
+    transport: str | None
+    reason: str
+
+
+Outcome = Delivered | Postponed | Failed
+
+
+@dataclass(frozen=True)
+class _Receipt:
+    transport: str
+    receipt: Receipt
+
+
+class Deliveries:
+    def __init__(self, db: Database, clock: Callable[[], datetime]) -> None:
+        self._db = db
+        self._clock = clock
+        self._outcomes: GroupCommitter[Outcome, None] = GroupCommitter(self._write_outcomes)
+        self._receipts: GroupCommitter[_Receipt, None] = GroupCommitter(self._write_receipts)
+
+    async def record(self, outcome: Outcome) -> None:
+        await self._outcomes.submit(outcome)
+
+    async def receipt(self, transport: str, receipt: Receipt) -> None:
+        await self._receipts.submit(_Receipt(transport, receipt))
+
+    async def _write_outcomes(self, outcomes: list[Outcome]) -> list[None]:
+        now = self._clock()
+        changes: list[dict[str, Any]] = []
+        done: list[str] = []
+        retries: list[tuple[str, datetime]] = []
+        parts: list[dict[str, Any]] = []
+        for o in outcomes:
+            if isinstance(o, Delivered):
+                changes.append({"id": o.message_id, "status": "sent", "transport": o.transport, "error": None})
+                parts += [
+                    {"transport": o.transport, "carrier_id": cid, "message_id": o.message_id, "part": i}
+                    for i, cid in enumerate(o.carrier_ids)
+                ]
+                done.append(o.message_id)
+            elif isinstance(o, Postponed):
+                changes.append(
+                    {"id": o.message_id, "status": "queued", "error": o.reason, "detail": f"retry: {o.reason}"}
+                )
+                retries.append((o.message_id, o.at))
+            else:
+                changes.append({"id": o.message_id, "status": "failed", "transport": o.transport, "error": o.reason})
+                done.append(o.message_id)
+        async with self._db.write() as conn:
+            await messages.set_status(conn, changes, now=now)
+            await queue.finish(conn, done)
+            await queue.retry_at(conn, retries)
+            await receipts.add_parts(conn, parts)
+            if parts:
+                await self._apply(conn, now, await receipts.match(conn, now=now, carrier_ids=[p["carrier_id"] for p in parts]))
+        return [None] * len(outcomes)
+
+    async def _write_receipts(self, items: list[_Receipt]) -> list[None]:
+        now = self._clock()
+        rows = [
+            {
+                "transport": i.transport,
+                "carrier_id": i.receipt.carrier_id,
+                "state": i.receipt.state,
+                "stat": i.receipt.stat[:16],
+                "err": i.receipt.err[:16],
+                "received_at": now,
+            }
+            for i in items
+        ]
+        async with self._db.write() as conn:
+            await receipts.add_receipts(conn, rows)
+            await self._apply(conn, now, await receipts.match(conn, now=now, carrier_ids=[r["carrier_id"] for r in rows]))
+        return [None] * len(items)
+
+    async def sweep(self, *, window: timedelta = timedelta(days=7)) -> int:
+        """Apply receipts that raced their submit's recording (both committed without seeing the other)."""
+        now = self._clock()
+        async with self._db.read() as conn:
+            if not await receipts.count_unapplied(conn, now - window):
+                return 0
+        async with self._db.write() as conn:
+            matched = await receipts.match(conn, now=now, since=now - window)
+            await self._apply(conn, now, matched)
+        return len(matched)
+
+    async def _apply(self, conn: Any, now: datetime, matched: list[Any]) -> None:
+        if not matched:
+            return
+        ids = list(dict.fromkeys(r.message_id for r in matched))
+        states = await receipts.part_states(conn, ids)
+        current = await messages.get_many(conn, ids)
+        detail = {r.message_id: f"stat={r.stat} err={r.err}" for r in matched}
+        changes: list[dict[str, Any]] = []
+        for mid in ids:
+            row = current.get(mid)
+            new = message_status(row.status, states.get(mid, [])) if row is not None else None
+            if new is not None:
+                change: dict[str, Any] = {"id": mid, "status": new, "detail": detail[mid]}
+                if new != "delivered":
+                    change["error"] = f"carrier reported {detail[mid]}"
+                changes.append(change)
+        await messages.set_status(conn, changes, now=now)
+
+    async def close(self) -> None:
+        await self._outcomes.close()
+        await self._receipts.close()

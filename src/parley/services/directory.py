@@ -1,0 +1,104 @@
+"""A short-lived in-process view of configuration that every request needs (users, prices, gateways).
+
+Nothing here is authoritative: entries expire after ``ttl`` seconds so that a change made by
+`parley apply` or by another process is seen within that time.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Any
+
+from parley.core.licenses import License
+from parley.core.outbound import Sender
+from parley.core.rating import Price
+from parley.store import directory
+from parley.store.db import Database
+
+
+@dataclass(frozen=True)
+class User:
+    id: int
+    extension: str
+    name: str
+    license: License
+    office_number: str | None
+    role: str
+    sms_package: int
+    password_hash: str
+
+    @property
+    def is_admin(self) -> bool:
+        return self.role == "admin"
+
+    def as_sender(self) -> Sender:
+        return Sender(self.id, self.extension, self.name, self.license, self.office_number)
+
+
+@dataclass(frozen=True)
+class Config:
+    prices: tuple[Price, ...]
+    gateway_ids: frozenset[str]
+    country: str
+    timezone: str
+    settings: dict[str, Any]
+
+
+def user_from_row(row: Any) -> User:
+    return User(
+        id=row.id,
+        extension=row.extension,
+        name=row.name,
+        license=License.parse(row.license),
+        office_number=row.office_number,
+        role=row.role,
+        sms_package=row.sms_package,
+        password_hash=row.password_hash,
+    )
+
+
+class DirectoryCache:
+    def __init__(self, db: Database, *, country: str, timezone: str, ttl: float = 2.0) -> None:
+        self._db = db
+        self._ttl = ttl
+        self._default_country = country
+        self._default_timezone = timezone
+        self._users: dict[str, tuple[float, User | None]] = {}
+        self._config: tuple[float, Config] | None = None
+
+    def invalidate(self) -> None:
+        self._users.clear()
+        self._config = None
+
+    async def user(self, extension: str) -> User | None:
+        now = time.monotonic()
+        cached = self._users.get(extension)
+        if cached is not None and cached[0] > now:
+            return cached[1]
+        async with self._db.read() as conn:
+            row = await directory.find_user(conn, extension)
+        user = user_from_row(row) if row is not None else None
+        if len(self._users) > 50_000:
+            self._users.clear()
+        self._users[extension] = (now + self._ttl, user)
+        return user
+
+    async def config(self) -> Config:
+        now = time.monotonic()
+        if self._config is not None and self._config[0] > now:
+            return self._config[1]
+        async with self._db.read() as conn:
+            prices = await directory.list_prices(conn)
+            transports = await directory.list_transports(conn)
+            settings = await directory.get_settings(conn)
+        config = Config(
+            prices=tuple(Price(p.prefix, Decimal(p.price), p.currency) for p in prices),
+            gateway_ids=frozenset(t.gateway_id for t in transports if t.gateway_id),
+            country=str(settings.get("pbx.country", self._default_country)),
+            timezone=str(settings.get("pbx.timezone", self._default_timezone)),
+            settings=settings,
+        )
+        self._config = (now + self._ttl, config)
+        return config

@@ -1,0 +1,128 @@
+"""Sending: every ingress (Wildix API, native API, CLI, console, email, campaigns) comes through here.
+
+A send is planned by `parley.core.outbound` (pure), then written — messages, their first status
+event, their queue jobs and the user's monthly usage — in one transaction shared with other
+concurrent sends (group commit). Only after that commit does the caller get its answer.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from parley.core.outbound import OutboundError, Refusal, plan
+from parley.core.rating import find_price, rate
+from parley.core.routing import normalise_gateway_id
+from parley.services.batching import GroupCommitter
+from parley.services.directory import DirectoryCache, User
+from parley.store import messages, queue, usage
+from parley.store.db import Database
+from parley.store.ids import new_id
+
+
+@dataclass(frozen=True)
+class SendSms:
+    user: User
+    destinations: Sequence[str]
+    text: str
+    send_at: datetime | None = None
+    gsm: str | None = None
+    source: str = "api"
+    strict_numbers: bool = False  # Wildix API: E.164 only; others read national numbers in the PBX country
+
+
+@dataclass(frozen=True)
+class SendResult:
+    messages: list[dict[str, Any]]
+    refused: tuple[Refusal, ...]
+
+
+@dataclass
+class _Batch:
+    user: User
+    rows: list[dict[str, Any]]
+
+
+class Outbox:
+    def __init__(
+        self,
+        db: Database,
+        cache: DirectoryCache,
+        clock: Callable[[], datetime],
+        *,
+        on_enqueued: Callable[[], None] = lambda: None,
+    ) -> None:
+        self._db = db
+        self._cache = cache
+        self._clock = clock
+        self._on_enqueued = on_enqueued
+        self._committer: GroupCommitter[_Batch, None] = GroupCommitter(self._write)
+
+    async def send(self, cmd: SendSms) -> SendResult:
+        now = self._clock()
+        config = await self._cache.config()
+        gsm = normalise_gateway_id(cmd.gsm) if cmd.gsm else None
+        if gsm is not None and gsm not in config.gateway_ids:
+            raise OutboundError("gsm", f'Unknown GSM gateway "{cmd.gsm}"')
+        planned = plan(
+            sender=cmd.user.as_sender(),
+            destinations=cmd.destinations,
+            text=cmd.text,
+            send_at=cmd.send_at,
+            now=now,
+            default_region=None if cmd.strict_numbers else config.country,
+        )
+        status = "scheduled" if planned.send_at else "queued"
+        rows = [
+            {
+                "id": new_id(),
+                "direction": "out",
+                "user_id": cmd.user.id,
+                "sender": m.sender,
+                "recipient": m.to,
+                "body": m.body,
+                "status": status,
+                "segments": m.segments,
+                "encoding": m.encoding.value,
+                "gsm": gsm,
+                "transport": None,
+                "error": None,
+                "charge": None,
+                "currency": None,
+                "source": cmd.source,
+                "send_at": planned.send_at,
+                "created_at": now,
+                "updated_at": now,
+            }
+            for m in planned.messages
+        ]
+        await self._committer.submit(_Batch(cmd.user, rows))
+        self._on_enqueued()
+        return SendResult(rows, planned.refused)
+
+    async def _write(self, batches: list[_Batch]) -> list[None]:
+        now = self._clock()
+        config = await self._cache.config()
+        month = now.strftime("%Y-%m")
+        rows = [row for b in batches for row in b.rows]
+        by_user: dict[int, tuple[User, list[dict[str, Any]]]] = {}
+        for b in batches:
+            by_user.setdefault(b.user.id, (b.user, []))[1].extend(b.rows)
+        async with self._db.write() as conn:
+            for user, user_rows in by_user.values():
+                added = sum(r["segments"] for r in user_rows)
+                used = await usage.add(conn, user.id, month, added) - added
+                for row in user_rows:
+                    price = find_price(row["recipient"], config.prices)
+                    charge = rate(row["segments"], used, user.sms_package, price)
+                    used += row["segments"]
+                    if charge.billable:
+                        row["charge"], row["currency"] = str(charge.amount), charge.currency
+            await messages.add_all(conn, rows)
+            await queue.enqueue_many(conn, [(r["id"], r["send_at"] or now) for r in rows])
+        return [None] * len(batches)
+
+    async def close(self) -> None:
+        await self._committer.close()

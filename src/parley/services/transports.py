@@ -1,0 +1,86 @@
+"""The live transports of one process: channels built from the `transports` table, kept in step with it."""
+
+from __future__ import annotations
+
+import contextlib
+import zlib
+from collections.abc import Callable
+from typing import Any
+
+import structlog
+
+from parley.channels.base import Channel
+from parley.core.routing import TransportInfo, choose_transport
+from parley.store import directory
+from parley.store.db import Database
+
+log = structlog.get_logger()
+
+ChannelFactory = Callable[[Any], Channel]
+
+
+def _is_up(channel: Channel) -> bool:
+    return getattr(channel, "state", "bound") == "bound"
+
+
+class Transports:
+    def __init__(self, db: Database, factory: ChannelFactory) -> None:
+        self._db = db
+        self._factory = factory
+        self._channels: dict[str, tuple[Any, Channel]] = {}  # name -> (row, channel)
+        self._infos: dict[str, TransportInfo] = {}
+
+    async def refresh(self) -> None:
+        """Start channels for new or changed transport rows, stop those that went away."""
+        async with self._db.read() as conn:
+            rows = {r.name: r for r in await directory.list_transports(conn)}
+        for name in list(self._channels):
+            if name not in rows or rows[name].updated_at != self._channels[name][0].updated_at:
+                await self._stop(name)
+        for name, row in rows.items():
+            if name in self._channels:
+                continue
+            try:
+                channel = self._factory(row)
+                await channel.start()
+            except Exception as exc:  # a bad transport must not stop the others
+                log.error("transport.start_failed", transport=name, error=str(exc))
+                continue
+            self._channels[name] = (row, channel)
+            self._infos[name] = TransportInfo(name, row.role, row.gateway_id)
+            log.info("transport.started", transport=name, role=row.role, kind=row.kind)
+
+    async def _stop(self, name: str) -> None:
+        _, channel = self._channels.pop(name)
+        self._infos.pop(name, None)
+        with contextlib.suppress(Exception):
+            await channel.stop()
+
+    def choose(self, message_id: str, gsm: str | None) -> tuple[str, Channel]:
+        """Raises `parley.core.delivery.NoTransport` when nothing can carry the message."""
+        infos = [
+            TransportInfo(i.name, i.role, i.gateway_id, up=_is_up(self._channels[i.name][1]))
+            for i in self._infos.values()
+        ]
+        chosen = choose_transport(infos, gsm=gsm, spread=zlib.crc32(message_id.encode()))
+        return chosen.name, self._channels[chosen.name][1]
+
+    def channel(self, name: str) -> Channel | None:
+        entry = self._channels.get(name)
+        return entry[1] if entry else None
+
+    def status(self) -> list[dict[str, Any]]:
+        return [
+            {
+                "name": name,
+                "role": row.role,
+                "kind": row.kind,
+                "state": getattr(channel, "state", "ready"),
+                "last_error": getattr(channel, "last_error", None),
+            }
+            for name, (row, channel) in self._channels.items()
+        ]
+
+    async def stop(self) -> None:
+        for name in list(self._channels):
+            await self._stop(name)

@@ -1,0 +1,43 @@
+"""Settings from the environment (PARLEY_*), as shared/DESIGN.md fixes them."""
+
+from __future__ import annotations
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+def split_host_port(value: str, default_port: int) -> tuple[str, int]:
+    """``"127.0.0.1:8080"`` -> ("127.0.0.1", 8080); ``"[::1]:80"`` works; a bare host takes the default port."""
+    if value.startswith("["):
+        host, _, rest = value[1:].partition("]")
+        port = rest.lstrip(":")
+        return host, int(port) if port else default_port
+    host, sep, port = value.rpartition(":")
+    if not sep:
+        return value, default_port
+    return host, int(port)
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="PARLEY_", extra="ignore")
+
+    database_url: str = "sqlite+aiosqlite:///./var/parley.db"
+    http: str = "127.0.0.1:8080"
+    smtp: str = "127.0.0.1:2525"
+    country: str = "US"
+    timezone: str = "UTC"
+    # Secret for keyed hashes of cached credentials; random per process when unset.
+    secret: str = Field(default="", repr=False)
+    log_level: str = "info"
+    # Dispatcher tuning: how many jobs one claim takes, how many messages may be in flight.
+    claim_batch: int = 200
+    max_in_flight: int = 2000
+    lease_seconds: float = 60.0
+
+    @property
+    def http_host_port(self) -> tuple[str, int]:
+        return split_host_port(self.http, 8080)
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.database_url.startswith("sqlite")

@@ -1,0 +1,124 @@
+"""Messages and their status history."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from parley.store.tables import message_events, messages, users
+
+# The statuses a message moves through (DESIGN "The path of a message").
+STATUSES = (
+    "scheduled",
+    "queued",
+    "sending",
+    "sent",
+    "delivered",
+    "undelivered",
+    "failed",
+    "received",
+)
+FINAL = frozenset({"delivered", "undelivered", "failed", "received"})
+
+
+@dataclass(frozen=True)
+class MessageFilter:
+    status: str | None = None
+    direction: str | None = None
+    to: str | None = None
+    sender: str | None = None
+    user_id: int | None = None
+    since: datetime | None = None
+    until: datetime | None = None
+    before_id: str | None = None  # keyset pagination: ids sort by creation time
+    limit: int = 50
+
+
+async def add_all(conn: AsyncConnection, rows: Sequence[dict[str, Any]]) -> None:
+    """Insert messages (full rows) and each one's first status event."""
+    if not rows:
+        return
+    await conn.execute(messages.insert(), list(rows))
+    await conn.execute(
+        message_events.insert(),
+        [{"message_id": r["id"], "status": r["status"], "at": r["created_at"], "detail": None} for r in rows],
+    )
+
+
+async def set_status(
+    conn: AsyncConnection, changes: Sequence[dict[str, Any]], *, now: datetime
+) -> None:
+    """Apply status changes: each dict has ``id``, ``status`` and optionally ``error``, ``transport``, ``detail``."""
+    if not changes:
+        return
+    by_shape: dict[tuple[str, ...], list[dict[str, Any]]] = {}
+    for change in changes:
+        keys = tuple(sorted(k for k in change if k in ("error", "transport")))
+        by_shape.setdefault(keys, []).append(change)
+    for keys, group in by_shape.items():
+        values: dict[str, Any] = {"status": sa.bindparam("b_status"), "updated_at": now}
+        values.update({k: sa.bindparam(f"b_{k}") for k in keys})
+        await conn.execute(
+            messages.update().where(messages.c.id == sa.bindparam("b_id")).values(**values),
+            [{"b_id": c["id"], "b_status": c["status"], **{f"b_{k}": c[k] for k in keys}} for c in group],
+        )
+    await conn.execute(
+        message_events.insert(),
+        [
+            {"message_id": c["id"], "status": c["status"], "at": now, "detail": c.get("detail") or c.get("error")}
+            for c in changes
+        ],
+    )
+
+
+def _columns() -> list[Any]:
+    return [*messages.c, users.c.extension.label("user")]
+
+
+async def get_many(conn: AsyncConnection, ids: Sequence[str]) -> dict[str, sa.Row[Any]]:
+    if not ids:
+        return {}
+    rows = (await conn.execute(sa.select(*messages.c).where(messages.c.id.in_(ids)))).all()
+    return {r.id: r for r in rows}
+
+
+async def find(conn: AsyncConnection, message_id: str) -> sa.Row[Any] | None:
+    query = sa.select(*_columns()).outerjoin(users, users.c.id == messages.c.user_id).where(messages.c.id == message_id)
+    return (await conn.execute(query)).first()
+
+
+async def history(conn: AsyncConnection, message_id: str) -> list[sa.Row[Any]]:
+    query = (
+        sa.select(message_events.c.status, message_events.c.at, message_events.c.detail)
+        .where(message_events.c.message_id == message_id)
+        .order_by(message_events.c.id)
+    )
+    return list((await conn.execute(query)).all())
+
+
+async def list_(conn: AsyncConnection, f: MessageFilter) -> list[sa.Row[Any]]:
+    query = sa.select(*_columns()).outerjoin(users, users.c.id == messages.c.user_id)
+    conditions = []
+    if f.status:
+        conditions.append(messages.c.status == f.status)
+    if f.direction:
+        conditions.append(messages.c.direction == f.direction)
+    if f.to:
+        conditions.append(messages.c.recipient == f.to)
+    if f.sender:
+        conditions.append(messages.c.sender == f.sender)
+    if f.user_id is not None:
+        conditions.append(messages.c.user_id == f.user_id)
+    if f.since:
+        conditions.append(messages.c.created_at >= f.since)
+    if f.until:
+        conditions.append(messages.c.created_at < f.until)
+    if f.before_id:
+        conditions.append(messages.c.id < f.before_id)
+    query = query.where(*conditions).order_by(messages.c.id.desc()).limit(f.limit)
+    return list((await conn.execute(query)).all())

@@ -1,0 +1,85 @@
+"""The durable job queue: one row per outbound message waiting to be handed to a channel.
+
+Claim contract (the same on SQLite and PostgreSQL): a claimed job is leased to one worker until
+``lease_until``; a worker that dies leaves the lease to run out, and the job is claimed again.
+PostgreSQL claims with ``FOR UPDATE SKIP LOCKED`` so that many workers never wait on each other;
+SQLite has one writer at a time, so the UPDATE itself is the lock.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+import sqlalchemy as sa
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from parley.store.tables import jobs
+
+
+@dataclass(frozen=True)
+class ClaimedJob:
+    message_id: str
+    attempts: int
+    first_tried_at: datetime
+
+
+async def enqueue_many(conn: AsyncConnection, due: Sequence[tuple[str, datetime]]) -> None:
+    """Add one job per (message id, due time)."""
+    if due:
+        await conn.execute(jobs.insert(), [{"message_id": m, "due_at": at, "attempts": 0} for m, at in due])
+
+
+async def claim(
+    conn: AsyncConnection, *, now: datetime, lease: timedelta, limit: int, worker: str
+) -> list[ClaimedJob]:
+    """Lease up to ``limit`` due jobs, oldest first. Call inside a write transaction."""
+    due = (
+        sa.select(jobs.c.message_id)
+        .where(jobs.c.due_at <= now, sa.or_(jobs.c.lease_until.is_(None), jobs.c.lease_until <= now))
+        .order_by(jobs.c.due_at)
+        .limit(limit)
+    )
+    if conn.dialect.name == "postgresql":
+        due = due.with_for_update(skip_locked=True)
+    statement = (
+        jobs.update()
+        .where(jobs.c.message_id.in_(due.scalar_subquery()))
+        .values(
+            lease_until=now + lease,
+            worker=worker,
+            attempts=jobs.c.attempts + 1,
+            first_tried_at=sa.func.coalesce(jobs.c.first_tried_at, now),
+        )
+        .returning(jobs.c.message_id, jobs.c.attempts, jobs.c.first_tried_at)
+    )
+    rows = (await conn.execute(statement)).all()
+    return [ClaimedJob(r.message_id, r.attempts, r.first_tried_at) for r in rows]
+
+
+async def finish(conn: AsyncConnection, message_ids: Sequence[str]) -> None:
+    if message_ids:
+        await conn.execute(jobs.delete().where(jobs.c.message_id.in_(message_ids)))
+
+
+async def retry_at(conn: AsyncConnection, retries: Sequence[tuple[str, datetime]]) -> None:
+    """Put jobs back with a new due time and no lease."""
+    if retries:
+        await conn.execute(
+            jobs.update()
+            .where(jobs.c.message_id == sa.bindparam("mid"))
+            .values(due_at=sa.bindparam("due"), lease_until=None, worker=None),
+            [{"mid": m, "due": due} for m, due in retries],
+        )
+
+
+async def depth(conn: AsyncConnection) -> int:
+    return int(await conn.scalar(sa.select(sa.func.count()).select_from(jobs)) or 0)
+
+
+async def renew(conn: AsyncConnection, message_ids: Sequence[str], *, until: datetime) -> None:
+    """Extend the leases of jobs this worker still holds."""
+    for start in range(0, len(message_ids), 500):
+        chunk = list(message_ids[start : start + 500])
+        await conn.execute(jobs.update().where(jobs.c.message_id.in_(chunk)).values(lease_until=until))

@@ -1,0 +1,145 @@
+"""The dispatcher: claims due jobs, hands each message to its channel, records the outcome.
+
+Many messages are in flight at once (the SMPP window does the pacing); leases of in-flight jobs are
+renewed while they wait so that only a dead worker's jobs are taken over by another.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import Callable
+from datetime import datetime, timedelta
+
+import structlog
+
+from parley.channels.base import Outgoing
+from parley.core.delivery import DeliveryError, GiveUp, RetryPolicy
+from parley.core.text import Encoding
+from parley.services.delivery import Deliveries, Delivered, Failed, Outcome, Postponed
+from parley.services.transports import Transports
+from parley.store import messages, queue
+from parley.store.db import Database
+
+log = structlog.get_logger()
+
+
+class Dispatcher:
+    def __init__(
+        self,
+        db: Database,
+        transports: Transports,
+        deliveries: Deliveries,
+        clock: Callable[[], datetime],
+        *,
+        worker: str,
+        policy: RetryPolicy | None = None,
+        claim_batch: int = 200,
+        max_in_flight: int = 2000,
+        lease: timedelta = timedelta(seconds=60),
+        idle_poll: float = 0.5,
+    ) -> None:
+        self._db = db
+        self._transports = transports
+        self._deliveries = deliveries
+        self._clock = clock
+        self._worker = worker
+        self._policy = policy or RetryPolicy()
+        self._claim_batch = claim_batch
+        self._max_in_flight = max_in_flight
+        self._lease = lease
+        self._idle_poll = idle_poll
+        self._in_flight: set[str] = set()
+        self._tasks: set[asyncio.Task[None]] = set()
+        self._wakeup = asyncio.Event()
+        self._room = asyncio.Event()
+
+    def wake(self) -> None:
+        """New work was enqueued by this process: look now instead of at the next poll."""
+        self._wakeup.set()
+
+    async def run(self) -> None:
+        heartbeat = asyncio.create_task(self._renew_leases(), name="lease-renewal")
+        try:
+            while True:
+                claimed = await self.claim_and_send()
+                if claimed == 0:
+                    with contextlib.suppress(TimeoutError):
+                        await asyncio.wait_for(self._wakeup.wait(), self._idle_poll)
+                    self._wakeup.clear()
+                elif len(self._in_flight) >= self._max_in_flight:
+                    self._room.clear()
+                    await self._room.wait()
+        finally:
+            heartbeat.cancel()
+            for task in list(self._tasks):
+                task.cancel()
+            await asyncio.gather(heartbeat, *self._tasks, return_exceptions=True)
+
+    async def claim_and_send(self) -> int:
+        room = min(self._claim_batch, self._max_in_flight - len(self._in_flight))
+        if room <= 0:
+            return 0
+        now = self._clock()
+        async with self._db.write() as conn:
+            jobs = await queue.claim(conn, now=now, lease=self._lease, limit=room, worker=self._worker)
+            if not jobs:
+                return 0
+            rows = await messages.get_many(conn, [j.message_id for j in jobs])
+            await messages.set_status(conn, [{"id": j.message_id, "status": "sending"} for j in jobs], now=now)
+        for job in jobs:
+            row = rows.get(job.message_id)
+            if row is None:  # deleted meanwhile; the job went with it (ON DELETE CASCADE)
+                continue
+            self._in_flight.add(job.message_id)
+            task = asyncio.create_task(self._send_one(row, job.attempts, job.first_tried_at))
+            self._tasks.add(task)
+            task.add_done_callback(self._tasks.discard)
+        return len(jobs)
+
+    async def _send_one(self, row: object, attempts: int, first_tried: datetime) -> None:
+        message_id: str = row.id  # type: ignore[attr-defined]
+        outcome: Outcome
+        transport: str | None = None
+        try:
+            transport, channel = self._transports.choose(message_id, row.gsm)  # type: ignore[attr-defined]
+            sent = await channel.send(
+                Outgoing(
+                    id=message_id,
+                    sender=row.sender,  # type: ignore[attr-defined]
+                    to=row.recipient,  # type: ignore[attr-defined]
+                    text=row.body,  # type: ignore[attr-defined]
+                    encoding=Encoding(row.encoding),  # type: ignore[attr-defined]
+                )
+            )
+            outcome = Delivered(message_id, transport, sent.carrier_ids)
+        except DeliveryError as exc:
+            decision = self._policy.decide(exc, attempts, first_tried, self._clock())
+            if isinstance(decision, GiveUp):
+                outcome = Failed(message_id, transport, decision.reason)
+            else:
+                outcome = Postponed(message_id, transport, exc.reason, decision.at)
+            log.info("dispatch.failed", message=message_id, transport=transport, reason=exc.reason,
+                     retry=not isinstance(decision, GiveUp))
+        except Exception as exc:  # a bug in a channel must not lose the message: retry later
+            log.exception("dispatch.error", message=message_id, transport=transport)
+            outcome = Postponed(message_id, transport, f"internal error: {exc}", self._clock() + self._policy.delay(attempts))
+        try:
+            await self._deliveries.record(outcome)
+        except Exception:  # the lease runs out and another claim retries the message
+            log.exception("dispatch.record_failed", message=message_id)
+        finally:
+            self._in_flight.discard(message_id)
+            self._room.set()
+
+    async def _renew_leases(self) -> None:
+        interval = self._lease.total_seconds() / 3
+        while True:
+            await asyncio.sleep(interval)
+            if not self._in_flight:
+                continue
+            try:
+                async with self._db.write() as conn:
+                    await queue.renew(conn, list(self._in_flight), until=self._clock() + self._lease)
+            except Exception:
+                log.exception("dispatch.lease_renewal_failed")

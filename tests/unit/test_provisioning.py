@@ -1,0 +1,86 @@
+"""Checking a provisioning document: every problem named by entry and field."""
+
+from __future__ import annotations
+
+import tomllib
+from pathlib import Path
+
+import pytest
+
+from parley.core.licenses import License
+from parley.core.provisioning import ProvisioningError, parse
+from tests.support.provisioning import document
+
+EXAMPLE = Path(__file__).resolve().parents[3] / "shared" / "contracts" / "parley.example.toml"
+
+
+def test_the_contract_example_file_is_accepted() -> None:
+    spec = parse(tomllib.loads(EXAMPLE.read_text()))
+    assert [u.extension for u in spec.users] == ["101", "102"]
+    assert spec.users[0].license is License.BUSINESS
+    assert {t.role for t in spec.transports} == {"curl", "gsm", "carrier"}
+    assert spec.transports[1].gateway_id == "9c7514330001"
+    assert spec.mail2sms == {"enabled": True, "password": "wildix"}
+
+
+def _problems(**overrides: object) -> list[str]:
+    with pytest.raises(ProvisioningError) as caught:
+        parse(document(**overrides))
+    return caught.value.problems
+
+
+@pytest.mark.parametrize(
+    ("overrides", "expected"),
+    [
+        pytest.param(
+            {"users": [document()["users"][0], {**document()["users"][1], "license": "gold"}]},
+            'users[1].license: "gold" is not one of basic, essential, business, premium',
+            id="unknown-license",
+        ),
+        pytest.param(
+            {"users": [{**document()["users"][0], "office_number": "12"}]},
+            "users[0].office_number:",
+            id="bad-office-number",
+        ),
+        pytest.param({"pbx": {"country": "XX"}}, 'pbx.country: "XX" is not an ISO 3166 country code', id="country"),
+        pytest.param({"pbx": {"timezone": "Mars/Base"}}, 'pbx.timezone: "Mars/Base" is not a known time zone', id="tz"),
+        pytest.param(
+            {"services": [{"name": "Sales", "static_members": ["999"]}]},
+            'services[0].static_members: "999" is not a user in this file',
+            id="unknown-member",
+        ),
+        pytest.param(
+            {"numbers": [{"number": "+15551230001", "linked_service": "Nope"}]},
+            'numbers[0].linked_service: "Nope" is not a service in this file',
+            id="unknown-service",
+        ),
+        pytest.param(
+            {"transports": [{"name": "gw", "role": "gsm", "kind": "smpp", "host": "h", "system_id": "s"}]},
+            "transports[0].id: is required for a GSM gateway",
+            id="gsm-without-id",
+        ),
+        pytest.param(
+            {"transports": [{"name": "x", "role": "fax"}]},
+            'transports[0].role: "fax" is not one of curl, gsm, carrier',
+            id="bad-role",
+        ),
+        pytest.param(
+            {"prices": [{"prefix": "1", "price": "abc", "currency": "USD"}]},
+            'prices[0].prefix: "1" must be + followed by digits',
+            id="bad-prefix",
+        ),
+        pytest.param({"colours": {}}, "colours: unknown section", id="unknown-section"),
+    ],
+)
+def test_a_wrong_entry_is_named_with_its_field(overrides: dict[str, object], expected: str) -> None:
+    assert any(p.startswith(expected) for p in _problems(**overrides)), _problems(**overrides)
+
+
+def test_every_problem_in_a_file_is_reported_at_once() -> None:
+    users = document()["users"]
+    problems = _problems(
+        users=[{**users[0], "license": "gold"}, {**users[1], "extension": users[0]["extension"]}],
+        prices=[{"prefix": "+1", "price": -1, "currency": "dollars"}],
+    )
+    assert len(problems) >= 4
+    assert 'users[1].extension: "101" is given twice' in problems
