@@ -33,6 +33,7 @@ def create_app(parley: Parley, *, workers: bool = True) -> FastAPI:
         redoc_url=None,
         lifespan=lifespan,
     )
+    app.state.auth = parley.auth
     app.include_router(wildix_api.router(parley.auth, parley.outbox, parley.cache))
     app.include_router(api.router(parley.auth, parley.outbox, parley.cache, parley.queries))
 

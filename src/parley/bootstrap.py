@@ -14,6 +14,7 @@ import structlog
 from parley.channels.base import Channel, Inbound, Receipt
 from parley.channels.curl import CurlChannel
 from parley.channels.smpp import SmppChannel
+from parley.core.delivery import RetryPolicy
 from parley.services.auth import Authenticator
 from parley.services.delivery import Deliveries
 from parley.services.directory import DirectoryCache
@@ -120,6 +121,10 @@ def build(settings: Settings | None = None, *, clock: Callable[[], datetime] = u
         claim_batch=settings.claim_batch,
         max_in_flight=settings.max_in_flight,
         lease=timedelta(seconds=settings.lease_seconds),
+        policy=RetryPolicy(
+            base=timedelta(seconds=settings.retry_base_seconds),
+            give_up_after=timedelta(hours=settings.give_up_hours),
+        ),
     )
     outbox = Outbox(db, cache, clock, on_enqueued=dispatcher.wake)
     return Parley(

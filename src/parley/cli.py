@@ -45,7 +45,9 @@ def migrate() -> None:
 
 @app.command()
 def serve(
-    no_workers: Annotated[bool, typer.Option("--no-workers", help="Serve the API only; run `parley worker` elsewhere")] = False,
+    no_workers: Annotated[
+        bool, typer.Option("--no-workers", help="Serve the API only; run `parley worker` elsewhere")
+    ] = False,
     http: Annotated[str | None, typer.Option(help="host:port (default PARLEY_HTTP or 127.0.0.1:8080)")] = None,
 ) -> None:
     """Serve the APIs (and, unless --no-workers, run the dispatcher in the same process)."""
@@ -99,7 +101,9 @@ def worker() -> None:
 @app.command()
 def apply(
     file: Annotated[Path, typer.Argument(help="A provisioning file shaped like contracts/parley.example.toml")],
-    prune: Annotated[bool, typer.Option(help="Also remove users, services, numbers, transports, prices not in FILE")] = False,
+    prune: Annotated[
+        bool, typer.Option(help="Also remove users, services, numbers, transports, prices not in FILE")
+    ] = False,
 ) -> None:
     """Provision from a TOML file: idempotent, all or nothing."""
     from parley.core.provisioning import ProvisioningError
@@ -149,12 +153,16 @@ def send(
                 errors.print(f"--from: no user with extension {sender}")
                 return 2
             try:
-                result = await parley.outbox.send(SendSms(user=user, destinations=to, text=message, gsm=gsm, source="cli"))
+                result = await parley.outbox.send(
+                    SendSms(user=user, destinations=to, text=message, gsm=gsm, source="cli")
+                )
             except OutboundError as exc:
                 errors.print(f"{exc.field}: {exc.reason}", markup=False)
                 return 2
             for row in result.messages:
-                console.print(f"queued {row['id']} to {row['recipient']} ({row['segments']} segment(s), {row['encoding']})")
+                console.print(
+                    f"queued {row['id']} to {row['recipient']} ({row['segments']} segment(s), {row['encoding']})"
+                )
             for refusal in result.refused:
                 errors.print(f"not queued {refusal.given}: {refusal.reason}", markup=False)
             return 0
@@ -181,7 +189,7 @@ def messages(
         await _migrate_quietly(settings)
         parley = build(settings)
         try:
-            return await parley.queries.list(MessageFilter(status=status, to=to, limit=limit))
+            return await parley.queries.list_(MessageFilter(status=status, to=to, limit=limit))
         finally:
             await parley.close()
 

@@ -33,6 +33,9 @@ class Settings(BaseSettings):
     claim_batch: int = 200
     max_in_flight: int = 2000
     lease_seconds: float = 60.0
+    # Retries: first delay, and how long a message may keep failing transiently before it fails.
+    retry_base_seconds: float = 2.0
+    give_up_hours: float = 24.0
 
     @property
     def http_host_port(self) -> tuple[str, int]:

@@ -32,13 +32,20 @@ async def test_an_accepted_message_has_its_job_and_first_status_committed(db: Da
     alice = await _user(db, "101")
     result = await outbox.send(SendSms(user=alice, destinations=["+15551234567"], text="Hello"))
     [row] = result.messages
-    assert (row["sender"], row["status"], row["segments"], row["encoding"]) == ("+15551230001", "queued", 1, "gsm7")
+    assert (row["sender"], row["status"], row["segments"], row["encoding"]) == (
+        "+15551230001",
+        "queued",
+        1,
+        "gsm7",
+    )
     async with db.read() as conn:
         assert await conn.scalar(sa.select(sa.func.count()).select_from(jobs)) == 1
         assert await conn.scalar(sa.select(message_events.c.status)) == "queued"
 
 
-async def test_segments_past_the_monthly_package_are_charged_by_the_longest_prefix(db: Database, outbox: Outbox) -> None:
+async def test_segments_past_the_monthly_package_are_charged_by_the_longest_prefix(
+    db: Database, outbox: Outbox
+) -> None:
     alice = await _user(db, "101")  # package of 2 segments
     await outbox.send(SendSms(user=alice, destinations=["+15551234567"], text="one"))
     await outbox.send(SendSms(user=alice, destinations=["+447700900123", "+15551234568"], text="x" * 200))
@@ -52,7 +59,9 @@ async def test_segments_past_the_monthly_package_are_charged_by_the_longest_pref
     assert total == 5
 
 
-async def test_postponed_messages_are_scheduled_and_due_at_their_time(db: Database, outbox: Outbox, clock: Clock) -> None:
+async def test_postponed_messages_are_scheduled_and_due_at_their_time(
+    db: Database, outbox: Outbox, clock: Clock
+) -> None:
     alice = await _user(db, "101")
     later = clock.advance(seconds=0).replace(hour=18)
     await outbox.send(SendSms(user=alice, destinations=["+15551234567"], text="later", send_at=later))

@@ -28,7 +28,10 @@ BASE: dict[str, Any] = {
     "services": [{"name": "Support", "static_members": ["101", "102"], "sms_number": "+15551230001"}],
     "numbers": [{"number": "+15551230001", "sms": True, "linked_service": "Support"}],
     "transports": [],
-    "prices": [{"prefix": "+1", "price": "0.0079", "currency": "USD"}, {"prefix": "+44", "price": "0.04", "currency": "GBP"}],
+    "prices": [
+        {"prefix": "+1", "price": "0.0079", "currency": "USD"},
+        {"prefix": "+44", "price": "0.04", "currency": "GBP"},
+    ],
 }
 
 

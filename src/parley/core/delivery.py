@@ -39,7 +39,10 @@ class Throttled(DeliveryError):
 
 
 class Rejected(DeliveryError):
-    """The peer refused this message for good; ``code`` is the peer's own (SMPP command_status, HTTP status)."""
+    """The peer refused this message for good.
+
+    ``code`` is the peer's own: an SMPP command_status, an HTTP status.
+    """
 
     retryable = False
 
@@ -66,24 +69,29 @@ class GiveUp:
 
 @dataclass(frozen=True)
 class RetryPolicy:
-    """Exponential backoff: ``base * factor**(attempts-1)`` capped at ``cap``, until ``give_up_after``."""
+    """Exponential backoff: ``base * factor**(attempts-1)`` capped at ``cap``, until ``give_up_after``.
+
+    A peer that cannot be reached at all (`Unreachable`) is retried with the smaller ``link_cap``: the
+    fault is the link, not the message, and when the carrier comes back its queue should go within
+    seconds, not after a ten-minute backoff.
+    """
 
     base: timedelta = timedelta(seconds=2)
     factor: float = 2.0
     cap: timedelta = timedelta(minutes=10)
+    link_cap: timedelta = timedelta(seconds=30)
     give_up_after: timedelta = timedelta(hours=24)
 
-    def delay(self, attempts: int) -> timedelta:
-        seconds = self.base.total_seconds() * self.factor ** max(0, attempts - 1)
-        return min(timedelta(seconds=seconds), self.cap)
+    def delay(self, attempts: int, error: DeliveryError | None = None) -> timedelta:
+        seconds = self.base.total_seconds() * self.factor ** min(max(0, attempts - 1), 64)
+        cap = min(self.cap, self.link_cap) if isinstance(error, Unreachable) else self.cap
+        return min(timedelta(seconds=seconds), cap)
 
-    def decide(
-        self, error: DeliveryError, attempts: int, first_tried: datetime, now: datetime
-    ) -> Retry | GiveUp:
+    def decide(self, error: DeliveryError, attempts: int, first_tried: datetime, now: datetime) -> Retry | GiveUp:
         """``attempts`` counts tries made so far, including the one that just failed."""
         if not error.retryable:
             return GiveUp(error.reason)
-        at = now + self.delay(attempts)
+        at = now + self.delay(attempts, error)
         if at - first_tried > self.give_up_after:
             return GiveUp(f"gave up after {attempts} attempts: {error.reason}")
         return Retry(at)

@@ -211,7 +211,10 @@ def parse(doc: dict[str, Any]) -> Provisioning:
     mail2sms = None
     if "mail2sms" in doc:
         reader = _Reader("mail2sms", doc["mail2sms"], problems)
-        mail2sms = {"enabled": reader.bool_("enabled", True), "password": reader.str_("password", required=True)}
+        mail2sms = {
+            "enabled": reader.bool_("enabled", True),
+            "password": reader.str_("password", required=True),
+        }
 
     if problems:
         raise ProvisioningError(problems)
@@ -300,7 +303,7 @@ def _price(r: _Reader) -> PriceSpec:
         if raw is None or isinstance(raw, bool) or price < 0 or not price.is_finite():
             raise InvalidOperation
     except InvalidOperation:
-        r.problem("price", f"{raw!r} is not a price (a non-negative decimal such as \"0.0079\")")
+        r.problem("price", f'{raw!r} is not a price (a non-negative decimal such as "0.0079")')
     currency = (r.str_("currency", required=True) or "").upper()
     if currency and (len(currency) != 3 or not currency.isalpha()):
         r.problem("currency", f'"{currency}" is not a 3-letter currency code')

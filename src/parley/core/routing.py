@@ -20,9 +20,7 @@ class TransportInfo:
     up: bool = True
 
 
-def choose_transport(
-    transports: Sequence[TransportInfo], *, gsm: str | None = None, spread: int = 0
-) -> TransportInfo:
+def choose_transport(transports: Sequence[TransportInfo], *, gsm: str | None = None, spread: int = 0) -> TransportInfo:
     """Pick the transport for one message.
 
     ``gsm`` names one GSM gateway and overrides the curl server. Without it the curl server wins if

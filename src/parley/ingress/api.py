@@ -7,7 +7,6 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, HTTPException, Query, Request
 
-
 from parley.core.outbound import OutboundError
 from parley.ingress.basic_auth import basic_credentials
 from parley.ingress.schemas import MessageOut, MessagePage, Refused, SendRequest, SendResponse, StatusChange
@@ -43,28 +42,41 @@ def message_out(row: Any, history: list[Any] | None = None) -> MessageOut:
         created_at=data["created_at"],
         updated_at=data["updated_at"],
         error=data.get("error"),
-        history=[StatusChange(status=h.status, at=h.at, detail=h.detail) for h in history] if history is not None else None,
+        history=[StatusChange(status=h.status, at=h.at, detail=h.detail) for h in history]
+        if history is not None
+        else None,
     )
+
+
+async def current_user(request: Request) -> User:
+    """The caller, from HTTP Basic credentials checked by the app's `Authenticator`."""
+    auth: Authenticator = request.app.state.auth
+    credentials = basic_credentials(request)
+    user = await auth.authenticate(*credentials) if credentials else None
+    if user is None:
+        raise HTTPException(401, "Wrong or missing credentials", headers={"WWW-Authenticate": 'Basic realm="Parley"'})
+    return user
+
+
+CurrentUser = Annotated[User, Depends(current_user)]
 
 
 def router(auth: Authenticator, outbox: Outbox, cache: DirectoryCache, queries: Messages) -> APIRouter:
     api = APIRouter(prefix="/api/v2", tags=["Messages"])
-
-    async def current_user(request: Request) -> User:
-        credentials = basic_credentials(request)
-        user = await auth.authenticate(*credentials) if credentials else None
-        if user is None:
-            raise HTTPException(401, "Wrong or missing credentials", headers={"WWW-Authenticate": 'Basic realm="Parley"'})
-        return user
-
-    CurrentUser = Annotated[User, Depends(current_user)]
 
     @api.post("/messages", status_code=201, response_model=SendResponse, response_model_by_alias=True)
     async def send_messages(body: SendRequest, user: CurrentUser) -> Any:
         """Send one text to one or several destinations, now or at `send_at`."""
         try:
             result = await outbox.send(
-                SendSms(user=user, destinations=body.to, text=body.text, send_at=body.send_at, gsm=body.gsm, source="api")
+                SendSms(
+                    user=user,
+                    destinations=body.to,
+                    text=body.text,
+                    send_at=body.send_at,
+                    gsm=body.gsm,
+                    source="api",
+                )
             )
         except OutboundError as exc:
             if exc.forbidden:
@@ -92,21 +104,50 @@ def router(auth: Authenticator, outbox: Outbox, cache: DirectoryCache, queries: 
     ) -> Any:
         """Messages, newest first, filtered; a user sees his own, an admin everyone's."""
         if status is not None and status not in STATUSES:
-            raise HTTPException(422, [{"loc": ["query", "status"], "msg": f"must be one of {', '.join(STATUSES)}", "type": "value_error"}])
+            raise HTTPException(
+                422,
+                [
+                    {
+                        "loc": ["query", "status"],
+                        "msg": f"must be one of {', '.join(STATUSES)}",
+                        "type": "value_error",
+                    }
+                ],
+            )
         for name, value in (("since", since), ("until", until)):
             if value is not None and value.tzinfo is None:
-                raise HTTPException(422, [{"loc": ["query", name], "msg": "must include a time zone", "type": "value_error"}])
+                raise HTTPException(
+                    422, [{"loc": ["query", name], "msg": "must include a time zone", "type": "value_error"}]
+                )
         user_id: int | None = user.id
         if user.is_admin:
             user_id = None
             if user_filter:
                 target = await cache.user(user_filter)
                 if target is None:
-                    raise HTTPException(422, [{"loc": ["query", "user"], "msg": f'no user "{user_filter}"', "type": "value_error"}])
+                    raise HTTPException(
+                        422,
+                        [
+                            {
+                                "loc": ["query", "user"],
+                                "msg": f'no user "{user_filter}"',
+                                "type": "value_error",
+                            }
+                        ],
+                    )
                 user_id = target.id
-        rows = await queries.list(
-            MessageFilter(status=status, direction=direction, to=to, sender=from_, user_id=user_id,
-                          since=since, until=until, before_id=before, limit=limit + 1)
+        rows = await queries.list_(
+            MessageFilter(
+                status=status,
+                direction=direction,
+                to=to,
+                sender=from_,
+                user_id=user_id,
+                since=since,
+                until=until,
+                before_id=before,
+                limit=limit + 1,
+            )
         )
         page = rows[:limit]
         return MessagePage(messages=[message_out(r) for r in page], next=page[-1].id if len(rows) > limit else None)
@@ -121,5 +162,3 @@ def router(auth: Authenticator, outbox: Outbox, cache: DirectoryCache, queries: 
         return message_out(row, history)
 
     return api
-
-

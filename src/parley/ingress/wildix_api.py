@@ -7,7 +7,6 @@ match what they already parse.
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
 from zoneinfo import ZoneInfo
 
 from fastapi import APIRouter, Request
@@ -112,5 +111,3 @@ def router(auth: Authenticator, outbox: Outbox, cache: DirectoryCache) -> APIRou
         return answer_result()
 
     return api
-
-

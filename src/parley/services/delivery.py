@@ -88,7 +88,12 @@ class Deliveries:
                 done.append(o.message_id)
             elif isinstance(o, Postponed):
                 changes.append(
-                    {"id": o.message_id, "status": "queued", "error": o.reason, "detail": f"retry: {o.reason}"}
+                    {
+                        "id": o.message_id,
+                        "status": "queued",
+                        "error": o.reason,
+                        "detail": f"retry: {o.reason}",
+                    }
                 )
                 retries.append((o.message_id, o.at))
             else:
@@ -100,12 +105,16 @@ class Deliveries:
             await queue.retry_at(conn, retries)
             await receipts.add_parts(conn, parts)
             if parts:
-                await self._apply(conn, now, await receipts.match(conn, now=now, carrier_ids=[p["carrier_id"] for p in parts]))
+                await self._apply(
+                    conn,
+                    now,
+                    await receipts.match(conn, now=now, carrier_ids=[p["carrier_id"] for p in parts]),
+                )
         return [None] * len(outcomes)
 
     async def _write_receipts(self, items: list[_Receipt]) -> list[None]:
         now = self._clock()
-        rows = [
+        rows: list[dict[str, Any]] = [
             {
                 "transport": i.transport,
                 "carrier_id": i.receipt.carrier_id,
@@ -118,7 +127,11 @@ class Deliveries:
         ]
         async with self._db.write() as conn:
             await receipts.add_receipts(conn, rows)
-            await self._apply(conn, now, await receipts.match(conn, now=now, carrier_ids=[r["carrier_id"] for r in rows]))
+            await self._apply(
+                conn,
+                now,
+                await receipts.match(conn, now=now, carrier_ids=[i.receipt.carrier_id for i in items]),
+            )
         return [None] * len(items)
 
     async def sweep(self, *, window: timedelta = timedelta(days=7)) -> int:
@@ -135,7 +148,7 @@ class Deliveries:
     async def _apply(self, conn: Any, now: datetime, matched: list[Any]) -> None:
         if not matched:
             return
-        ids = list(dict.fromkeys(r.message_id for r in matched))
+        ids: list[str] = list(dict.fromkeys(str(r.message_id) for r in matched))
         states = await receipts.part_states(conn, ids)
         current = await messages.get_many(conn, ids)
         detail = {r.message_id: f"stat={r.stat} err={r.err}" for r in matched}

@@ -101,7 +101,10 @@ async def apply(db: Database, spec: Provisioning, *, now: datetime, prune: bool 
                 "config": t.config,
                 "updated_at": now,
             }
-            report.note("transports", (await directory.upsert(conn, transports, "name", row, ignore=("updated_at",)))[0])
+            report.note(
+                "transports",
+                (await directory.upsert(conn, transports, "name", row, ignore=("updated_at",)))[0],
+            )
 
         for p in spec.prices:
             row = {"prefix": p.prefix, "price": str(p.price), "currency": p.currency}

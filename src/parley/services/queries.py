@@ -2,24 +2,21 @@
 
 from __future__ import annotations
 
-from typing import Any
-
-import sqlalchemy as sa
-
 from parley.store import messages
 from parley.store.db import Database
 from parley.store.messages import MessageFilter
+from parley.store.tables import Record
 
 
 class Messages:
     def __init__(self, db: Database) -> None:
         self._db = db
 
-    async def list(self, f: MessageFilter) -> list[sa.Row[Any]]:
+    async def list_(self, f: MessageFilter) -> list[Record]:
         async with self._db.read() as conn:
             return await messages.list_(conn, f)
 
-    async def get(self, message_id: str) -> tuple[sa.Row[Any], list[sa.Row[Any]]] | None:
+    async def get(self, message_id: str) -> tuple[Record, list[Record]] | None:
         async with self._db.read() as conn:
             row = await messages.find(conn, message_id)
             if row is None:

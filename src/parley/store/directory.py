@@ -8,34 +8,43 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from parley.store.tables import numbers, prices, service_members, services, settings, transports, users
+from parley.store.tables import (
+    Record,
+    numbers,
+    prices,
+    service_members,
+    services,
+    settings,
+    transports,
+    users,
+)
 
 
-async def find_user(conn: AsyncConnection, extension: str) -> sa.Row[Any] | None:
+async def find_user(conn: AsyncConnection, extension: str) -> Record | None:
     return (await conn.execute(sa.select(users).where(users.c.extension == extension))).first()
 
 
-async def list_users(conn: AsyncConnection) -> list[sa.Row[Any]]:
+async def list_users(conn: AsyncConnection) -> list[Record]:
     return list((await conn.execute(sa.select(users).order_by(users.c.extension))).all())
 
 
-async def list_transports(conn: AsyncConnection) -> list[sa.Row[Any]]:
+async def list_transports(conn: AsyncConnection) -> list[Record]:
     return list((await conn.execute(sa.select(transports).order_by(transports.c.id))).all())
 
 
-async def list_prices(conn: AsyncConnection) -> list[sa.Row[Any]]:
+async def list_prices(conn: AsyncConnection) -> list[Record]:
     return list((await conn.execute(sa.select(prices))).all())
 
 
-async def list_services(conn: AsyncConnection) -> list[sa.Row[Any]]:
+async def list_services(conn: AsyncConnection) -> list[Record]:
     return list((await conn.execute(sa.select(services).order_by(services.c.name))).all())
 
 
-async def list_numbers(conn: AsyncConnection) -> list[sa.Row[Any]]:
+async def list_numbers(conn: AsyncConnection) -> list[Record]:
     return list((await conn.execute(sa.select(numbers).order_by(numbers.c.number))).all())
 
 
-async def list_members(conn: AsyncConnection) -> list[sa.Row[Any]]:
+async def list_members(conn: AsyncConnection) -> list[Record]:
     query = sa.select(service_members.c.service_id, service_members.c.kind, users.c.extension).join(
         users, users.c.id == service_members.c.user_id
     )

@@ -10,7 +10,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from parley.store.tables import message_events, messages, users
+from parley.store.tables import Record, message_events, messages, users
 
 # The statuses a message moves through (DESIGN "The path of a message").
 STATUSES = (
@@ -50,10 +50,11 @@ async def add_all(conn: AsyncConnection, rows: Sequence[dict[str, Any]]) -> None
     )
 
 
-async def set_status(
-    conn: AsyncConnection, changes: Sequence[dict[str, Any]], *, now: datetime
-) -> None:
-    """Apply status changes: each dict has ``id``, ``status`` and optionally ``error``, ``transport``, ``detail``."""
+async def set_status(conn: AsyncConnection, changes: Sequence[dict[str, Any]], *, now: datetime) -> None:
+    """Apply status changes.
+
+    Each dict has ``id``, ``status`` and optionally ``error``, ``transport`` and ``detail``.
+    """
     if not changes:
         return
     by_shape: dict[tuple[str, ...], list[dict[str, Any]]] = {}
@@ -70,7 +71,12 @@ async def set_status(
     await conn.execute(
         message_events.insert(),
         [
-            {"message_id": c["id"], "status": c["status"], "at": now, "detail": c.get("detail") or c.get("error")}
+            {
+                "message_id": c["id"],
+                "status": c["status"],
+                "at": now,
+                "detail": c.get("detail") or c.get("error"),
+            }
             for c in changes
         ],
     )
@@ -80,19 +86,19 @@ def _columns() -> list[Any]:
     return [*messages.c, users.c.extension.label("user")]
 
 
-async def get_many(conn: AsyncConnection, ids: Sequence[str]) -> dict[str, sa.Row[Any]]:
+async def get_many(conn: AsyncConnection, ids: Sequence[str]) -> dict[str, Record]:
     if not ids:
         return {}
     rows = (await conn.execute(sa.select(*messages.c).where(messages.c.id.in_(ids)))).all()
     return {r.id: r for r in rows}
 
 
-async def find(conn: AsyncConnection, message_id: str) -> sa.Row[Any] | None:
+async def find(conn: AsyncConnection, message_id: str) -> Record | None:
     query = sa.select(*_columns()).outerjoin(users, users.c.id == messages.c.user_id).where(messages.c.id == message_id)
     return (await conn.execute(query)).first()
 
 
-async def history(conn: AsyncConnection, message_id: str) -> list[sa.Row[Any]]:
+async def history(conn: AsyncConnection, message_id: str) -> list[Record]:
     query = (
         sa.select(message_events.c.status, message_events.c.at, message_events.c.detail)
         .where(message_events.c.message_id == message_id)
@@ -101,7 +107,7 @@ async def history(conn: AsyncConnection, message_id: str) -> list[sa.Row[Any]]:
     return list((await conn.execute(query)).all())
 
 
-async def list_(conn: AsyncConnection, f: MessageFilter) -> list[sa.Row[Any]]:
+async def list_(conn: AsyncConnection, f: MessageFilter) -> list[Record]:
     query = sa.select(*_columns()).outerjoin(users, users.c.id == messages.c.user_id)
     conditions = []
     if f.status:

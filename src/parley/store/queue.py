@@ -31,9 +31,7 @@ async def enqueue_many(conn: AsyncConnection, due: Sequence[tuple[str, datetime]
         await conn.execute(jobs.insert(), [{"message_id": m, "due_at": at, "attempts": 0} for m, at in due])
 
 
-async def claim(
-    conn: AsyncConnection, *, now: datetime, lease: timedelta, limit: int, worker: str
-) -> list[ClaimedJob]:
+async def claim(conn: AsyncConnection, *, now: datetime, lease: timedelta, limit: int, worker: str) -> list[ClaimedJob]:
     """Lease up to ``limit`` due jobs, oldest first. Call inside a write transaction."""
     due = (
         sa.select(jobs.c.message_id)

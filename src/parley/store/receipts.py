@@ -15,7 +15,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from parley.store.tables import message_parts, receipts
+from parley.store.tables import Record, message_parts, receipts
 
 
 async def add_parts(conn: AsyncConnection, parts: Sequence[dict[str, Any]]) -> None:
@@ -30,9 +30,13 @@ async def add_receipts(conn: AsyncConnection, rows: Sequence[dict[str, Any]]) ->
 
 
 async def match(
-    conn: AsyncConnection, *, now: datetime, carrier_ids: Sequence[str] | None = None, since: datetime | None = None
-) -> list[sa.Row[Any]]:
-    """Apply unapplied receipts whose part is known; return (message_id, state, stat, err) per applied receipt."""
+    conn: AsyncConnection,
+    *,
+    now: datetime,
+    carrier_ids: Sequence[str] | None = None,
+    since: datetime | None = None,
+) -> list[Record]:
+    """Apply unapplied receipts whose part is known; return one row per applied receipt."""
     query = (
         sa.select(
             receipts.c.id,
@@ -68,7 +72,13 @@ async def match(
         )
         .values(state=sa.bindparam("b_state"), stat=sa.bindparam("b_stat"), err=sa.bindparam("b_err")),
         [
-            {"b_transport": r.transport, "b_carrier": r.carrier_id, "b_state": r.state, "b_stat": r.stat, "b_err": r.err}
+            {
+                "b_transport": r.transport,
+                "b_carrier": r.carrier_id,
+                "b_state": r.state,
+                "b_stat": r.stat,
+                "b_err": r.err,
+            }
             for r in rows
         ],
     )

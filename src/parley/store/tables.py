@@ -8,6 +8,10 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Dialect
 
+# A result row: columns by attribute (``row.status``). SQLAlchemy's own Row type is variadic and adds
+# nothing here but noise.
+Record = Any
+
 
 class UtcDateTime(sa.TypeDecorator[datetime]):
     """Aware UTC datetimes on every backend (stored naive UTC; SQLite has no time zones)."""
@@ -27,6 +31,8 @@ class UtcDateTime(sa.TypeDecorator[datetime]):
             return None
         if isinstance(value, str):  # pragma: no cover - raw SQLite reads
             value = datetime.fromisoformat(value)
+        if not isinstance(value, datetime):
+            raise TypeError(f"expected a datetime from the database, got {type(value).__name__}")
         return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 

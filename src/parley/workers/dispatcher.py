@@ -16,7 +16,7 @@ import structlog
 from parley.channels.base import Outgoing
 from parley.core.delivery import DeliveryError, GiveUp, RetryPolicy
 from parley.core.text import Encoding
-from parley.services.delivery import Deliveries, Delivered, Failed, Outcome, Postponed
+from parley.services.delivery import Delivered, Deliveries, Failed, Outcome, Postponed
 from parley.services.transports import Transports
 from parley.store import messages, queue
 from parley.store.db import Database
@@ -119,11 +119,18 @@ class Dispatcher:
                 outcome = Failed(message_id, transport, decision.reason)
             else:
                 outcome = Postponed(message_id, transport, exc.reason, decision.at)
-            log.info("dispatch.failed", message=message_id, transport=transport, reason=exc.reason,
-                     retry=not isinstance(decision, GiveUp))
+            log.info(
+                "dispatch.failed",
+                message=message_id,
+                transport=transport,
+                reason=exc.reason,
+                retry=not isinstance(decision, GiveUp),
+            )
         except Exception as exc:  # a bug in a channel must not lose the message: retry later
             log.exception("dispatch.error", message=message_id, transport=transport)
-            outcome = Postponed(message_id, transport, f"internal error: {exc}", self._clock() + self._policy.delay(attempts))
+            outcome = Postponed(
+                message_id, transport, f"internal error: {exc}", self._clock() + self._policy.delay(attempts)
+            )
         try:
             await self._deliveries.record(outcome)
         except Exception:  # the lease runs out and another claim retries the message

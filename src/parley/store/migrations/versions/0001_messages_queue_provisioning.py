@@ -12,7 +12,6 @@ from alembic import op
 
 import parley.store.tables
 
-
 revision = "0001"
 down_revision = None
 branch_labels = None
@@ -106,9 +105,7 @@ def upgrade() -> None:
         sa.Column("send_at", parley.store.tables.UtcDateTime(), nullable=True),
         sa.Column("created_at", parley.store.tables.UtcDateTime(), nullable=False),
         sa.Column("updated_at", parley.store.tables.UtcDateTime(), nullable=False),
-        sa.ForeignKeyConstraint(
-            ["user_id"], ["users.id"], name=op.f("fk_messages_user_id_users"), ondelete="SET NULL"
-        ),
+        sa.ForeignKeyConstraint(["user_id"], ["users.id"], name=op.f("fk_messages_user_id_users"), ondelete="SET NULL"),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_messages")),
     )
     with op.batch_alter_table("messages", schema=None) as batch_op:
@@ -155,9 +152,7 @@ def upgrade() -> None:
         sa.Column("user_id", sa.Integer(), nullable=False),
         sa.Column("month", sa.String(length=7), nullable=False),
         sa.Column("segments", sa.Integer(), nullable=False),
-        sa.ForeignKeyConstraint(
-            ["user_id"], ["users.id"], name=op.f("fk_usage_user_id_users"), ondelete="CASCADE"
-        ),
+        sa.ForeignKeyConstraint(["user_id"], ["users.id"], name=op.f("fk_usage_user_id_users"), ondelete="CASCADE"),
         sa.PrimaryKeyConstraint("user_id", "month", name=op.f("pk_usage")),
     )
     op.create_table(

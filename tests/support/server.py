@@ -1,0 +1,136 @@
+"""`parley serve` as a real process on a free loopback port, for end-to-end tests."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import socket
+import subprocess
+import sys
+import tomllib
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def toml_value(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int | float):
+        return repr(value)
+    if isinstance(value, list):
+        return "[" + ", ".join(toml_value(v) for v in value) + "]"
+    return '"' + str(value).replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+def to_toml(doc: dict[str, Any]) -> str:
+    """Enough TOML for provisioning documents (tables and arrays of tables of scalars)."""
+    lines: list[str] = []
+    for key, value in doc.items():
+        if isinstance(value, dict):
+            lines.append(f"[{key}]")
+            lines += [f"{k} = {toml_value(v)}" for k, v in value.items()]
+        elif isinstance(value, list):
+            for entry in value:
+                lines.append(f"[[{key}]]")
+                lines += [f"{k} = {toml_value(v)}" for k, v in entry.items()]
+        lines.append("")
+    text = "\n".join(lines)
+    tomllib.loads(text)  # what we write must read back
+    return text
+
+
+class ParleyServer:
+    def __init__(self, workdir: Path, database_url: str | None = None, extra_env: dict[str, str] | None = None) -> None:
+        self.workdir = workdir
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.env = {
+            **os.environ,
+            "PARLEY_DATABASE_URL": database_url or f"sqlite+aiosqlite:///{workdir}/parley.db",
+            "PARLEY_HTTP": f"127.0.0.1:{self.port}",
+            "PARLEY_LOG_LEVEL": "warning",
+            **(extra_env or {}),
+        }
+        self.process: subprocess.Popen[bytes] | None = None
+        self.log = workdir / "server.log"
+
+    def parley(self, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [sys.executable, "-m", "parley", *args],
+            env=self.env,
+            cwd=self.workdir,
+            capture_output=True,
+            text=True,
+            check=check,
+            timeout=120,
+        )
+
+    def apply(self, doc: dict[str, Any]) -> subprocess.CompletedProcess[str]:
+        path = self.workdir / "parley.toml"
+        path.write_text(to_toml(doc))
+        return self.parley("apply", str(path))
+
+    async def start(self, *args: str) -> None:
+        with self.log.open("ab") as log:
+            self.process = subprocess.Popen(
+                [sys.executable, "-m", "parley", "serve", *args],
+                env=self.env,
+                cwd=self.workdir,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+            )
+        await self.wait_ready()
+
+    async def wait_ready(self, timeout: float = 30.0) -> None:
+        deadline = asyncio.get_running_loop().time() + timeout
+        async with httpx.AsyncClient() as client:
+            while True:
+                if self.process is not None and self.process.poll() is not None:
+                    raise RuntimeError(f"parley serve exited:\n{self.log.read_text()}")
+                try:
+                    if (await client.get(f"{self.url}/healthz")).status_code == 200:
+                        return
+                except httpx.TransportError:
+                    pass
+                if asyncio.get_running_loop().time() > deadline:
+                    raise TimeoutError(f"parley serve did not answer:\n{self.log.read_text()}")
+                await asyncio.sleep(0.05)
+
+    def kill(self) -> None:
+        """kill -9: no clean shutdown."""
+        if self.process is not None:
+            self.process.kill()
+            self.process.wait(10)
+            self.process = None
+
+    def stop(self) -> None:
+        if self.process is not None:
+            self.process.terminate()
+            try:
+                self.process.wait(15)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait(10)
+            self.process = None
+
+
+async def wait_until(predicate: Any, timeout: float = 20.0, interval: float = 0.05) -> Any:
+    """Poll an async or plain predicate until it returns something truthy (a condition, not a sleep)."""
+    deadline = asyncio.get_running_loop().time() + timeout
+    while True:
+        value = predicate()
+        if asyncio.iscoroutine(value):
+            value = await value
+        if value:
+            return value
+        if asyncio.get_running_loop().time() > deadline:
+            raise TimeoutError("condition not met in time")
+        await asyncio.sleep(interval)
