@@ -93,3 +93,23 @@ async def db(db_url: str) -> AsyncIterator[Database]:
         yield database
     finally:
         await database.close()
+
+
+@pytest.fixture
+def fresh_pg_url(pg_database: str) -> Iterator[str]:
+    """An empty PostgreSQL database of its own, for a test that runs several Parley processes."""
+    import asyncio
+
+    name = f"parley_e2e_{secrets.token_hex(4)}"
+    admin_url = PG_ADMIN_URL
+
+    async def admin(sql: str) -> None:
+        conn = await asyncpg.connect(admin_url)
+        try:
+            await conn.execute(sql)
+        finally:
+            await conn.close()
+
+    asyncio.run(admin(f'CREATE DATABASE "{name}"'))
+    yield f"{pg_database.rsplit('/', 1)[0]}/{name}"
+    asyncio.run(admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))

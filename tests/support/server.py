@@ -57,9 +57,11 @@ class ParleyServer:
             "PARLEY_DATABASE_URL": database_url or f"sqlite+aiosqlite:///{workdir}/parley.db",
             "PARLEY_HTTP": f"127.0.0.1:{self.port}",
             "PARLEY_LOG_LEVEL": "warning",
+            "COLUMNS": "200",  # rich wraps tables and lines at 80 columns when not on a terminal
             **(extra_env or {}),
         }
         self.process: subprocess.Popen[bytes] | None = None
+        self.workers: list[subprocess.Popen[bytes]] = []
         self.log = workdir / "server.log"
 
     def parley(self, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
@@ -104,6 +106,16 @@ class ParleyServer:
                     raise TimeoutError(f"parley serve did not answer:\n{self.log.read_text()}")
                 await asyncio.sleep(0.05)
 
+    def spawn_worker(self) -> subprocess.Popen[bytes]:
+        """A `parley worker` sharing this server's database (its output goes to the same log)."""
+        with self.log.open("ab") as log:
+            worker = subprocess.Popen(
+                [sys.executable, "-m", "parley", "worker"], env=self.env, cwd=self.workdir, stdout=log,
+                stderr=subprocess.STDOUT,
+            )  # fmt: skip
+        self.workers.append(worker)
+        return worker
+
     def kill(self) -> None:
         """kill -9: no clean shutdown."""
         if self.process is not None:
@@ -112,6 +124,15 @@ class ParleyServer:
             self.process = None
 
     def stop(self) -> None:
+        for worker in self.workers:
+            if worker.poll() is None:
+                worker.terminate()
+                try:
+                    worker.wait(15)
+                except subprocess.TimeoutExpired:
+                    worker.kill()
+                    worker.wait(10)
+        self.workers.clear()
         if self.process is not None:
             self.process.terminate()
             try:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 
 from parley.core.licenses import License
 from parley.core.numbers import InvalidNumber, is_nanp, parse_e164
@@ -104,7 +104,7 @@ def plan(
         raise OutboundError("number", "Number should not be empty")
     check_text(text, limit=limit)
     segments = split(text)
-    due = send_at if send_at is not None and send_at > now else None
+    due = send_at.astimezone(UTC) if send_at is not None and send_at > now else None
     planned: list[PlannedMessage] = []
     refused: list[Refusal] = []
     seen: set[str] = set()

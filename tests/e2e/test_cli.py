@@ -1,0 +1,71 @@
+"""The `parley` command as a user runs it."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+from tests.support.provisioning import document
+from tests.support.server import ParleyServer
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def test_the_quickstart_and_example_files_apply_and_applying_again_changes_nothing(tmp_path: Path) -> None:
+    cli = ParleyServer(tmp_path)
+    for name in ("quickstart.toml", "parley.example.toml"):
+        shutil.copy(ROOT / "docs" / name, tmp_path / name)
+    first = cli.parley("apply", "quickstart.toml")
+    assert "users created: 2" in first.stdout
+    assert "nothing changed" in cli.parley("apply", "quickstart.toml").stdout
+    full = cli.parley("apply", "parley.example.toml")
+    assert "transports created: 2" in full.stdout
+
+
+def test_the_docs_example_is_the_contract_example(tmp_path: Path) -> None:
+    contract = ROOT.parent / "shared" / "contracts" / "parley.example.toml"
+    if contract.exists():
+        assert (ROOT / "docs" / "parley.example.toml").read_text() == contract.read_text()
+
+
+def test_a_wrong_file_is_refused_with_every_problem_named_and_nothing_applied(tmp_path: Path) -> None:
+    cli = ParleyServer(tmp_path)
+    doc = document()
+    doc["users"][1]["license"] = "gold"
+    doc["numbers"][0]["linked_service"] = "Sales"
+    (tmp_path / "bad.toml").write_text(_toml(doc))
+    result = cli.parley("apply", "bad.toml", check=False)
+    assert result.returncode == 2
+    assert 'users[1].license: "gold" is not one of basic, essential, business, premium' in result.stderr
+    assert 'numbers[0].linked_service: "Sales" is not a service in this file' in result.stderr
+    listed = cli.parley("messages", "--json")
+    assert listed.stdout == ""
+
+
+def test_send_queues_as_a_user_and_messages_lists_it_as_json(tmp_path: Path) -> None:
+    cli = ParleyServer(tmp_path)
+    cli.apply(document())
+    sent = cli.parley("send", "--from", "101", "--to", "+15551234567", "--to", "+447700900123", "Hello from the CLI")
+    assert sent.stdout.count("queued ") == 2
+    rows = [json.loads(line) for line in cli.parley("messages", "--json").stdout.splitlines()]
+    assert sorted(r["to"] for r in rows) == ["+15551234567", "+447700900123"]
+    assert {r["source"] for r in rows} == {"cli"}
+    table = cli.parley("messages").stdout
+    assert "+447700900123" in table and "queued" in table
+
+
+def test_send_names_the_problem_when_it_cannot_send(tmp_path: Path) -> None:
+    cli = ParleyServer(tmp_path)
+    cli.apply(document())
+    result = cli.parley("send", "--from", "102", "--to", "+15551234567", "x", check=False)
+    assert result.returncode == 2
+    assert "office number" in result.stderr
+    unknown = cli.parley("send", "--from", "999", "--to", "+15551234567", "x", check=False)
+    assert unknown.returncode == 2 and "no user with extension 999" in unknown.stderr
+
+
+def _toml(doc: dict[str, object]) -> str:
+    from tests.support.server import to_toml
+
+    return to_toml(doc)  # type: ignore[arg-type]
