@@ -11,7 +11,7 @@ from parley.core.licenses import License
 from parley.core.provisioning import ProvisioningError, parse
 from tests.support.provisioning import document
 
-EXAMPLE = Path(__file__).resolve().parents[3] / "shared" / "contracts" / "parley.example.toml"
+EXAMPLE = Path(__file__).resolve().parents[2] / "docs" / "parley.example.toml"  # a copy of the contract
 
 
 def test_the_contract_example_file_is_accepted() -> None:
