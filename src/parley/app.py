@@ -35,11 +35,12 @@ def create_app(parley: Parley, *, workers: bool = True) -> FastAPI:
     )
     app.state.auth = parley.auth
     app.include_router(wildix_api.router(parley.auth, parley.outbox, parley.cache))
-    app.include_router(api.router(parley.auth, parley.outbox, parley.cache, parley.queries))
+    app.include_router(api.router(parley.outbox, parley.cache, parley.queries, parley.transports))
 
     @app.get("/healthz", tags=["Operations"])
     async def healthz() -> dict[str, object]:
-        return {"ok": True, "transports": parley.transports.status()}
+        """Liveness, for load balancers and process supervisors (no details: it needs no credentials)."""
+        return {"ok": True}
 
     @app.get("/metrics", tags=["Operations"], response_class=PlainTextResponse)
     async def metrics() -> PlainTextResponse:

@@ -129,3 +129,12 @@ async def test_the_openapi_document_and_swagger_ui_are_served(api_server: Parley
         ui = await c.get("/api/v1/doc")
     assert {"/api/v2/messages", "/api/v2/messages/{message_id}", "/api/v1/originate/sms"} <= set(spec["paths"])
     assert ui.status_code == 200 and "swagger" in ui.text.lower()
+
+
+async def test_transport_state_is_for_admins_only(api_server: ParleyServer) -> None:
+    async with client(api_server) as alice, client(api_server, BOB) as bob:
+        listed = await alice.get("/api/v2/transports")
+        refused = await bob.get("/api/v2/transports")
+    assert listed.status_code == 200
+    assert [t["name"] for t in listed.json()] == []  # --no-workers: this process runs no channels
+    assert refused.status_code == 403

@@ -226,3 +226,24 @@ async def test_gsm_names_a_gateway_that_overrides_the_curl_server(tmp_path: Path
             assert sink.requests == [] and smsc.received == []
         finally:
             parley.stop()
+
+
+async def test_an_inbound_message_from_the_smsc_is_stored_as_received(
+    server: ParleyServer, smsc: SmscSimulator
+) -> None:
+    await smsc.wait_for(lambda: smsc.bound_sessions >= 1, timeout=20)
+    smsc.send_mo("+15557654321", "+15551230001", "Hi, is my order ready?")
+    received = await one_with_status(server, "received")
+    assert (received["direction"], received["from"], received["to"]) == ("in", "+15557654321", "+15551230001")
+    assert received["body"] == "Hi, is my order ready?"
+    await smsc.wait_for(lambda: len(smsc.deliver_responses) >= 1, timeout=5)
+    assert smsc.deliver_responses[0] == 0  # ESME_ROK: stored before answered
+
+
+async def test_metrics_count_accepted_and_dispatched_messages(server: ParleyServer, smsc: SmscSimulator) -> None:
+    await send(server, "+15551234567", "count me")
+    await one_with_status(server, "delivered")
+    async with httpx.AsyncClient(base_url=server.url) as client:
+        text = (await client.get("/metrics")).text
+    assert 'parley_messages_accepted_total{source="wildix"} 1.0' in text
+    assert 'parley_dispatch_outcomes_total{outcome="delivered",transport="carrier"} 1.0' in text

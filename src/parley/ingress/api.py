@@ -14,6 +14,7 @@ from parley.services.auth import Authenticator
 from parley.services.directory import DirectoryCache, User
 from parley.services.queries import Messages
 from parley.services.send import Outbox, SendSms
+from parley.services.transports import Transports
 from parley.store.messages import STATUSES, MessageFilter
 
 
@@ -61,7 +62,7 @@ async def current_user(request: Request) -> User:
 CurrentUser = Annotated[User, Depends(current_user)]
 
 
-def router(auth: Authenticator, outbox: Outbox, cache: DirectoryCache, queries: Messages) -> APIRouter:
+def router(outbox: Outbox, cache: DirectoryCache, queries: Messages, transports: Transports) -> APIRouter:
     api = APIRouter(prefix="/api/v2", tags=["Messages"])
 
     @api.post("/messages", status_code=201, response_model=SendResponse, response_model_by_alias=True)
@@ -160,5 +161,12 @@ def router(auth: Authenticator, outbox: Outbox, cache: DirectoryCache, queries: 
             raise HTTPException(404, "No such message")
         row, history = found
         return message_out(row, history)
+
+    @api.get("/transports", tags=["Administration"])
+    async def list_transports(user: CurrentUser) -> list[dict[str, Any]]:
+        """The transports this process runs, with their connection state (admins only)."""
+        if not user.is_admin:
+            raise HTTPException(403, "Administrators only")
+        return transports.status()
 
     return api

@@ -15,6 +15,7 @@ import structlog
 
 from parley.channels.base import Receipt
 from parley.core.receipts import message_status
+from parley.metrics import OUTCOMES, RECEIPTS
 from parley.services.batching import GroupCommitter
 from parley.store import messages, queue, receipts
 from parley.store.db import Database
@@ -68,9 +69,11 @@ class Deliveries:
 
     async def record(self, outcome: Outcome) -> None:
         await self._outcomes.submit(outcome)
+        OUTCOMES.labels(outcome.transport or "-", type(outcome).__name__.lower()).inc()
 
     async def receipt(self, transport: str, receipt: Receipt) -> None:
         await self._receipts.submit(_Receipt(transport, receipt))
+        RECEIPTS.labels(transport, receipt.state).inc()
 
     async def _write_outcomes(self, outcomes: list[Outcome]) -> list[None]:
         now = self._clock()

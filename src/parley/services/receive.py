@@ -11,6 +11,7 @@ from typing import Any
 
 from parley.channels.base import Inbound
 from parley.core.text import split
+from parley.metrics import INBOUND
 from parley.services.batching import GroupCommitter
 from parley.store import messages
 from parley.store.db import Database
@@ -47,6 +48,7 @@ class Inbox:
             "updated_at": now,
         }
         await self._committer.submit(row)
+        INBOUND.labels(transport).inc()
         return str(row["id"])
 
     async def _write(self, rows: list[dict[str, Any]]) -> list[None]:

@@ -15,6 +15,7 @@ from typing import Any
 from parley.core.outbound import OutboundError, Refusal, plan
 from parley.core.rating import find_price, rate
 from parley.core.routing import normalise_gateway_id
+from parley.metrics import ACCEPTED
 from parley.services.batching import GroupCommitter
 from parley.services.directory import DirectoryCache, User
 from parley.store import messages, queue, usage
@@ -99,6 +100,7 @@ class Outbox:
             for m in planned.messages
         ]
         await self._committer.submit(_Batch(cmd.user, rows))
+        ACCEPTED.labels(cmd.source).inc(len(rows))
         self._on_enqueued()
         return SendResult(rows, planned.refused)
 
