@@ -10,9 +10,9 @@ import httpx
 import pytest
 
 from parley.channels.base import Outgoing, Sent
-from parley.channels.curl import (
+from parley.channels.curl import CurlChannel
+from parley.channels.curl_command import (
     FORM,
-    CurlChannel,
     CurlCommandError,
     CurlTemplate,
     DataPiece,
