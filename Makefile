@@ -25,8 +25,8 @@ test: $(STAMP)
 	$(BIN)/pytest -q
 
 check: $(STAMP)
-	$(BIN)/ruff format --check src tests bench
-	$(BIN)/ruff check src tests bench
+	$(BIN)/ruff format --check
+	$(BIN)/ruff check
 	$(BIN)/mypy
 
 bench: $(STAMP)
