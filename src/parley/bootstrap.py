@@ -16,15 +16,20 @@ from parley.channels.curl import CurlChannel
 from parley.channels.smpp import SmppChannel
 from parley.core.delivery import RetryPolicy
 from parley.services.auth import Authenticator
+from parley.services.conversations import Conversations
 from parley.services.delivery import Deliveries
 from parley.services.directory import DirectoryCache
+from parley.services.events import EventBus, postgres_dsn
+from parley.services.inbound import InboundRouter
 from parley.services.queries import Messages
 from parley.services.receive import Inbox
 from parley.services.send import Outbox
+from parley.services.timers import Timers
 from parley.services.transports import Transports
 from parley.settings import Settings
 from parley.store.db import Database, worker_name
 from parley.workers.dispatcher import Dispatcher
+from parley.workers.router import RouterWorker
 
 log = structlog.get_logger()
 
@@ -45,12 +50,28 @@ class Parley:
     transports: Transports
     dispatcher: Dispatcher
     queries: Messages
+    bus: EventBus
+    conversations: Conversations
+    router: RouterWorker
+    timers: Timers
     _tasks: list[asyncio.Task[None]] = field(default_factory=list)
 
     async def start_workers(self) -> None:
         await self.transports.refresh()
         self._tasks.append(asyncio.create_task(self.dispatcher.run(), name="dispatcher"))
+        self._tasks.append(asyncio.create_task(self.router.run(), name="inbound-router"))
+        self._tasks.append(asyncio.create_task(self._fire_timers(), name="scheduler"))
         self._tasks.append(asyncio.create_task(self._maintain(), name="maintenance"))
+
+    async def _fire_timers(self) -> None:
+        """The scheduler: timed actions whose time has come (postponed sends wait in the queue itself)."""
+        while True:
+            try:
+                if await self.timers.fire_due():
+                    continue
+            except Exception:
+                log.exception("scheduler.failed")
+            await asyncio.sleep(self.settings.timer_poll_seconds)
 
     async def _maintain(self) -> None:
         """Keep channels in step with the transports table; apply receipts that raced their submit."""
@@ -76,6 +97,7 @@ class Parley:
         await self.outbox.close()
         await self.inbox.close()
         await self.deliveries.close()
+        await self.bus.close()
         await self.db.close()
 
 
@@ -84,7 +106,7 @@ def build(settings: Settings | None = None, *, clock: Callable[[], datetime] = u
     db = Database(settings.database_url)
     cache = DirectoryCache(db, country=settings.country, timezone=settings.timezone)
     deliveries = Deliveries(db, clock)
-    inbox = Inbox(db, clock)
+    bus = EventBus(postgres_dsn(settings.database_url))
 
     def make_channel(row: Any) -> Channel:
         config = row.config
@@ -127,6 +149,9 @@ def build(settings: Settings | None = None, *, clock: Callable[[], datetime] = u
         ),
     )
     outbox = Outbox(db, cache, clock, on_enqueued=dispatcher.wake)
+    router = RouterWorker(db, InboundRouter(db, bus, clock, on_enqueued=dispatcher.wake), clock, worker=worker_name())
+    # Channels are built later (Transports.refresh), so `make_channel` may refer to the inbox made here.
+    inbox = Inbox(db, clock, on_stored=router.wake)
     return Parley(
         settings=settings,
         db=db,
@@ -138,4 +163,8 @@ def build(settings: Settings | None = None, *, clock: Callable[[], datetime] = u
         transports=transports,
         dispatcher=dispatcher,
         queries=Messages(db),
+        bus=bus,
+        conversations=Conversations(db, cache, outbox, bus, clock),
+        router=router,
+        timers=Timers(db, bus, clock, on_enqueued=dispatcher.wake),
     )

@@ -36,6 +36,8 @@ class Settings(BaseSettings):
     # Retries: first delay, and how long a message may keep failing transiently before it fails.
     retry_base_seconds: float = 2.0
     give_up_hours: float = 24.0
+    # How often the scheduler looks for timed actions that came due.
+    timer_poll_seconds: float = 1.0
 
     @property
     def http_host_port(self) -> tuple[str, int]:

@@ -87,11 +87,13 @@ def plan(
     now: datetime,
     default_region: str | None = None,
     limit: int = MAX_MESSAGE_LENGTH,
+    sender_number: str | None = None,
 ) -> Plan:
     """Validate and plan one send to several destinations.
 
     Raises `OutboundError` when nothing can be sent (no permission, bad text, no valid destination);
-    otherwise destinations that cannot be sent are listed in ``refused``.
+    otherwise destinations that cannot be sent are listed in ``refused``. ``sender_number`` (a
+    conversation's company number) replaces the user's own sender for every destination.
     """
     if not sender.license.may_send_sms:
         raise OutboundError(
@@ -111,7 +113,7 @@ def plan(
     for given in cleaned:
         try:
             to = parse_e164(given, default_region)
-            from_ = sender_for(to, sender)
+            from_ = sender_number or sender_for(to, sender)
         except InvalidNumber as exc:
             refused.append(Refusal(given, exc.reason))
             continue

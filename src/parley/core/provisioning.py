@@ -14,6 +14,8 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 import phonenumbers
 
 from parley.core.licenses import License, names
+from parley.core.number_config import KEYS as CONFIG_KEYS
+from parley.core.number_config import ConfigError, NumberConfig, config_to_doc, parse_config
 from parley.core.numbers import InvalidNumber, parse_e164
 from parley.core.routing import normalise_gateway_id
 
@@ -46,6 +48,13 @@ class ServiceSpec:
     static_members: tuple[str, ...]
     dynamic_members: tuple[str, ...]
     sms_number: str | None
+    config: dict[str, Any] | None = None  # routing, hours, out_of_hours, actions (core.number_config)
+
+
+@dataclass(frozen=True)
+class BotSpec:
+    name: str
+    message: str
 
 
 @dataclass(frozen=True)
@@ -55,6 +64,7 @@ class NumberSpec:
     mms: bool
     whatsapp: bool
     linked_service: str | None
+    config: dict[str, Any] | None = None
 
 
 @dataclass(frozen=True)
@@ -82,6 +92,7 @@ class Provisioning:
     transports: tuple[TransportSpec, ...] = ()
     prices: tuple[PriceSpec, ...] = ()
     mail2sms: dict[str, Any] | None = None
+    bots: tuple[BotSpec, ...] = ()
 
 
 class _Reader:
@@ -168,7 +179,7 @@ def _duplicates(path: str, key: str, values: list[str | None], problems: list[st
 def parse(doc: dict[str, Any]) -> Provisioning:
     """Check a whole provisioning document; raise `ProvisioningError` listing every problem."""
     problems: list[str] = []
-    known = {"pbx", "users", "services", "numbers", "transports", "prices", "mail2sms"}
+    known = {"pbx", "users", "services", "numbers", "transports", "prices", "mail2sms", "bots"}
     problems += [f"{k}: unknown section" for k in doc if k not in known]
 
     pbx_reader = _Reader("pbx", doc.get("pbx", {}), problems)
@@ -192,11 +203,15 @@ def parse(doc: dict[str, Any]) -> Provisioning:
     _duplicates("users", "extension", [u.extension for u in users], problems)
     extensions = {u.extension for u in users}
 
-    services = [_service(r, region, extensions) for r in _entries(doc, "services", problems)]
+    bots = [_bot(r) for r in _entries(doc, "bots", problems)]
+    _duplicates("bots", "name", [b.name for b in bots], problems)
+    names_of = _Names(extensions, {r.table.get("name") for r in _entries(doc, "services", [])}, {b.name for b in bots})
+
+    services = [_service(r, region, extensions, names_of) for r in _entries(doc, "services", problems)]
     _duplicates("services", "name", [s.name for s in services], problems)
     service_names = {s.name for s in services}
 
-    numbers = [_number(r, region, service_names) for r in _entries(doc, "numbers", problems)]
+    numbers = [_number(r, region, service_names, names_of) for r in _entries(doc, "numbers", problems)]
     _duplicates("numbers", "number", [n.number for n in numbers], problems)
 
     transports = [_transport(r) for r in _entries(doc, "transports", problems)]
@@ -218,7 +233,9 @@ def parse(doc: dict[str, Any]) -> Provisioning:
 
     if problems:
         raise ProvisioningError(problems)
-    return Provisioning(pbx, tuple(users), tuple(services), tuple(numbers), tuple(transports), tuple(prices), mail2sms)
+    return Provisioning(
+        pbx, tuple(users), tuple(services), tuple(numbers), tuple(transports), tuple(prices), mail2sms, tuple(bots)
+    )
 
 
 def _user(r: _Reader, region: str | None) -> UserSpec:
@@ -244,16 +261,66 @@ def _user(r: _Reader, region: str | None) -> UserSpec:
     )
 
 
-def _service(r: _Reader, region: str | None, extensions: set[str]) -> ServiceSpec:
+@dataclass(frozen=True)
+class _Names:
+    """What routing and actions may refer to."""
+
+    extensions: set[str]
+    services: set[Any]
+    bots: set[str]
+
+
+def _config(r: _Reader, names_of: _Names) -> dict[str, Any] | None:
+    """The conversation settings of a number or a service, with every reference checked."""
+    if not any(k in r.table for k in CONFIG_KEYS):
+        return None
+    try:
+        config = parse_config(r.table, r.path)
+    except ConfigError as exc:
+        r.problems.extend(exc.problems)
+        return None
+    _check_references(r, config, names_of)
+    return config_to_doc(config)
+
+
+def _check_references(r: _Reader, config: NumberConfig, names_of: _Names) -> None:
+    for key, route in (("routing", config.routing), ("out_of_hours", config.out_of_hours)):
+        if route is None:
+            continue
+        known = {"agent": names_of.extensions, "group": names_of.services, "bot": names_of.bots}[route.kind]
+        what = {"agent": "a user", "group": "a service", "bot": "a bot"}[route.kind]
+        if route.target not in known:
+            r.problem(f"{key}.target", f'"{route.target}" is not {what} in this file')
+    for i, action in enumerate(config.actions):
+        task = action.task
+        bot = getattr(task, "bot", None)
+        if bot is not None and bot not in names_of.bots:
+            r.problem(f"actions[{i}].task.bot", f'"{bot}" is not a bot in this file')
+        for ext in getattr(task, "extensions", ()):
+            if ext not in names_of.extensions:
+                r.problem(f"actions[{i}].task.add_members", f'"{ext}" is not a user in this file')
+
+
+def _bot(r: _Reader) -> BotSpec:
+    return BotSpec(r.str_("name", required=True) or "", r.str_("message", required=True) or "")
+
+
+def _service(r: _Reader, region: str | None, extensions: set[str], names_of: _Names) -> ServiceSpec:
     static, dynamic = r.list_("static_members"), r.list_("dynamic_members")
     for key, members in (("static_members", static), ("dynamic_members", dynamic)):
         for ext in members:
             if ext not in extensions:
                 r.problem(key, f'"{ext}" is not a user in this file')
-    return ServiceSpec(r.str_("name", required=True) or "", static, dynamic, r.number("sms_number", region=region))
+    return ServiceSpec(
+        r.str_("name", required=True) or "",
+        static,
+        dynamic,
+        r.number("sms_number", region=region),
+        _config(r, names_of),
+    )
 
 
-def _number(r: _Reader, region: str | None, service_names: set[str]) -> NumberSpec:
+def _number(r: _Reader, region: str | None, service_names: set[str], names_of: _Names) -> NumberSpec:
     linked = r.str_("linked_service")
     if linked and linked not in service_names:
         r.problem("linked_service", f'"{linked}" is not a service in this file')
@@ -263,6 +330,7 @@ def _number(r: _Reader, region: str | None, service_names: set[str]) -> NumberSp
         mms=r.bool_("mms", False),
         whatsapp=r.bool_("whatsapp", False),
         linked_service=linked,
+        config=_config(r, names_of),
     )
 
 

@@ -13,7 +13,7 @@ from parley.core.provisioning import Provisioning, ProvisioningError, parse
 from parley.services.passwords import hash_password, verify_password
 from parley.store import directory
 from parley.store.db import Database
-from parley.store.tables import numbers, prices, services, transports, users
+from parley.store.tables import bots, numbers, prices, services, transports, users
 
 
 @dataclass
@@ -73,7 +73,7 @@ async def apply(db: Database, spec: Provisioning, *, now: datetime, prune: bool 
 
         for s in spec.services:
             outcome, ident = await directory.upsert(
-                conn, services, "name", {"name": s.name, "sms_number": s.sms_number}
+                conn, services, "name", {"name": s.name, "sms_number": s.sms_number, "config": s.config}
             )
             members = {user_ids[e]: "dynamic" for e in s.dynamic_members}
             members.update({user_ids[e]: "static" for e in s.static_members})
@@ -89,8 +89,12 @@ async def apply(db: Database, spec: Provisioning, *, now: datetime, prune: bool 
                 "mms": n.mms,
                 "whatsapp": n.whatsapp,
                 "linked_service_id": service_ids.get(n.linked_service) if n.linked_service else None,
+                "config": n.config,
             }
             report.note("numbers", (await directory.upsert(conn, numbers, "number", row))[0])
+
+        for b in spec.bots:
+            report.note("bots", (await directory.upsert(conn, bots, "name", {"name": b.name, "message": b.message}))[0])
 
         for t in spec.transports:
             row = {
@@ -117,6 +121,7 @@ async def apply(db: Database, spec: Provisioning, *, now: datetime, prune: bool 
                 ("numbers", numbers, "number", [n.number for n in spec.numbers]),
                 ("services", services, "name", [s.name for s in spec.services]),
                 ("users", users, "extension", [u.extension for u in spec.users]),
+                ("bots", bots, "name", [b.name for b in spec.bots]),
             ):
                 removed = await directory.delete_missing(conn, table, key, keep)
                 if removed:

@@ -1,60 +1,118 @@
-"""Inbound messages (MO): stored first, durably, before the peer is answered.
+"""Inbound messages (MO): stored first, durably, before the peer is answered; routed afterwards.
 
-Conversations, routing, blocks and opt-outs (issue 3) build on the stored row.
+Each stored message gets a `route` job in the same transaction, so a crash between storing and routing
+only delays routing. Concatenated parts (UDH or SAR) are kept until the last one arrives, then joined.
+A message the carrier delivers twice (same carrier id on the same transport) is stored once.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 from parley.channels.base import Inbound
 from parley.core.text import split
 from parley.metrics import INBOUND
 from parley.services.batching import GroupCommitter
-from parley.store import messages
+from parley.store import messages, queue
 from parley.store.db import Database
 from parley.store.ids import new_id
+from parley.store.tables import inbound_parts
+from parley.store.tables import messages as messages_table
+
+
+@dataclass(frozen=True)
+class _Item:
+    transport: str
+    inbound: Inbound
+    source: str
 
 
 class Inbox:
-    def __init__(self, db: Database, clock: Callable[[], datetime]) -> None:
+    def __init__(
+        self, db: Database, clock: Callable[[], datetime], *, on_stored: Callable[[], None] = lambda: None
+    ) -> None:
         self._db = db
         self._clock = clock
-        self._committer: GroupCommitter[dict[str, Any], None] = GroupCommitter(self._write)
+        self._on_stored = on_stored
+        self._committer: GroupCommitter[_Item, str | None] = GroupCommitter(self._write)
 
-    async def receive(self, transport: str, inbound: Inbound) -> str:
-        now = self._clock()
-        segments = split(inbound.text)
-        row = {
-            "id": new_id(),
-            "direction": "in",
-            "user_id": None,
-            "sender": inbound.sender[:32],
-            "recipient": inbound.to[:32],
-            "body": inbound.text,
-            "status": "received",
-            "segments": segments.count,
-            "encoding": segments.encoding.value,
-            "gsm": None,
-            "transport": transport,
-            "error": None,
-            "charge": None,
-            "currency": None,
-            "source": "smpp" if inbound.carrier_id is None else "carrier",
-            "send_at": None,
-            "created_at": inbound.received_at or now,
-            "updated_at": now,
-        }
-        await self._committer.submit(row)
+    async def receive(self, transport: str, inbound: Inbound, *, source: str = "smpp") -> str | None:
+        """Store one inbound message (or part); returns the message id, None for a part still waiting."""
+        message_id = await self._committer.submit(_Item(transport, inbound, source))
         INBOUND.labels(transport).inc()
+        self._on_stored()
+        return message_id
+
+    async def _write(self, items: list[_Item]) -> list[str | None]:
+        now = self._clock()
+        results: list[str | None] = []
+        async with self._db.write() as conn:
+            for item in items:
+                results.append(await self._store(conn, item, now))
+        return results
+
+    async def _store(self, conn: AsyncConnection, item: _Item, now: datetime) -> str | None:
+        inbound = item.inbound
+        if inbound.carrier_id:
+            existing = await conn.scalar(
+                sa.select(messages_table.c.id).where(
+                    messages_table.c.transport == item.transport, messages_table.c.carrier_id == inbound.carrier_id
+                )
+            )
+            if existing is not None:
+                return str(existing)
+        text = inbound.text
+        if "concat_ref" in inbound.extra:
+            joined = await self._join_parts(conn, item, now)
+            if joined is None:
+                return None
+            text = joined
+        segments = split(text)
+        row: dict[str, Any] = {
+            "id": new_id(), "direction": "in", "user_id": None, "sender": inbound.sender[:32],
+            "recipient": inbound.to[:32], "body": text, "status": "received", "segments": segments.count,
+            "encoding": segments.encoding.value, "gsm": None, "transport": item.transport, "error": None,
+            "charge": None, "currency": None, "source": item.source, "send_at": None, "conversation_id": None,
+            "bot": None, "carrier_id": inbound.carrier_id, "created_at": inbound.received_at or now, "updated_at": now,
+        }  # fmt: skip
+        await messages.add_all(conn, [row])
+        await queue.enqueue_many(conn, [(row["id"], now)], kind="route")
         return str(row["id"])
 
-    async def _write(self, rows: list[dict[str, Any]]) -> list[None]:
-        async with self._db.write() as conn:
-            await messages.add_all(conn, rows)
-        return [None] * len(rows)
+    async def _join_parts(self, conn: AsyncConnection, item: _Item, now: datetime) -> str | None:
+        """Keep one part; when all parts of the message are here, return the whole text (in order)."""
+        inbound = item.inbound
+        ref, total, seq = (int(inbound.extra[k]) for k in ("concat_ref", "concat_total", "concat_seq"))
+        key = (
+            inbound_parts.c.transport == item.transport,
+            inbound_parts.c.sender == inbound.sender[:32],
+            inbound_parts.c.reference == ref,
+        )
+        present = await conn.scalar(sa.select(sa.func.count()).where(*key, inbound_parts.c.seq == seq))
+        if not present:
+            await conn.execute(
+                inbound_parts.insert().values(
+                    transport=item.transport,
+                    sender=inbound.sender[:32],
+                    reference=ref,
+                    seq=seq,
+                    total=total,
+                    recipient=inbound.to[:32],
+                    text=inbound.text,
+                    received_at=now,
+                )
+            )
+        parts = (await conn.execute(sa.select(inbound_parts.c.seq, inbound_parts.c.text).where(*key))).all()
+        if len({p.seq for p in parts}) < total:
+            return None
+        await conn.execute(inbound_parts.delete().where(*key))
+        return "".join(p.text for p in sorted(parts, key=lambda p: p.seq))
 
     async def close(self) -> None:
         await self._committer.close()

@@ -15,6 +15,7 @@ from typing import Any
 from parley.core.outbound import OutboundError, Refusal, plan
 from parley.core.rating import find_price, rate
 from parley.core.routing import normalise_gateway_id
+from parley.core.text import split
 from parley.metrics import ACCEPTED
 from parley.services.batching import GroupCommitter
 from parley.services.directory import DirectoryCache, User
@@ -32,6 +33,8 @@ class SendSms:
     gsm: str | None = None
     source: str = "api"
     strict_numbers: bool = False  # Wildix API: E.164 only; others read national numbers in the PBX country
+    sender_number: str | None = None  # a conversation's company number, instead of the user's sender
+    conversation_id: str | None = None
 
 
 @dataclass(frozen=True)
@@ -44,6 +47,52 @@ class SendResult:
 class _Batch:
     user: User
     rows: list[dict[str, Any]]
+
+
+def outbound_row(
+    *,
+    sender: str,
+    to: str,
+    text: str,
+    now: datetime,
+    user_id: int | None,
+    source: str,
+    gsm: str | None = None,
+    send_at: datetime | None = None,
+    conversation_id: str | None = None,
+    bot: str | None = None,
+) -> dict[str, Any]:
+    """A new outbound message row, measured (encoding, segments) and ready to insert with its job."""
+    segments = split(text)
+    return {
+        "id": new_id(),
+        "direction": "out",
+        "user_id": user_id,
+        "sender": sender,
+        "recipient": to,
+        "body": text,
+        "status": "scheduled" if send_at else "queued",
+        "segments": segments.count,
+        "encoding": segments.encoding.value,
+        "gsm": gsm,
+        "transport": None,
+        "error": None,
+        "charge": None,
+        "currency": None,
+        "source": source,
+        "send_at": send_at,
+        "conversation_id": conversation_id,
+        "bot": bot,
+        "carrier_id": None,
+        "created_at": now,
+        "updated_at": now,
+    }
+
+
+async def enqueue_rows(conn: Any, rows: list[dict[str, Any]], now: datetime) -> None:
+    """Write outbound rows with their jobs inside the caller's transaction (no quota: bots, system)."""
+    await messages.add_all(conn, rows)
+    await queue.enqueue_many(conn, [(r["id"], r["send_at"] or now) for r in rows])
 
 
 class Outbox:
@@ -74,29 +123,20 @@ class Outbox:
             send_at=cmd.send_at,
             now=now,
             default_region=None if cmd.strict_numbers else config.country,
+            sender_number=cmd.sender_number,
         )
-        status = "scheduled" if planned.send_at else "queued"
         rows = [
-            {
-                "id": new_id(),
-                "direction": "out",
-                "user_id": cmd.user.id,
-                "sender": m.sender,
-                "recipient": m.to,
-                "body": m.body,
-                "status": status,
-                "segments": m.segments,
-                "encoding": m.encoding.value,
-                "gsm": gsm,
-                "transport": None,
-                "error": None,
-                "charge": None,
-                "currency": None,
-                "source": cmd.source,
-                "send_at": planned.send_at,
-                "created_at": now,
-                "updated_at": now,
-            }
+            outbound_row(
+                sender=m.sender,
+                to=m.to,
+                text=m.body,
+                now=now,
+                user_id=cmd.user.id,
+                source=cmd.source,
+                gsm=gsm,
+                send_at=planned.send_at,
+                conversation_id=cmd.conversation_id,
+            )
             for m in planned.messages
         ]
         await self._committer.submit(_Batch(cmd.user, rows))

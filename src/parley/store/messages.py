@@ -22,8 +22,9 @@ STATUSES = (
     "undelivered",
     "failed",
     "received",
+    "blocked",  # inbound from a customer an agent blocked: kept, not shown to agents
 )
-FINAL = frozenset({"delivered", "undelivered", "failed", "received"})
+FINAL = frozenset({"delivered", "undelivered", "failed", "received", "blocked"})
 
 
 @dataclass(frozen=True)

@@ -25,17 +25,25 @@ class ClaimedJob:
     first_tried_at: datetime
 
 
-async def enqueue_many(conn: AsyncConnection, due: Sequence[tuple[str, datetime]]) -> None:
-    """Add one job per (message id, due time)."""
+async def enqueue_many(conn: AsyncConnection, due: Sequence[tuple[str, datetime]], *, kind: str = "send") -> None:
+    """Add one job per (message id, due time). ``kind``: send (an outbound message) or route (an inbound one)."""
     if due:
-        await conn.execute(jobs.insert(), [{"message_id": m, "due_at": at, "attempts": 0} for m, at in due])
+        await conn.execute(
+            jobs.insert(), [{"message_id": m, "kind": kind, "due_at": at, "attempts": 0} for m, at in due]
+        )
 
 
-async def claim(conn: AsyncConnection, *, now: datetime, lease: timedelta, limit: int, worker: str) -> list[ClaimedJob]:
-    """Lease up to ``limit`` due jobs, oldest first. Call inside a write transaction."""
+async def claim(
+    conn: AsyncConnection, *, now: datetime, lease: timedelta, limit: int, worker: str, kind: str = "send"
+) -> list[ClaimedJob]:
+    """Lease up to ``limit`` due jobs of one kind, oldest first. Call inside a write transaction."""
     due = (
         sa.select(jobs.c.message_id)
-        .where(jobs.c.due_at <= now, sa.or_(jobs.c.lease_until.is_(None), jobs.c.lease_until <= now))
+        .where(
+            jobs.c.kind == kind,
+            jobs.c.due_at <= now,
+            sa.or_(jobs.c.lease_until.is_(None), jobs.c.lease_until <= now),
+        )
         .order_by(jobs.c.due_at)
         .limit(limit)
     )

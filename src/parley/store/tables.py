@@ -73,6 +73,7 @@ services = sa.Table(
     sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
     sa.Column("name", sa.String(200), nullable=False, unique=True),
     sa.Column("sms_number", sa.String(20)),
+    sa.Column("config", sa.JSON),  # the service's own routing, used after the number's
 )
 
 service_members = sa.Table(
@@ -92,6 +93,8 @@ numbers = sa.Table(
     sa.Column("mms", sa.Boolean, nullable=False, default=False),
     sa.Column("whatsapp", sa.Boolean, nullable=False, default=False),
     sa.Column("linked_service_id", sa.ForeignKey("services.id", ondelete="SET NULL")),
+    # Routing, working hours, out-of-hours routing and actions (seed 002); see core/number_config.py.
+    sa.Column("config", sa.JSON),
 )
 
 transports = sa.Table(
@@ -131,7 +134,10 @@ messages = sa.Table(
     sa.Column("error", sa.Text),
     sa.Column("charge", sa.String(32)),
     sa.Column("currency", sa.String(3)),
-    sa.Column("source", sa.String(16), nullable=False),  # wildix | api | cli | ...
+    sa.Column("source", sa.String(16), nullable=False),  # wildix | api | cli | conversation | bot | smpp ...
+    sa.Column("conversation_id", sa.String(24), sa.ForeignKey("conversations.id", ondelete="SET NULL"), index=True),
+    sa.Column("bot", sa.String(100)),  # the bot that wrote an outbound message
+    sa.Column("carrier_id", sa.String(100)),  # an inbound message's id at the carrier (duplicates stored once)
     sa.Column("send_at", UtcDateTime),
     sa.Column("created_at", UtcDateTime, nullable=False, index=True),
     sa.Column("updated_at", UtcDateTime, nullable=False),
@@ -151,11 +157,13 @@ jobs = sa.Table(
     "jobs",
     metadata,
     sa.Column("message_id", sa.ForeignKey("messages.id", ondelete="CASCADE"), primary_key=True),
-    sa.Column("due_at", UtcDateTime, nullable=False, index=True),
+    sa.Column("kind", sa.String(8), nullable=False, server_default="send"),  # send (outbound) | route (inbound)
+    sa.Column("due_at", UtcDateTime, nullable=False),
     sa.Column("attempts", sa.Integer, nullable=False, server_default="0"),
     sa.Column("first_tried_at", UtcDateTime),
     sa.Column("lease_until", UtcDateTime),
     sa.Column("worker", sa.String(64)),
+    sa.Index("ix_jobs_kind_due", "kind", "due_at"),
 )
 
 message_parts = sa.Table(
@@ -191,4 +199,120 @@ usage = sa.Table(
     sa.Column("user_id", sa.ForeignKey("users.id", ondelete="CASCADE"), primary_key=True),
     sa.Column("month", sa.String(7), primary_key=True),  # YYYY-MM
     sa.Column("segments", sa.Integer, nullable=False),
+)
+
+
+sa.Index("uq_messages_inbound_carrier_id", messages.c.transport, messages.c.carrier_id, unique=True)
+
+bots = sa.Table(
+    "bots",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("name", sa.String(100), nullable=False, unique=True),
+    sa.Column("message", sa.Text, nullable=False),  # what the bot answers out of working hours
+)
+
+conversations = sa.Table(
+    "conversations",
+    metadata,
+    sa.Column("id", sa.String(24), primary_key=True),
+    # One conversation per (company number, customer number, service): "company|customer|service id or -".
+    sa.Column("thread_key", sa.String(120), nullable=False, unique=True),
+    sa.Column("company_number", sa.String(20), nullable=False, index=True),
+    sa.Column("external_number", sa.String(32), nullable=False, index=True),
+    sa.Column("service_id", sa.ForeignKey("services.id", ondelete="SET NULL")),
+    sa.Column("title", sa.String(200), nullable=False),
+    sa.Column("assignee_id", sa.ForeignKey("users.id", ondelete="SET NULL")),
+    sa.Column("unrouted", sa.Boolean, nullable=False, default=False),
+    sa.Column("created_at", UtcDateTime, nullable=False),
+    sa.Column("updated_at", UtcDateTime, nullable=False),
+    sa.Column("last_message_at", UtcDateTime),
+    sa.Column("last_inbound_at", UtcDateTime),
+    sa.Column("last_reply_at", UtcDateTime),
+)
+
+participants = sa.Table(
+    "participants",
+    metadata,
+    sa.Column("conversation_id", sa.ForeignKey("conversations.id", ondelete="CASCADE"), primary_key=True),
+    sa.Column("member", sa.String(110), primary_key=True),  # "u:<user id>" or "b:<bot name>"
+    sa.Column("user_id", sa.ForeignKey("users.id", ondelete="CASCADE"), index=True),
+    sa.Column("bot", sa.String(100)),
+    sa.Column("active", sa.Boolean, nullable=False),
+    sa.Column("removed_by_agent", sa.Boolean, nullable=False, default=False),  # a bot an agent removed stays out
+    sa.Column("joined_at", UtcDateTime, nullable=False),
+    sa.Column("left_at", UtcDateTime),
+    sa.Column("last_read_at", UtcDateTime),
+)
+
+conversation_events = sa.Table(
+    "conversation_events",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("conversation_id", sa.ForeignKey("conversations.id", ondelete="CASCADE"), nullable=False, index=True),
+    sa.Column("kind", sa.String(32), nullable=False),  # joined, left, assigned, renamed, blocked, opted_out, ...
+    sa.Column("actor", sa.String(110)),  # "u:<id>", "b:<name>", "customer" or "system"
+    sa.Column("detail", sa.JSON, nullable=False),
+    sa.Column("at", UtcDateTime, nullable=False),
+)
+
+blocks = sa.Table(
+    "blocks",
+    metadata,
+    sa.Column("company_number", sa.String(20), primary_key=True),
+    sa.Column("external_number", sa.String(32), primary_key=True),
+    sa.Column("created_by", sa.ForeignKey("users.id", ondelete="SET NULL")),
+    sa.Column("created_at", UtcDateTime, nullable=False),
+)
+
+optouts = sa.Table(
+    "optouts",
+    metadata,
+    sa.Column("company_number", sa.String(20), primary_key=True),
+    sa.Column("external_number", sa.String(32), primary_key=True),
+    sa.Column("opted_out", sa.Boolean, nullable=False),
+    sa.Column("keyword", sa.String(32), nullable=False),
+    sa.Column("at", UtcDateTime, nullable=False),
+)
+
+timers = sa.Table(
+    "timers",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("conversation_id", sa.ForeignKey("conversations.id", ondelete="CASCADE"), nullable=False, index=True),
+    sa.Column("action", sa.String(100), nullable=False),
+    sa.Column("fire_at", UtcDateTime, nullable=False),
+    sa.Column("lease_until", UtcDateTime),
+    sa.Column("created_at", UtcDateTime, nullable=False),
+    sa.Column("done_at", UtcDateTime),
+    sa.Column("outcome", sa.String(16)),  # fired | cancelled
+    sa.Index("ix_timers_due", "done_at", "fire_at"),
+)
+
+calls = sa.Table(
+    "calls",
+    metadata,
+    sa.Column("id", sa.String(24), primary_key=True),
+    sa.Column("conversation_id", sa.ForeignKey("conversations.id", ondelete="SET NULL"), index=True),
+    sa.Column("customer_number", sa.String(32), nullable=False),
+    sa.Column("company_number", sa.String(20)),
+    sa.Column("service_id", sa.ForeignKey("services.id", ondelete="SET NULL")),
+    sa.Column("agent_id", sa.ForeignKey("users.id", ondelete="SET NULL")),
+    sa.Column("direction", sa.String(3), nullable=False),  # in | out
+    sa.Column("started_at", UtcDateTime, nullable=False),
+    sa.Column("ended_at", UtcDateTime),
+    sa.Column("created_at", UtcDateTime, nullable=False),
+)
+
+inbound_parts = sa.Table(
+    "inbound_parts",
+    metadata,
+    sa.Column("transport", sa.String(100), primary_key=True),
+    sa.Column("sender", sa.String(32), primary_key=True),
+    sa.Column("reference", sa.Integer, primary_key=True),
+    sa.Column("seq", sa.Integer, primary_key=True),
+    sa.Column("total", sa.Integer, nullable=False),
+    sa.Column("recipient", sa.String(32), nullable=False),
+    sa.Column("text", sa.Text, nullable=False),
+    sa.Column("received_at", UtcDateTime, nullable=False),
 )

@@ -1,0 +1,239 @@
+"""Conversations in the native API (/api/v2/conversations, /api/v2/calls, /api/v2/blocklist-by-agents)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, HTTPException, Query
+from pydantic import BaseModel, ConfigDict, Field
+
+from parley.ingress.api import CurrentUser, message_out
+from parley.ingress.schemas import MessageOut
+from parley.services.conversations import ConversationError, Conversations
+from parley.store.conversations import ConversationFilter
+
+
+class ConversationOut(BaseModel):
+    id: str
+    title: str
+    company_number: str
+    external_number: str
+    service: str | None
+    assignee: str | None
+    participants: list[str] = Field(description="Extensions of users and names of bots now in the conversation")
+    former_participants: list[str]
+    unrouted: bool
+    unread: int
+    created_at: datetime
+    updated_at: datetime
+    last_message_at: datetime | None
+
+
+class OpenConversation(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    to: str = Field(description="The customer's number")
+    service: str = Field(description="A service with an SMS number")
+
+
+class PostText(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    text: str = Field(description="At most 670 characters. STOP blocks the customer, START unblocks")
+
+
+class Member(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    member: str = Field(description="A user's extension or a bot's name")
+
+
+class Assign(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    assignee: str | None = Field(description="An extension, or null to unassign")
+
+
+class Rename(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    title: str
+
+
+class TimelineEvent(BaseModel):
+    kind: str
+    actor: str | None
+    detail: dict[str, Any]
+    at: datetime
+
+
+class CallOut(BaseModel):
+    id: str
+    conversation_id: str | None
+    customer_number: str
+    company_number: str | None
+    direction: str
+    started_at: datetime
+    ended_at: datetime | None
+
+
+class Timeline(BaseModel):
+    messages: list[MessageOut]
+    events: list[TimelineEvent]
+    calls: list[CallOut]
+
+
+class PostResult(BaseModel):
+    message: MessageOut | None
+    command: str | None = Field(description="stop or start when the text was an agent command (nothing was sent)")
+
+
+class CallIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    customer: str
+    company_number: str | None = None
+    service: str | None = None
+    agent: str | None = Field(default=None, description="Extension; the caller by default")
+    direction: Literal["in", "out"]
+    started_at: datetime
+    ended_at: datetime | None = None
+
+
+class Block(BaseModel):
+    company_number: str
+    external_number: str
+    blocked_by: str | None
+    created_at: datetime
+
+
+def _fail(exc: ConversationError) -> HTTPException:
+    if exc.field is not None and exc.status == 422:
+        return HTTPException(422, [{"loc": ["body", exc.field], "msg": exc.reason, "type": "value_error"}])
+    return HTTPException(exc.status, exc.reason)
+
+
+def router(conversations: Conversations) -> APIRouter:
+    api = APIRouter(prefix="/api/v2", tags=["Conversations"])
+
+    @api.get("/conversations", response_model=list[ConversationOut])
+    async def list_conversations(
+        user: CurrentUser,
+        service: Annotated[str | None, Query(description="Service name")] = None,
+        company_number: str | None = None,
+        customer: str | None = None,
+        assigned_to_me: bool = False,
+        unassigned: bool = False,
+        unrouted: bool | None = None,
+        before: Annotated[
+            datetime | None, Query(description="updated_at of the last item of the previous page")
+        ] = None,
+        limit: Annotated[int, Query(ge=1, le=200)] = 50,
+    ) -> Any:
+        """The user's own conversations (admins: all), most recently active first."""
+        f = ConversationFilter(
+            company_number=company_number, external_number=customer, unassigned=unassigned, unrouted=unrouted,
+            before=before, limit=limit, assignee_id=user.id if assigned_to_me else None,
+        )  # fmt: skip
+        rows = await conversations.list_(user, f)
+        return [r for r in rows if service is None or r["service"] == service]
+
+    @api.post("/conversations", response_model=ConversationOut, status_code=201)
+    async def open_conversation(body: OpenConversation, user: CurrentUser) -> Any:
+        """Start (or join) the SMS conversation with a customer for a service."""
+        try:
+            return await conversations.open(user, body.to, body.service)
+        except ConversationError as exc:
+            raise _fail(exc) from None
+
+    @api.get("/conversations/{conversation_id}", response_model=ConversationOut)
+    async def get_conversation(conversation_id: str, user: CurrentUser) -> Any:
+        try:
+            return await conversations.get(user, conversation_id)
+        except ConversationError as exc:
+            raise _fail(exc) from None
+
+    @api.get("/conversations/{conversation_id}/messages", response_model=Timeline, response_model_by_alias=True)
+    async def conversation_timeline(conversation_id: str, user: CurrentUser) -> Any:
+        """Messages (with delivery state), system events and calls."""
+        try:
+            found = await conversations.timeline(user, conversation_id)
+        except ConversationError as exc:
+            raise _fail(exc) from None
+        return Timeline(
+            messages=[message_out(m) for m in found["messages"]],
+            events=[TimelineEvent(kind=e.kind, actor=e.actor, detail=e.detail, at=e.at) for e in found["events"]],
+            calls=[CallOut.model_validate(dict(c._mapping)) for c in found["calls"]],
+        )
+
+    @api.post("/conversations/{conversation_id}/messages", response_model=PostResult, status_code=201,
+              response_model_by_alias=True)  # fmt: skip
+    async def post_message(conversation_id: str, body: PostText, user: CurrentUser) -> Any:
+        """Reply to the customer from the conversation's company number."""
+        try:
+            posted = await conversations.post(user, conversation_id, body.text)
+        except ConversationError as exc:
+            raise _fail(exc) from None
+        return PostResult(message=message_out(posted.message) if posted.message else None, command=posted.command)
+
+    @api.post("/conversations/{conversation_id}/members", response_model=ConversationOut)
+    async def add_member(conversation_id: str, body: Member, user: CurrentUser) -> Any:
+        try:
+            return await conversations.add_member(user, conversation_id, body.member)
+        except ConversationError as exc:
+            raise _fail(exc) from None
+
+    @api.delete("/conversations/{conversation_id}/members/{member}", response_model=ConversationOut)
+    async def remove_member(conversation_id: str, member: str, user: CurrentUser) -> Any:
+        try:
+            return await conversations.remove_member(user, conversation_id, member)
+        except ConversationError as exc:
+            raise _fail(exc) from None
+
+    @api.post("/conversations/{conversation_id}/leave", status_code=204)
+    async def leave(conversation_id: str, user: CurrentUser) -> None:
+        try:
+            await conversations.leave(user, conversation_id)
+        except ConversationError as exc:
+            raise _fail(exc) from None
+
+    @api.post("/conversations/{conversation_id}/assign", response_model=ConversationOut)
+    async def assign(conversation_id: str, body: Assign, user: CurrentUser) -> Any:
+        try:
+            return await conversations.assign(user, conversation_id, body.assignee)
+        except ConversationError as exc:
+            raise _fail(exc) from None
+
+    @api.patch("/conversations/{conversation_id}", response_model=ConversationOut)
+    async def rename(conversation_id: str, body: Rename, user: CurrentUser) -> Any:
+        try:
+            return await conversations.rename(user, conversation_id, body.title)
+        except ConversationError as exc:
+            raise _fail(exc) from None
+
+    @api.post("/conversations/{conversation_id}/read", status_code=204)
+    async def mark_read(conversation_id: str, user: CurrentUser) -> None:
+        try:
+            await conversations.read(user, conversation_id)
+        except ConversationError as exc:
+            raise _fail(exc) from None
+
+    @api.post("/calls", status_code=201, tags=["Calls"])
+    async def record_call(body: CallIn, user: CurrentUser) -> dict[str, Any]:
+        """Record a call; it joins the conversation with the same customer and service."""
+        try:
+            return await conversations.record_call(user, body.model_dump())
+        except ConversationError as exc:
+            raise _fail(exc) from None
+
+    @api.get("/blocks", response_model=list[Block], tags=["Administration"])
+    async def list_blocks(user: CurrentUser) -> Any:
+        """Customers blocked by agents (admins only)."""
+        try:
+            return [dict(r._mapping) for r in await conversations.list_blocks(user)]
+        except ConversationError as exc:
+            raise _fail(exc) from None
+
+    @api.delete("/blocks/{company_number}/{external_number}", status_code=204, tags=["Administration"])
+    async def lift_block(company_number: str, external_number: str, user: CurrentUser) -> None:
+        try:
+            await conversations.lift_block(user, company_number, external_number)
+        except ConversationError as exc:
+            raise _fail(exc) from None
+
+    return api

@@ -1,0 +1,52 @@
+"""Server-Sent Events: GET /api/v2/events streams a user's new messages and conversation changes."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+from collections.abc import AsyncIterator
+
+from fastapi import APIRouter, Request
+from fastapi.responses import StreamingResponse
+
+from parley.ingress.api import CurrentUser
+from parley.services.events import Event, EventBus
+
+KEEPALIVE_SECONDS = 15.0
+
+
+def router(bus: EventBus) -> APIRouter:
+    api = APIRouter(prefix="/api/v2", tags=["Live updates"])
+
+    @api.get("/events", response_class=StreamingResponse)
+    async def events(request: Request, user: CurrentUser) -> StreamingResponse:
+        """`text/event-stream`: events `message.created`, `conversation.updated`, ... with JSON data."""
+
+        subscription = await bus.subscribe(user.id, user.is_admin)
+
+        async def stream() -> AsyncIterator[str]:
+            next_event: asyncio.Task[Event] | None = None
+            yield ": connected\n\n"
+            try:
+                while not await request.is_disconnected():
+                    if next_event is None:
+                        next_event = asyncio.ensure_future(subscription.queue.get())
+                    done, _ = await asyncio.wait({next_event}, timeout=KEEPALIVE_SECONDS)
+                    if not done:
+                        yield ": keep-alive\n\n"
+                        continue
+                    event = next_event.result()
+                    next_event = None
+                    yield f"event: {event.type}\ndata: {json.dumps(event.data, default=str)}\n\n"
+            finally:
+                if next_event is not None:
+                    next_event.cancel()
+                    with contextlib.suppress(asyncio.CancelledError):
+                        await next_event
+                bus.unsubscribe(subscription)
+
+        headers = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
+        return StreamingResponse(stream(), media_type="text/event-stream", headers=headers)
+
+    return api

@@ -1,0 +1,129 @@
+"""What routing and conversation use cases both need to read: settings, candidates, state."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from parley.core.actions import ConversationState
+from parley.core.licenses import License
+from parley.core.membership import Candidate, Presence, Route
+from parley.core.number_config import NumberConfig, config_from_doc, effective
+from parley.store import conversations as store
+from parley.store.tables import Record, conversation_events, numbers, participants, service_members, services, users
+
+
+async def find_number(conn: AsyncConnection, number: str) -> Record | None:
+    return (await conn.execute(sa.select(numbers).where(numbers.c.number == number))).first()
+
+
+async def owning_service(conn: AsyncConnection, number: Record | None, company_number: str) -> Record | None:
+    """The service a company number belongs to: its linked service, else the service whose SMS number it is."""
+    if number is not None and number.linked_service_id is not None:
+        return (await conn.execute(sa.select(services).where(services.c.id == number.linked_service_id))).first()
+    query = sa.select(services).where(services.c.sms_number == company_number).order_by(services.c.id).limit(1)
+    return (await conn.execute(query)).first()
+
+
+async def service_by_name(conn: AsyncConnection, name: str) -> Record | None:
+    return (await conn.execute(sa.select(services).where(services.c.name == name))).first()
+
+
+async def settings_for(
+    conn: AsyncConnection, number: Record | None, service: Record | None
+) -> tuple[NumberConfig, bool]:
+    """The number's conversation settings in force, and whether they are only its service's."""
+    own = config_from_doc(number.config) if number is not None else None
+    inherited = config_from_doc(service.config) if service is not None else None
+    return effective(own, inherited)
+
+
+def _candidates(rows: Any) -> list[Candidate]:
+    return [Candidate(r.id, License.parse(r.license)) for r in rows]
+
+
+async def static_members(conn: AsyncConnection, service_id: int | None) -> list[Candidate]:
+    if service_id is None:
+        return []
+    query = (
+        sa.select(users.c.id, users.c.license)
+        .join(service_members, service_members.c.user_id == users.c.id)
+        .where(service_members.c.service_id == service_id, service_members.c.kind == "static")
+        .order_by(users.c.extension)
+    )
+    return _candidates((await conn.execute(query)).all())
+
+
+async def is_service_member(conn: AsyncConnection, service_id: int, user_id: int) -> bool:
+    query = sa.select(service_members.c.kind).where(
+        service_members.c.service_id == service_id, service_members.c.user_id == user_id
+    )
+    return (await conn.execute(query)).first() is not None
+
+
+async def office_users(conn: AsyncConnection, company_number: str) -> list[Candidate]:
+    query = sa.select(users.c.id, users.c.license).where(users.c.office_number == company_number)
+    return _candidates((await conn.execute(query.order_by(users.c.extension))).all())
+
+
+async def route_users(conn: AsyncConnection, route: Route | None) -> list[Candidate]:
+    if route is None or route.kind == "bot":
+        return []
+    if route.kind == "agent":
+        query = sa.select(users.c.id, users.c.license).where(users.c.extension == route.target)
+        return _candidates((await conn.execute(query)).all())
+    service = await service_by_name(conn, route.target)
+    return await static_members(conn, service.id if service is not None else None)
+
+
+async def presence(conn: AsyncConnection, conversation_id: str) -> dict[str, Presence]:
+    rows = (
+        await conn.execute(
+            sa.select(participants.c.member, participants.c.active, participants.c.removed_by_agent).where(
+                participants.c.conversation_id == conversation_id
+            )
+        )
+    ).all()
+    return {r.member: Presence(r.active, r.removed_by_agent) for r in rows}
+
+
+async def state_of(conn: AsyncConnection, conversation: Record) -> ConversationState:
+    """What timed actions look at: last inbound, last reply, last read, last activity, actions fired."""
+    last_read = await conn.scalar(
+        sa.select(sa.func.max(participants.c.last_read_at)).where(participants.c.conversation_id == conversation.id)
+    )
+    fired = (
+        await conn.execute(
+            sa.select(conversation_events.c.detail).where(
+                conversation_events.c.conversation_id == conversation.id, conversation_events.c.kind == "action"
+            )
+        )
+    ).scalars()
+    return ConversationState(
+        last_inbound_at=conversation.last_inbound_at,
+        last_reply_at=conversation.last_reply_at,
+        last_read_at=_aware(last_read),
+        last_activity_at=conversation.last_message_at,
+        fired=frozenset(str(d.get("action")) for d in fired if isinstance(d, dict)),
+    )
+
+
+def _aware(value: object) -> datetime | None:
+    """An aggregate (MAX) of a UTC column comes back raw: naive, or a string on SQLite."""
+    if isinstance(value, str):
+        value = datetime.fromisoformat(value)
+    if not isinstance(value, datetime):
+        return None
+    return value if value.tzinfo else value.replace(tzinfo=UTC)
+
+
+def event_row(conversation_id: str, kind: str, actor: str, now: datetime, **detail: Any) -> dict[str, Any]:
+    return {"conversation_id": conversation_id, "kind": kind, "actor": actor, "detail": detail, "at": now}
+
+
+async def active_user_ids(conn: AsyncConnection, conversation_id: str) -> frozenset[int]:
+    rows = await store.members(conn, conversation_id)
+    return frozenset(r.user_id for r in rows if r.user_id is not None and r.active)

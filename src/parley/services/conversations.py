@@ -1,0 +1,387 @@
+"""What agents do with conversations: open one, reply, manage members, read, block, record calls.
+
+Rules (issue 3): participants are internal users and bots only; sending needs a business license or
+higher and active membership; replies go out from the conversation's company number through the
+outbound core; an agent who types STOP blocks the customer (nothing is sent) and START lifts it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from parley.core.membership import bot_key, user_key
+from parley.core.numbers import InvalidNumber, parse_e164
+from parley.core.optout import Keyword, agent_command
+from parley.core.outbound import MAX_MESSAGE_LENGTH, OutboundError, check_text
+from parley.services import conversation_support as support
+from parley.services.directory import DirectoryCache, User
+from parley.services.events import Event, EventBus
+from parley.services.send import Outbox, SendSms
+from parley.store import conversations as store
+from parley.store.conversations import ConversationFilter
+from parley.store.db import Database
+from parley.store.ids import new_id
+from parley.store.tables import Record, bots, calls
+
+
+class ConversationError(Exception):
+    """A request about a conversation that cannot be done. ``status``: the HTTP status that fits."""
+
+    def __init__(self, status: int, reason: str, field: str | None = None) -> None:
+        super().__init__(reason)
+        self.status = status
+        self.reason = reason
+        self.field = field
+
+
+@dataclass(frozen=True)
+class Posted:
+    message: dict[str, Any] | None  # None when the text was an agent command (STOP / START)
+    command: str | None = None
+
+
+class Conversations:
+    def __init__(
+        self, db: Database, cache: DirectoryCache, outbox: Outbox, bus: EventBus, clock: Callable[[], datetime]
+    ) -> None:
+        self._db = db
+        self._cache = cache
+        self._outbox = outbox
+        self._bus = bus
+        self._clock = clock
+
+    # --- reading ---------------------------------------------------------------------------------
+
+    async def list_(self, user: User, f: ConversationFilter) -> list[dict[str, Any]]:
+        if not user.is_admin:
+            f = ConversationFilter(**{**f.__dict__, "user_id": user.id})
+        async with self._db.read() as conn:
+            rows = await store.list_(conn, f)
+            ids = [r.id for r in rows]
+            members = await store.members_of(conn, ids)
+            unread = await store.unread_counts(conn, user.id, ids)
+        return [view(r, members[r.id], unread.get(r.id, 0)) for r in rows]
+
+    async def get(self, user: User, conversation_id: str) -> dict[str, Any]:
+        async with self._db.read() as conn:
+            conversation, members = await self._visible(conn, user, conversation_id)
+            unread = await store.unread_counts(conn, user.id, [conversation_id])
+        return view(conversation, members, unread.get(conversation_id, 0))
+
+    async def timeline(self, user: User, conversation_id: str, limit: int = 200) -> dict[str, Any]:
+        async with self._db.read() as conn:
+            await self._visible(conn, user, conversation_id)
+            msgs = await store.conversation_messages(conn, conversation_id, limit=limit)
+            events = await store.events(conn, conversation_id)
+            call_rows = (
+                await conn.execute(
+                    sa.select(calls).where(calls.c.conversation_id == conversation_id).order_by(calls.c.started_at)
+                )
+            ).all()
+        return {"messages": msgs, "events": events, "calls": call_rows}
+
+    async def _visible(self, conn: AsyncConnection, user: User, conversation_id: str) -> tuple[Record, list[Record]]:
+        conversation = await store.find(conn, conversation_id)
+        if conversation is None:
+            raise ConversationError(404, "No such conversation")
+        members = await store.members(conn, conversation_id)
+        if not user.is_admin and not any(m.user_id == user.id for m in members):
+            raise ConversationError(404, "No such conversation")
+        return conversation, members
+
+    async def _member(self, conn: AsyncConnection, user: User, conversation_id: str) -> tuple[Record, list[Record]]:
+        """The conversation, for a user who is an active participant in it."""
+        conversation, members = await self._visible(conn, user, conversation_id)
+        if not any(m.user_id == user.id and m.active for m in members):
+            raise ConversationError(403, "Join the conversation first: you are not one of its participants")
+        return conversation, members
+
+    # --- opening and replying ---------------------------------------------------------------------
+
+    async def open(self, user: User, to: str, service_name: str) -> dict[str, Any]:
+        """Seed 001 "Create SMS conversation": one customer number + a service with an SMS number."""
+        self._require_license(user)
+        config = await self._cache.config()
+        try:
+            customer = parse_e164(to, config.country)
+        except InvalidNumber as exc:
+            raise ConversationError(422, exc.reason, "to") from None
+        now = self._clock()
+        async with self._db.write() as conn:
+            service = await support.service_by_name(conn, service_name)
+            if service is None:
+                raise ConversationError(422, f'No service named "{service_name}"', "service")
+            if not service.sms_number:
+                raise ConversationError(422, f'The service "{service_name}" has no SMS number', "service")
+            key = store.thread_key(service.sms_number, customer, service.id)
+            conversation = await store.find_by_thread(conn, key)
+            timeline = []
+            if conversation is None:
+                cid = new_id()
+                await store.add(
+                    conn,
+                    {
+                        "id": cid, "thread_key": key, "company_number": service.sms_number,
+                        "external_number": customer, "service_id": service.id, "title": customer,
+                        "assignee_id": None, "unrouted": False, "created_at": now, "updated_at": now,
+                    },
+                )  # fmt: skip
+                timeline.append(support.event_row(cid, "opened", user_key(user.id), now))
+            else:
+                cid = conversation.id
+            if await store.put_member(conn, cid, user_key(user.id), user_id=user.id, bot=None, now=now):
+                timeline.append(support.event_row(cid, "joined", user_key(user.id), now, member=user_key(user.id)))
+                await store.update(conn, cid, updated_at=now)
+            await store.add_events(conn, timeline)
+            audience = await support.active_user_ids(conn, cid)
+        await self._bus.publish([Event("conversation.updated", {"conversation_id": cid}, audience)])
+        return await self.get(user, cid)
+
+    async def post(self, user: User, conversation_id: str, text: str) -> Posted:
+        self._require_license(user)
+        try:
+            check_text(text, field="text", limit=MAX_MESSAGE_LENGTH)
+        except OutboundError as exc:
+            raise ConversationError(422, exc.reason, "text") from None
+        async with self._db.read() as conn:
+            conversation, _ = await self._member(conn, user, conversation_id)
+            number = await support.find_number(conn, conversation.company_number)
+            current = await support.owning_service(conn, number, conversation.company_number)
+        command = agent_command(text)
+        if command is not None:
+            await self._block(user, conversation, blocked=command is Keyword.STOP)
+            return Posted(None, command.value)
+        if conversation.service_id is not None and (current is None or current.id != conversation.service_id):
+            raise ConversationError(
+                409,
+                f"{conversation.company_number} is no longer linked to this conversation's service; "
+                "this conversation can no longer send",
+            )
+        try:
+            result = await self._outbox.send(
+                SendSms(
+                    user=user, destinations=[conversation.external_number], text=text, source="conversation",
+                    sender_number=conversation.company_number, conversation_id=conversation_id, strict_numbers=True,
+                )
+            )  # fmt: skip
+        except OutboundError as exc:
+            raise ConversationError(403 if exc.forbidden else 422, exc.reason, "text") from None
+        now = self._clock()
+        async with self._db.write() as conn:
+            await store.update(conn, conversation_id, last_reply_at=now, last_message_at=now, updated_at=now)
+            audience = await support.active_user_ids(conn, conversation_id)
+        message = {**result.messages[0], "user": user.extension}
+        await self._bus.publish(
+            [Event("message.created", {"conversation_id": conversation_id, "message_id": message["id"]}, audience)]
+        )
+        return Posted(message)
+
+    async def _block(self, user: User, conversation: Record, *, blocked: bool) -> None:
+        now = self._clock()
+        async with self._db.write() as conn:
+            if blocked:
+                changed = await store.block(
+                    conn, conversation.company_number, conversation.external_number, user.id, now
+                )
+            else:
+                changed = await store.unblock(conn, conversation.company_number, conversation.external_number)
+            if changed:
+                kind = "blocked" if blocked else "unblocked"
+                await store.add_events(conn, [support.event_row(conversation.id, kind, user_key(user.id), now)])
+                await store.update(conn, conversation.id, updated_at=now)
+            audience = await support.active_user_ids(conn, conversation.id)
+        await self._bus.publish([Event("conversation.updated", {"conversation_id": conversation.id}, audience)])
+
+    # --- members -----------------------------------------------------------------------------------
+
+    async def add_member(self, user: User, conversation_id: str, member: str) -> dict[str, Any]:
+        """``member``: a user's extension or a bot's name. Customers and outside numbers are refused."""
+        now = self._clock()
+        async with self._db.write() as conn:
+            await self._member(conn, user, conversation_id)
+            key, uid, bot = await self._resolve(conn, member)
+            timeline = []
+            if await store.put_member(conn, conversation_id, key, user_id=uid, bot=bot, now=now):
+                timeline.append(support.event_row(conversation_id, "joined", user_key(user.id), now, member=key))
+            await self._changed(conn, conversation_id, timeline, now)
+        return await self.get(user, conversation_id)
+
+    async def _resolve(self, conn: AsyncConnection, member: str) -> tuple[str, int | None, str | None]:
+        target = await self._cache.user(member)
+        if target is not None:
+            if not target.license.may_converse:
+                raise ConversationError(
+                    422,
+                    f"User {member} has a {target.license.label} license; conversations need business or higher",
+                    "member",
+                )
+            return user_key(target.id), target.id, None
+        if await conn.scalar(sa.select(bots.c.id).where(bots.c.name == member)) is not None:
+            return bot_key(member), None, member
+        if any(ch.isdigit() for ch in member) and member.lstrip("+").replace(" ", "").isdigit():
+            raise ConversationError(
+                422, "Only internal users and bots can be participants; customers and outside numbers cannot", "member"
+            )
+        raise ConversationError(422, f'No user or bot "{member}"', "member")
+
+    async def remove_member(self, user: User, conversation_id: str, member: str) -> dict[str, Any]:
+        now = self._clock()
+        async with self._db.write() as conn:
+            await self._member(conn, user, conversation_id)
+            key, _, bot = await self._resolve(conn, member)
+            # An agent who removes a bot makes it inactive: routing will not bring it back.
+            if not await store.drop_member(conn, conversation_id, key, now=now, by_agent=bot is not None):
+                raise ConversationError(422, f'"{member}" is not in this conversation', "member")
+            event = support.event_row(conversation_id, "removed", user_key(user.id), now, member=key)
+            await self._changed(conn, conversation_id, [event], now)
+        return await self.get(user, conversation_id)
+
+    async def leave(self, user: User, conversation_id: str) -> None:
+        now = self._clock()
+        async with self._db.write() as conn:
+            await self._member(conn, user, conversation_id)
+            await store.drop_member(conn, conversation_id, user_key(user.id), now=now, by_agent=False)
+            event = support.event_row(conversation_id, "left", user_key(user.id), now, member=user_key(user.id))
+            await self._changed(conn, conversation_id, [event], now)
+
+    async def assign(self, user: User, conversation_id: str, extension: str | None) -> dict[str, Any]:
+        now = self._clock()
+        async with self._db.write() as conn:
+            conversation, _ = await self._member(conn, user, conversation_id)
+            target = await self._cache.user(extension) if extension else None
+            if extension and target is None:
+                raise ConversationError(422, f'No user "{extension}"', "assignee")
+            if target is not None:
+                if conversation.service_id is not None and not await support.is_service_member(
+                    conn, conversation.service_id, target.id
+                ):
+                    raise ConversationError(
+                        422, f"User {extension} is not a member of {conversation.service}", "assignee"
+                    )
+                if not target.license.may_converse:
+                    raise ConversationError(422, f"User {extension} may not take conversations (license)", "assignee")
+                await store.put_member(conn, conversation_id, user_key(target.id), user_id=target.id, bot=None, now=now)
+            await store.update(conn, conversation_id, assignee_id=target.id if target else None)
+            event = support.event_row(conversation_id, "assigned", user_key(user.id), now, assignee=extension)
+            await self._changed(conn, conversation_id, [event], now)
+        return await self.get(user, conversation_id)
+
+    async def rename(self, user: User, conversation_id: str, title: str) -> dict[str, Any]:
+        title = title.strip()
+        if not title or len(title) > 200:
+            raise ConversationError(422, "Title must be 1 to 200 characters", "title")
+        now = self._clock()
+        async with self._db.write() as conn:
+            await self._member(conn, user, conversation_id)
+            await store.update(conn, conversation_id, title=title)
+            event = support.event_row(conversation_id, "renamed", user_key(user.id), now, title=title)
+            await self._changed(conn, conversation_id, [event], now)
+        return await self.get(user, conversation_id)
+
+    async def read(self, user: User, conversation_id: str) -> None:
+        now = self._clock()
+        async with self._db.write() as conn:
+            await self._member(conn, user, conversation_id)
+            await store.mark_read(conn, conversation_id, user_key(user.id), now)
+
+    async def _changed(self, conn: AsyncConnection, conversation_id: str, timeline: list[Any], now: datetime) -> None:
+        await store.add_events(conn, timeline)
+        await store.update(conn, conversation_id, updated_at=now)
+        audience = await support.active_user_ids(conn, conversation_id)
+        await self._bus.publish([Event("conversation.updated", {"conversation_id": conversation_id}, audience)])
+
+    # --- admin -------------------------------------------------------------------------------------
+
+    async def list_blocks(self, user: User) -> list[Record]:
+        self._require_admin(user)
+        async with self._db.read() as conn:
+            return await store.list_blocks(conn)
+
+    async def lift_block(self, user: User, company_number: str, external_number: str) -> None:
+        self._require_admin(user)
+        async with self._db.write() as conn:
+            if not await store.unblock(conn, company_number, external_number):
+                raise ConversationError(404, "No such block")
+
+    # --- calls ---------------------------------------------------------------------------------------
+
+    async def record_call(self, user: User, call: dict[str, Any]) -> dict[str, Any]:
+        """Seed 002: a call links into the conversation with the same customer and service (or opens it)."""
+        config = await self._cache.config()
+        try:
+            customer = parse_e164(call["customer"], config.country)
+        except InvalidNumber as exc:
+            raise ConversationError(422, exc.reason, "customer") from None
+        now = self._clock()
+        async with self._db.write() as conn:
+            service = await support.service_by_name(conn, call["service"]) if call.get("service") else None
+            if call.get("service") and service is None:
+                raise ConversationError(422, f'No service named "{call["service"]}"', "service")
+            company = call.get("company_number") or (service.sms_number if service is not None else None)
+            if service is None and company:
+                service = await support.owning_service(conn, await support.find_number(conn, company), company)
+            conversation = None
+            if company:
+                key = store.thread_key(company, customer, service.id if service is not None else None)
+                conversation = await store.find_by_thread(conn, key)
+                if conversation is None:
+                    cid = new_id()
+                    await store.add(
+                        conn,
+                        {
+                            "id": cid, "thread_key": key, "company_number": company, "external_number": customer,
+                            "service_id": service.id if service is not None else None, "title": customer,
+                            "assignee_id": None, "unrouted": False, "created_at": now, "updated_at": now,
+                        },
+                    )  # fmt: skip
+                    conversation = await store.find(conn, cid)
+            agent = await self._cache.user(call["agent"]) if call.get("agent") else user
+            row = {
+                "id": new_id(), "conversation_id": conversation.id if conversation is not None else None,
+                "customer_number": customer, "company_number": company,
+                "service_id": service.id if service is not None else None, "agent_id": agent.id if agent else None,
+                "direction": call["direction"], "started_at": call["started_at"], "ended_at": call.get("ended_at"),
+                "created_at": now,
+            }  # fmt: skip
+            await conn.execute(calls.insert().values(**row))
+            if conversation is not None:
+                await store.update(conn, conversation.id, updated_at=now)
+        return {**row, "service": service.name if service is not None else None}
+
+    # --- guards ------------------------------------------------------------------------------------
+
+    @staticmethod
+    def _require_license(user: User) -> None:
+        if not user.license.may_converse:
+            raise ConversationError(
+                403, f"User {user.extension} has a {user.license.label} license; conversations need business or higher"
+            )
+
+    @staticmethod
+    def _require_admin(user: User) -> None:
+        if not user.is_admin:
+            raise ConversationError(403, "Administrators only")
+
+
+def view(conversation: Record, members: list[Record], unread: int) -> dict[str, Any]:
+    return {
+        "id": conversation.id,
+        "title": conversation.title,
+        "company_number": conversation.company_number,
+        "external_number": conversation.external_number,
+        "service": conversation.service,
+        "assignee": conversation.assignee,
+        "participants": [m.extension if m.user_id is not None else m.bot for m in members if m.active],
+        "former_participants": [m.extension if m.user_id is not None else m.bot for m in members if not m.active],
+        "unrouted": conversation.unrouted,
+        "unread": unread,
+        "created_at": conversation.created_at,
+        "updated_at": conversation.updated_at,
+        "last_message_at": conversation.last_message_at,
+    }
