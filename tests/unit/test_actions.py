@@ -116,7 +116,7 @@ def test_durations_are_formatted_in_the_largest_units() -> None:
 
 # -- reading ---------------------------------------------------------------------------------------------------------
 
-NUDGE = {
+NUDGE: dict[str, Any] = {
     "name": "Nudge",
     "conditions": [{"type": "no_reply", "after": "5m"}],
     "task": {"bot": "Helper", "message": "An agent will be with you shortly"},
@@ -161,6 +161,15 @@ def _after(value: Any) -> list[dict[str, Any]]:
         pytest.param(_after("2s"), ['actions[0].conditions[0].after: "2s" is shorter than 5 seconds'], id="too-short"),
         pytest.param(_after(4), ["actions[0].conditions[0].after: 4 is shorter than 5 seconds"], id="too-short-int"),
         pytest.param(_after("1d1s"), ['actions[0].conditions[0].after: "1d1s" is longer than 1 day'], id="too-long"),
+        pytest.param(
+            _after("99999999999d"),
+            ['actions[0].conditions[0].after: "99999999999d" is longer than 1 day'],
+            id="beyond-any-duration",
+        ),
+        pytest.param(_after(10**30), [f"actions[0].conditions[0].after: {10**30} is longer than 1 day"], id="huge-int"),
+        pytest.param(
+            _after(-(10**30)), [f"actions[0].conditions[0].after: {-(10**30)} is shorter than 5 seconds"], id="neg"
+        ),
         pytest.param(
             _after("soon"),
             ['actions[0].conditions[0].after: "soon" is not a duration such as 30s, 5m, 2h, 1d or 1h30m'],
@@ -258,7 +267,7 @@ def test_problems_are_named_under_the_path_given() -> None:
 
 
 def test_the_document_form_reads_back_to_the_same_actions() -> None:
-    docs = [
+    docs: list[dict[str, Any]] = [
         NUDGE,
         {"name": "Greet", "conditions": [], "task": {"bot": "Night bot", "message": "Hi"}},
         {"name": "Escalate", "conditions": [{"type": "not_read", "after": 90}], "task": {"add_members": ["101"]}},

@@ -95,12 +95,16 @@ def parse_duration(raw: Any) -> timedelta:
     Raises ValueError with a sentence about ``raw``.
     """
     if isinstance(raw, int) and not isinstance(raw, bool):
-        return timedelta(seconds=raw)
-    match = _DURATION.fullmatch(re.sub(r"\s+", "", raw).lower()) if isinstance(raw, str) else None
-    if match is None or not any(match.groups()):
-        raise ValueError(f"{_shown(raw)} is not a duration such as 30s, 5m, 2h, 1d or 1h30m")
-    days, hours, minutes, seconds = (int(g or 0) for g in match.groups())
-    return timedelta(days=days, hours=hours, minutes=minutes, seconds=seconds)
+        days, hours, minutes, seconds = 0, 0, 0, raw
+    else:
+        match = _DURATION.fullmatch(re.sub(r"\s+", "", raw).lower()) if isinstance(raw, str) else None
+        if match is None or not any(match.groups()):
+            raise ValueError(f"{_shown(raw)} is not a duration such as 30s, 5m, 2h, 1d or 1h30m")
+        days, hours, minutes, seconds = (int(g or 0) for g in match.groups())
+    try:
+        return timedelta(days=days, hours=hours, minutes=minutes, seconds=seconds)
+    except OverflowError:
+        return timedelta.max if seconds >= 0 else timedelta.min  # beyond any limit we check against
 
 
 def format_duration(duration: timedelta) -> str:

@@ -17,7 +17,7 @@ import sqlalchemy as sa
 import structlog
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from parley.core.actions import AddMembers, BotMessage, should_fire
+from parley.core.actions import AddMembers, BotMessage, TimerOutcome, on_timer
 from parley.core.licenses import License
 from parley.core.membership import bot_key, user_key
 from parley.services import conversation_support as support
@@ -95,8 +95,18 @@ class Timers:
             config, _ = await support.settings_for(conn, number, service)
             action = config.action(timer.action)
             state = await support.state_of(conn, conversation)
-            if action is None or not should_fire(action, state, now):
-                await self._done(conn, timer_id, now, "cancelled")
+            outcome = on_timer(action, state, now) if action is not None else TimerOutcome(fire=False)
+            if not outcome.fire:
+                if outcome.recheck_at is not None:  # the condition's start moved later: wait for it
+                    await conn.execute(
+                        timers.update()
+                        .where(timers.c.id == timer_id)
+                        .values(fire_at=outcome.recheck_at, lease_until=None)
+                    )
+                else:  # the condition stopped holding (someone replied, read, or it already ran)
+                    await self._done(conn, timer_id, now, "cancelled")
+                return
+            if action is None:  # pragma: no cover - on_timer never fires without an action
                 return
             timeline = [support.event_row(conversation.id, "action", "system", now, action=action.name)]
             if isinstance(action.task, BotMessage):
