@@ -91,8 +91,12 @@ async def test_out_of_hours_the_bot_joins_and_answers_and_in_hours_the_agent_joi
 async def test_a_no_reply_action_fires_when_nobody_answers_and_survives_a_restart(
     db: Database, clock: Clock, harness: Harness
 ) -> None:
-    action = {"name": "Nudge", "conditions": [{"type": "no_reply", "after": "5m"}],
-              "task": {"bot": "Helper", "message": "An agent will be with you shortly"}, "once_per_conversation": True}  # fmt: skip
+    action = {
+        "name": "Nudge",
+        "conditions": [{"type": "no_reply", "after": "5m"}],
+        "task": {"bot": "Helper", "message": "An agent will be with you shortly"},
+        "once_per_conversation": True,
+    }
     await provision(db, clock, actions=[action])
     await harness.inbound("Anyone?")
     clock.advance(minutes=4)
