@@ -11,7 +11,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from parley import __version__
 from parley.bootstrap import Parley
-from parley.ingress import api, conversations_api, events_api, wildix_api
+from parley.ingress import api, conversations_api, events_api, webhooks, wildix_api
 
 
 def create_app(parley: Parley, *, workers: bool = True) -> FastAPI:
@@ -38,6 +38,7 @@ def create_app(parley: Parley, *, workers: bool = True) -> FastAPI:
     app.include_router(api.router(parley.outbox, parley.cache, parley.queries, parley.transports))
     app.include_router(conversations_api.router(parley.conversations))
     app.include_router(events_api.router(parley.bus))
+    app.include_router(webhooks.router(parley.inbox, parley.cache))
 
     @app.get("/healthz", tags=["Operations"])
     async def healthz() -> dict[str, object]:

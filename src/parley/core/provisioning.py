@@ -93,6 +93,7 @@ class Provisioning:
     prices: tuple[PriceSpec, ...] = ()
     mail2sms: dict[str, Any] | None = None
     bots: tuple[BotSpec, ...] = ()
+    webhooks: dict[str, Any] | None = None
 
 
 class _Reader:
@@ -179,7 +180,7 @@ def _duplicates(path: str, key: str, values: list[str | None], problems: list[st
 def parse(doc: dict[str, Any]) -> Provisioning:
     """Check a whole provisioning document; raise `ProvisioningError` listing every problem."""
     problems: list[str] = []
-    known = {"pbx", "users", "services", "numbers", "transports", "prices", "mail2sms", "bots"}
+    known = {"pbx", "users", "services", "numbers", "transports", "prices", "mail2sms", "bots", "webhooks"}
     problems += [f"{k}: unknown section" for k in doc if k not in known]
 
     pbx_reader = _Reader("pbx", doc.get("pbx", {}), problems)
@@ -231,10 +232,30 @@ def parse(doc: dict[str, Any]) -> Provisioning:
             "password": reader.str_("password", required=True),
         }
 
+    webhooks = None
+    if "webhooks" in doc:
+        reader = _Reader("webhooks", doc["webhooks"], problems)
+        secret = reader.str_("secret")
+        if secret is not None and len(secret) < 16:
+            reader.problem("secret", "must be at least 16 characters")
+        webhooks = {
+            "twilio_auth_token": reader.str_("twilio_auth_token"),
+            "secret": secret,
+            "trust_proxy": reader.bool_("trust_proxy", False),
+        }
+
     if problems:
         raise ProvisioningError(problems)
     return Provisioning(
-        pbx, tuple(users), tuple(services), tuple(numbers), tuple(transports), tuple(prices), mail2sms, tuple(bots)
+        pbx,
+        tuple(users),
+        tuple(services),
+        tuple(numbers),
+        tuple(transports),
+        tuple(prices),
+        mail2sms,
+        tuple(bots),
+        webhooks,
     )
 
 

@@ -48,6 +48,9 @@ async def apply(db: Database, spec: Provisioning, *, now: datetime, prune: bool 
     async with db.write() as conn:
         for key, value in spec.pbx.items():
             report.note("pbx", "updated" if await directory.put_setting(conn, f"pbx.{key}", value) else "unchanged")
+        if spec.webhooks is not None:
+            changed = await directory.put_setting(conn, "webhooks", spec.webhooks)
+            report.note("webhooks", "updated" if changed else "unchanged")
         if spec.mail2sms is not None:
             changed = await directory.put_setting(conn, "mail2sms", spec.mail2sms)
             report.note("mail2sms", "updated" if changed else "unchanged")
