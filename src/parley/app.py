@@ -11,7 +11,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from parley import __version__
 from parley.bootstrap import Parley
-from parley.ingress import api, conversations_api, events_api, webhooks, wildix_api
+from parley.ingress import api, conversations_api, events_api, numbers_api, webhooks, wildix_api
 
 
 def create_app(parley: Parley, *, workers: bool = True) -> FastAPI:
@@ -39,6 +39,7 @@ def create_app(parley: Parley, *, workers: bool = True) -> FastAPI:
     app.include_router(conversations_api.router(parley.conversations))
     app.include_router(events_api.router(parley.bus))
     app.include_router(webhooks.router(parley.inbox, parley.cache))
+    app.include_router(numbers_api.router(parley.numbers))
 
     @app.get("/healthz", tags=["Operations"])
     async def healthz() -> dict[str, object]:

@@ -21,6 +21,7 @@ from parley.services.delivery import Deliveries
 from parley.services.directory import DirectoryCache
 from parley.services.events import EventBus, postgres_dsn
 from parley.services.inbound import InboundRouter
+from parley.services.numbers import Numbers
 from parley.services.queries import Messages
 from parley.services.receive import Inbox
 from parley.services.send import Outbox
@@ -54,6 +55,7 @@ class Parley:
     conversations: Conversations
     router: RouterWorker
     timers: Timers
+    numbers: Numbers
     _tasks: list[asyncio.Task[None]] = field(default_factory=list)
 
     async def start_workers(self) -> None:
@@ -167,4 +169,5 @@ def build(settings: Settings | None = None, *, clock: Callable[[], datetime] = u
         conversations=Conversations(db, cache, outbox, bus, clock),
         router=router,
         timers=Timers(db, bus, clock, on_enqueued=dispatcher.wake),
+        numbers=Numbers(db, cache),
     )

@@ -249,3 +249,41 @@ async def test_a_recorded_call_links_into_the_conversation(server: ParleyServer,
     assert call.status_code == 201, call.text
     assert call.json()["conversation_id"] == conversation["id"]
     assert [c["direction"] for c in (await timeline(server, conversation["id"]))["calls"]] == ["out"]
+
+
+async def test_an_admin_configures_a_number_and_a_number_without_settings_is_partially_configured(
+    server: ParleyServer,
+) -> None:
+    async with api(server, ALICE) as alice, api(server, DORA) as dora:
+        support = (await alice.get(f"/api/v2/numbers/{SUPPORT}")).json()
+        assert (support["linked_service"], support["partially_configured"]) == ("Support", False)
+        settings = {
+            "routing": {"type": "group", "target": "Support"},
+            "out_of_hours": {"type": "bot", "target": "Night bot"},
+            "hours": {"timezone": "Europe/Rome", "rules": [{"days": ["mon-fri"], "ranges": ["09:00-18:00"]}]},
+            "actions": [{"name": "Nudge", "conditions": [{"type": "no_reply", "after": "10m"}],
+                         "task": {"add_members": ["105"]}}],
+        }  # fmt: skip
+        saved = await alice.put(f"/api/v2/numbers/{SUPPORT}/settings", json=settings)
+        assert saved.status_code == 200, saved.text
+        assert saved.json()["settings"]["hours"]["timezone"] == "Europe/Rome"
+        bad = await alice.put(
+            f"/api/v2/numbers/{SUPPORT}/settings",
+            json={"routing": {"type": "agent", "target": "999"}, "hours": {"timezone": "Mars/Base", "rules": []}},
+        )
+        assert bad.status_code == 422
+        assert "Mars/Base" in bad.text
+        assert (await dora.get(f"/api/v2/numbers/{SUPPORT}")).status_code == 403
+
+
+async def test_relinking_a_number_stops_the_old_links_conversations_from_sending(
+    server: ParleyServer, smsc: SmscSimulator
+) -> None:
+    smsc.send_mo(CUSTOMER, SUPPORT, "Hello")
+    conversation = await first_conversation(server)
+    async with api(server, ALICE) as alice:
+        relinked = await alice.put(f"/api/v2/numbers/{SUPPORT}/settings", json={"linked_service": "Night"})
+        assert relinked.status_code == 200, relinked.text
+        reply = await alice.post(f"/api/v2/conversations/{conversation['id']}/messages", json={"text": "still here?"})
+    assert reply.status_code == 409
+    assert "no longer linked" in reply.json()["detail"]
