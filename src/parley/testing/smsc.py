@@ -20,6 +20,7 @@ import argparse
 import asyncio
 import contextlib
 import itertools
+import sys
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -394,7 +395,22 @@ async def _main(args: argparse.Namespace) -> None:
     )  # fmt: skip
     async with smsc:
         print(f"SMSC simulator listening on {args.host}:{smsc.port} (Ctrl-C to stop)")
-        await asyncio.Event().wait()
+        print("To send an inbound SMS to Parley, type: FROM TO TEXT  (e.g. +15557654321 +15551230001 Hello)")
+        while True:
+            line = await asyncio.to_thread(sys.stdin.readline)
+            if not line:  # no terminal (or end of input): keep serving
+                await asyncio.Event().wait()
+            _send_typed(smsc, line)
+
+
+def _send_typed(smsc: SmscSimulator, line: str) -> None:
+    parts = line.strip().split(maxsplit=2)
+    if len(parts) < 3:
+        if parts:
+            print("usage: FROM TO TEXT")
+        return
+    sent = smsc.send_mo(parts[0], parts[1], parts[2])
+    print(f"-> {parts[0]} to {parts[1]}: {sent} part(s) sent to {smsc.bound_sessions} bound session(s)")
 
 
 def main(argv: list[str] | None = None) -> None:
