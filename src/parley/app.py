@@ -11,17 +11,26 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from parley import __version__
 from parley.bootstrap import Parley
-from parley.ingress import api, conversations_api, events_api, numbers_api, webhooks, wildix_api
+from parley.ingress import api, blocklist_api, conversations_api, events_api, numbers_api, webhooks, wildix_api
+from parley.ingress.mail2sms import Mail2SmsHandler, start_smtp
+from parley.settings import split_host_port
 
 
 def create_app(parley: Parley, *, workers: bool = True) -> FastAPI:
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        smtp = None
+        if parley.settings.smtp:
+            host, port = split_host_port(parley.settings.smtp, 2525)
+            smtp = await start_smtp(Mail2SmsHandler(parley.outbox, parley.cache), host, port)
         if workers:
             await parley.start_workers()
         try:
             yield
         finally:
+            if smtp is not None:
+                smtp.close()
+                await smtp.wait_closed()
             await parley.close()
 
     app = FastAPI(
@@ -32,6 +41,8 @@ def create_app(parley: Parley, *, workers: bool = True) -> FastAPI:
         openapi_url="/api/v1/openapi.json",
         redoc_url=None,
         lifespan=lifespan,
+        # No OpenTelemetry here: skip FastAPI's per-request telemetry check (~5 % of the accept path).
+        telemetry={"tracing": False, "metrics": False, "logs": False},
     )
     app.state.auth = parley.auth
     app.include_router(wildix_api.router(parley.auth, parley.outbox, parley.cache))
@@ -40,6 +51,7 @@ def create_app(parley: Parley, *, workers: bool = True) -> FastAPI:
     app.include_router(events_api.router(parley.bus))
     app.include_router(webhooks.router(parley.inbox, parley.cache))
     app.include_router(numbers_api.router(parley.numbers))
+    app.include_router(blocklist_api.router(parley.blocklist))
 
     @app.get("/healthz", tags=["Operations"])
     async def healthz() -> dict[str, object]:

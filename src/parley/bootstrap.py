@@ -16,6 +16,7 @@ from parley.channels.curl import CurlChannel
 from parley.channels.smpp import SmppChannel
 from parley.core.delivery import RetryPolicy
 from parley.services.auth import Authenticator
+from parley.services.blocklists import Blocklist
 from parley.services.conversations import Conversations
 from parley.services.delivery import Deliveries
 from parley.services.directory import DirectoryCache
@@ -56,6 +57,7 @@ class Parley:
     router: RouterWorker
     timers: Timers
     numbers: Numbers
+    blocklist: Blocklist
     _tasks: list[asyncio.Task[None]] = field(default_factory=list)
 
     async def start_workers(self) -> None:
@@ -170,4 +172,5 @@ def build(settings: Settings | None = None, *, clock: Callable[[], datetime] = u
         router=router,
         timers=Timers(db, bus, clock, on_enqueued=dispatcher.wake),
         numbers=Numbers(db, cache),
+        blocklist=Blocklist(db, cache, clock),
     )

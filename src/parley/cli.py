@@ -23,7 +23,12 @@ errors = Console(stderr=True)
 
 
 def _run(coro: Any) -> Any:
-    return asyncio.run(coro)
+    """Run on uvloop when it is there (it comes with uvicorn[standard]), as `parley serve` does."""
+    try:
+        import uvloop
+    except ImportError:  # pragma: no cover - uvloop is a dependency on Linux
+        return asyncio.run(coro)
+    return uvloop.run(coro)
 
 
 @app.command()

@@ -138,3 +138,20 @@ async def test_transport_state_is_for_admins_only(api_server: ParleyServer) -> N
     assert listed.status_code == 200
     assert [t["name"] for t in listed.json()] == []  # --no-workers: this process runs no channels
     assert refused.status_code == 403
+
+
+async def test_the_blocklist_is_kept_by_hand_and_only_admins_remove_entries(api_server: ParleyServer) -> None:
+    async with client(api_server) as alice, client(api_server, BOB) as bob:
+        added = await bob.post("/api/v2/blocklist", json={"number": "(555) 123-4567"})
+        assert added.status_code == 201 and added.json() == {"number": "+15551234567"}
+        bad = await bob.post("/api/v2/blocklist", json={"number": "12"})
+        assert bad.status_code == 422 and bad.json()["detail"][0]["loc"] == ["body", "number"]
+        listed = (await alice.get("/api/v2/blocklist")).json()
+        assert [(e["number"], e["reason"], e["added_by"]) for e in listed] == [("+15551234567", "manual", "102")]
+        assert (await bob.delete("/api/v2/blocklist/+15551234567")).status_code == 403
+        assert (await alice.delete("/api/v2/blocklist/+15551234567")).status_code == 204
+        assert (await alice.get("/api/v2/blocklist")).json() == []
+        # A user's direct messages still go to a blocklisted number (campaigns skip it).
+        await bob.post("/api/v2/blocklist", json={"number": "+447700900123"})
+        sent = await bob.post("/api/v2/messages", json={"to": "+447700900123", "text": "direct"})
+        assert sent.status_code == 201

@@ -10,8 +10,9 @@ import sqlalchemy as sa
 from parley.core.outbound import OutboundError
 from parley.services.directory import DirectoryCache
 from parley.services.send import Outbox, SendSms
+from parley.store import messages as messages_store
 from parley.store.db import Database
-from parley.store.tables import jobs, message_events, messages, usage
+from parley.store.tables import jobs, messages, usage
 from tests.conftest import Clock
 from tests.support.provisioning import provision
 
@@ -40,7 +41,8 @@ async def test_an_accepted_message_has_its_job_and_first_status_committed(db: Da
     )
     async with db.read() as conn:
         assert await conn.scalar(sa.select(sa.func.count()).select_from(jobs)) == 1
-        assert await conn.scalar(sa.select(message_events.c.status)) == "queued"
+        stored = await messages_store.find(conn, row["id"])
+        assert [h.status for h in await messages_store.history(conn, stored)] == ["queued"]
 
 
 async def test_segments_past_the_monthly_package_are_charged_by_the_longest_prefix(
@@ -70,6 +72,18 @@ async def test_postponed_messages_are_scheduled_and_due_at_their_time(
         due = await conn.scalar(sa.select(jobs.c.due_at))
     assert status == "scheduled"
     assert due == later
+
+
+async def test_a_large_batch_is_written_whole_on_every_backend(db: Database, outbox: Outbox) -> None:
+    alice = await _user(db, "101")
+    numbers = [f"+4477009{i:05d}" for i in range(120)]  # past the COPY threshold on PostgreSQL
+    result = await outbox.send(SendSms(user=alice, destinations=numbers, text="bulk"))
+    async with db.read() as conn:
+        stored = (await conn.execute(sa.select(messages.c.recipient, messages.c.created_at))).all()
+        due = (await conn.execute(sa.select(jobs.c.due_at))).scalars().all()
+    assert sorted(r.recipient for r in stored) == numbers
+    assert {r.created_at for r in stored} == {result.messages[0]["created_at"]}
+    assert set(due) == {result.messages[0]["created_at"]}
 
 
 async def test_many_concurrent_sends_are_all_durable(db: Database, outbox: Outbox) -> None:

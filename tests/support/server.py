@@ -53,11 +53,13 @@ class ParleyServer:
     def __init__(self, workdir: Path, database_url: str | None = None, extra_env: dict[str, str] | None = None) -> None:
         self.workdir = workdir
         self.port = free_port()
+        self.smtp_port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.env = {
             **os.environ,
             "PARLEY_DATABASE_URL": database_url or f"sqlite+aiosqlite:///{workdir}/parley.db",
             "PARLEY_HTTP": f"127.0.0.1:{self.port}",
+            "PARLEY_SMTP": f"127.0.0.1:{self.smtp_port}",
             "PARLEY_LOG_LEVEL": "warning",
             "COLUMNS": "200",  # rich wraps tables and lines at 80 columns when not on a terminal
             **(extra_env or {}),

@@ -89,8 +89,12 @@ def _parse_e164_strict(e164: str) -> phonenumbers.PhoneNumber:
 
 
 def is_nanp(e164: str) -> bool:
-    """True for North American Numbering Plan numbers (country code 1: US, Canada, much of the Caribbean)."""
-    return _parse_e164_strict(e164).country_code == 1
+    """True for North American Numbering Plan numbers (country code 1: US, Canada, much of the Caribbean).
+
+    E.164 country codes are prefix-free and no other one starts with 1, so the prefix alone tells
+    (no second parse on the hot path of every send).
+    """
+    return e164.startswith("+1")
 
 
 def region_of(e164: str) -> str | None:

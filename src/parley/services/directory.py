@@ -6,6 +6,7 @@ Nothing here is authoritative: entries expire after ``ttl`` seconds so that a ch
 
 from __future__ import annotations
 
+import asyncio
 import time
 from dataclasses import dataclass
 from decimal import Decimal
@@ -67,28 +68,40 @@ class DirectoryCache:
         self._default_timezone = timezone
         self._users: dict[str, tuple[float, User | None]] = {}
         self._config: tuple[float, Config] | None = None
+        self._locks: dict[str, asyncio.Lock] = {}
+        self._config_lock = asyncio.Lock()
 
     def invalidate(self) -> None:
         self._users.clear()
         self._config = None
 
     async def user(self, extension: str) -> User | None:
-        now = time.monotonic()
         cached = self._users.get(extension)
-        if cached is not None and cached[0] > now:
+        if cached is not None and cached[0] > time.monotonic():
             return cached[1]
-        async with self._db.read() as conn:
-            row = await directory.find_user(conn, extension)
-        user = user_from_row(row) if row is not None else None
-        if len(self._users) > 50_000:
-            self._users.clear()
-        self._users[extension] = (now + self._ttl, user)
-        return user
+        async with self._locks.setdefault(f"user:{extension}", asyncio.Lock()):  # one reload, not one per request
+            cached = self._users.get(extension)
+            if cached is not None and cached[0] > time.monotonic():
+                return cached[1]
+            async with self._db.read() as conn:
+                row = await directory.find_user(conn, extension)
+            user = user_from_row(row) if row is not None else None
+            if len(self._users) > 50_000:
+                self._users.clear()
+                self._locks.clear()
+            self._users[extension] = (time.monotonic() + self._ttl, user)
+            return user
 
     async def config(self) -> Config:
-        now = time.monotonic()
-        if self._config is not None and self._config[0] > now:
+        if self._config is not None and self._config[0] > time.monotonic():
             return self._config[1]
+        async with self._config_lock:
+            if self._config is not None and self._config[0] > time.monotonic():
+                return self._config[1]
+            return await self._load_config()
+
+    async def _load_config(self) -> Config:
+        now = time.monotonic()
         async with self._db.read() as conn:
             prices = await directory.list_prices(conn)
             transports = await directory.list_transports(conn)

@@ -22,8 +22,8 @@ from parley.core.optout import Keyword, classify
 from parley.services import conversation_support as support
 from parley.services.events import Event, EventBus
 from parley.services.send import enqueue_rows, outbound_row
+from parley.store import blocklist, messages, queue
 from parley.store import conversations as store
-from parley.store import messages, queue
 from parley.store.db import Database
 from parley.store.ids import new_id
 from parley.store.tables import Record, bots, timers
@@ -145,7 +145,13 @@ class InboundRouter:
         if match.keyword is Keyword.HELP:
             return [support.event_row(cid, "help_requested", "customer", now)]
         opted_out = match.keyword is Keyword.STOP
-        await store.set_optout(conn, company, customer, opted_out=opted_out, keyword=text.strip()[:32], now=now)
+        keyword = text.strip()[:32]
+        await store.set_optout(conn, company, customer, opted_out=opted_out, keyword=keyword, now=now)
+        # Campaigns honour opt-outs through the blocklist; the customer's START takes the number off it.
+        if opted_out:
+            await blocklist.add(conn, customer, reason=f"opt-out: {keyword}"[:64], by=None, now=now)
+        else:
+            await blocklist.remove(conn, customer)
         return [support.event_row(cid, "opted_out" if opted_out else "opted_in", "customer", now)]
 
     async def _bots_answer(

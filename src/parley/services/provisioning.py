@@ -52,7 +52,15 @@ async def apply(db: Database, spec: Provisioning, *, now: datetime, prune: bool 
             changed = await directory.put_setting(conn, "webhooks", spec.webhooks)
             report.note("webhooks", "updated" if changed else "unchanged")
         if spec.mail2sms is not None:
-            changed = await directory.put_setting(conn, "mail2sms", spec.mail2sms)
+            current = (await directory.get_settings(conn)).get("mail2sms") or {}
+            stored = current.get("password_hash") if isinstance(current, dict) else None
+            password = str(spec.mail2sms["password"])
+            same_password = isinstance(stored, str) and verify_password(stored, password)
+            profile = {
+                "enabled": bool(spec.mail2sms["enabled"]),
+                "password_hash": stored if same_password else hash_password(password),
+            }
+            changed = await directory.put_setting(conn, "mail2sms", profile)
             report.note("mail2sms", "updated" if changed else "unchanged")
 
         user_ids: dict[str, int] = {}

@@ -16,9 +16,9 @@ class Messages:
         async with self._db.read() as conn:
             return await messages.list_(conn, f)
 
-    async def get(self, message_id: str) -> tuple[Record, list[Record]] | None:
+    async def get(self, message_id: str) -> tuple[Record, list[messages.StatusChange]] | None:
         async with self._db.read() as conn:
             row = await messages.find(conn, message_id)
             if row is None:
                 return None
-            return row, await messages.history(conn, message_id)
+            return row, await messages.history(conn, row)

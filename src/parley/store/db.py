@@ -27,13 +27,15 @@ def _prepare_sqlite_path(url: str) -> None:
         Path(database).parent.mkdir(parents=True, exist_ok=True)
 
 
-def create_engine(url: str, *, pool_size: int = 10) -> AsyncEngine:
+def create_engine(url: str, *, pool_size: int = 20) -> AsyncEngine:
     if url.startswith("sqlite"):
         _prepare_sqlite_path(url)
         engine = create_async_engine(url, connect_args={"timeout": 30})
         _configure_sqlite(engine)
         return engine
-    return create_async_engine(url, pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=True)
+    # No pre-ping (a round trip per checkout): a connection the server dropped fails once, SQLAlchemy
+    # invalidates the pool, and the work is retried by the caller (queue leases, group-commit waiters).
+    return create_async_engine(url, pool_size=pool_size, max_overflow=2 * pool_size, pool_recycle=1800)
 
 
 def _configure_sqlite(engine: AsyncEngine) -> None:
@@ -58,7 +60,7 @@ def _configure_sqlite(engine: AsyncEngine) -> None:
 class Database:
     """Owns the engine; hands out transactions."""
 
-    def __init__(self, url: str, *, pool_size: int = 10) -> None:
+    def __init__(self, url: str, *, pool_size: int = 20) -> None:
         self.url = url
         self.engine = create_engine(url, pool_size=pool_size)
         self.is_postgres = self.engine.dialect.name == "postgresql"

@@ -10,6 +10,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from parley.store.bulk import insert_rows
 from parley.store.tables import Record, message_events, messages, users
 
 # The statuses a message moves through (DESIGN "The path of a message").
@@ -41,14 +42,15 @@ class MessageFilter:
 
 
 async def add_all(conn: AsyncConnection, rows: Sequence[dict[str, Any]]) -> None:
-    """Insert messages (full rows) and each one's first status event."""
-    if not rows:
-        return
-    await conn.execute(messages.insert(), list(rows))
-    await conn.execute(
-        message_events.insert(),
-        [{"message_id": r["id"], "status": r["status"], "at": r["created_at"], "detail": None} for r in rows],
-    )
+    """Insert messages (full rows). Their first status is not an event row: `history` derives it."""
+    await insert_rows(conn, messages, rows)
+
+
+def first_status(row: Record) -> str:
+    """The status a message was created with (history's first entry, at ``created_at``)."""
+    if row.direction == "in":
+        return "received"
+    return "scheduled" if row.send_at is not None else "queued"
 
 
 async def set_status(conn: AsyncConnection, changes: Sequence[dict[str, Any]], *, now: datetime) -> None:
@@ -99,13 +101,22 @@ async def find(conn: AsyncConnection, message_id: str) -> Record | None:
     return (await conn.execute(query)).first()
 
 
-async def history(conn: AsyncConnection, message_id: str) -> list[Record]:
+@dataclass(frozen=True)
+class StatusChange:
+    status: str
+    at: datetime
+    detail: str | None
+
+
+async def history(conn: AsyncConnection, message: Record) -> list[StatusChange]:
+    """Every status the message had, oldest first, starting with the one it was created with."""
     query = (
         sa.select(message_events.c.status, message_events.c.at, message_events.c.detail)
-        .where(message_events.c.message_id == message_id)
+        .where(message_events.c.message_id == message.id)
         .order_by(message_events.c.id)
     )
-    return list((await conn.execute(query)).all())
+    later = [StatusChange(r.status, r.at, r.detail) for r in (await conn.execute(query)).all()]
+    return [StatusChange(first_status(message), message.created_at, None), *later]
 
 
 async def list_(conn: AsyncConnection, f: MessageFilter) -> list[Record]:

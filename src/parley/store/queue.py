@@ -15,6 +15,7 @@ from datetime import datetime, timedelta
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from parley.store.bulk import insert_rows
 from parley.store.tables import jobs
 
 
@@ -27,10 +28,7 @@ class ClaimedJob:
 
 async def enqueue_many(conn: AsyncConnection, due: Sequence[tuple[str, datetime]], *, kind: str = "send") -> None:
     """Add one job per (message id, due time). ``kind``: send (an outbound message) or route (an inbound one)."""
-    if due:
-        await conn.execute(
-            jobs.insert(), [{"message_id": m, "kind": kind, "due_at": at, "attempts": 0} for m, at in due]
-        )
+    await insert_rows(conn, jobs, [{"message_id": m, "kind": kind, "due_at": at, "attempts": 0} for m, at in due])
 
 
 async def claim(

@@ -316,3 +316,12 @@ inbound_parts = sa.Table(
     sa.Column("text", sa.Text, nullable=False),
     sa.Column("received_at", UtcDateTime, nullable=False),
 )
+
+blocklist = sa.Table(
+    "blocklist",
+    metadata,
+    sa.Column("number", sa.String(32), primary_key=True),  # E.164
+    sa.Column("reason", sa.String(64), nullable=False),  # "manual", or "opt-out: STOP" from the customer
+    sa.Column("added_by", sa.ForeignKey("users.id", ondelete="SET NULL")),
+    sa.Column("created_at", UtcDateTime, nullable=False),
+)

@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-11-24 13:00:17.354823
+Create Date: 2026-11-24 13:24:01.065884
 """
 
 from __future__ import annotations
@@ -114,6 +114,17 @@ def upgrade() -> None:
         sa.Column("updated_at", parley.store.tables.UtcDateTime(), nullable=False),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_users")),
         sa.UniqueConstraint("extension", name=op.f("uq_users_extension")),
+    )
+    op.create_table(
+        "blocklist",
+        sa.Column("number", sa.String(length=32), nullable=False),
+        sa.Column("reason", sa.String(length=64), nullable=False),
+        sa.Column("added_by", sa.Integer(), nullable=True),
+        sa.Column("created_at", parley.store.tables.UtcDateTime(), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["added_by"], ["users.id"], name=op.f("fk_blocklist_added_by_users"), ondelete="SET NULL"
+        ),
+        sa.PrimaryKeyConstraint("number", name=op.f("pk_blocklist")),
     )
     op.create_table(
         "blocks",
@@ -427,6 +438,7 @@ def downgrade() -> None:
 
     op.drop_table("conversations")
     op.drop_table("blocks")
+    op.drop_table("blocklist")
     op.drop_table("users")
     op.drop_table("transports")
     op.drop_table("settings")

@@ -1,0 +1,43 @@
+"""Bulk inserts: PostgreSQL's COPY for large batches, a plain multi-row INSERT otherwise.
+
+The accept path writes thousands of rows per group commit under load; COPY moves them in one round trip
+without SQLAlchemy's per-parameter processing (a fifth of the accept path's CPU in the benchmark).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from parley.store.tables import UtcDateTime
+
+COPY_THRESHOLD = 50
+
+
+def _naive_utc(value: Any) -> Any:
+    if isinstance(value, datetime):
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given to a UTC column")
+        return value.astimezone(UTC).replace(tzinfo=None)
+    return value
+
+
+async def insert_rows(conn: AsyncConnection, table: sa.Table, rows: Sequence[dict[str, Any]]) -> None:
+    """Insert ``rows`` (each with the same keys) inside the caller's transaction."""
+    if not rows:
+        return
+    if conn.dialect.name == "postgresql" and len(rows) >= COPY_THRESHOLD:
+        raw = await conn.get_raw_connection()
+        driver = raw.driver_connection
+        # COPY must run inside the transaction SQLAlchemy opened, or it would commit on its own.
+        if driver is not None and driver.is_in_transaction():
+            columns = list(rows[0])
+            utc = {c for c in columns if isinstance(table.c[c].type, UtcDateTime)}
+            records = [tuple(_naive_utc(row[c]) if c in utc else row[c] for c in columns) for row in rows]
+            await driver.copy_records_to_table(table.name, records=records, columns=columns)
+            return
+    await conn.execute(table.insert(), list(rows))
