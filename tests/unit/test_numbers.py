@@ -107,7 +107,13 @@ def test_number_lookups(e164: str, nanp: bool, region: str | None, kind: str) ->
 
 def test_lookups_refuse_what_is_not_e164() -> None:
     with pytest.raises(InvalidNumber):
-        is_nanp("hello")
+        number_type("hello")
+
+
+def test_is_nanp_reads_the_country_code_of_an_e164_number_without_parsing_it_again() -> None:
+    assert is_nanp("+18765551234")  # Jamaica: NANP too
+    assert not is_nanp("+7495")  # the country code 7 is not 1
+    assert not is_nanp("hello")
 
 
 def test_smpp_address_of_an_e164_number_is_international_isdn() -> None:

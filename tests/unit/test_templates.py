@@ -64,7 +64,9 @@ def test_the_placeholders_a_template_uses_are_listed(template: str, expected: se
         pytest.param("Hi there", set(), [], id="no-placeholders"),
         pytest.param("{{ and }} are fine", set(), [], id="escaped-braces"),
         pytest.param(
-            "Hi {frist_name}", {"first_name", "last_name"}, ["unknown placeholder {frist_name}: did you mean {first_name}?"],
+            "Hi {frist_name}",
+            {"first_name", "last_name"},
+            ["unknown placeholder {frist_name}: did you mean {first_name}?"],
             id="typo-gets-a-suggestion",
         ),
         pytest.param(
@@ -138,7 +140,7 @@ def test_text_with_its_braces_doubled_renders_as_itself(text: str) -> None:
     assert placeholders(escaped) == set()
 
 
-@given(st.text(alphabet=st.characters(blacklist_characters="{}")))
+@given(st.text(alphabet=st.characters(exclude_characters="{}")))
 def test_text_without_braces_is_left_alone(text: str) -> None:
     assert render(text, ADA) == text
     assert check(text, set()) == []

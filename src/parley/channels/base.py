@@ -26,6 +26,10 @@ class Outgoing:
     to: str
     text: str
     encoding: Encoding
+    # Called once, right before the first byte of the message goes to the peer (after any wait for a
+    # window slot or a rate budget). Campaigns journal it so that a worker killed mid-send never causes
+    # a second copy: a message journalled as submitted is not sent again.
+    before_submit: Callable[[], Awaitable[None]] | None = field(default=None, compare=False, repr=False)
 
 
 @dataclass(frozen=True)

@@ -59,7 +59,9 @@ class CurlChannel:
         except ValueError as exc:
             raise Rejected(str(exc)) from exc
         total = req.timeout or self._timeout
-        where = redact(self.template.url)  # the template: no number or text in the reason
+        where = redact(self.template.url)
+        if msg.before_submit is not None:
+            await msg.before_submit()  # the template: no number or text in the reason
         try:
             # httpx's timeouts are per phase; curl's -m bounds the whole exchange, hence asyncio.timeout.
             async with asyncio.timeout(total):

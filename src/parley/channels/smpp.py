@@ -16,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import random
+from collections.abc import Awaitable, Callable
 from typing import Any, ClassVar, Literal
 
 import structlog
@@ -192,7 +193,10 @@ class SmppChannel:
         """Submit one message (one submit_sm per segment) and return the SMSC's message id per segment."""
         session = await self._bound_session()
         pdus = self._submits(msg)
-        results = await asyncio.gather(*(self._submit(session, pdu) for pdu in pdus), return_exceptions=True)
+        before_write = _once(msg.before_submit) if msg.before_submit is not None else None
+        results = await asyncio.gather(
+            *(self._submit(session, pdu, before_write) for pdu in pdus), return_exceptions=True
+        )
         errors = [r for r in results if isinstance(r, BaseException)]
         if errors:
             for error in errors:
@@ -258,10 +262,12 @@ class SmppChannel:
         ton = self.source_ton if self.source_ton is not None else ton
         return addr, ton, self.source_npi if self.source_npi is not None else npi
 
-    async def _submit(self, session: SmppSession, pdu: SubmitSm) -> str:
+    async def _submit(
+        self, session: SmppSession, pdu: SubmitSm, before_write: Callable[[], Awaitable[None]] | None = None
+    ) -> str:
         if self._pacer is not None:
             await self._pacer.wait()
-        resp = await session.request(pdu, windowed=True)
+        resp = await session.request(pdu, windowed=True, before_write=before_write)
         if isinstance(resp, SubmitSmResp) and resp.command_status == Status.ESME_ROK:
             return resp.message_id
         if isinstance(resp, GenericNack) and resp.command_status == Status.ESME_ROK:
@@ -315,3 +321,16 @@ class SmppChannel:
                 self._session = None
             await asyncio.sleep(delay * random.uniform(0.5, 1.0))
             delay = min(delay * 2, self.reconnect_max)
+
+
+def _once(callback: Callable[[], Awaitable[None]]) -> Callable[[], Awaitable[None]]:
+    """The first call runs ``callback``; later calls (the other parts of a long message) wait for it."""
+    task: asyncio.Task[None] | None = None
+
+    async def run() -> None:
+        nonlocal task
+        if task is None:
+            task = asyncio.ensure_future(callback())
+        await asyncio.shield(task)
+
+    return run

@@ -121,13 +121,22 @@ class SmppSession:
         self._reader_task = asyncio.create_task(self._read_loop())
         self._keepalive_task = asyncio.create_task(self._keepalive())
 
-    async def request(self, pdu: Pdu, *, windowed: bool = False, timeout: float | None = None) -> Pdu:
+    async def request(
+        self,
+        pdu: Pdu,
+        *,
+        windowed: bool = False,
+        timeout: float | None = None,
+        before_write: Callable[[], Awaitable[None]] | None = None,
+    ) -> Pdu:
         """Send ``pdu`` with the next sequence number and return the peer's response, whatever its status.
 
         Raises `Unreachable` if the connection is or goes down before the response (the peer may still
         have acted on the request), `TimedOut` if no response comes within the timeout.
         """
         async with self._window if windowed else contextlib.nullcontext():
+            if before_write is not None:  # holding a window slot: the PDU goes out right after this
+                await before_write()
             if self.closed:
                 raise Unreachable(f"SMPP connection closed: {self.close_reason}")
             self._seq = self._seq % 0x7FFFFFFF + 1  # §3.2: 0x00000001..0x7FFFFFFF, then wrap

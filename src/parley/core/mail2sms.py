@@ -32,7 +32,7 @@ class MailError(ValueError):
     """The email is not a usable Mail2SMS request. ``problems`` lists each problem; ``reason`` joins them in one
     line, fit for an SMTP reply."""
 
-    def __init__(self, problems: list[str]) -> None:
+    def __init__(self, *problems: str) -> None:
         self.problems = tuple(problems)
         self.reason = "; ".join(problems)
         super().__init__(self.reason)
@@ -93,7 +93,7 @@ def parse_mail(text: str) -> MailRequest:
         elif not given:
             problems.append(f"{key} is empty")
     if problems:
-        raise MailError(problems)
+        raise MailError(*problems)
     return MailRequest(
         from_extension=values["FROMNUMBER"],
         to=tuple(dict.fromkeys(to + _numbers(values.get("CCNUMBER", "")))),

@@ -1,14 +1,14 @@
 """Recipient lists from CSV files as real spreadsheets write them (issue 4 §1, seed 003). Pure.
 
 The file is read as a stream, a line at a time: a 1,000,000-row, 50 MB upload is never held whole. The only thing
-that grows with the file is the table of numbers already seen (about 32 bytes a number, see `_FirstLines`).
+that grows with the file is the table of numbers already seen (32 to 64 bytes a number, see `_FirstLines`).
 
 What is accepted:
 - Encoding: UTF-8 with or without a BOM, or Windows-1252 (what Excel's plain "CSV" writes in Western Europe). The
   first line that is not pure ASCII decides: valid UTF-8 makes the file UTF-8, anything else makes it Windows-1252.
   Deciding there rather than on the first 64 KiB keeps a Windows-1252 file whose first accent comes late readable.
 - Delimiter: ``,`` ``;`` (Excel with a European locale) or tab, whichever the header line holds most of, outside
-  quotes; ``,`` when it holds none (a one-column file).
+  quotes; ``,`` when it holds none (a one-column file). A first line ``sep=;`` (Excel's own hint) names it instead.
 - RFC 4180 quoting (delimiters, quotes and line breaks inside quoted fields), CRLF, LF or CR line ends. Blank lines and
   rows of empty cells (Excel writes ``,,,`` for a formatted but empty row) are skipped.
 - The first non-blank row is the header. It must name a number column: ``number``, or one of the aliases in
@@ -61,6 +61,7 @@ _NOT_CSV = (
     (b"\xfe\xff", 'UTF-16 text; save it as "CSV UTF-8"'),
 )
 _QUOTED = re.compile(rb'"[^"]*"')
+_SEP_HINT = re.compile(r"sep=([,;\t])")
 _NON_WORD = re.compile(r"\W+")
 # Excel's scientific notation for long numbers, with a decimal point or (European locales) a decimal comma.
 _SCIENTIFIC = re.compile(r"[+-]?\d+(?:[.,]\d+)?[eE][+-]?\d+")
@@ -231,8 +232,11 @@ class _Lines:
 
 
 def _delimiter_of(head: bytes) -> str:
-    """The delimiter the header line uses most outside quotes; "," when it uses none."""
+    """The delimiter a ``sep=`` line names, else the one the header line uses most outside quotes, else ","."""
     for line in head.splitlines():
+        hint = _SEP_HINT.fullmatch(line.decode("latin-1"))
+        if hint:
+            return hint.group(1)
         bare = _QUOTED.sub(b"", line)
         if bare.strip(b" \t,;"):
             counts = {d: bare.count(d.encode()) for d in ",;\t"}
@@ -259,10 +263,10 @@ def _read_header(reader: Iterator[list[str]], lines: _Lines) -> list[str]:
             cells = next(reader, None)
         except csv.Error as exc:
             raise _csv_problem(start, exc) from None
-        lines.take_row()
+        raw = lines.take_row()
         if cells is None:
             raise CsvError("the file is empty: it has no header row")
-        if not _is_blank(cells):
+        if not _is_blank(cells) and not _SEP_HINT.fullmatch(raw):
             return cells
 
 
@@ -349,9 +353,9 @@ class _FirstLines:
     """Where each number first appeared: E.164 digits (as an int) → line, in an open-addressing table.
 
     The one structure that grows with the file. A dict of int to int costs ~110 bytes a number (tracemalloc, 1,000,000
-    numbers); two arrays of 64-bit slots kept at most half full cost 32 (48 while doubling), so a 1,000,000-row import
-    stays far inside the 250 MB RSS of issue 4 §4. E.164 has at most 15 digits and never starts with 0, so every key
-    fits a signed 64-bit slot and 0 can mark an empty one.
+    numbers). Two arrays of 64-bit slots, a quarter to half full, cost 32 to 64 (half as much again while doubling):
+    ~34 MB for 1,000,000 numbers, well inside the 250 MB RSS of issue 4 §4. E.164 has at most 15 digits and never
+    starts with 0, so every key fits a signed 64-bit slot and 0 can mark an empty one.
     """
 
     def __init__(self) -> None:

@@ -51,7 +51,15 @@ class Failed:
     reason: str
 
 
-Outcome = Delivered | Postponed | Failed
+@dataclass(frozen=True)
+class InDoubt:
+    """A campaign message whose worker died after submitting it: counted as sent, never sent again."""
+
+    message_id: str
+    transport: str | None
+
+
+Outcome = Delivered | Postponed | Failed | InDoubt
 
 
 @dataclass(frozen=True)
@@ -66,6 +74,17 @@ class Deliveries:
         self._clock = clock
         self._outcomes: GroupCommitter[Outcome, None] = GroupCommitter(self._write_outcomes)
         self._receipts: GroupCommitter[_Receipt, None] = GroupCommitter(self._write_receipts)
+        self._journal: GroupCommitter[str, None] = GroupCommitter(self._write_submitting)
+
+    async def submitting(self, message_id: str) -> None:
+        """Journal that a campaign message is about to reach the peer (see `Outgoing.before_submit`)."""
+        await self._journal.submit(message_id)
+
+    async def _write_submitting(self, message_ids: list[str]) -> list[None]:
+        now = self._clock()
+        async with self._db.write() as conn:
+            await messages.mark_submitting(conn, message_ids, now=now)
+        return [None] * len(message_ids)
 
     async def record(self, outcome: Outcome) -> None:
         await self._outcomes.submit(outcome)
@@ -88,6 +107,10 @@ class Deliveries:
                     {"transport": o.transport, "carrier_id": cid, "message_id": o.message_id, "part": i}
                     for i, cid in enumerate(o.carrier_ids)
                 ]
+                done.append(o.message_id)
+            elif isinstance(o, InDoubt):
+                reason = "in doubt: the worker stopped after submitting it; not resent, so never sent twice"
+                changes.append({"id": o.message_id, "status": "sent", "error": reason})
                 done.append(o.message_id)
             elif isinstance(o, Postponed):
                 changes.append(
@@ -169,3 +192,4 @@ class Deliveries:
     async def close(self) -> None:
         await self._outcomes.close()
         await self._receipts.close()
+        await self._journal.close()

@@ -18,12 +18,14 @@ STATUSES = (
     "scheduled",
     "queued",
     "sending",
+    "submitting",  # a campaign message about to reach the peer (journalled: never sent twice)
     "sent",
     "delivered",
     "undelivered",
     "failed",
     "received",
     "blocked",  # inbound from a customer an agent blocked: kept, not shown to agents
+    "cancelled",  # a campaign message withdrawn by a stop before it was sent
 )
 FINAL = frozenset({"delivered", "undelivered", "failed", "received", "blocked"})
 
@@ -44,6 +46,13 @@ class MessageFilter:
 async def add_all(conn: AsyncConnection, rows: Sequence[dict[str, Any]]) -> None:
     """Insert messages (full rows). Their first status is not an event row: `history` derives it."""
     await insert_rows(conn, messages, rows)
+
+
+async def mark_submitting(conn: AsyncConnection, message_ids: Sequence[str], *, now: datetime) -> None:
+    """The journal mark of campaign messages whose bytes are about to go to the peer."""
+    await conn.execute(
+        messages.update().where(messages.c.id.in_(list(message_ids))).values(status="submitting", updated_at=now)
+    )
 
 
 def first_status(row: Record) -> str:

@@ -138,6 +138,7 @@ messages = sa.Table(
     sa.Column("conversation_id", sa.String(24), sa.ForeignKey("conversations.id", ondelete="SET NULL"), index=True),
     sa.Column("bot", sa.String(100)),  # the bot that wrote an outbound message
     sa.Column("carrier_id", sa.String(100)),  # an inbound message's id at the carrier (duplicates stored once)
+    sa.Column("campaign_id", sa.String(24), index=True),  # set for campaign messages (never sent twice)
     sa.Column("send_at", UtcDateTime),
     sa.Column("created_at", UtcDateTime, nullable=False, index=True),
     sa.Column("updated_at", UtcDateTime, nullable=False),
@@ -324,4 +325,71 @@ blocklist = sa.Table(
     sa.Column("reason", sa.String(64), nullable=False),  # "manual", or "opt-out: STOP" from the customer
     sa.Column("added_by", sa.ForeignKey("users.id", ondelete="SET NULL")),
     sa.Column("created_at", UtcDateTime, nullable=False),
+)
+
+lists = sa.Table(
+    "lists",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("name", sa.String(200), nullable=False, unique=True),
+    sa.Column("columns", sa.JSON, nullable=False),  # placeholder keys besides the number, e.g. ["first_name"]
+    sa.Column("created_by", sa.ForeignKey("users.id", ondelete="SET NULL")),
+    sa.Column("created_at", UtcDateTime, nullable=False),
+    sa.Column("updated_at", UtcDateTime, nullable=False),
+)
+
+list_entries = sa.Table(
+    "list_entries",
+    metadata,
+    sa.Column("list_id", sa.ForeignKey("lists.id", ondelete="CASCADE"), primary_key=True),
+    sa.Column("number", sa.String(32), primary_key=True),  # E.164; a number is in a list once
+    sa.Column("fields", sa.JSON, nullable=False),
+    sa.Column("created_at", UtcDateTime, nullable=False),
+)
+
+campaigns = sa.Table(
+    "campaigns",
+    metadata,
+    sa.Column("id", sa.String(24), primary_key=True),
+    sa.Column("name", sa.String(200), nullable=False),
+    # draft | scheduled | running | stopped | completed | failed
+    sa.Column("status", sa.String(16), nullable=False, index=True),
+    sa.Column("owner_id", sa.ForeignKey("users.id", ondelete="SET NULL")),
+    sa.Column("rating_user_id", sa.ForeignKey("users.id", ondelete="SET NULL")),  # the user charged
+    sa.Column("sender_type", sa.String(16), nullable=False),  # number | alphanumeric
+    sa.Column("sender", sa.String(32), nullable=False),
+    sa.Column("template", sa.Text, nullable=False),
+    sa.Column("list_id", sa.ForeignKey("lists.id", ondelete="SET NULL")),
+    sa.Column("start_at", UtcDateTime),
+    sa.Column("hours", sa.JSON),  # sending hours in each recipient's local time: {"from": "09:00", "to": "20:00"}
+    sa.Column("total", sa.Integer, nullable=False, default=0),
+    sa.Column("invalid", sa.Integer, nullable=False, default=0),
+    sa.Column("error", sa.Text),
+    sa.Column("created_at", UtcDateTime, nullable=False),
+    sa.Column("updated_at", UtcDateTime, nullable=False),
+    sa.Column("started_at", UtcDateTime),
+    sa.Column("completed_at", UtcDateTime),
+)
+
+campaign_recipients = sa.Table(
+    "campaign_recipients",
+    metadata,
+    sa.Column("campaign_id", sa.ForeignKey("campaigns.id", ondelete="CASCADE"), primary_key=True),
+    # The primary key is what makes "no recipient ever gets the same campaign twice" structural.
+    sa.Column("number", sa.String(32), primary_key=True),
+    sa.Column("fields", sa.JSON, nullable=False),
+    sa.Column("state", sa.String(16), nullable=False),  # pending | queued | skipped
+    sa.Column("message_id", sa.String(24), sa.ForeignKey("messages.id", ondelete="SET NULL")),
+    sa.Column("reason", sa.String(200)),
+    sa.Column("line", sa.Integer),
+    sa.Index("ix_campaign_recipients_state", "campaign_id", "state"),
+)
+
+campaign_problems = sa.Table(
+    "campaign_problems",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("campaign_id", sa.ForeignKey("campaigns.id", ondelete="CASCADE"), nullable=False, index=True),
+    sa.Column("line", sa.Integer, nullable=False),
+    sa.Column("reason", sa.String(300), nullable=False),
 )

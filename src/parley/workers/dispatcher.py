@@ -14,9 +14,9 @@ from datetime import datetime, timedelta
 import structlog
 
 from parley.channels.base import Outgoing
-from parley.core.delivery import DeliveryError, GiveUp, RetryPolicy
+from parley.core.delivery import DeliveryError, GiveUp, RetryPolicy, TimedOut, Unreachable
 from parley.core.text import Encoding
-from parley.services.delivery import Delivered, Deliveries, Failed, Outcome, Postponed
+from parley.services.delivery import Delivered, Deliveries, Failed, InDoubt, Outcome, Postponed
 from parley.services.transports import Transports
 from parley.store import messages, queue
 from parley.store.db import Database
@@ -86,10 +86,16 @@ class Dispatcher:
             if not jobs:
                 return 0
             rows = await messages.get_many(conn, [j.message_id for j in jobs])
-            await messages.set_status(conn, [{"id": j.message_id, "status": "sending"} for j in jobs], now=now)
+            doubtful = {j.message_id for j in jobs if _in_doubt(rows.get(j.message_id), j.attempts)}
+            await messages.set_status(
+                conn, [{"id": j.message_id, "status": "sending"} for j in jobs if j.message_id not in doubtful], now=now
+            )
         for job in jobs:
             row = rows.get(job.message_id)
             if row is None:  # deleted meanwhile; the job went with it (ON DELETE CASCADE)
+                continue
+            if job.message_id in doubtful:
+                await self._deliveries.record(InDoubt(job.message_id, row.transport))
                 continue
             self._in_flight.add(job.message_id)
             task = asyncio.create_task(self._send_one(row, job.attempts, job.first_tried_at))
@@ -101,8 +107,17 @@ class Dispatcher:
         message_id: str = row.id  # type: ignore[attr-defined]
         outcome: Outcome
         transport: str | None = None
+        submitted = False  # a campaign message journalled as on its way to the peer
         try:
             transport, channel = self._transports.choose(message_id, row.gsm)  # type: ignore[attr-defined]
+            journal = None
+            if row.campaign_id is not None:  # type: ignore[attr-defined]
+
+                async def journal() -> None:
+                    nonlocal submitted
+                    await self._deliveries.submitting(message_id)
+                    submitted = True
+
             sent = await channel.send(
                 Outgoing(
                     id=message_id,
@@ -110,12 +125,16 @@ class Dispatcher:
                     to=row.recipient,  # type: ignore[attr-defined]
                     text=row.body,  # type: ignore[attr-defined]
                     encoding=Encoding(row.encoding),  # type: ignore[attr-defined]
+                    before_submit=journal,
                 )
             )
             outcome = Delivered(message_id, transport, sent.carrier_ids)
         except DeliveryError as exc:
             decision = self._policy.decide(exc, attempts, first_tried, self._clock())
-            if isinstance(decision, GiveUp):
+            if submitted and isinstance(exc, Unreachable | TimedOut):
+                # The bytes went out and no answer came back: the peer may have it. Not resent.
+                outcome = InDoubt(message_id, transport)
+            elif isinstance(decision, GiveUp):
                 outcome = Failed(message_id, transport, decision.reason)
             else:
                 outcome = Postponed(message_id, transport, exc.reason, decision.at)
@@ -150,3 +169,13 @@ class Dispatcher:
                     await queue.renew(conn, list(self._in_flight), until=self._clock() + self._lease)
             except Exception:
                 log.exception("dispatch.lease_renewal_failed")
+
+
+def _in_doubt(row: object, attempts: int) -> bool:
+    """A campaign message a dead worker had journalled as submitted: it may have reached the peer."""
+    return (
+        row is not None
+        and attempts > 1
+        and getattr(row, "campaign_id", None) is not None
+        and getattr(row, "status", None) == "submitting"
+    )

@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-11-24 13:24:01.065884
+Create Date: 2026-11-24 13:38:10.241780
 """
 
 from __future__ import annotations
@@ -166,6 +166,20 @@ def upgrade() -> None:
         batch_op.create_index(batch_op.f("ix_conversations_external_number"), ["external_number"], unique=False)
 
     op.create_table(
+        "lists",
+        sa.Column("id", sa.Integer(), autoincrement=True, nullable=False),
+        sa.Column("name", sa.String(length=200), nullable=False),
+        sa.Column("columns", sa.JSON(), nullable=False),
+        sa.Column("created_by", sa.Integer(), nullable=True),
+        sa.Column("created_at", parley.store.tables.UtcDateTime(), nullable=False),
+        sa.Column("updated_at", parley.store.tables.UtcDateTime(), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["created_by"], ["users.id"], name=op.f("fk_lists_created_by_users"), ondelete="SET NULL"
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_lists")),
+        sa.UniqueConstraint("name", name=op.f("uq_lists_name")),
+    )
+    op.create_table(
         "numbers",
         sa.Column("id", sa.Integer(), autoincrement=True, nullable=False),
         sa.Column("number", sa.String(length=20), nullable=False),
@@ -232,6 +246,40 @@ def upgrade() -> None:
         batch_op.create_index(batch_op.f("ix_calls_conversation_id"), ["conversation_id"], unique=False)
 
     op.create_table(
+        "campaigns",
+        sa.Column("id", sa.String(length=24), nullable=False),
+        sa.Column("name", sa.String(length=200), nullable=False),
+        sa.Column("status", sa.String(length=16), nullable=False),
+        sa.Column("owner_id", sa.Integer(), nullable=True),
+        sa.Column("rating_user_id", sa.Integer(), nullable=True),
+        sa.Column("sender_type", sa.String(length=16), nullable=False),
+        sa.Column("sender", sa.String(length=32), nullable=False),
+        sa.Column("template", sa.Text(), nullable=False),
+        sa.Column("list_id", sa.Integer(), nullable=True),
+        sa.Column("start_at", parley.store.tables.UtcDateTime(), nullable=True),
+        sa.Column("hours", sa.JSON(), nullable=True),
+        sa.Column("total", sa.Integer(), nullable=False),
+        sa.Column("invalid", sa.Integer(), nullable=False),
+        sa.Column("error", sa.Text(), nullable=True),
+        sa.Column("created_at", parley.store.tables.UtcDateTime(), nullable=False),
+        sa.Column("updated_at", parley.store.tables.UtcDateTime(), nullable=False),
+        sa.Column("started_at", parley.store.tables.UtcDateTime(), nullable=True),
+        sa.Column("completed_at", parley.store.tables.UtcDateTime(), nullable=True),
+        sa.ForeignKeyConstraint(
+            ["list_id"], ["lists.id"], name=op.f("fk_campaigns_list_id_lists"), ondelete="SET NULL"
+        ),
+        sa.ForeignKeyConstraint(
+            ["owner_id"], ["users.id"], name=op.f("fk_campaigns_owner_id_users"), ondelete="SET NULL"
+        ),
+        sa.ForeignKeyConstraint(
+            ["rating_user_id"], ["users.id"], name=op.f("fk_campaigns_rating_user_id_users"), ondelete="SET NULL"
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_campaigns")),
+    )
+    with op.batch_alter_table("campaigns", schema=None) as batch_op:
+        batch_op.create_index(batch_op.f("ix_campaigns_status"), ["status"], unique=False)
+
+    op.create_table(
         "conversation_events",
         sa.Column("id", sa.Integer(), autoincrement=True, nullable=False),
         sa.Column("conversation_id", sa.String(length=24), nullable=False),
@@ -250,6 +298,17 @@ def upgrade() -> None:
     with op.batch_alter_table("conversation_events", schema=None) as batch_op:
         batch_op.create_index(batch_op.f("ix_conversation_events_conversation_id"), ["conversation_id"], unique=False)
 
+    op.create_table(
+        "list_entries",
+        sa.Column("list_id", sa.Integer(), nullable=False),
+        sa.Column("number", sa.String(length=32), nullable=False),
+        sa.Column("fields", sa.JSON(), nullable=False),
+        sa.Column("created_at", parley.store.tables.UtcDateTime(), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["list_id"], ["lists.id"], name=op.f("fk_list_entries_list_id_lists"), ondelete="CASCADE"
+        ),
+        sa.PrimaryKeyConstraint("list_id", "number", name=op.f("pk_list_entries")),
+    )
     op.create_table(
         "messages",
         sa.Column("id", sa.String(length=24), nullable=False),
@@ -270,6 +329,7 @@ def upgrade() -> None:
         sa.Column("conversation_id", sa.String(length=24), nullable=True),
         sa.Column("bot", sa.String(length=100), nullable=True),
         sa.Column("carrier_id", sa.String(length=100), nullable=True),
+        sa.Column("campaign_id", sa.String(length=24), nullable=True),
         sa.Column("send_at", parley.store.tables.UtcDateTime(), nullable=True),
         sa.Column("created_at", parley.store.tables.UtcDateTime(), nullable=False),
         sa.Column("updated_at", parley.store.tables.UtcDateTime(), nullable=False),
@@ -283,6 +343,7 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("id", name=op.f("pk_messages")),
     )
     with op.batch_alter_table("messages", schema=None) as batch_op:
+        batch_op.create_index(batch_op.f("ix_messages_campaign_id"), ["campaign_id"], unique=False)
         batch_op.create_index(batch_op.f("ix_messages_conversation_id"), ["conversation_id"], unique=False)
         batch_op.create_index(batch_op.f("ix_messages_created_at"), ["created_at"], unique=False)
         batch_op.create_index(batch_op.f("ix_messages_recipient"), ["recipient"], unique=False)
@@ -336,6 +397,49 @@ def upgrade() -> None:
     with op.batch_alter_table("timers", schema=None) as batch_op:
         batch_op.create_index(batch_op.f("ix_timers_conversation_id"), ["conversation_id"], unique=False)
         batch_op.create_index("ix_timers_due", ["done_at", "fire_at"], unique=False)
+
+    op.create_table(
+        "campaign_problems",
+        sa.Column("id", sa.Integer(), autoincrement=True, nullable=False),
+        sa.Column("campaign_id", sa.String(length=24), nullable=False),
+        sa.Column("line", sa.Integer(), nullable=False),
+        sa.Column("reason", sa.String(length=300), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["campaign_id"],
+            ["campaigns.id"],
+            name=op.f("fk_campaign_problems_campaign_id_campaigns"),
+            ondelete="CASCADE",
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_campaign_problems")),
+    )
+    with op.batch_alter_table("campaign_problems", schema=None) as batch_op:
+        batch_op.create_index(batch_op.f("ix_campaign_problems_campaign_id"), ["campaign_id"], unique=False)
+
+    op.create_table(
+        "campaign_recipients",
+        sa.Column("campaign_id", sa.String(length=24), nullable=False),
+        sa.Column("number", sa.String(length=32), nullable=False),
+        sa.Column("fields", sa.JSON(), nullable=False),
+        sa.Column("state", sa.String(length=16), nullable=False),
+        sa.Column("message_id", sa.String(length=24), nullable=True),
+        sa.Column("reason", sa.String(length=200), nullable=True),
+        sa.Column("line", sa.Integer(), nullable=True),
+        sa.ForeignKeyConstraint(
+            ["campaign_id"],
+            ["campaigns.id"],
+            name=op.f("fk_campaign_recipients_campaign_id_campaigns"),
+            ondelete="CASCADE",
+        ),
+        sa.ForeignKeyConstraint(
+            ["message_id"],
+            ["messages.id"],
+            name=op.f("fk_campaign_recipients_message_id_messages"),
+            ondelete="SET NULL",
+        ),
+        sa.PrimaryKeyConstraint("campaign_id", "number", name=op.f("pk_campaign_recipients")),
+    )
+    with op.batch_alter_table("campaign_recipients", schema=None) as batch_op:
+        batch_op.create_index("ix_campaign_recipients_state", ["campaign_id", "state"], unique=False)
 
     op.create_table(
         "jobs",
@@ -403,6 +507,14 @@ def downgrade() -> None:
         batch_op.drop_index("ix_jobs_kind_due")
 
     op.drop_table("jobs")
+    with op.batch_alter_table("campaign_recipients", schema=None) as batch_op:
+        batch_op.drop_index("ix_campaign_recipients_state")
+
+    op.drop_table("campaign_recipients")
+    with op.batch_alter_table("campaign_problems", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_campaign_problems_campaign_id"))
+
+    op.drop_table("campaign_problems")
     with op.batch_alter_table("timers", schema=None) as batch_op:
         batch_op.drop_index("ix_timers_due")
         batch_op.drop_index(batch_op.f("ix_timers_conversation_id"))
@@ -419,12 +531,18 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f("ix_messages_recipient"))
         batch_op.drop_index(batch_op.f("ix_messages_created_at"))
         batch_op.drop_index(batch_op.f("ix_messages_conversation_id"))
+        batch_op.drop_index(batch_op.f("ix_messages_campaign_id"))
 
     op.drop_table("messages")
+    op.drop_table("list_entries")
     with op.batch_alter_table("conversation_events", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_conversation_events_conversation_id"))
 
     op.drop_table("conversation_events")
+    with op.batch_alter_table("campaigns", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_campaigns_status"))
+
+    op.drop_table("campaigns")
     with op.batch_alter_table("calls", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_calls_conversation_id"))
 
@@ -432,6 +550,7 @@ def downgrade() -> None:
     op.drop_table("usage")
     op.drop_table("service_members")
     op.drop_table("numbers")
+    op.drop_table("lists")
     with op.batch_alter_table("conversations", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_conversations_external_number"))
         batch_op.drop_index(batch_op.f("ix_conversations_company_number"))
