@@ -11,7 +11,16 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from parley import __version__
 from parley.bootstrap import Parley
-from parley.ingress import api, blocklist_api, conversations_api, events_api, numbers_api, webhooks, wildix_api
+from parley.ingress import (
+    api,
+    blocklist_api,
+    campaigns_api,
+    conversations_api,
+    events_api,
+    numbers_api,
+    webhooks,
+    wildix_api,
+)
 from parley.ingress.mail2sms import Mail2SmsHandler, start_smtp
 from parley.settings import split_host_port
 
@@ -52,6 +61,7 @@ def create_app(parley: Parley, *, workers: bool = True) -> FastAPI:
     app.include_router(webhooks.router(parley.inbox, parley.cache))
     app.include_router(numbers_api.router(parley.numbers))
     app.include_router(blocklist_api.router(parley.blocklist))
+    app.include_router(campaigns_api.router(parley.campaigns))
 
     @app.get("/healthz", tags=["Operations"])
     async def healthz() -> dict[str, object]:

@@ -17,6 +17,8 @@ from parley.channels.smpp import SmppChannel
 from parley.core.delivery import RetryPolicy
 from parley.services.auth import Authenticator
 from parley.services.blocklists import Blocklist
+from parley.services.campaign_runner import CampaignRunner
+from parley.services.campaigns import Campaigns
 from parley.services.conversations import Conversations
 from parley.services.delivery import Deliveries
 from parley.services.directory import DirectoryCache
@@ -58,6 +60,9 @@ class Parley:
     timers: Timers
     numbers: Numbers
     blocklist: Blocklist
+    campaigns: Campaigns
+    campaign_runner: CampaignRunner
+    campaign_wake: asyncio.Event = field(default_factory=asyncio.Event)
     _tasks: list[asyncio.Task[None]] = field(default_factory=list)
 
     async def start_workers(self) -> None:
@@ -65,6 +70,7 @@ class Parley:
         self._tasks.append(asyncio.create_task(self.dispatcher.run(), name="dispatcher"))
         self._tasks.append(asyncio.create_task(self.router.run(), name="inbound-router"))
         self._tasks.append(asyncio.create_task(self._fire_timers(), name="scheduler"))
+        self._tasks.append(asyncio.create_task(self._run_campaigns(), name="campaigns"))
         self._tasks.append(asyncio.create_task(self._maintain(), name="maintenance"))
 
     async def _fire_timers(self) -> None:
@@ -76,6 +82,21 @@ class Parley:
             except Exception:
                 log.exception("scheduler.failed")
             await asyncio.sleep(self.settings.timer_poll_seconds)
+
+    async def _run_campaigns(self) -> None:
+        """Campaign runner: tops up each running campaign's window; idle ticks every second."""
+        while True:
+            try:
+                busy = await self.campaign_runner.tick()
+            except Exception:
+                log.exception("campaigns.failed")
+                busy = 0
+            if not busy:
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self.campaign_wake.wait(), 1.0)
+                self.campaign_wake.clear()
+            else:
+                await asyncio.sleep(0.05)  # let the dispatcher drain the window before topping it up
 
     async def _maintain(self) -> None:
         """Keep channels in step with the transports table; apply receipts that raced their submit."""
@@ -153,6 +174,7 @@ def build(settings: Settings | None = None, *, clock: Callable[[], datetime] = u
         ),
     )
     outbox = Outbox(db, cache, clock, on_enqueued=dispatcher.wake)
+    campaign_wake = asyncio.Event()
     router = RouterWorker(db, InboundRouter(db, bus, clock, on_enqueued=dispatcher.wake), clock, worker=worker_name())
     # Channels are built later (Transports.refresh), so `make_channel` may refer to the inbox made here.
     inbox = Inbox(db, clock, on_stored=router.wake)
@@ -173,4 +195,7 @@ def build(settings: Settings | None = None, *, clock: Callable[[], datetime] = u
         timers=Timers(db, bus, clock, on_enqueued=dispatcher.wake),
         numbers=Numbers(db, cache),
         blocklist=Blocklist(db, cache, clock),
+        campaigns=Campaigns(db, cache, clock, wake=campaign_wake.set),
+        campaign_runner=CampaignRunner(db, cache, clock, on_enqueued=dispatcher.wake),
+        campaign_wake=campaign_wake,
     )

@@ -100,6 +100,7 @@ def router(outbox: Outbox, cache: DirectoryCache, queries: Messages, transports:
         user_filter: Annotated[str | None, Query(alias="user", description="Extension (admins only)")] = None,
         since: datetime | None = None,
         until: datetime | None = None,
+        campaign: Annotated[str | None, Query(description="Only this campaign's messages")] = None,
         before: Annotated[str | None, Query(description="Cursor from the previous page's `next`")] = None,
         limit: Annotated[int, Query(ge=1, le=500)] = 50,
     ) -> Any:
@@ -146,6 +147,7 @@ def router(outbox: Outbox, cache: DirectoryCache, queries: Messages, transports:
                 user_id=user_id,
                 since=since,
                 until=until,
+                campaign_id=campaign,
                 before_id=before,
                 limit=limit + 1,
             )

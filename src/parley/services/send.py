@@ -13,7 +13,7 @@ from datetime import datetime
 from typing import Any
 
 from parley.core.outbound import OutboundError, Refusal, plan
-from parley.core.rating import find_price, rate
+from parley.core.rating import Price, find_price, rate
 from parley.core.routing import normalise_gateway_id
 from parley.core.text import split
 from parley.metrics import ACCEPTED
@@ -61,6 +61,7 @@ def outbound_row(
     send_at: datetime | None = None,
     conversation_id: str | None = None,
     bot: str | None = None,
+    campaign_id: str | None = None,
 ) -> dict[str, Any]:
     """A new outbound message row, measured (encoding, segments) and ready to insert with its job."""
     segments = split(text)
@@ -83,10 +84,24 @@ def outbound_row(
         "send_at": send_at,
         "conversation_id": conversation_id,
         "bot": bot,
+        "campaign_id": campaign_id,
         "carrier_id": None,
         "created_at": now,
         "updated_at": now,
     }
+
+
+async def charge_rows(
+    conn: Any, user: User, rows: list[dict[str, Any]], *, month: str, prices: Sequence[Price]
+) -> None:
+    """Count the rows' segments in the user's month; rate those past the package (charge on each row)."""
+    added = sum(r["segments"] for r in rows)
+    used = await usage.add(conn, user.id, month, added) - added
+    for row in rows:
+        charge = rate(row["segments"], used, user.sms_package, find_price(row["recipient"], prices))
+        used += row["segments"]
+        if charge.billable:
+            row["charge"], row["currency"] = str(charge.amount), charge.currency
 
 
 async def enqueue_rows(conn: Any, rows: list[dict[str, Any]], now: datetime) -> None:
@@ -154,16 +169,8 @@ class Outbox:
             by_user.setdefault(b.user.id, (b.user, []))[1].extend(b.rows)
         async with self._db.write() as conn:
             for user, user_rows in by_user.values():
-                added = sum(r["segments"] for r in user_rows)
-                used = await usage.add(conn, user.id, month, added) - added
-                for row in user_rows:
-                    price = find_price(row["recipient"], config.prices)
-                    charge = rate(row["segments"], used, user.sms_package, price)
-                    used += row["segments"]
-                    if charge.billable:
-                        row["charge"], row["currency"] = str(charge.amount), charge.currency
-            await messages.add_all(conn, rows)
-            await queue.enqueue_many(conn, [(r["id"], r["send_at"] or now) for r in rows])
+                await charge_rows(conn, user, user_rows, month=month, prices=config.prices)
+            await enqueue_rows(conn, rows, now)
         return [None] * len(batches)
 
     async def close(self) -> None:

@@ -39,6 +39,7 @@ class MessageFilter:
     user_id: int | None = None
     since: datetime | None = None
     until: datetime | None = None
+    campaign_id: str | None = None
     before_id: str | None = None  # keyset pagination: ids sort by creation time
     limit: int = 50
 
@@ -145,6 +146,8 @@ async def list_(conn: AsyncConnection, f: MessageFilter) -> list[Record]:
         conditions.append(messages.c.created_at >= f.since)
     if f.until:
         conditions.append(messages.c.created_at < f.until)
+    if f.campaign_id:
+        conditions.append(messages.c.campaign_id == f.campaign_id)
     if f.before_id:
         conditions.append(messages.c.id < f.before_id)
     query = query.where(*conditions).order_by(messages.c.id.desc()).limit(f.limit)

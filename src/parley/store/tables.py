@@ -382,6 +382,7 @@ campaign_recipients = sa.Table(
     sa.Column("message_id", sa.String(24), sa.ForeignKey("messages.id", ondelete="SET NULL")),
     sa.Column("reason", sa.String(200)),
     sa.Column("line", sa.Integer),
+    sa.Column("not_before", UtcDateTime),  # outside the recipient's sending hours: wait until then
     sa.Index("ix_campaign_recipients_state", "campaign_id", "state"),
 )
 

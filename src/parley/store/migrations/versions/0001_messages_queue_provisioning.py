@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-11-24 13:38:10.241780
+Create Date: 2026-11-24 13:45:37.607628
 """
 
 from __future__ import annotations
@@ -11,6 +11,7 @@ import sqlalchemy as sa
 from alembic import op
 
 import parley.store.tables
+
 
 revision = "0001"
 down_revision = None
@@ -424,6 +425,7 @@ def upgrade() -> None:
         sa.Column("message_id", sa.String(length=24), nullable=True),
         sa.Column("reason", sa.String(length=200), nullable=True),
         sa.Column("line", sa.Integer(), nullable=True),
+        sa.Column("not_before", parley.store.tables.UtcDateTime(), nullable=True),
         sa.ForeignKeyConstraint(
             ["campaign_id"],
             ["campaigns.id"],

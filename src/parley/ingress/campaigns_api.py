@@ -1,0 +1,129 @@
+"""Campaigns in the native API (/api/v2/campaigns)."""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections.abc import AsyncIterator
+from datetime import datetime
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, HTTPException, Query, UploadFile
+from fastapi.responses import StreamingResponse
+from pydantic import BaseModel, ConfigDict, Field
+
+from parley.ingress.api import CurrentUser
+from parley.services.campaigns import CampaignError, Campaigns
+
+
+class CampaignIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    name: str
+    sender_type: Literal["number", "alphanumeric"] = "number"
+    sender: str = Field(description="A company number, or a sender name of at most 11 characters")
+    message: str = Field(description="The text, with placeholders from the list's columns, e.g. {first_name}")
+    rating_extension: str | None = Field(default=None, description="The user charged; the creator by default")
+    list_id: int | None = Field(default=None, description="Recipients from this saved list (or upload a CSV)")
+    start_at: datetime | None = None
+    hours: dict[str, str] | None = Field(
+        default=None, description='Sending hours in each recipient\'s local time: {"from": "09:00", "to": "20:00"}'
+    )
+
+
+def _fail(exc: CampaignError) -> HTTPException:
+    if exc.field is not None and exc.status == 422:
+        return HTTPException(422, [{"loc": ["body", exc.field], "msg": exc.reason, "type": "value_error"}])
+    return HTTPException(exc.status, exc.reason)
+
+
+def router(campaigns: Campaigns) -> APIRouter:
+    api = APIRouter(prefix="/api/v2/campaigns", tags=["Campaigns"])
+
+    @api.get("")
+    async def list_campaigns(
+        user: CurrentUser, status: str | None = None, limit: Annotated[int, Query(ge=1, le=500)] = 100
+    ) -> list[dict[str, Any]]:
+        """The user's campaigns (admins: all), newest first, with their counters."""
+        try:
+            return await campaigns.list_(user, status, limit)
+        except CampaignError as exc:
+            raise _fail(exc) from None
+
+    @api.post("", status_code=201)
+    async def create(body: CampaignIn, user: CurrentUser) -> dict[str, Any]:
+        """A draft campaign; recipients come from `list_id` or a CSV uploaded to `/{id}/recipients`."""
+        try:
+            return await campaigns.create(user, body.model_dump())
+        except CampaignError as exc:
+            raise _fail(exc) from None
+
+    @api.get("/{campaign_id}")
+    async def get(campaign_id: str, user: CurrentUser) -> dict[str, Any]:
+        try:
+            return await campaigns.get(user, campaign_id)
+        except CampaignError as exc:
+            raise _fail(exc) from None
+
+    @api.post("/{campaign_id}/recipients")
+    async def upload(campaign_id: str, file: UploadFile, user: CurrentUser) -> dict[str, Any]:
+        """Recipients from a CSV (a `number` column, other columns as placeholders); rows with problems are
+        reported by line and reason."""
+        try:
+            return await campaigns.upload(user, campaign_id, file.file)
+        except CampaignError as exc:
+            raise _fail(exc) from None
+
+    @api.get("/{campaign_id}/problems")
+    async def problems(campaign_id: str, user: CurrentUser) -> list[dict[str, Any]]:
+        """Rows of the uploaded CSV that were not loaded, by line (the first 1,000)."""
+        try:
+            return [{"line": p.line, "reason": p.reason} for p in await campaigns.problems(user, campaign_id)]
+        except CampaignError as exc:
+            raise _fail(exc) from None
+
+    for action in ("start", "stop", "restart"):
+        api.add_api_route(f"/{{campaign_id}}/{action}", _action(campaigns, action), methods=["POST"], name=action)
+
+    @api.get("/{campaign_id}/recipients.csv", response_class=StreamingResponse)
+    async def export(campaign_id: str, user: CurrentUser) -> StreamingResponse:
+        """Every recipient with its outcome, as CSV."""
+        try:
+            first = await campaigns.recipients(user, campaign_id, after=None, limit=1)
+        except CampaignError as exc:
+            raise _fail(exc) from None
+
+        async def rows() -> AsyncIterator[str]:
+            yield "number,state,status,reason,line\r\n"
+            after: str | None = None
+            while first:
+                page = await campaigns.recipients(user, campaign_id, after=after, limit=5000)
+                if not page:
+                    break
+                out = io.StringIO()
+                writer = csv.writer(out, lineterminator="\r\n")
+                for r in page:
+                    writer.writerow([r.number, r.state, r.status or "", r.reason or "", r.line or ""])
+                yield out.getvalue()
+                after = page[-1].number
+
+        headers = {"Content-Disposition": f'attachment; filename="campaign-{campaign_id}.csv"'}
+        return StreamingResponse(rows(), media_type="text/csv", headers=headers)
+
+    return api
+
+
+def _action(campaigns: Campaigns, action: str) -> Any:
+    async def run(campaign_id: str, user: CurrentUser) -> dict[str, Any]:
+        try:
+            if action == "stop":
+                return await campaigns.stop(user, campaign_id)
+            return await campaigns.start(user, campaign_id)
+        except CampaignError as exc:
+            raise _fail(exc) from None
+
+    run.__doc__ = {
+        "start": "Start a draft (scheduled if its start time is ahead).",
+        "stop": "Stop: nothing more goes; queued messages not yet handed over are withdrawn.",
+        "restart": "Carry on a stopped campaign with the recipients not yet sent.",
+    }[action]
+    return run

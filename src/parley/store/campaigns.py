@@ -1,0 +1,222 @@
+"""Campaigns, their recipients (one row per number: never sent twice) and their load problems."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from parley.store.bulk import insert_rows
+from parley.store.tables import (
+    Record,
+    campaign_problems,
+    campaign_recipients,
+    campaigns,
+    jobs,
+    list_entries,
+    lists,
+    users,
+)
+from parley.store.tables import messages as messages_table
+
+IN_FLIGHT = ("scheduled", "queued", "sending", "submitting")
+
+
+def _with_names() -> sa.Select[Any]:
+    owner, rating = users.alias("owner"), users.alias("rating")
+    return (
+        sa.select(
+            *campaigns.c,
+            owner.c.extension.label("owner"),
+            rating.c.extension.label("rating_extension"),
+            lists.c.name.label("list_name"),
+        )
+        .outerjoin(owner, owner.c.id == campaigns.c.owner_id)
+        .outerjoin(rating, rating.c.id == campaigns.c.rating_user_id)
+        .outerjoin(lists, lists.c.id == campaigns.c.list_id)
+    )
+
+
+async def add(conn: AsyncConnection, row: dict[str, Any]) -> None:
+    await conn.execute(campaigns.insert().values(**row))
+
+
+async def find(conn: AsyncConnection, campaign_id: str) -> Record | None:
+    return (await conn.execute(_with_names().where(campaigns.c.id == campaign_id))).first()
+
+
+async def list_(conn: AsyncConnection, *, status: str | None, owner_id: int | None, limit: int) -> list[Record]:
+    query = _with_names()
+    if status:
+        query = query.where(campaigns.c.status == status)
+    if owner_id is not None:
+        query = query.where(campaigns.c.owner_id == owner_id)
+    return list((await conn.execute(query.order_by(campaigns.c.created_at.desc()).limit(limit))).all())
+
+
+async def with_status(conn: AsyncConnection, statuses: Sequence[str]) -> list[Record]:
+    query = sa.select(campaigns).where(campaigns.c.status.in_(list(statuses))).order_by(campaigns.c.started_at)
+    return list((await conn.execute(query)).all())
+
+
+async def update(conn: AsyncConnection, campaign_id: str, **values: Any) -> None:
+    await conn.execute(campaigns.update().where(campaigns.c.id == campaign_id).values(**values))
+
+
+async def add_recipients(conn: AsyncConnection, rows: Sequence[dict[str, Any]]) -> None:
+    await insert_rows(conn, campaign_recipients, rows)
+
+
+async def recipient_count(conn: AsyncConnection, campaign_id: str) -> int:
+    query = sa.select(sa.func.count()).where(campaign_recipients.c.campaign_id == campaign_id)
+    return int(await conn.scalar(query) or 0)
+
+
+async def known_numbers(conn: AsyncConnection, campaign_id: str, numbers: Sequence[str]) -> set[str]:
+    query = sa.select(campaign_recipients.c.number).where(
+        campaign_recipients.c.campaign_id == campaign_id, campaign_recipients.c.number.in_(list(numbers))
+    )
+    return set((await conn.execute(query)).scalars())
+
+
+async def copy_from_list(conn: AsyncConnection, campaign_id: str, list_id: int) -> int:
+    """Every entry of a saved list becomes a pending recipient (one statement, however long the list)."""
+    select = sa.select(
+        sa.literal(campaign_id),
+        list_entries.c.number,
+        list_entries.c.fields,
+        sa.literal("pending"),
+    ).where(list_entries.c.list_id == list_id)
+    await conn.execute(campaign_recipients.insert().from_select(["campaign_id", "number", "fields", "state"], select))
+    return await recipient_count(conn, campaign_id)
+
+
+async def add_problems(conn: AsyncConnection, rows: Sequence[dict[str, Any]]) -> None:
+    await insert_rows(conn, campaign_problems, rows)
+
+
+async def problems(conn: AsyncConnection, campaign_id: str, limit: int = 1000) -> list[Record]:
+    query = (
+        sa.select(campaign_problems.c.line, campaign_problems.c.reason)
+        .where(campaign_problems.c.campaign_id == campaign_id)
+        .order_by(campaign_problems.c.line)
+        .limit(limit)
+    )
+    return list((await conn.execute(query)).all())
+
+
+async def take_pending(conn: AsyncConnection, campaign_id: str, *, now: datetime, limit: int) -> list[Record]:
+    """Pending recipients whose sending hours have come, locked against other runners (PostgreSQL)."""
+    query = (
+        sa.select(campaign_recipients)
+        .where(
+            campaign_recipients.c.campaign_id == campaign_id,
+            campaign_recipients.c.state == "pending",
+            sa.or_(campaign_recipients.c.not_before.is_(None), campaign_recipients.c.not_before <= now),
+        )
+        .order_by(campaign_recipients.c.number)
+        .limit(limit)
+    )
+    if conn.dialect.name == "postgresql":
+        query = query.with_for_update(skip_locked=True)
+    return list((await conn.execute(query)).all())
+
+
+async def set_recipients(conn: AsyncConnection, campaign_id: str, changes: Sequence[dict[str, Any]]) -> None:
+    """Each change: number, state, and optionally message_id, reason, not_before."""
+    keys = ("state", "message_id", "reason", "not_before")
+    by_shape: dict[tuple[str, ...], list[dict[str, Any]]] = {}
+    for change in changes:
+        by_shape.setdefault(tuple(k for k in keys if k in change), []).append(change)
+    for shape, group in by_shape.items():
+        await conn.execute(
+            campaign_recipients.update()
+            .where(
+                campaign_recipients.c.campaign_id == campaign_id,
+                campaign_recipients.c.number == sa.bindparam("b_number"),
+            )
+            .values(**{k: sa.bindparam(f"b_{k}") for k in shape}),
+            [{"b_number": c["number"], **{f"b_{k}": c[k] for k in shape}} for c in group],
+        )
+
+
+async def in_flight(conn: AsyncConnection, campaign_id: str) -> int:
+    query = sa.select(sa.func.count()).where(
+        messages_table.c.campaign_id == campaign_id, messages_table.c.status.in_(IN_FLIGHT)
+    )
+    return int(await conn.scalar(query) or 0)
+
+
+async def counts(conn: AsyncConnection, campaign_id: str) -> dict[str, int]:
+    """Recipients by state, and their messages by status."""
+    found: dict[str, int] = {}
+    states = sa.select(campaign_recipients.c.state, sa.func.count()).where(
+        campaign_recipients.c.campaign_id == campaign_id
+    )
+    for state, n in (await conn.execute(states.group_by(campaign_recipients.c.state))).all():
+        found[f"recipients.{state}"] = int(n)
+    statuses = sa.select(messages_table.c.status, sa.func.count()).where(messages_table.c.campaign_id == campaign_id)
+    for status, n in (await conn.execute(statuses.group_by(messages_table.c.status))).all():
+        found[f"messages.{status}"] = int(n)
+    return found
+
+
+async def withdraw(conn: AsyncConnection, campaign_id: str, *, now: datetime) -> int:
+    """Take back queued messages no worker has touched: cancelled, and their recipients pending again.
+
+    A job any worker has claimed (attempts > 0) stays: its message may be on its way, and the
+    dispatcher's journal decides. PostgreSQL skips rows a dispatcher is claiming right now.
+    """
+    query = (
+        sa.select(jobs.c.message_id)
+        .join(messages_table, messages_table.c.id == jobs.c.message_id)
+        .where(messages_table.c.campaign_id == campaign_id, jobs.c.attempts == 0, jobs.c.lease_until.is_(None))
+    )
+    if conn.dialect.name == "postgresql":
+        query = query.with_for_update(of=jobs, skip_locked=True)
+    ids = list((await conn.execute(query)).scalars())
+    for start in range(0, len(ids), 1000):
+        chunk = ids[start : start + 1000]
+        await conn.execute(jobs.delete().where(jobs.c.message_id.in_(chunk)))
+        await conn.execute(
+            messages_table.update().where(messages_table.c.id.in_(chunk)).values(status="cancelled", updated_at=now)
+        )
+        await conn.execute(
+            campaign_recipients.update()
+            .where(campaign_recipients.c.campaign_id == campaign_id, campaign_recipients.c.message_id.in_(chunk))
+            .values(state="pending", message_id=None)
+        )
+    return len(ids)
+
+
+@dataclass(frozen=True)
+class RecipientRow:
+    number: str
+    state: str
+    status: str | None
+    reason: str | None
+    line: int | None
+
+
+async def recipients_page(
+    conn: AsyncConnection, campaign_id: str, *, after: str | None, limit: int
+) -> list[RecipientRow]:
+    query = (
+        sa.select(
+            campaign_recipients.c.number,
+            campaign_recipients.c.state,
+            messages_table.c.status,
+            sa.func.coalesce(campaign_recipients.c.reason, messages_table.c.error).label("reason"),
+            campaign_recipients.c.line,
+        )
+        .outerjoin(messages_table, messages_table.c.id == campaign_recipients.c.message_id)
+        .where(campaign_recipients.c.campaign_id == campaign_id)
+    )
+    if after:
+        query = query.where(campaign_recipients.c.number > after)
+    rows = (await conn.execute(query.order_by(campaign_recipients.c.number).limit(limit))).all()
+    return [RecipientRow(r.number, r.state, r.status, r.reason, r.line) for r in rows]
