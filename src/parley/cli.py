@@ -228,3 +228,143 @@ def smsc(
     from parley.testing.smsc import main as smsc_main
 
     smsc_main(["--port", str(port), "--delay", str(delay)])
+
+
+campaign_app = typer.Typer(help="Bulk campaigns: create from a CSV or a saved list, start, stop, restart, watch.")
+app.add_typer(campaign_app, name="campaign")
+
+
+async def _cli_user(parley: Any, extension: str | None) -> Any:
+    """The user a local command acts as: the one named, else the first administrator."""
+    from parley.store import directory
+
+    if extension:
+        user = await parley.cache.user(extension)
+        if user is None:
+            errors.print(f"--user: no user with extension {extension}")
+            raise typer.Exit(2)
+        return user
+    async with parley.db.read() as conn:
+        admins = [u for u in await directory.list_users(conn) if u.role == "admin"]
+    if not admins:
+        errors.print("no administrator in the directory: pass --user")
+        raise typer.Exit(2)
+    return await parley.cache.user(admins[0].extension)
+
+
+def _campaign_call(action: Any) -> Any:
+    from parley.services.campaigns import CampaignError
+
+    settings = Settings()
+
+    async def main() -> Any:
+        await _migrate_quietly(settings)
+        parley = build(settings)
+        try:
+            return await action(parley)
+        except CampaignError as exc:
+            errors.print(f"{exc.field + ': ' if exc.field else ''}{exc.reason}", markup=False)
+            raise typer.Exit(2) from None
+        finally:
+            await parley.close()
+
+    return _run(main())
+
+
+def _print_campaign(view: dict[str, Any]) -> None:
+    c = view["counters"]
+    console.print(
+        f"{view['id']}  {view['name']}  [bold]{view['status']}[/bold]  total {c['total']}  pending {c['pending']}  "
+        f"queued {c['queued']}  sent {c['sent']}  delivered {c['delivered']}  failed {c['failed']}  "
+        f"skipped {c['skipped']}  invalid {c['invalid']}"
+    )
+
+
+@campaign_app.command("create")
+def campaign_create(
+    name: Annotated[str, typer.Option(help="The campaign's name")],
+    sender: Annotated[str, typer.Option(help="A company number, or a sender name (with --alphanumeric)")],
+    message: Annotated[str, typer.Option(help="The text; {column} placeholders come from the CSV or list")],
+    csv_file: Annotated[Path | None, typer.Option("--csv", help="Recipients from this CSV file")] = None,
+    list_id: Annotated[int | None, typer.Option("--list", help="Recipients from this saved list")] = None,
+    alphanumeric: Annotated[bool, typer.Option(help="The sender is a name, not a number")] = False,
+    user: Annotated[str | None, typer.Option(help="Owner extension (default: the first admin)")] = None,
+    rating: Annotated[str | None, typer.Option(help="Extension charged for the messages")] = None,
+) -> None:
+    """Create a draft campaign and load its recipients."""
+    if (csv_file is None) == (list_id is None):
+        errors.print("give exactly one of --csv FILE or --list ID")
+        raise typer.Exit(2)
+
+    async def action(parley: Any) -> None:
+        owner = await _cli_user(parley, user)
+        spec = {"name": name, "sender_type": "alphanumeric" if alphanumeric else "number", "sender": sender,
+                "message": message, "rating_extension": rating, "list_id": list_id}  # fmt: skip
+        view = await parley.campaigns.create(owner, spec)
+        if csv_file is not None:
+            with csv_file.open("rb") as stream:
+                report = await parley.campaigns.upload(owner, view["id"], stream)
+            console.print(f"loaded {report['added']} recipients; {report['invalid']} invalid rows, "
+                          f"{report['duplicates']} duplicates")  # fmt: skip
+            for problem in report["problems"][:20]:
+                errors.print(f"  line {problem['line']}: {problem['reason']}", markup=False)
+            view = await parley.campaigns.get(owner, view["id"])
+        _print_campaign(view)
+
+    _campaign_call(action)
+
+
+def _campaign_action(name: str) -> Any:
+    def command(
+        campaign_id: Annotated[str, typer.Argument(help="The campaign's id")],
+        user: Annotated[str | None, typer.Option(help="Act as this extension (default: the first admin)")] = None,
+    ) -> None:
+        async def action(parley: Any) -> None:
+            actor = await _cli_user(parley, user)
+            method = parley.campaigns.stop if name == "stop" else parley.campaigns.start
+            _print_campaign(await method(actor, campaign_id))
+
+        _campaign_call(action)
+
+    command.__doc__ = {"start": "Start a draft campaign.", "stop": "Stop a running campaign (queued messages are "
+                       "withdrawn).", "restart": "Carry on a stopped campaign."}[name]  # fmt: skip
+    return command
+
+
+for _name in ("start", "stop", "restart"):
+    campaign_app.command(_name)(_campaign_action(_name))
+
+
+@campaign_app.command("status")
+def campaign_status(
+    campaign_id: Annotated[str | None, typer.Argument(help="A campaign's id (default: list them all)")] = None,
+    watch: Annotated[bool, typer.Option(help="A live progress bar until the campaign ends")] = False,
+    user: Annotated[str | None, typer.Option(help="Act as this extension (default: the first admin)")] = None,
+) -> None:
+    """Show campaigns and their counters; --watch follows one to the end."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    async def action(parley: Any) -> None:
+        actor = await _cli_user(parley, user)
+        if campaign_id is None:
+            for view in await parley.campaigns.list_(actor, None):
+                _print_campaign(view)
+            return
+        view = await parley.campaigns.get(actor, campaign_id)
+        if not watch:
+            _print_campaign(view)
+            return
+        columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
+        with Progress(*columns, console=console) as progress:
+            task = progress.add_task(view["name"], total=view["counters"]["total"] or 1)
+            while True:
+                c = view["counters"]
+                done = c["sent"] + c["delivered"] + c["failed"] + c["skipped"]
+                progress.update(task, completed=done, description=f"{view['name']} ({view['status']})")
+                if view["status"] not in ("running", "scheduled"):
+                    break
+                await asyncio.sleep(1.0)  # a display refresh, not a wait for a worker
+                view = await parley.campaigns.get(actor, campaign_id)
+        _print_campaign(view)
+
+    _campaign_call(action)

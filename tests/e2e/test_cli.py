@@ -69,3 +69,23 @@ def _toml(doc: dict[str, object]) -> str:
     from tests.support.server import to_toml
 
     return to_toml(doc)  # type: ignore[arg-type]
+
+
+def test_a_campaign_is_created_from_a_csv_started_stopped_and_shown_from_the_cli(tmp_path: Path) -> None:
+    cli = ParleyServer(tmp_path)
+    cli.apply(document())
+    (tmp_path / "people.csv").write_text("number,first_name\n+15550000001,Ada\n+15550000002,Bob\nnope,Bad\n")
+    created = cli.parley(
+        "campaign", "create", "--name", "Spring", "--sender", "+15551230001", "--message", "Hi {first_name}",
+        "--csv", "people.csv",
+    )  # fmt: skip
+    assert "loaded 2 recipients; 1 invalid rows" in created.stdout
+    assert "line 4:" in created.stderr
+    campaign_id = created.stdout.strip().splitlines()[-1].split()[0]
+    started = cli.parley("campaign", "start", campaign_id)
+    assert "running" in started.stdout
+    stopped = cli.parley("campaign", "stop", campaign_id)
+    assert "stopped" in stopped.stdout
+    again = cli.parley("campaign", "stop", campaign_id, check=False)
+    assert again.returncode == 2 and "can be stopped" in again.stderr
+    assert campaign_id in cli.parley("campaign", "status").stdout
