@@ -130,3 +130,43 @@ async def test_kill_9_of_the_server_mid_campaign_still_texts_everyone_exactly_on
     duplicates = {n: c for n, c in counts.items() if c > 1}
     assert duplicates == {}
     assert len(counts) >= 399  # one message may be journalled as submitted at the instant of the kill
+
+
+async def test_bad_uploads_get_clear_answers_and_nothing_half_applied(server: ParleyServer) -> None:
+    async with httpx.AsyncClient(base_url=server.url, auth=ALICE) as client:
+        body = {"name": "Bad", "sender": COMPANY, "message": "Hi {first_name}"}
+        draft = (await client.post("/api/v2/campaigns", json=body)).json()
+        url = f"/api/v2/campaigns/{draft['id']}/recipients"
+        pdf = await client.post(url, files={"file": ("x.pdf", b"%PDF-1.7\n\x00\x01binary")})
+        assert pdf.status_code == 422 and pdf.json()["detail"][0]["loc"] == ["body", "file"]
+        malformed = "number,first_name\r\n" + "".join(f"not-a-number-{i},x\r\n" for i in range(10_000))
+        report = (await client.post(url, files={"file": ("m.csv", malformed.encode())})).json()
+        assert (report["added"], report["invalid"], len(report["problems"])) == (0, 10_000, 1000)
+        assert report["problems"][0] == {"line": 2, "reason": report["problems"][0]["reason"]}
+        assert (await client.get(f"/api/v2/campaigns/{draft['id']}")).json()["counters"]["total"] == 0
+        empty = await client.post(f"/api/v2/campaigns/{draft['id']}/start")
+        assert empty.status_code == 409
+        unknown_list = await client.post("/api/v2/campaigns", json={**body, "list_id": 999})
+        assert unknown_list.status_code == 422 and "999" in unknown_list.text
+        alpha_too_long = await client.post(
+            "/api/v2/campaigns", json={**body, "sender_type": "alphanumeric", "sender": "A very long shop name"}
+        )
+        assert alpha_too_long.status_code == 422 and alpha_too_long.json()["detail"][0]["loc"] == ["body", "sender"]
+        wrong_column = (await client.post("/api/v2/campaigns", json={**body, "message": "Hi {surname}"})).json()
+        bad_placeholder = await client.post(
+            f"/api/v2/campaigns/{wrong_column['id']}/recipients", files={"file": ("p.csv", csv_of(3))}
+        )
+        assert bad_placeholder.status_code == 422 and "surname" in bad_placeholder.text
+
+
+async def test_a_file_that_goes_bad_half_way_adds_nothing(server: ParleyServer) -> None:
+    async with httpx.AsyncClient(base_url=server.url, auth=ALICE) as client:
+        body = {"name": "Half", "sender": COMPANY, "message": "Hi"}
+        draft = (await client.post("/api/v2/campaigns", json=body)).json()
+        good = b"".join(f"+1555{i:07d}\r\n".encode() for i in range(12_000))  # past one stored chunk
+        broken = b"number\r\n" + good + b'"an unterminated quote\r\n'
+        refused = await client.post(f"/api/v2/campaigns/{draft['id']}/recipients", files={"file": ("b.csv", broken)})
+        assert refused.status_code == 422, refused.text
+        assert "nothing from this file was added" in refused.text
+        after = (await client.get(f"/api/v2/campaigns/{draft['id']}")).json()
+        assert after["counters"]["total"] == 0 and after["counters"]["pending"] == 0

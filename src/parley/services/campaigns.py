@@ -129,7 +129,8 @@ class Campaigns:
     async def upload(self, user: User, campaign_id: str, stream: IO[bytes]) -> dict[str, Any]:
         """Load recipients from a CSV into a draft: streamed in chunks, flat memory whatever the size.
 
-        A file that is not a CSV at all is refused before anything is written.
+        Rows are staged while the file is read and become pending only when all of it was read: a file
+        that turns out bad half-way leaves nothing behind.
         """
         campaign = await self._own(user, campaign_id)
         if campaign.status != "draft":
@@ -139,6 +140,8 @@ class Campaigns:
             rows = read_csv(stream, default_region=config.country, max_rows=MAX_ROWS)
         except CsvError as exc:
             raise CampaignError(422, exc.reason, "file") from None
+        async with self._db.read() as conn:
+            problems_before = await store.last_problem_id(conn, campaign_id)
         added = duplicates = invalid = 0
         sample: list[dict[str, Any]] = []
         recipients: list[dict[str, Any]] = []
@@ -159,16 +162,21 @@ class Campaigns:
                             raise CampaignError(422, issues[0], "message")
                         columns_checked = True
                     recipients.append(
-                        {"campaign_id": campaign_id, "number": row.number, "fields": row.fields, "state": "pending",
+                        {"campaign_id": campaign_id, "number": row.number, "fields": row.fields, "state": "staged",
                          "line": row.line}
                     )  # fmt: skip
                 if len(recipients) >= CHUNK or len(problems) >= CHUNK:
                     added += await self._store_chunk(campaign_id, recipients, problems)
                     recipients, problems = [], []
-        except CsvError as exc:
-            raise CampaignError(422, f"{exc.reason} (rows before it were added)", "file") from None
+        except (CsvError, CampaignError) as exc:
+            async with self._db.write() as conn:
+                await store.discard_staged(conn, campaign_id, problems_after=problems_before)
+            if isinstance(exc, CampaignError):
+                raise
+            raise CampaignError(422, f"{exc.reason}; nothing from this file was added", "file") from None
         added += await self._store_chunk(campaign_id, recipients, problems)
         async with self._db.write() as conn:
+            await store.commit_staged(conn, campaign_id)
             total = await store.recipient_count(conn, campaign_id)
             await store.update(
                 conn, campaign_id, total=total, invalid=campaign.invalid + invalid, updated_at=self._clock()

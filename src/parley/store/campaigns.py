@@ -71,8 +71,38 @@ async def add_recipients(conn: AsyncConnection, rows: Sequence[dict[str, Any]]) 
     await insert_rows(conn, campaign_recipients, rows)
 
 
+async def last_problem_id(conn: AsyncConnection, campaign_id: str) -> int:
+    query = sa.select(sa.func.max(campaign_problems.c.id)).where(campaign_problems.c.campaign_id == campaign_id)
+    return int(await conn.scalar(query) or 0)
+
+
+async def commit_staged(conn: AsyncConnection, campaign_id: str) -> None:
+    """The rows of an upload that was read to its end become pending recipients."""
+    await conn.execute(
+        campaign_recipients.update()
+        .where(campaign_recipients.c.campaign_id == campaign_id, campaign_recipients.c.state == "staged")
+        .values(state="pending")
+    )
+
+
+async def discard_staged(conn: AsyncConnection, campaign_id: str, *, problems_after: int) -> None:
+    """Undo an upload that failed half-way: its staged rows and the problems it recorded."""
+    await conn.execute(
+        campaign_recipients.delete().where(
+            campaign_recipients.c.campaign_id == campaign_id, campaign_recipients.c.state == "staged"
+        )
+    )
+    await conn.execute(
+        campaign_problems.delete().where(
+            campaign_problems.c.campaign_id == campaign_id, campaign_problems.c.id > problems_after
+        )
+    )
+
+
 async def recipient_count(conn: AsyncConnection, campaign_id: str) -> int:
-    query = sa.select(sa.func.count()).where(campaign_recipients.c.campaign_id == campaign_id)
+    query = sa.select(sa.func.count()).where(
+        campaign_recipients.c.campaign_id == campaign_id, campaign_recipients.c.state != "staged"
+    )
     return int(await conn.scalar(query) or 0)
 
 

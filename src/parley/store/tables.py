@@ -378,7 +378,7 @@ campaign_recipients = sa.Table(
     # The primary key is what makes "no recipient ever gets the same campaign twice" structural.
     sa.Column("number", sa.String(32), primary_key=True),
     sa.Column("fields", sa.JSON, nullable=False),
-    sa.Column("state", sa.String(16), nullable=False),  # pending | queued | skipped
+    sa.Column("state", sa.String(16), nullable=False),  # staged (upload in progress) | pending | queued | skipped
     sa.Column("message_id", sa.String(24), sa.ForeignKey("messages.id", ondelete="SET NULL")),
     sa.Column("reason", sa.String(200)),
     sa.Column("line", sa.Integer),
