@@ -24,6 +24,7 @@ from parley.services.delivery import Deliveries
 from parley.services.directory import DirectoryCache
 from parley.services.events import EventBus, postgres_dsn
 from parley.services.inbound import InboundRouter
+from parley.services.notifications import StatusNotifier
 from parley.services.numbers import Numbers
 from parley.services.queries import Messages
 from parley.services.receive import Inbox
@@ -130,8 +131,8 @@ def build(settings: Settings | None = None, *, clock: Callable[[], datetime] = u
     settings = settings or Settings()
     db = Database(settings.database_url)
     cache = DirectoryCache(db, country=settings.country, timezone=settings.timezone)
-    deliveries = Deliveries(db, clock)
     bus = EventBus(postgres_dsn(settings.database_url))
+    deliveries = Deliveries(db, clock, on_changes=StatusNotifier(db, bus).changed)
 
     def make_channel(row: Any) -> Channel:
         config = row.config

@@ -287,3 +287,13 @@ async def test_relinking_a_number_stops_the_old_links_conversations_from_sending
         reply = await alice.post(f"/api/v2/conversations/{conversation['id']}/messages", json={"text": "still here?"})
     assert reply.status_code == 409
     assert "no longer linked" in reply.json()["detail"]
+
+
+async def test_participants_see_their_reply_turn_delivered_live(server: ParleyServer, smsc: SmscSimulator) -> None:
+    smsc.send_mo(CUSTOMER, SUPPORT, "Status please")
+    conversation = await first_conversation(server, DORA)
+    async with SseClient(server.url, DORA) as dora, api(server, DORA) as client:
+        posted = await client.post(f"/api/v2/conversations/{conversation['id']}/messages", json={"text": "On its way"})
+        message_id = posted.json()["message"]["id"]
+        event = await dora.wait_for("message.status", message_id=message_id, status="delivered", timeout=20)
+    assert event["conversation_id"] == conversation["id"]

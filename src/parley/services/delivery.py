@@ -6,7 +6,7 @@ the SMPP deliver_sm_resp is sent (the channel awaits `Deliveries.receipt`), so a
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -69,9 +69,16 @@ class _Receipt:
 
 
 class Deliveries:
-    def __init__(self, db: Database, clock: Callable[[], datetime]) -> None:
+    def __init__(
+        self,
+        db: Database,
+        clock: Callable[[], datetime],
+        *,
+        on_changes: Callable[[list[tuple[str, str]]], Awaitable[None]] | None = None,
+    ) -> None:
         self._db = db
         self._clock = clock
+        self._on_changes = on_changes
         self._outcomes: GroupCommitter[Outcome, None] = GroupCommitter(self._write_outcomes)
         self._receipts: GroupCommitter[_Receipt, None] = GroupCommitter(self._write_receipts)
         self._journal: GroupCommitter[str, None] = GroupCommitter(self._write_submitting)
@@ -131,11 +138,12 @@ class Deliveries:
             await queue.retry_at(conn, retries)
             await receipts.add_parts(conn, parts)
             if parts:
-                await self._apply(
+                changes += await self._apply(
                     conn,
                     now,
                     await receipts.match(conn, now=now, carrier_ids=[p["carrier_id"] for p in parts]),
                 )
+        await self._notify(changes)
         return [None] * len(outcomes)
 
     async def _write_receipts(self, items: list[_Receipt]) -> list[None]:
@@ -153,11 +161,12 @@ class Deliveries:
         ]
         async with self._db.write() as conn:
             await receipts.add_receipts(conn, rows)
-            await self._apply(
+            changes = await self._apply(
                 conn,
                 now,
                 await receipts.match(conn, now=now, carrier_ids=[i.receipt.carrier_id for i in items]),
             )
+        await self._notify(changes)
         return [None] * len(items)
 
     async def sweep(self, *, window: timedelta = timedelta(days=7)) -> int:
@@ -168,12 +177,22 @@ class Deliveries:
                 return 0
         async with self._db.write() as conn:
             matched = await receipts.match(conn, now=now, since=now - window)
-            await self._apply(conn, now, matched)
+            changes = await self._apply(conn, now, matched)
+        await self._notify(changes)
         return len(matched)
 
-    async def _apply(self, conn: Any, now: datetime, matched: list[Any]) -> None:
+    async def _notify(self, changes: list[dict[str, Any]]) -> None:
+        """After the commit: tell whoever watches (conversation participants) which statuses changed."""
+        if self._on_changes is not None and changes:
+            try:
+                await self._on_changes([(c["id"], c["status"]) for c in changes])
+            except Exception:  # a live-update failure must never fail the recording
+                log.exception("delivery.notify_failed")
+
+    async def _apply(self, conn: Any, now: datetime, matched: list[Any]) -> list[dict[str, Any]]:
+        """Message statuses from newly matched receipts; returns the changes made."""
         if not matched:
-            return
+            return []
         ids: list[str] = list(dict.fromkeys(str(r.message_id) for r in matched))
         states = await receipts.part_states(conn, ids)
         current = await messages.get_many(conn, ids)
@@ -188,6 +207,7 @@ class Deliveries:
                     change["error"] = f"carrier reported {detail[mid]}"
                 changes.append(change)
         await messages.set_status(conn, changes, now=now)
+        return changes
 
     async def close(self) -> None:
         await self._outcomes.close()
