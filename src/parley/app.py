@@ -5,8 +5,8 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-from fastapi import FastAPI
-from fastapi.responses import PlainTextResponse
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse, PlainTextResponse
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from parley import __version__
@@ -22,6 +22,7 @@ from parley.ingress import (
     wildix_api,
 )
 from parley.ingress.mail2sms import Mail2SmsHandler, start_smtp
+from parley.services.errors import ServiceError
 from parley.settings import split_host_port
 
 
@@ -54,6 +55,20 @@ def create_app(parley: Parley, *, workers: bool = True) -> FastAPI:
         telemetry={"tracing": False, "metrics": False, "logs": False},
     )
     app.state.auth = parley.auth
+
+    @app.exception_handler(ServiceError)
+    async def service_error(_: Request, exc: ServiceError) -> JSONResponse:
+        """A use case said no: 422 names the fields (FastAPI's own shape), other statuses give a reason."""
+        if exc.status == 422:
+            detail: object = [
+                {"loc": ["body", *(field.split(".")[1:] if field and "." in field else [field])] if field else ["body"],
+                 "msg": msg, "type": "value_error"}
+                for field, msg in exc.problems()
+            ]  # fmt: skip
+        else:
+            detail = exc.reason
+        return JSONResponse({"detail": detail}, status_code=exc.status)
+
     app.include_router(wildix_api.router(parley.auth, parley.outbox, parley.cache))
     app.include_router(api.router(parley.outbox, parley.cache, parley.queries, parley.transports))
     app.include_router(conversations_api.router(parley.conversations))

@@ -4,22 +4,16 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, HTTPException, Query
+from fastapi import APIRouter, Query
 from pydantic import BaseModel, ConfigDict
 
 from parley.ingress.api import CurrentUser
-from parley.services.blocklists import Blocklist, BlocklistError
+from parley.services.blocklists import Blocklist
 
 
 class BlockNumber(BaseModel):
     model_config = ConfigDict(extra="forbid")
     number: str
-
-
-def _fail(exc: BlocklistError) -> HTTPException:
-    if exc.field is not None:
-        return HTTPException(exc.status, [{"loc": ["body", exc.field], "msg": exc.reason, "type": "value_error"}])
-    return HTTPException(exc.status, exc.reason)
 
 
 def router(blocklist: Blocklist) -> APIRouter:
@@ -36,17 +30,11 @@ def router(blocklist: Blocklist) -> APIRouter:
 
     @api.post("", status_code=201)
     async def block(body: BlockNumber, user: CurrentUser) -> dict[str, Any]:
-        try:
-            return await blocklist.add(user, body.number)
-        except BlocklistError as exc:
-            raise _fail(exc) from None
+        return await blocklist.add(user, body.number)
 
     @api.delete("/{number}", status_code=204)
     async def unblock(number: str, user: CurrentUser) -> None:
         """Admins only."""
-        try:
-            await blocklist.remove(user, number)
-        except BlocklistError as exc:
-            raise _fail(exc) from None
+        await blocklist.remove(user, number)
 
     return api

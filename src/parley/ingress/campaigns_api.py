@@ -8,12 +8,12 @@ from collections.abc import AsyncIterator
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, HTTPException, Query, UploadFile
+from fastapi import APIRouter, Query, UploadFile
 from fastapi.responses import StreamingResponse
 from pydantic import BaseModel, ConfigDict, Field
 
 from parley.ingress.api import CurrentUser
-from parley.services.campaigns import CampaignError, Campaigns
+from parley.services.campaigns import Campaigns
 
 
 class CampaignIn(BaseModel):
@@ -30,12 +30,6 @@ class CampaignIn(BaseModel):
     )
 
 
-def _fail(exc: CampaignError) -> HTTPException:
-    if exc.field is not None and exc.status == 422:
-        return HTTPException(422, [{"loc": ["body", exc.field], "msg": exc.reason, "type": "value_error"}])
-    return HTTPException(exc.status, exc.reason)
-
-
 def router(campaigns: Campaigns) -> APIRouter:
     api = APIRouter(prefix="/api/v2/campaigns", tags=["Campaigns"])
 
@@ -44,42 +38,27 @@ def router(campaigns: Campaigns) -> APIRouter:
         user: CurrentUser, status: str | None = None, limit: Annotated[int, Query(ge=1, le=500)] = 100
     ) -> list[dict[str, Any]]:
         """The user's campaigns (admins: all), newest first, with their counters."""
-        try:
-            return await campaigns.list_(user, status, limit)
-        except CampaignError as exc:
-            raise _fail(exc) from None
+        return await campaigns.list_(user, status, limit)
 
     @api.post("", status_code=201)
     async def create(body: CampaignIn, user: CurrentUser) -> dict[str, Any]:
         """A draft campaign; recipients come from `list_id` or a CSV uploaded to `/{id}/recipients`."""
-        try:
-            return await campaigns.create(user, body.model_dump())
-        except CampaignError as exc:
-            raise _fail(exc) from None
+        return await campaigns.create(user, body.model_dump())
 
     @api.get("/{campaign_id}")
     async def get(campaign_id: str, user: CurrentUser) -> dict[str, Any]:
-        try:
-            return await campaigns.get(user, campaign_id)
-        except CampaignError as exc:
-            raise _fail(exc) from None
+        return await campaigns.get(user, campaign_id)
 
     @api.post("/{campaign_id}/recipients")
     async def upload(campaign_id: str, file: UploadFile, user: CurrentUser) -> dict[str, Any]:
         """Recipients from a CSV (a `number` column, other columns as placeholders); rows with problems are
         reported by line and reason."""
-        try:
-            return await campaigns.upload(user, campaign_id, file.file)
-        except CampaignError as exc:
-            raise _fail(exc) from None
+        return await campaigns.upload(user, campaign_id, file.file)
 
     @api.get("/{campaign_id}/problems")
     async def problems(campaign_id: str, user: CurrentUser) -> list[dict[str, Any]]:
         """Rows of the uploaded CSV that were not loaded, by line (the first 1,000)."""
-        try:
-            return [{"line": p.line, "reason": p.reason} for p in await campaigns.problems(user, campaign_id)]
-        except CampaignError as exc:
-            raise _fail(exc) from None
+        return [{"line": p.line, "reason": p.reason} for p in await campaigns.problems(user, campaign_id)]
 
     for action in ("start", "stop", "restart"):
         api.add_api_route(f"/{{campaign_id}}/{action}", _action(campaigns, action), methods=["POST"], name=action)
@@ -87,10 +66,7 @@ def router(campaigns: Campaigns) -> APIRouter:
     @api.get("/{campaign_id}/recipients.csv", response_class=StreamingResponse)
     async def export(campaign_id: str, user: CurrentUser) -> StreamingResponse:
         """Every recipient with its outcome, as CSV."""
-        try:
-            first = await campaigns.recipients(user, campaign_id, after=None, limit=1)
-        except CampaignError as exc:
-            raise _fail(exc) from None
+        first = await campaigns.recipients(user, campaign_id, after=None, limit=1)
 
         async def rows() -> AsyncIterator[str]:
             yield "number,state,status,reason,line\r\n"
@@ -114,12 +90,9 @@ def router(campaigns: Campaigns) -> APIRouter:
 
 def _action(campaigns: Campaigns, action: str) -> Any:
     async def run(campaign_id: str, user: CurrentUser) -> dict[str, Any]:
-        try:
-            if action == "stop":
-                return await campaigns.stop(user, campaign_id)
-            return await campaigns.start(user, campaign_id)
-        except CampaignError as exc:
-            raise _fail(exc) from None
+        if action == "stop":
+            return await campaigns.stop(user, campaign_id)
+        return await campaigns.start(user, campaign_id)
 
     run.__doc__ = {
         "start": "Start a draft (scheduled if its start time is ahead).",

@@ -5,12 +5,12 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, HTTPException, Query
+from fastapi import APIRouter, Query
 from pydantic import BaseModel, ConfigDict, Field
 
 from parley.ingress.api import CurrentUser, message_out
 from parley.ingress.schemas import MessageOut
-from parley.services.conversations import ConversationError, Conversations
+from parley.services.conversations import Conversations
 from parley.store.conversations import ConversationFilter
 
 
@@ -102,12 +102,6 @@ class Block(BaseModel):
     created_at: datetime
 
 
-def _fail(exc: ConversationError) -> HTTPException:
-    if exc.field is not None and exc.status == 422:
-        return HTTPException(422, [{"loc": ["body", exc.field], "msg": exc.reason, "type": "value_error"}])
-    return HTTPException(exc.status, exc.reason)
-
-
 def router(conversations: Conversations) -> APIRouter:
     api = APIRouter(prefix="/api/v2", tags=["Conversations"])
 
@@ -136,25 +130,16 @@ def router(conversations: Conversations) -> APIRouter:
     @api.post("/conversations", response_model=ConversationOut, status_code=201)
     async def open_conversation(body: OpenConversation, user: CurrentUser) -> Any:
         """Start (or join) the SMS conversation with a customer for a service."""
-        try:
-            return await conversations.open(user, body.to, body.service)
-        except ConversationError as exc:
-            raise _fail(exc) from None
+        return await conversations.open(user, body.to, body.service)
 
     @api.get("/conversations/{conversation_id}", response_model=ConversationOut)
     async def get_conversation(conversation_id: str, user: CurrentUser) -> Any:
-        try:
-            return await conversations.get(user, conversation_id)
-        except ConversationError as exc:
-            raise _fail(exc) from None
+        return await conversations.get(user, conversation_id)
 
     @api.get("/conversations/{conversation_id}/messages", response_model=Timeline, response_model_by_alias=True)
     async def conversation_timeline(conversation_id: str, user: CurrentUser) -> Any:
         """Messages (with delivery state), system events and calls."""
-        try:
-            found = await conversations.timeline(user, conversation_id)
-        except ConversationError as exc:
-            raise _fail(exc) from None
+        found = await conversations.timeline(user, conversation_id)
         return Timeline(
             messages=[message_out(m) for m in found["messages"]],
             events=[TimelineEvent(kind=e.kind, actor=e.actor, detail=e.detail, at=e.at) for e in found["events"]],
@@ -165,75 +150,45 @@ def router(conversations: Conversations) -> APIRouter:
               response_model_by_alias=True)  # fmt: skip
     async def post_message(conversation_id: str, body: PostText, user: CurrentUser) -> Any:
         """Reply to the customer from the conversation's company number."""
-        try:
-            posted = await conversations.post(user, conversation_id, body.text)
-        except ConversationError as exc:
-            raise _fail(exc) from None
+        posted = await conversations.post(user, conversation_id, body.text)
         return PostResult(message=message_out(posted.message) if posted.message else None, command=posted.command)
 
     @api.post("/conversations/{conversation_id}/members", response_model=ConversationOut)
     async def add_member(conversation_id: str, body: Member, user: CurrentUser) -> Any:
-        try:
-            return await conversations.add_member(user, conversation_id, body.member)
-        except ConversationError as exc:
-            raise _fail(exc) from None
+        return await conversations.add_member(user, conversation_id, body.member)
 
     @api.delete("/conversations/{conversation_id}/members/{member}", response_model=ConversationOut)
     async def remove_member(conversation_id: str, member: str, user: CurrentUser) -> Any:
-        try:
-            return await conversations.remove_member(user, conversation_id, member)
-        except ConversationError as exc:
-            raise _fail(exc) from None
+        return await conversations.remove_member(user, conversation_id, member)
 
     @api.post("/conversations/{conversation_id}/leave", status_code=204)
     async def leave(conversation_id: str, user: CurrentUser) -> None:
-        try:
-            await conversations.leave(user, conversation_id)
-        except ConversationError as exc:
-            raise _fail(exc) from None
+        await conversations.leave(user, conversation_id)
 
     @api.post("/conversations/{conversation_id}/assign", response_model=ConversationOut)
     async def assign(conversation_id: str, body: Assign, user: CurrentUser) -> Any:
-        try:
-            return await conversations.assign(user, conversation_id, body.assignee)
-        except ConversationError as exc:
-            raise _fail(exc) from None
+        return await conversations.assign(user, conversation_id, body.assignee)
 
     @api.patch("/conversations/{conversation_id}", response_model=ConversationOut)
     async def rename(conversation_id: str, body: Rename, user: CurrentUser) -> Any:
-        try:
-            return await conversations.rename(user, conversation_id, body.title)
-        except ConversationError as exc:
-            raise _fail(exc) from None
+        return await conversations.rename(user, conversation_id, body.title)
 
     @api.post("/conversations/{conversation_id}/read", status_code=204)
     async def mark_read(conversation_id: str, user: CurrentUser) -> None:
-        try:
-            await conversations.read(user, conversation_id)
-        except ConversationError as exc:
-            raise _fail(exc) from None
+        await conversations.read(user, conversation_id)
 
     @api.post("/calls", status_code=201, tags=["Calls"])
     async def record_call(body: CallIn, user: CurrentUser) -> dict[str, Any]:
         """Record a call; it joins the conversation with the same customer and service."""
-        try:
-            return await conversations.record_call(user, body.model_dump())
-        except ConversationError as exc:
-            raise _fail(exc) from None
+        return await conversations.record_call(user, body.model_dump())
 
     @api.get("/blocks", response_model=list[Block], tags=["Administration"])
     async def list_blocks(user: CurrentUser) -> Any:
         """Customers blocked by agents (admins only)."""
-        try:
-            return [dict(r._mapping) for r in await conversations.list_blocks(user)]
-        except ConversationError as exc:
-            raise _fail(exc) from None
+        return [dict(r._mapping) for r in await conversations.list_blocks(user)]
 
     @api.delete("/blocks/{company_number}/{external_number}", status_code=204, tags=["Administration"])
     async def lift_block(company_number: str, external_number: str, user: CurrentUser) -> None:
-        try:
-            await conversations.lift_block(user, company_number, external_number)
-        except ConversationError as exc:
-            raise _fail(exc) from None
+        await conversations.lift_block(user, company_number, external_number)
 
     return api

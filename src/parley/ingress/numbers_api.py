@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter, Body, HTTPException
+from fastapi import APIRouter, Body
 
 from parley.ingress.api import CurrentUser
-from parley.services.numbers import NumberError, Numbers
+from parley.services.numbers import Numbers
 
 SETTINGS_EXAMPLE = {
     "linked_service": "Support",
@@ -25,30 +25,17 @@ SETTINGS_EXAMPLE = {
 }
 
 
-def _fail(exc: NumberError) -> HTTPException:
-    if exc.status == 422:
-        return HTTPException(422, [{"loc": ["body", *p.split(":")[0].split(".")[1:]], "msg": p, "type": "value_error"}
-                                   for p in exc.problems])  # fmt: skip
-    return HTTPException(exc.status, exc.problems[0])
-
-
 def router(numbers: Numbers) -> APIRouter:
     api = APIRouter(prefix="/api/v2/numbers", tags=["Administration"])
 
     @api.get("")
     async def list_numbers(user: CurrentUser) -> list[dict[str, Any]]:
         """Company numbers with their own and effective settings (`partially_configured`: the service's)."""
-        try:
-            return await numbers.list_(user)
-        except NumberError as exc:
-            raise _fail(exc) from None
+        return await numbers.list_(user)
 
     @api.get("/{number}")
     async def get_number(number: str, user: CurrentUser) -> dict[str, Any]:
-        try:
-            return await numbers.get(user, number)
-        except NumberError as exc:
-            raise _fail(exc) from None
+        return await numbers.get(user, number)
 
     @api.put("/{number}/settings")
     async def configure(
@@ -57,9 +44,6 @@ def router(numbers: Numbers) -> APIRouter:
         settings: dict[str, Any] = Body(examples=[SETTINGS_EXAMPLE]),  # noqa: B008
     ) -> dict[str, Any]:
         """Replace the number's settings: linked service, routing, out-of-hours routing, hours, actions."""
-        try:
-            return await numbers.configure(user, number, settings)
-        except NumberError as exc:
-            raise _fail(exc) from None
+        return await numbers.configure(user, number, settings)
 
     return api

@@ -8,14 +8,13 @@ from typing import Any
 
 from parley.core.numbers import InvalidNumber, parse_e164
 from parley.services.directory import DirectoryCache, User
+from parley.services.errors import ServiceError
 from parley.store import blocklist
 from parley.store.db import Database
 
 
-class BlocklistError(Exception):
-    def __init__(self, status: int, reason: str, field: str | None = None) -> None:
-        super().__init__(reason)
-        self.status, self.reason, self.field = status, reason, field
+class BlocklistError(ServiceError):
+    """A blocklist request that cannot be done."""
 
 
 class Blocklist:

@@ -24,6 +24,7 @@ from parley.core.sending_hours import parse_sending_hours
 from parley.core.templates import check
 from parley.services import conversation_support as support
 from parley.services.directory import DirectoryCache, User
+from parley.services.errors import ServiceError
 from parley.store import campaigns as store
 from parley.store.db import Database
 from parley.store.ids import new_id
@@ -34,10 +35,8 @@ MAX_ROWS = 1_000_000
 CHUNK = 5_000
 
 
-class CampaignError(Exception):
-    def __init__(self, status: int, reason: str, field: str | None = None) -> None:
-        super().__init__(reason)
-        self.status, self.reason, self.field = status, reason, field
+class CampaignError(ServiceError):
+    """A request about a campaign that cannot be done."""
 
 
 class Campaigns:

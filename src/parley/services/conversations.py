@@ -21,6 +21,7 @@ from parley.core.optout import Keyword, agent_command
 from parley.core.outbound import MAX_MESSAGE_LENGTH, OutboundError, check_text
 from parley.services import conversation_support as support
 from parley.services.directory import DirectoryCache, User
+from parley.services.errors import ServiceError
 from parley.services.events import Event, EventBus
 from parley.services.send import Outbox, SendSms
 from parley.store import conversations as store
@@ -30,14 +31,8 @@ from parley.store.ids import new_id
 from parley.store.tables import Record, bots, calls
 
 
-class ConversationError(Exception):
-    """A request about a conversation that cannot be done. ``status``: the HTTP status that fits."""
-
-    def __init__(self, status: int, reason: str, field: str | None = None) -> None:
-        super().__init__(reason)
-        self.status = status
-        self.reason = reason
-        self.field = field
+class ConversationError(ServiceError):
+    """A request about a conversation that cannot be done."""
 
 
 @dataclass(frozen=True)

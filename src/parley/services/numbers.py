@@ -12,15 +12,20 @@ from parley.core.actions import AddMembers, BotMessage
 from parley.core.number_config import ConfigError, NumberConfig, config_to_doc, parse_config
 from parley.services import conversation_support as support
 from parley.services.directory import DirectoryCache, User
+from parley.services.errors import ServiceError
 from parley.store.db import Database
 from parley.store.tables import Record, bots, numbers, services, users
 
 
-class NumberError(Exception):
+class NumberError(ServiceError):
+    """Settings that cannot be saved: every problem, each named by its path (``settings.hours.timezone: …``)."""
+
     def __init__(self, status: int, problems: list[str]) -> None:
-        super().__init__("; ".join(problems))
-        self.status = status
-        self.problems = problems
+        super().__init__(status, "; ".join(problems))
+        self.all = problems
+
+    def problems(self) -> list[tuple[str | None, str]]:
+        return [(p.split(":", 1)[0], p) for p in self.all]
 
 
 class Numbers:
