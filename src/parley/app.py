@@ -17,6 +17,7 @@ from parley.ingress import (
     campaigns_api,
     conversations_api,
     events_api,
+    lists_api,
     numbers_api,
     webhooks,
     wildix_api,
@@ -77,6 +78,7 @@ def create_app(parley: Parley, *, workers: bool = True) -> FastAPI:
     app.include_router(numbers_api.router(parley.numbers))
     app.include_router(blocklist_api.router(parley.blocklist))
     app.include_router(campaigns_api.router(parley.campaigns))
+    app.include_router(lists_api.router(parley.lists))
 
     @app.get("/healthz", tags=["Operations"])
     async def healthz() -> dict[str, object]:

@@ -24,6 +24,7 @@ from parley.services.delivery import Deliveries
 from parley.services.directory import DirectoryCache
 from parley.services.events import EventBus, postgres_dsn
 from parley.services.inbound import InboundRouter
+from parley.services.lists import Lists
 from parley.services.notifications import StatusNotifier
 from parley.services.numbers import Numbers
 from parley.services.queries import Messages
@@ -62,6 +63,7 @@ class Parley:
     numbers: Numbers
     blocklist: Blocklist
     campaigns: Campaigns
+    lists: Lists
     campaign_runner: CampaignRunner
     campaign_wake: asyncio.Event = field(default_factory=asyncio.Event)
     _tasks: list[asyncio.Task[None]] = field(default_factory=list)
@@ -198,5 +200,6 @@ def build(settings: Settings | None = None, *, clock: Callable[[], datetime] = u
         blocklist=Blocklist(db, cache, clock),
         campaigns=Campaigns(db, cache, clock, wake=campaign_wake.set),
         campaign_runner=CampaignRunner(db, cache, clock, on_enqueued=dispatcher.wake),
+        lists=Lists(db, cache, clock),
         campaign_wake=campaign_wake,
     )

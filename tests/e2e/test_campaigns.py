@@ -170,3 +170,23 @@ async def test_a_file_that_goes_bad_half_way_adds_nothing(server: ParleyServer) 
         assert "nothing from this file was added" in refused.text
         after = (await client.get(f"/api/v2/campaigns/{draft['id']}")).json()
         assert after["counters"]["total"] == 0 and after["counters"]["pending"] == 0
+
+
+async def test_a_campaign_from_a_saved_list_texts_its_entries(server: ParleyServer, smsc: SmscSimulator) -> None:
+    async with httpx.AsyncClient(base_url=server.url, auth=ALICE) as client:
+        saved = await client.post("/api/v2/lists", json={"name": "VIP"})
+        assert saved.status_code == 201, saved.text
+        list_id = saved.json()["id"]
+        uploaded = await client.post(f"/api/v2/lists/{list_id}/upload", files={"file": ("vip.csv", csv_of(12))})
+        assert uploaded.status_code == 200, uploaded.text
+        created = await client.post(
+            "/api/v2/campaigns",
+            json={"name": "VIP night", "sender": COMPANY, "message": "Dear {first_name}", "list_id": list_id},
+        )
+        assert created.status_code == 201, created.text
+        assert created.json()["counters"]["total"] == 12
+        await client.post(f"/api/v2/campaigns/{created.json()['id']}/start")
+        await wait_until(lambda: completed(client, created.json()["id"]), timeout=60)
+    counts = texted(smsc)
+    assert len(counts) == 12 and set(counts.values()) == {1}
+    assert any(s.text == "Dear Guest 3" for s in smsc.received)
