@@ -14,7 +14,7 @@ from starlette.datastructures import UploadFile
 
 from parley.core.recipients import TEMPLATE_CSV
 from parley.ingress.api import CurrentUser
-from parley.services.lists import ListError, Lists
+from parley.services.lists import Lists
 
 MAX_UPLOAD_BYTES = 256 * 1024 * 1024  # a 1,000,000-row list with a few columns is ~50 MB
 _SPOOL_IN_MEMORY = 1024 * 1024  # a raw upload past this goes to a temporary file, as multipart files do
@@ -52,12 +52,6 @@ class EntryChange(BaseModel):
     fields: dict[str, str] = Field(description="Placeholder values to set; the others are kept")
 
 
-def _fail(exc: ListError) -> HTTPException:
-    if exc.field is not None and exc.status == 422:
-        return HTTPException(422, [{"loc": [exc.location, exc.field], "msg": exc.reason, "type": "value_error"}])
-    return HTTPException(exc.status, exc.reason)
-
-
 def _too_large() -> HTTPException:
     return HTTPException(413, f"The file is larger than {MAX_UPLOAD_BYTES // (1024 * 1024)} MB")
 
@@ -91,10 +85,7 @@ def router(lists: Lists) -> APIRouter:
     @api.post("", status_code=201)
     async def create_list(body: ListName, user: CurrentUser) -> dict[str, Any]:
         """A new empty list; 409 when the name is taken."""
-        try:
-            return await lists.create(user, body.name)
-        except ListError as exc:
-            raise _fail(exc) from None
+        return await lists.create(user, body.name)
 
     @api.get("/template.csv", response_class=Response)
     async def template(user: CurrentUser) -> Response:
@@ -107,25 +98,18 @@ def router(lists: Lists) -> APIRouter:
 
     @api.get("/{list_id}")
     async def get_list(list_id: int, user: CurrentUser) -> dict[str, Any]:
-        try:
-            return await lists.get(user, list_id)
-        except ListError as exc:
-            raise _fail(exc) from None
+        """One list with its entry count and placeholder columns."""
+        return await lists.get(user, list_id)
 
     @api.patch("/{list_id}")
     async def rename_list(list_id: int, body: ListName, user: CurrentUser) -> dict[str, Any]:
-        try:
-            return await lists.rename(user, list_id, body.name)
-        except ListError as exc:
-            raise _fail(exc) from None
+        """Give the list another name; 409 when another list has it."""
+        return await lists.rename(user, list_id, body.name)
 
     @api.delete("/{list_id}", status_code=204)
     async def delete_list(list_id: int, user: CurrentUser) -> None:
         """The list and its entries; campaigns already made from it keep their recipients."""
-        try:
-            await lists.delete(user, list_id)
-        except ListError as exc:
-            raise _fail(exc) from None
+        await lists.delete(user, list_id)
 
     @api.post("/{list_id}/upload", openapi_extra=_UPLOAD_BODY)
     async def upload(list_id: int, request: Request, user: CurrentUser) -> dict[str, Any]:
@@ -133,22 +117,19 @@ def router(lists: Lists) -> APIRouter:
 
         Answers with what was added, what was already in the list, the duplicates within the file and the bad rows
         (the first 1,000 by line and reason). A file that is not CSV is refused with 422 and nothing is added."""
-        try:
-            await lists.get(user, list_id)  # before reading what may be 50 MB
-            if request.headers.get("content-type", "").startswith("multipart/form-data"):
-                async with request.form(max_files=1, max_fields=10) as form:
-                    given = form.get("file")
-                    if not isinstance(given, UploadFile):
-                        msg = 'Send the CSV as the multipart field "file"'
-                        raise HTTPException(422, [{"loc": ["body", "file"], "msg": msg, "type": "missing"}])
-                    if given.size is not None and given.size > MAX_UPLOAD_BYTES:
-                        raise _too_large()
-                    report = await lists.upload_csv(user, list_id, given.file)
-            else:
-                async with _spooled(request) as spool:
-                    report = await lists.upload_csv(user, list_id, spool)
-        except ListError as exc:
-            raise _fail(exc) from None
+        await lists.get(user, list_id)  # before reading what may be 50 MB
+        if request.headers.get("content-type", "").startswith("multipart/form-data"):
+            async with request.form(max_files=1, max_fields=10) as form:
+                given = form.get("file")
+                if not isinstance(given, UploadFile):
+                    msg = 'Send the CSV as the multipart field "file"'
+                    raise HTTPException(422, [{"loc": ["body", "file"], "msg": msg, "type": "missing"}])
+                if given.size is not None and given.size > MAX_UPLOAD_BYTES:
+                    raise _too_large()
+                report = await lists.upload_csv(user, list_id, given.file)
+        else:
+            async with _spooled(request) as spool:
+                report = await lists.upload_csv(user, list_id, spool)
         return report.as_dict()
 
     @api.get("/{list_id}/entries")
@@ -159,31 +140,21 @@ def router(lists: Lists) -> APIRouter:
         limit: Annotated[int, Query(ge=1, le=1000)] = 100,
     ) -> dict[str, Any]:
         """Entries by number, a page at a time."""
-        try:
-            return await lists.entries(user, list_id, after=after, limit=limit)
-        except ListError as exc:
-            raise _fail(exc) from None
+        return await lists.entries(user, list_id, after=after, limit=limit)
 
     @api.post("/{list_id}/entries", status_code=201)
     async def add_entry(list_id: int, body: NewEntry, user: CurrentUser) -> dict[str, Any]:
         """One number; national numbers are read in the PBX country. 409 when it is in the list already."""
-        try:
-            return await lists.add_entry(user, list_id, body.number, body.fields)
-        except ListError as exc:
-            raise _fail(exc) from None
+        return await lists.add_entry(user, list_id, body.number, body.fields)
 
     @api.patch("/{list_id}/entries/{number}")
     async def update_entry(list_id: int, number: str, body: EntryChange, user: CurrentUser) -> dict[str, Any]:
-        try:
-            return await lists.update_entry(user, list_id, number, body.fields)
-        except ListError as exc:
-            raise _fail(exc) from None
+        """Set some placeholder values of one entry; the others are kept."""
+        return await lists.update_entry(user, list_id, number, body.fields)
 
     @api.delete("/{list_id}/entries/{number}", status_code=204)
     async def remove_entry(list_id: int, number: str, user: CurrentUser) -> None:
-        try:
-            await lists.remove_entry(user, list_id, number)
-        except ListError as exc:
-            raise _fail(exc) from None
+        """Take one number out of the list."""
+        await lists.remove_entry(user, list_id, number)
 
     return api

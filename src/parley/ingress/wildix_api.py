@@ -68,9 +68,9 @@ async def _fields(request: Request) -> dict[str, str]:
 def router(auth: Authenticator, outbox: Outbox, cache: DirectoryCache) -> APIRouter:
     api = APIRouter(tags=["Wildix-compatible API"])
 
-    @api.api_route(
+    @api.post(
         "/api/v1/originate/sms",
-        methods=["GET", "POST"],
+        operation_id="originate_sms_post",
         summary="Send an SMS (Wildix-compatible)",
         response_model=None,
         description=(
@@ -110,4 +110,12 @@ def router(auth: Authenticator, outbox: Outbox, cache: DirectoryCache) -> APIRou
             return answer_warning([r.given for r in result.refused])
         return answer_result()
 
+    api.add_api_route(
+        "/api/v1/originate/sms",
+        originate_sms,
+        methods=["GET"],
+        operation_id="originate_sms_get",
+        summary="Send an SMS (Wildix-compatible), fields in the query string",
+        response_model=None,
+    )
     return api

@@ -186,13 +186,9 @@ class Campaigns:
         self, campaign_id: str, recipients: list[dict[str, Any]], problems: list[dict[str, Any]]
     ) -> int:
         async with self._db.write() as conn:
-            known = (
-                await store.known_numbers(conn, campaign_id, [r["number"] for r in recipients]) if recipients else set()
-            )
-            fresh = [r for r in recipients if r["number"] not in known]
-            await store.add_recipients(conn, fresh)
+            added = await store.add_recipients(conn, recipients)
             await store.add_problems(conn, problems)
-        return len(fresh)
+        return added
 
     # --- running -----------------------------------------------------------------------------------
 

@@ -27,6 +27,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from parley.core.numbers import InvalidNumber, parse_e164
 from parley.core.recipients import BadRow, CsvError, Recipient, RowResult, column_key, read_csv
 from parley.services.directory import DirectoryCache, User
+from parley.services.errors import ServiceError
 from parley.store import lists as store
 from parley.store.db import Database
 from parley.store.tables import Record
@@ -39,12 +40,8 @@ MAX_PROBLEMS = 1_000  # bad rows listed in an upload report; all of them are cou
 MAX_NAME = 200  # lists.name is a String(200)
 
 
-class ListError(Exception):
-    """A request about lists that cannot be done: ``status`` is the HTTP status, ``field`` the input at fault."""
-
-    def __init__(self, status: int, reason: str, field: str | None = None, location: str = "body") -> None:
-        super().__init__(reason)
-        self.status, self.reason, self.field, self.location = status, reason, field, location
+class ListError(ServiceError):
+    """A request about lists that cannot be done."""
 
 
 @dataclass
@@ -58,6 +55,7 @@ class UploadReport:
     problems: list[dict[str, Any]] = field(default_factory=list)
 
     def as_dict(self) -> dict[str, Any]:
+        """The report as JSON-ready data."""
         return asdict(self)
 
     def sort(self, rows: list[RowResult]) -> list[Recipient]:
@@ -193,7 +191,7 @@ class Lists:
 
     async def add_entry(self, user: User, list_id: int, number: str, fields: dict[str, str]) -> dict[str, Any]:
         """Add one number with its placeholder values; 409 when it is in the list already."""
-        e164, values, now = await self._number(number, "body"), _fields(fields), self._clock()
+        e164, values, now = await self._number(number), _fields(fields), self._clock()
         async with self._db.write() as conn:
             saved = await self._locked(conn, list_id)
             if not await store.add_entries(conn, list_id, [(e164, values)], now=now):
@@ -204,7 +202,7 @@ class Lists:
 
     async def update_entry(self, user: User, list_id: int, number: str, fields: dict[str, str]) -> dict[str, Any]:
         """Set some placeholder values of one entry (the others are kept); 404 when the number is not there."""
-        e164, values, now = await self._number(number, "path"), _fields(fields), self._clock()
+        e164, values, now = await self._listed(list_id, number), _fields(fields), self._clock()
         async with self._db.write() as conn:
             saved = await self._locked(conn, list_id)
             entry = await store.find_entry(conn, list_id, e164)
@@ -217,7 +215,7 @@ class Lists:
 
     async def remove_entry(self, user: User, list_id: int, number: str) -> None:
         """Take one number out of the list; 404 when it is not there."""
-        e164, now = await self._number(number, "path"), self._clock()
+        e164, now = await self._listed(list_id, number), self._clock()
         async with self._db.write() as conn:
             await self._locked(conn, list_id)
             if not await store.remove_entry(conn, list_id, e164):
@@ -235,12 +233,9 @@ class Lists:
             rows = await asyncio.to_thread(read_csv, stream, default_region=region, max_rows=MAX_UPLOAD_ROWS)
         except CsvError as exc:
             raise ListError(422, exc.reason, "file") from None
-        report, added, now = UploadReport(), _Added(), self._clock()
+        report, added = UploadReport(), _Added()
         try:
-            while chunk := await asyncio.to_thread(_take, rows, CHUNK_ROWS):
-                recipients = report.sort(chunk)
-                if recipients:
-                    await self._add_chunk(list_id, recipients, now, report, added)
+            await self._load(list_id, rows, report, added)
         except CsvError as exc:
             await self._take_back(list_id, added)
             raise ListError(422, exc.reason, "file") from None
@@ -251,6 +246,22 @@ class Lists:
                 log.exception("list upload not taken back", list_id=list_id, numbers=len(added.numbers))
             raise
         return report
+
+    async def _load(self, list_id: int, rows: Iterator[RowResult], report: UploadReport, added: _Added) -> None:
+        """Parse the next chunk in a worker thread while this one is written (two chunks in memory at most)."""
+        now = self._clock()
+        parsing = asyncio.ensure_future(asyncio.to_thread(_take, rows, CHUNK_ROWS))
+        try:
+            while chunk := await parsing:
+                parsing = asyncio.ensure_future(asyncio.to_thread(_take, rows, CHUNK_ROWS))
+                recipients = report.sort(chunk)
+                if recipients:
+                    await self._add_chunk(list_id, recipients, now, report, added)
+        finally:
+            # A write failed with a parse under way: let it finish (it reads the caller's stream) and drop it.
+            await asyncio.wait([parsing])
+            if not parsing.cancelled():
+                parsing.exception()
 
     async def _add_chunk(
         self, list_id: int, recipients: list[Recipient], now: datetime, report: UploadReport, added: _Added
@@ -288,8 +299,15 @@ class Lists:
             raise ListError(404, f"No list {list_id}")
         return saved
 
-    async def _number(self, raw: str, location: str) -> str:
+    async def _number(self, raw: str) -> str:
         try:
             return parse_e164(raw, (await self._cache.config()).country)
         except InvalidNumber as exc:
-            raise ListError(422, exc.reason, "number", location) from None
+            raise ListError(422, exc.reason, "number") from None
+
+    async def _listed(self, list_id: int, raw: str) -> str:
+        """The number of an entry named in a path: one that cannot be read is in no list (404)."""
+        try:
+            return parse_e164(raw, (await self._cache.config()).country)
+        except InvalidNumber as exc:
+            raise ListError(404, f"{raw} is not in list {list_id} ({exc.reason})") from None

@@ -8,6 +8,7 @@ from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from parley.store.bulk import insert_rows
@@ -67,8 +68,17 @@ async def update(conn: AsyncConnection, campaign_id: str, **values: Any) -> None
     await conn.execute(campaigns.update().where(campaigns.c.id == campaign_id).values(**values))
 
 
-async def add_recipients(conn: AsyncConnection, rows: Sequence[dict[str, Any]]) -> None:
-    await insert_rows(conn, campaign_recipients, rows)
+async def add_recipients(conn: AsyncConnection, rows: Sequence[dict[str, Any]]) -> int:
+    """Insert recipients, skipping numbers the campaign already has; returns how many were new."""
+    if not rows:
+        return 0
+    insert = postgresql.insert if conn.dialect.name == "postgresql" else sqlite.insert
+    statement = (
+        insert(campaign_recipients)
+        .on_conflict_do_nothing(index_elements=[campaign_recipients.c.campaign_id, campaign_recipients.c.number])
+        .returning(campaign_recipients.c.number)
+    )
+    return len((await conn.execute(statement, list(rows))).all())
 
 
 async def last_problem_id(conn: AsyncConnection, campaign_id: str) -> int:
@@ -104,13 +114,6 @@ async def recipient_count(conn: AsyncConnection, campaign_id: str) -> int:
         campaign_recipients.c.campaign_id == campaign_id, campaign_recipients.c.state != "staged"
     )
     return int(await conn.scalar(query) or 0)
-
-
-async def known_numbers(conn: AsyncConnection, campaign_id: str, numbers: Sequence[str]) -> set[str]:
-    query = sa.select(campaign_recipients.c.number).where(
-        campaign_recipients.c.campaign_id == campaign_id, campaign_recipients.c.number.in_(list(numbers))
-    )
-    return set((await conn.execute(query)).scalars())
 
 
 async def copy_from_list(conn: AsyncConnection, campaign_id: str, list_id: int) -> int:

@@ -40,6 +40,7 @@ async def find(conn: AsyncConnection, list_id: int, *, lock: bool = False) -> Re
 
 
 async def find_by_name(conn: AsyncConnection, name: str) -> Record | None:
+    """The list with exactly this name, or None."""
     return (await conn.execute(sa.select(list_table).where(list_table.c.name == name))).first()
 
 
@@ -97,6 +98,7 @@ async def add_entries(
 
 
 async def find_entry(conn: AsyncConnection, list_id: int, number: str) -> Record | None:
+    """One entry (``number``, ``fields``, ``created_at`` …), or None when the number is not in the list."""
     query = sa.select(entry_table).where(entry_table.c.list_id == list_id, entry_table.c.number == number)
     return (await conn.execute(query)).first()
 
