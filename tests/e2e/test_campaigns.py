@@ -83,6 +83,8 @@ async def test_a_campaign_from_a_csv_texts_every_recipient_once_with_placeholder
         await wait_until(lambda: completed(client, campaign["id"]), timeout=60)
         final = await status(client, campaign["id"])
         export = await client.get(f"/api/v2/campaigns/{campaign['id']}/recipients.csv")
+        page = (await client.get(f"/api/v2/campaigns/{campaign['id']}/recipients", params={"limit": 5})).json()
+        assert len(page["recipients"]) == 5 and page["next"] == page["recipients"][-1]["number"]
     counts = texted(smsc)
     assert len(counts) == 39 and set(counts.values()) == {1}
     assert "+15550000003" not in counts  # blocklisted: skipped

@@ -55,6 +55,23 @@ def router(campaigns: Campaigns) -> APIRouter:
         reported by line and reason."""
         return await campaigns.upload(user, campaign_id, file.file)
 
+    @api.get("/{campaign_id}/recipients")
+    async def recipients(
+        campaign_id: str,
+        user: CurrentUser,
+        after: Annotated[str | None, Query(description="The last number of the previous page")] = None,
+        limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+    ) -> dict[str, Any]:
+        """Recipients and their outcome (state, message status, reason), by number."""
+        page = await campaigns.recipients(user, campaign_id, after=after, limit=limit)
+        return {
+            "recipients": [
+                {"number": r.number, "state": r.state, "status": r.status, "reason": r.reason, "line": r.line}
+                for r in page
+            ],
+            "next": page[-1].number if len(page) == limit else None,
+        }
+
     @api.get("/{campaign_id}/problems")
     async def problems(campaign_id: str, user: CurrentUser) -> list[dict[str, Any]]:
         """Rows of the uploaded CSV that were not loaded, by line (the first 1,000)."""
