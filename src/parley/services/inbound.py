@@ -8,7 +8,9 @@ out of hours; the number's timed actions are armed. Participants are told after 
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -17,7 +19,8 @@ import structlog
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from parley.core.actions import on_inbound
-from parley.core.membership import bot_key, user_key, who_joins
+from parley.core.membership import Candidate, Route, bot_key, user_key, who_joins
+from parley.core.number_config import NumberConfig
 from parley.core.optout import Keyword, classify
 from parley.services import conversation_support as support
 from parley.services.events import Event, EventBus
@@ -35,6 +38,22 @@ log = structlog.get_logger()
 BOT_QUIET = timedelta(hours=1)
 
 
+@dataclass(frozen=True)
+class NumberRouting:
+    """What routing needs to know about one company number; read once, kept for `ROUTING_TTL`."""
+
+    number: Record | None
+    service: Record | None
+    config: NumberConfig
+    service_members: list[Candidate]
+    office_users: list[Candidate]
+    route_users: dict[Route, list[Candidate]]
+
+
+# Settings, members and licenses change rarely; a short cache keeps routing to a few queries a message.
+ROUTING_TTL = 2.0
+
+
 class InboundRouter:
     def __init__(
         self, db: Database, bus: EventBus, clock: Callable[[], datetime], *, on_enqueued: Callable[[], None]
@@ -43,6 +62,28 @@ class InboundRouter:
         self._bus = bus
         self._clock = clock
         self._on_enqueued = on_enqueued
+        self._routings: dict[str, tuple[float, NumberRouting]] = {}
+
+    async def _routing(self, conn: AsyncConnection, company: str) -> NumberRouting:
+        cached = self._routings.get(company)
+        if cached is not None and cached[0] > time.monotonic():
+            return cached[1]
+        number = await support.find_number(conn, company)
+        service = await support.owning_service(conn, number, company) if number is not None else None
+        config = (await support.settings_for(conn, number, service))[0] if number is not None else NumberConfig()
+        routes = {r for r in (config.routing, config.out_of_hours) if r is not None}
+        info = NumberRouting(
+            number=number,
+            service=service,
+            config=config,
+            service_members=await support.static_members(conn, service.id if service is not None else None),
+            office_users=await support.office_users(conn, company),
+            route_users={r: await support.route_users(conn, r) for r in routes},
+        )
+        if len(self._routings) > 10_000:
+            self._routings.clear()
+        self._routings[company] = (time.monotonic() + ROUTING_TTL, info)
+        return info
 
     async def route(self, message_id: str) -> None:
         """Route one stored inbound message and finish its job (idempotent: a routed message is skipped)."""
@@ -59,7 +100,8 @@ class InboundRouter:
         if msg is None or msg.conversation_id is not None or msg.direction != "in":
             return [], False
         company, customer = msg.recipient, msg.sender
-        number = await support.find_number(conn, company)
+        info = await self._routing(conn, company)
+        number, service = info.number, info.service
         if number is None:
             await conn.execute(
                 messages_table.update()
@@ -67,7 +109,6 @@ class InboundRouter:
                 .values(error=f"{company} is not a company number of this PBX", updated_at=now)
             )
             return [Event("message.unrouted", {"message_id": message_id, "to": company}, frozenset())], False
-        service = await support.owning_service(conn, number, company)
         conversation, opened = await self._conversation(conn, company, customer, service, now)
         cid = conversation.id
         timeline: list[dict[str, Any]] = []
@@ -81,14 +122,14 @@ class InboundRouter:
         await conn.execute(messages_table.update().where(messages_table.c.id == message_id).values(**update))
         timeline += await self._keywords(conn, cid, company, customer, msg.body, now)
 
-        config, _partial = await support.settings_for(conn, number, service)
+        config = info.config
         route = config.route_at(now)
         present = await support.presence(conn, cid)
         joining = who_joins(
             route=route,
-            route_users=await support.route_users(conn, route),
-            service_members=await support.static_members(conn, service.id if service is not None else None),
-            office_users=await support.office_users(conn, company),
+            route_users=info.route_users.get(route, []) if route is not None else [],
+            service_members=info.service_members,
+            office_users=info.office_users,
             present=present,
         )
         for uid in joining.users:
@@ -106,7 +147,9 @@ class InboundRouter:
             queued = await self._bots_answer(conn, conversation, company, customer, now)
         await self._arm_timers(conn, cid, config, now)
         await store.add_events(conn, timeline)
-        audience = await support.active_user_ids(conn, cid)
+        audience = frozenset(
+            {int(k[2:]) for k, p in present.items() if k.startswith("u:") and p.active} | set(joining.users)
+        )
         events = [Event("message.created", {"conversation_id": cid, "message_id": message_id}, audience)]
         if timeline:
             events.append(Event("conversation.updated", {"conversation_id": cid}, audience))
