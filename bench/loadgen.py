@@ -8,6 +8,10 @@ Run it in its own process so that it never shares the server's event loop::
 It prints one JSON object: requests/s over the measured window, errors (non-2xx, or a 2xx whose body lacks
 ``--expect``), totals over the whole run (warm-up and drain included) and latency percentiles. With
 ``--total N`` it sends exactly N requests instead (used to preload a queue) and reports the same figures.
+
+With ``--rate R`` it is open-loop instead: R requests a second on a fixed schedule, whatever the answers, each on
+an idle connection (or as soon as one is free); latency runs from the scheduled time, so a slow answer also counts
+against the requests queued behind it (no coordinated omission).
 """
 
 from __future__ import annotations
@@ -18,7 +22,8 @@ import base64
 import functools
 import json
 import time
-from collections import Counter
+from collections import Counter, deque
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -30,6 +35,7 @@ class Stats:
     issued: int = 0
     total: int | None = None  # stop issuing after this many requests
     stopping: bool = False
+    open_loop: bool = False  # --rate: requests are sent by the schedule, not by the previous answer
     measuring: bool = False
     latencies: list[float] = field(default_factory=list)
     statuses: Counter[int] = field(default_factory=Counter)
@@ -48,17 +54,20 @@ class Client(asyncio.Protocol):
         self.transport: asyncio.Transport | None = None
         self.buffer = b""
         self.sent_at = 0.0
+        self.release: Callable[[Client], None] | None = None  # rate mode: hands the idle connection back
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self.transport = transport  # type: ignore[assignment]  # uvloop's transports are not asyncio.Transport
-        self.send()
+        if not self.stats.open_loop:
+            self.send()
 
-    def send(self) -> None:
+    def send(self, scheduled: float | None = None) -> None:
         if self.transport is None or self.transport.is_closing() or not self.stats.may_issue():
             self.idle.set()
             return
+        self.idle.clear()
         self.stats.issued += 1
-        self.sent_at = time.perf_counter()
+        self.sent_at = time.perf_counter() if scheduled is None else scheduled
         self.transport.write(self.request)
 
     def data_received(self, data: bytes) -> None:
@@ -91,7 +100,11 @@ class Client(asyncio.Protocol):
                 stats.samples.append(f"{status} {body[:200].decode(errors='replace')}")
         if stats.measuring:
             stats.latencies.append(time.perf_counter() - self.sent_at)
-        self.send()
+        if self.release is None:
+            self.send()
+        else:
+            self.idle.set()
+            self.release(self)
 
     def fail(self, reason: str) -> None:
         self.stats.errors += 1
@@ -123,6 +136,47 @@ def build_request(host: str, port: int, path: str, body: bytes, auth: str | None
     return ("\r\n".join(lines) + "\r\n\r\n").encode() + body
 
 
+async def paced(
+    clients: list[Client], stats: Stats, rate: float, warmup: float, duration: float
+) -> tuple[int, int, float, int, int, float]:
+    """Issue ``rate`` requests a second on a fixed schedule; returns (ok, errors, time) at both ends of the window."""
+    free: deque[Client] = deque(clients)
+    backlog: deque[float] = deque()  # scheduled times of requests that found no idle connection
+
+    def release(client: Client) -> None:
+        if backlog and not stats.stopping:
+            client.send(backlog.popleft())
+        else:
+            free.append(client)
+
+    for client in clients:
+        client.release = release
+        client.idle.set()
+    start = time.perf_counter()
+    issued = 0
+    measure_at, stop_at = start + warmup, start + warmup + duration
+    ok0 = err0 = 0
+    t0 = measure_at
+    while (now := time.perf_counter()) < stop_at:
+        if not stats.measuring and now >= measure_at:
+            stats.measuring, ok0, err0, t0 = True, stats.ok, stats.errors, now
+        while issued < (now - start) * rate:
+            scheduled = start + issued / rate
+            issued += 1
+            if free:
+                free.popleft().send(scheduled)
+            else:
+                backlog.append(scheduled)
+        await asyncio.sleep(min(0.005, max(0.0, start + issued / rate - time.perf_counter())))
+    ok1, err1, t1 = stats.ok, stats.errors, time.perf_counter()
+    stats.measuring, stats.stopping = False, True
+    stats.errors += len(backlog)  # never sent: the server could not keep up with the schedule
+    stats.issued += len(backlog)
+    if backlog:
+        stats.samples.append(f"{len(backlog)} scheduled requests never found a free connection")
+    return ok0, err0, t0, ok1, err1, t1
+
+
 def percentile(values: list[float], q: float) -> float:
     if not values:
         return 0.0
@@ -133,7 +187,7 @@ def percentile(values: list[float], q: float) -> float:
 async def run(args: argparse.Namespace) -> dict[str, Any]:
     loop = asyncio.get_running_loop()
     request = build_request(args.host, args.port, args.path, args.body.encode(), args.auth)
-    stats = Stats(total=args.total)
+    stats = Stats(total=args.total, open_loop=bool(args.rate))
     clients: list[Client] = []
     for _ in range(args.connections):
         idle = asyncio.Event()
@@ -145,7 +199,9 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
         return any(not c.idle.is_set() for c in clients)
 
     started = time.perf_counter()
-    if args.total is None:
+    if args.rate:
+        ok0, err0, t0, ok1, err1, t1 = await paced(clients, stats, args.rate, args.warmup, args.duration)
+    elif args.total is None:
         await asyncio.sleep(args.warmup)
         stats.measuring = True
         ok0, err0, t0 = stats.ok, stats.errors, time.perf_counter()
@@ -176,6 +232,8 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
         "samples": stats.samples,
         "p50_ms": percentile(stats.latencies, 0.50) * 1000,
         "p99_ms": percentile(stats.latencies, 0.99) * 1000,
+        "max_ms": max(stats.latencies, default=0.0) * 1000,
+        "measured": len(stats.latencies),
     }
 
 
@@ -191,6 +249,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--warmup", type=float, default=1.0)
     parser.add_argument("--duration", type=float, default=5.0)
     parser.add_argument("--total", type=int, default=None, help="send exactly this many requests, then stop")
+    parser.add_argument("--rate", type=float, default=None, help="open loop: requests a second on a fixed schedule")
     parser.add_argument("--timeout", type=float, default=60.0, help="longest wait for the last answers")
     args = parser.parse_args(argv)
     try:

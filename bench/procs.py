@@ -119,13 +119,17 @@ class Procs:
 
     async def load(self, name: str, port: int, *args: str, timeout: float = 300.0) -> dict[str, Any]:
         """Run the load generator in its own process and return its JSON report."""
-        proc = self.spawn(name, [sys.executable, "-m", "bench.loadgen", "--port", str(port), *args])
+        return await self.run_json(name, "bench.loadgen", "--port", str(port), *args, timeout=timeout)
+
+    async def run_json(self, name: str, module: str, *args: str, timeout: float = 300.0) -> dict[str, Any]:
+        """Run ``python -m module args`` to its end and return the JSON object it printed last."""
+        proc = self.python(name, module, *args)
         try:
             await asyncio.to_thread(proc.wait, timeout)
         finally:
             self.stop(proc)
         out = self.logs[proc.pid].read_text().strip().splitlines()
         if proc.returncode != 0 or not out:
-            raise RuntimeError(f"the load generator failed:\n{self.log_tail(proc)}")
+            raise RuntimeError(f"{module} failed:\n{self.log_tail(proc)}")
         result: dict[str, Any] = json.loads(out[-1])
         return result

@@ -1,16 +1,18 @@
-"""Tables: each figure with its ratio to the same-run baseline, and the reference figures from the issue."""
+"""Tables: each figure with its ratio to the same-run baseline, and the reference figures from the issues."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-from bench.scenarios import Figure
+from bench.figures import Figure
 
 
 @dataclass(frozen=True)
 class Reference:
     peer: str  # the best-known open-source Python gateway
     target: float | None  # Parley's target on PostgreSQL, in the figure's unit
+    at_most: bool = False  # the target is a ceiling (latency, memory), not a floor (rates)
+    shown: str | None = None  # how the target is written, when not in the figure's unit
 
 
 REFERENCES = {
@@ -18,6 +20,10 @@ REFERENCES = {
     "accept100": Reference("—", 10_000),
     "e2e": Reference("~580 msg/s", 1_000),
     "e2e_delay": Reference("~43 msg/s per bind", 400),
+    "inbound": Reference("", 500),
+    "inbound_p99_routed": Reference("", 50, at_most=True),
+    "inbound_p99_seen": Reference("", 50, at_most=True),
+    "rss_campaign_serve": Reference("", 250e6 / 2**20, at_most=True, shown="<250 MB (238 MiB)"),
 }
 
 HEADERS = ("metric", "value", "× baseline", "peer", "target (PostgreSQL)")
@@ -27,18 +33,40 @@ def _number(value: float, unit: str) -> str:
     return f"{value:,.0f} {unit}" if value >= 100 else f"{value:,.1f} {unit}"
 
 
+def _ratio(value: float) -> str:
+    return f"{value:.2f}×" if value >= 0.1 else f"{value:.2g}×"
+
+
+def _against(f: Figure, figures: list[Figure]) -> Figure | None:
+    if f.against == "":  # a baseline itself
+        return None
+    key = f.against or ("rss_baseline" if f.unit == "MiB" else "baseline")
+    return next((g for g in figures if g.key == key and g is not f), None)
+
+
+def _verdict(f: Figure, ref: Reference, *, postgres: bool) -> str:
+    if not ref.target:
+        return ""
+    if ref.at_most:
+        bound, met = ref.shown or f"<{ref.target:,.0f} {f.unit}", f.value < ref.target
+    else:
+        bound, met = f"≥{ref.target:,.0f}", f.value >= ref.target
+    if not f.ok:
+        return f"{bound}: not measured (see the note)"
+    return f"{bound}: " + (("met" if met else "not met") if postgres else "(PostgreSQL only)")
+
+
 def rows(figures: list[Figure], *, postgres: bool) -> list[tuple[str, ...]]:
-    base = next((f for f in figures if f.key == "baseline"), None)
-    base_rss = next((f for f in figures if f.key == "rss_baseline"), None)
+    bases = {id(g) for f in figures if (g := _against(f, figures)) is not None}
     out: list[tuple[str, ...]] = []
     for f in figures:
-        against = base_rss if f.unit == "MiB" else base
-        ratio = f"{f.value / against.value:.2f}×" if against and against.value else "—"
+        against = _against(f, figures)
+        if against is not None and against.value:
+            ratio = _ratio(f.value / against.value)
+        else:
+            ratio = "1.00×" if id(f) in bases else "—"
         ref = REFERENCES.get(f.key)
-        target = ""
-        if ref and ref.target:
-            verdict = ("met" if f.value >= ref.target else "not met") if postgres else "(PostgreSQL only)"
-            target = f"≥{ref.target:,.0f}: {verdict}"
+        target = _verdict(f, ref, postgres=postgres) if ref else ""
         value = _number(f.value, f.unit) + ("" if f.ok else " (!)")
         out.append((f.label, value, ratio, ref.peer if ref else "", target))
     return out
@@ -70,11 +98,11 @@ def notes(figures: list[Figure]) -> list[str]:
 
 
 def summary(figures: list[Figure]) -> str:
-    """One line per figure, as "Parley accept, 1 number: 2,100 msg/s = 0.45× baseline"."""
-    base = next((f for f in figures if f.key == "baseline"), None)
+    """One line per compared figure, as "Parley accept, 1 number: 2,100 msg/s = 0.45× baseline (…)"."""
     lines = []
     for f in figures:
-        if f.unit == "MiB" or f.key == "baseline" or base is None or not base.value:
+        against = _against(f, figures)
+        if f.unit == "MiB" or f.key == "baseline" or against is None or not against.value:
             continue
-        lines.append(f"{f.label}: {_number(f.value, f.unit)} = {f.value / base.value:.2f}× baseline")
+        lines.append(f"{f.label}: {_number(f.value, f.unit)} = {_ratio(f.value / against.value)} {against.label}")
     return "\n".join(lines)

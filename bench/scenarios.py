@@ -1,4 +1,5 @@
-"""What is measured on one backend: the baseline, Parley's accept rate, and the end-to-end rate to an SMPP sink."""
+"""What is measured on one backend: the baseline, Parley's accept rate, the end-to-end rate to an SMPP sink; the
+inbound (bench/inbound.py) and campaign (bench/campaign.py) scenarios use this runner's helpers."""
 
 from __future__ import annotations
 
@@ -7,7 +8,6 @@ import subprocess
 import sys
 import time
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
@@ -15,7 +15,10 @@ from urllib.parse import urlencode
 import httpx
 
 from bench.databases import Backend, Counter, count
+from bench.figures import Figure, Options
 from bench.procs import Procs, cpu_seconds, free_port, peak_rss_mb
+
+__all__ = ["Figure", "Options", "Runner"]
 
 PATH = "/api/v1/originate/sms"
 AUTH = "101:sms101api"
@@ -63,27 +66,6 @@ prefix = "+1"
 price = "0.0079"
 currency = "USD"
 """
-
-
-@dataclass(frozen=True)
-class Options:
-    warmup: float = 1.0
-    duration: float = 5.0
-    connections: int = 50
-    e2e_instant: int = 20_000
-    e2e_delayed: int = 10_000
-    delay: float = 0.02
-    e2e_timeout: float = 300.0
-
-
-@dataclass
-class Figure:
-    key: str  # baseline | accept1 | accept100 | e2e | e2e_delay | rss_*
-    label: str
-    value: float
-    unit: str
-    notes: list[str] = field(default_factory=list)
-    ok: bool = True  # False when the figure is not trustworthy (errors, lost rows, timeout)
 
 
 def api(body: str, *extra: str) -> list[str]:
@@ -138,9 +120,9 @@ class Runner:
             env["PARLEY_HTTP"] = f"127.0.0.1:{port}"
         return env
 
-    async def provision(self, url: str, label: str, smsc_port: int) -> None:
+    async def provision(self, url: str, label: str, smsc_port: int, template: str = PROVISIONING) -> None:
         path = self.workdir / f"{label}.toml"
-        path.write_text(PROVISIONING.format(port=smsc_port))
+        path.write_text(template.format(port=smsc_port))
         proc = self.procs.python(f"apply-{label}", "parley", "apply", str(path), env=self.parley_env(url))
         try:
             code = await asyncio.to_thread(proc.wait, 120)
@@ -149,9 +131,10 @@ class Runner:
         if code != 0:
             raise RuntimeError(f"parley apply failed:\n{self.procs.log_tail(proc)}")
 
-    async def serve(self, url: str, label: str) -> tuple[subprocess.Popen[bytes], int]:
+    async def serve(self, url: str, label: str, *, workers: bool = False) -> tuple[subprocess.Popen[bytes], int]:
         port = free_port()
-        server = self.procs.python(f"serve-{label}", "parley", "serve", "--no-workers", env=self.parley_env(url, port))
+        flags = [] if workers else ["--no-workers"]
+        server = self.procs.python(f"serve-{label}", "parley", "serve", *flags, env=self.parley_env(url, port))
         await self.procs.wait_http(server, f"http://127.0.0.1:{port}/healthz")
         return server, port
 
@@ -254,16 +237,23 @@ class Runner:
         return [figure, Figure(f"rss_worker_{key}", f"Peak RSS, parley worker, {smsc_name}", rss or 0.0, "MiB")]
 
     async def run_all(self) -> tuple[list[Figure], list[str]]:
-        """Every scenario, each on its own database; one that fails is reported and the others still run."""
+        """The chosen scenarios, each on its own database; one that fails is reported and the others still run."""
+        from bench.campaign import campaign
+        from bench.inbound import inbound
+
         figures: list[Figure] = []
         failures: list[str] = []
-        steps: list[tuple[str, Callable[[], Awaitable[list[Figure]]]]] = [
-            ("baseline", self.baseline),
-            ("accept", self.accept),
-            ("end to end, instant SMSC", lambda: self.end_to_end(0.0, self.options.e2e_instant)),
-            ("end to end, delayed SMSC", lambda: self.end_to_end(self.options.delay, self.options.e2e_delayed)),
+        steps: list[tuple[str, str, Callable[[], Awaitable[list[Figure]]]]] = [
+            ("baseline", "baseline", self.baseline),
+            ("accept", "accept", self.accept),
+            ("e2e", "end to end, instant SMSC", lambda: self.end_to_end(0.0, self.options.e2e_instant)),
+            ("e2e", "end to end, delayed SMSC", lambda: self.end_to_end(self.options.delay, self.options.e2e_delayed)),
+            ("inbound", "inbound", lambda: inbound(self)),
+            ("campaign", "campaign", lambda: campaign(self)),
         ]
-        for name, step in steps:
+        for scenario, name, step in steps:
+            if scenario not in self.options.scenarios:
+                continue
             try:
                 figures += await step()
             except Exception as exc:

@@ -1,0 +1,45 @@
+"""What a scenario returns: figures, each compared with a baseline figure measured in the same run."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+SCENARIOS = ("baseline", "accept", "e2e", "inbound", "campaign")
+
+
+@dataclass
+class Figure:
+    key: str  # baseline | accept1 | accept100 | e2e | e2e_delay | inbound* | campaign* | rss_*
+    label: str
+    value: float
+    unit: str
+    notes: list[str] = field(default_factory=list)
+    ok: bool = True  # False when the figure is not trustworthy (errors, lost rows, timeout)
+    # The key of the figure this one is compared with; None: "baseline" (rates) or "rss_baseline" (MiB);
+    # "": none, this is a baseline itself.
+    against: str | None = None
+
+
+@dataclass(frozen=True)
+class Options:
+    warmup: float = 1.0
+    duration: float = 5.0
+    connections: int = 50
+    e2e_instant: int = 20_000
+    e2e_delayed: int = 10_000
+    delay: float = 0.02
+    e2e_timeout: float = 300.0
+    scenarios: tuple[str, ...] = SCENARIOS
+    inbound_rate: float = 500.0  # deliver_sm a second, offered on a fixed schedule
+    inbound_seconds: float = 10.0
+    inbound_customers: int = 200
+    campaign_rows: int = 1_000_000
+    campaign_seconds: float = 20.0  # how long the worker's sending rate is watched
+    upload_timeout: float = 1800.0
+
+
+def percentile(values: list[float], q: float) -> float:
+    if not values:
+        return 0.0
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
