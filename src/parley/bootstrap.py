@@ -95,8 +95,10 @@ class Parley:
                 log.exception("campaigns.failed")
                 busy = 0
             if not busy:
+                # A running campaign whose window is full looks again soon: its messages drain fast.
+                idle = 0.05 if self.campaign_runner.active else 1.0
                 with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self.campaign_wake.wait(), 1.0)
+                    await asyncio.wait_for(self.campaign_wake.wait(), idle)
                 self.campaign_wake.clear()
             else:
                 await asyncio.sleep(0.05)  # let the dispatcher drain the window before topping it up

@@ -41,6 +41,7 @@ class CampaignRunner:
         self._cache = cache
         self._clock = clock
         self._on_enqueued = on_enqueued
+        self.active = 0  # running campaigns seen by the last tick
 
     async def tick(self) -> int:
         """One round over the active campaigns; returns how many recipients were handled."""
@@ -52,6 +53,7 @@ class CampaignRunner:
                     await store.update(conn, campaign.id, status="running", updated_at=now)
         async with self._db.read() as conn:
             running = await store.with_status(conn, ["running"])
+        self.active = len(running)
         for campaign in running:
             try:
                 handled += await self._advance(campaign)
@@ -81,7 +83,7 @@ class CampaignRunner:
             for recipient in batch:
                 change: dict[str, Any] = {"number": recipient.number}
                 text = render(campaign.template, recipient.fields)
-                wait = next_allowed(hours, recipient_zone(recipient.number, config.timezone), now)
+                wait = next_allowed(hours, recipient_zone(recipient.number, config.timezone), now) if hours else None
                 if recipient.number in blocked:
                     change.update(state="skipped", reason="blocklisted or opted out")
                 elif plus_one_needs_a_number(campaign.sender_type, recipient.number):

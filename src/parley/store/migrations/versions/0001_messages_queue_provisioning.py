@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-11-24 13:45:37.607628
+Create Date: 2026-11-24 14:41:28.031362
 """
 
 from __future__ import annotations
@@ -440,7 +440,7 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("campaign_id", "number", name=op.f("pk_campaign_recipients")),
     )
     with op.batch_alter_table("campaign_recipients", schema=None) as batch_op:
-        batch_op.create_index("ix_campaign_recipients_state", ["campaign_id", "state"], unique=False)
+        batch_op.create_index("ix_campaign_recipients_state", ["campaign_id", "state", "number"], unique=False)
 
     op.create_table(
         "jobs",
