@@ -83,3 +83,45 @@ async def test_stop_withdraws_untouched_messages_and_restart_queues_them_again_w
         states = set((await conn.execute(sa.select(campaign_recipients.c.state))).scalars())
     assert len(live) == 60 and {n for _, n in live} == {1}
     assert states == {"queued"}
+
+
+async def test_outside_sending_hours_a_recipient_waits_and_the_campaign_resumes_by_itself(
+    db: Database, clock: Clock
+) -> None:
+    campaigns, runner, alice = await setup(db, clock)
+    # 12:00 UTC is 07:00 in New York and 13:00 in London: only the London number may go now.
+    spec = {"name": "H", "sender": "+15551230001", "message": "Hi", "hours": {"from": "09:00", "to": "20:00"}}
+    draft = await campaigns.create(alice, spec)
+    people = io.BytesIO(b"number\n+12125551234\n+442079460000\n")
+    await campaigns.upload(alice, draft["id"], people)
+    await campaigns.start(alice, draft["id"])
+    await runner.tick()
+    async with db.read() as conn:
+        queued = (await conn.execute(sa.select(messages.c.recipient))).scalars().all()
+    assert queued == ["+442079460000"]
+    assert await runner.tick() == 0  # New York still closed: nothing more, the campaign waits
+    clock.advance(hours=2, minutes=1)  # 09:01 in New York
+    assert await runner.tick() == 1
+    async with db.read() as conn:
+        assert sorted((await conn.execute(sa.select(messages.c.recipient))).scalars()) == [
+            "+12125551234",
+            "+442079460000",
+        ]
+
+
+async def test_campaigns_side_by_side_each_get_their_turn(db: Database, clock: Clock) -> None:
+    campaigns, runner, alice = await setup(db, clock)
+    ids = []
+    for name in ("A", "B"):
+        draft = await campaigns.create(alice, {"name": name, "sender": "+15551230001", "message": name})
+        await campaigns.upload(alice, draft["id"], csv_of(30))
+        await campaigns.start(alice, draft["id"])
+        ids.append(draft["id"])
+    await runner.tick()
+    async with db.read() as conn:
+        per_campaign = dict(
+            (
+                await conn.execute(sa.select(messages.c.campaign_id, sa.func.count()).group_by(messages.c.campaign_id))
+            ).all()
+        )
+    assert per_campaign == {ids[0]: 30, ids[1]: 30}
