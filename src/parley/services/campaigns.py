@@ -133,7 +133,7 @@ class Campaigns:
         Rows are staged while the file is read and become pending only when all of it was read: a file
         that turns out bad half-way leaves nothing behind.
         """
-        campaign = await self._own(user, campaign_id)
+        campaign = await self._visible(user, campaign_id)
         if campaign.status != "draft":
             raise CampaignError(409, f"Recipients can only be added to a draft; this campaign is {campaign.status}")
         config = await self._cache.config()
@@ -196,7 +196,7 @@ class Campaigns:
 
     async def start(self, user: User, campaign_id: str) -> dict[str, Any]:
         """Start a draft (or restart a stopped campaign): scheduled if its start time is ahead."""
-        campaign = await self._own(user, campaign_id)
+        campaign = await self._visible(user, campaign_id)
         if campaign.status not in ("draft", "stopped", "scheduled"):
             raise CampaignError(409, f"A {campaign.status} campaign cannot be started")
         if campaign.total == 0:
@@ -210,7 +210,7 @@ class Campaigns:
 
     async def stop(self, user: User, campaign_id: str) -> dict[str, Any]:
         """Nothing more goes; queued messages no worker has touched are withdrawn."""
-        campaign = await self._own(user, campaign_id)
+        campaign = await self._visible(user, campaign_id)
         if campaign.status not in ("running", "scheduled"):
             raise CampaignError(
                 409, f"Only a running or scheduled campaign can be stopped; this one is {campaign.status}"
@@ -254,9 +254,6 @@ class Campaigns:
         if campaign is None or (not user.is_admin and campaign.owner_id != user.id):
             raise CampaignError(404, "No such campaign")
         return campaign
-
-    async def _own(self, user: User, campaign_id: str) -> Record:
-        return await self._visible(user, campaign_id)
 
 
 def view(campaign: Record, counts: Mapping[str, int]) -> dict[str, Any]:

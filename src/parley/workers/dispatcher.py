@@ -20,6 +20,7 @@ from parley.services.delivery import Delivered, Deliveries, Failed, InDoubt, Out
 from parley.services.transports import Transports
 from parley.store import messages, queue
 from parley.store.db import Database
+from parley.store.tables import Record
 
 log = structlog.get_logger()
 
@@ -103,15 +104,15 @@ class Dispatcher:
             task.add_done_callback(self._tasks.discard)
         return len(jobs)
 
-    async def _send_one(self, row: object, attempts: int, first_tried: datetime) -> None:
-        message_id: str = row.id  # type: ignore[attr-defined]
+    async def _send_one(self, row: Record, attempts: int, first_tried: datetime) -> None:
+        message_id: str = row.id
         outcome: Outcome
         transport: str | None = None
         submitted = False  # a campaign message journalled as on its way to the peer
         try:
-            transport, channel = self._transports.choose(message_id, row.gsm)  # type: ignore[attr-defined]
+            transport, channel = self._transports.choose(message_id, row.gsm)
             journal = None
-            if row.campaign_id is not None:  # type: ignore[attr-defined]
+            if row.campaign_id is not None:
 
                 async def journal() -> None:
                     nonlocal submitted
@@ -121,10 +122,10 @@ class Dispatcher:
             sent = await channel.send(
                 Outgoing(
                     id=message_id,
-                    sender=row.sender,  # type: ignore[attr-defined]
-                    to=row.recipient,  # type: ignore[attr-defined]
-                    text=row.body,  # type: ignore[attr-defined]
-                    encoding=Encoding(row.encoding),  # type: ignore[attr-defined]
+                    sender=row.sender,
+                    to=row.recipient,
+                    text=row.body,
+                    encoding=Encoding(row.encoding),
                     before_submit=journal,
                 )
             )
@@ -171,11 +172,6 @@ class Dispatcher:
                 log.exception("dispatch.lease_renewal_failed")
 
 
-def _in_doubt(row: object, attempts: int) -> bool:
+def _in_doubt(row: Record | None, attempts: int) -> bool:
     """A campaign message a dead worker had journalled as submitted: it may have reached the peer."""
-    return (
-        row is not None
-        and attempts > 1
-        and getattr(row, "campaign_id", None) is not None
-        and getattr(row, "status", None) == "submitting"
-    )
+    return row is not None and attempts > 1 and row.campaign_id is not None and row.status == "submitting"
