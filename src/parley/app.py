@@ -25,6 +25,7 @@ from parley.ingress import (
 from parley.ingress.mail2sms import Mail2SmsHandler, start_smtp
 from parley.services.errors import ServiceError
 from parley.settings import split_host_port
+from parley.web import console
 
 
 def create_app(parley: Parley, *, workers: bool = True) -> FastAPI:
@@ -79,6 +80,8 @@ def create_app(parley: Parley, *, workers: bool = True) -> FastAPI:
     app.include_router(blocklist_api.router(parley.blocklist))
     app.include_router(campaigns_api.router(parley.campaigns))
     app.include_router(lists_api.router(parley.lists))
+
+    console.install(app, parley)
 
     @app.get("/healthz", tags=["Operations"])
     async def healthz() -> dict[str, object]:

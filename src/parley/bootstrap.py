@@ -15,6 +15,7 @@ from parley.channels.base import Channel, Inbound, Receipt
 from parley.channels.curl import CurlChannel
 from parley.channels.smpp import SmppChannel
 from parley.core.delivery import RetryPolicy
+from parley.services.admin import Admin
 from parley.services.auth import Authenticator
 from parley.services.blocklists import Blocklist
 from parley.services.campaign_runner import CampaignRunner
@@ -30,6 +31,8 @@ from parley.services.numbers import Numbers
 from parley.services.queries import Messages
 from parley.services.receive import Inbox
 from parley.services.send import Outbox
+from parley.services.sessions import Sessions
+from parley.services.statistics import Statistics
 from parley.services.timers import Timers
 from parley.services.transports import Transports
 from parley.settings import Settings
@@ -65,6 +68,9 @@ class Parley:
     campaigns: Campaigns
     lists: Lists
     campaign_runner: CampaignRunner
+    sessions: Sessions
+    admin: Admin
+    statistics: Statistics
     campaign_wake: asyncio.Event = field(default_factory=asyncio.Event)
     _tasks: list[asyncio.Task[None]] = field(default_factory=list)
 
@@ -183,11 +189,12 @@ def build(settings: Settings | None = None, *, clock: Callable[[], datetime] = u
     router = RouterWorker(db, InboundRouter(db, bus, clock, on_enqueued=dispatcher.wake), clock, worker=worker_name())
     # Channels are built later (Transports.refresh), so `make_channel` may refer to the inbox made here.
     inbox = Inbox(db, clock, on_stored=router.wake)
+    auth = Authenticator(cache, secret=settings.secret)
     return Parley(
         settings=settings,
         db=db,
         cache=cache,
-        auth=Authenticator(cache, secret=settings.secret),
+        auth=auth,
         outbox=outbox,
         inbox=inbox,
         deliveries=deliveries,
@@ -204,4 +211,7 @@ def build(settings: Settings | None = None, *, clock: Callable[[], datetime] = u
         campaign_runner=CampaignRunner(db, cache, clock, on_enqueued=dispatcher.wake),
         lists=Lists(db, cache, clock),
         campaign_wake=campaign_wake,
+        sessions=Sessions(db, cache, auth, clock),
+        admin=Admin(db, cache, clock, transports),
+        statistics=Statistics(db, cache, clock),
     )

@@ -395,3 +395,23 @@ campaign_problems = sa.Table(
     sa.Column("line", sa.Integer, nullable=False),
     sa.Column("reason", sa.String(300), nullable=False),
 )
+
+# The web console's sign-ins: the token's SHA-256 only (a database leak gives no usable cookie).
+web_sessions = sa.Table(
+    "web_sessions",
+    metadata,
+    sa.Column("token_hash", sa.String(64), primary_key=True),
+    sa.Column("user_id", sa.Integer, sa.ForeignKey("users.id", ondelete="CASCADE"), nullable=False, index=True),
+    sa.Column("csrf", sa.String(64), nullable=False),
+    sa.Column("created_at", UtcDateTime, nullable=False),
+    sa.Column("expires_at", UtcDateTime, nullable=False),
+)
+
+# Wrong passwords per key ("extension:…" and "address:…"), shared by every process.
+sign_in_failures = sa.Table(
+    "sign_in_failures",
+    metadata,
+    sa.Column("key", sa.String(200), primary_key=True),
+    sa.Column("failures", sa.Integer, nullable=False),
+    sa.Column("last_at", UtcDateTime, nullable=False),
+)

@@ -1,0 +1,80 @@
+// Parley console behaviour that htmx attributes cannot express. No build step, no dependencies but htmx.
+"use strict";
+
+document.addEventListener("DOMContentLoaded", () => {
+  // Validation errors (422) come back as the form re-rendered with messages: swap them in like a success.
+  htmx.config.responseHandling = [
+    { code: "204", swap: false },
+    { code: "[23]..", swap: true },
+    { code: "422", swap: true, error: false },
+    { code: "[45]..", swap: false, error: true },
+  ];
+
+  // Other failures: say so, instead of silently doing nothing.
+  document.body.addEventListener("htmx:responseError", (e) => {
+    const text = e.detail.xhr.responseText || e.detail.xhr.statusText;
+    let message = text;
+    try { message = JSON.parse(text).detail; } catch (_) { /* plain text */ }
+    showNotice(typeof message === "string" ? message : "The request failed (" + e.detail.xhr.status + ")", "error");
+  });
+  document.body.addEventListener("htmx:sendError", () => showNotice("Parley cannot be reached: check the connection", "error"));
+
+  startLive();
+  keepDrafts(document);
+  htmx.onLoad((element) => keepDrafts(element));
+});
+
+function showNotice(message, kind) {
+  const box = document.getElementById("notice");
+  if (!box) return;
+  const p = document.createElement("p");
+  p.className = "notice " + (kind || "info");
+  p.textContent = message;
+  box.replaceChildren(p);
+  setTimeout(() => { if (box.firstChild === p) box.replaceChildren(); }, 8000);
+}
+
+// Live updates: the user's event stream, re-broadcast as DOM events ("parley:message.created", ...)
+// on <body>; page parts listen with hx-trigger="parley:message.created from:body". Every open tab has its own
+// stream, so all of them update.
+function startLive() {
+  const url = document.body.dataset.live;
+  if (!url || !window.EventSource) return;
+  const source = new EventSource(url, { withCredentials: true });
+  const types = ["message.created", "message.status", "message.unrouted", "conversation.updated", "campaign.updated"];
+  for (const type of types) {
+    source.addEventListener(type, (e) => {
+      let data = {};
+      try { data = JSON.parse(e.data); } catch (_) { /* keep {} */ }
+      htmx.trigger(document.body, "parley:" + type, data);
+    });
+  }
+  window.parleyLive = source;
+}
+
+// Drafts survive reloads and an expired session: any textarea with data-draft="key" is kept in
+// localStorage as it is typed, restored when the page comes back, and cleared once its form was sent.
+function keepDrafts(root) {
+  const areas = root.querySelectorAll ? root.querySelectorAll("textarea[data-draft]") : [];
+  for (const area of areas) {
+    if (area.dataset.draftBound) continue;
+    area.dataset.draftBound = "1";
+    const key = "parley.draft." + area.dataset.draft;
+    const saved = localStorage.getItem(key);
+    if (saved && !area.value) {
+      area.value = saved;
+      area.dispatchEvent(new Event("input", { bubbles: true }));
+    }
+    area.addEventListener("input", () => {
+      if (area.value) localStorage.setItem(key, area.value); else localStorage.removeItem(key);
+    });
+    const form = area.closest("form");
+    if (form) {
+      form.addEventListener("htmx:afterRequest", (e) => {
+        if (e.detail.successful && e.detail.xhr.status < 300 && !e.detail.xhr.getResponseHeader("HX-Redirect")) {
+          localStorage.removeItem(key);
+        }
+      });
+    }
+  }
+}

@@ -1,0 +1,103 @@
+"""Console tests: a real `parley serve` (with its workers and an SMSC simulator) driven by headless Chromium.
+
+Chromium is Debian's (`/usr/bin/chromium`, installed by `.ci/run`); Playwright never downloads a browser.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from playwright.async_api import Browser, BrowserContext, Page, async_playwright
+
+from tests.support.provisioning import document
+from tests.support.server import ParleyServer
+from tests.support.smsc import SmscSimulator
+
+CHROMIUM = os.environ.get("PARLEY_TEST_CHROMIUM", "/usr/bin/chromium")
+CHROMIUM_FLAGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+ALICE, BOB = ("101", "sms101api"), ("102", "bob-secret")
+SUPPORT, CUSTOMER = "+15551230001", "+15557654321"
+SCREENSHOTS = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
+
+
+def console_provisioning(smsc_port: int) -> dict[str, Any]:
+    doc = document()
+    doc["transports"] = [
+        {"name": "carrier", "role": "carrier", "kind": "smpp", "host": "127.0.0.1", "port": smsc_port,
+         "system_id": "parley", "password": "secret"},
+    ]  # fmt: skip
+    return doc
+
+
+@pytest.fixture
+async def smsc() -> AsyncIterator[SmscSimulator]:
+    async with SmscSimulator(port=0, system_id="parley", password="secret") as simulator:
+        yield simulator
+
+
+@pytest.fixture
+async def console(tmp_path: Path, smsc: SmscSimulator) -> AsyncIterator[ParleyServer]:
+    """`parley serve` with workers, the test users (101 admin, 102 agent, 103 basic) and a bound carrier."""
+    server = ParleyServer(tmp_path)
+    server.apply(console_provisioning(smsc.port))
+    await server.start()
+    try:
+        await smsc.wait_for(lambda: smsc.bound_sessions >= 1, timeout=20)
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture
+async def browser() -> AsyncIterator[Browser]:
+    if not Path(CHROMIUM).exists():
+        pytest.fail(f"{CHROMIUM} is missing: install Debian's chromium package (.ci/run does)")
+    async with async_playwright() as playwright:
+        browser = await playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_FLAGS)
+        try:
+            yield browser
+        finally:
+            await browser.close()
+
+
+@pytest.fixture
+async def context(browser: Browser) -> AsyncIterator[BrowserContext]:
+    context = await browser.new_context(viewport={"width": 1280, "height": 800})
+    context.set_default_timeout(15_000)
+    try:
+        yield context
+    finally:
+        await context.close()
+
+
+@pytest.fixture
+async def page(context: BrowserContext) -> Page:
+    return await context.new_page()
+
+
+async def sign_in(page: Page, server: ParleyServer, who: tuple[str, str] = ALICE, path: str = "/") -> None:
+    """Sign in through the form, landing on ``path``."""
+    await page.goto(f"{server.url}/login?next={path}")
+    await page.get_by_label("Extension").fill(who[0])
+    await page.get_by_label("Password").fill(who[1])
+    await page.get_by_role("button", name="Sign in").click()
+    await page.wait_for_url(lambda url: "/login" not in url)
+
+
+async def screenshot(page: Page, name: str) -> None:
+    """Keep a picture for README (docs/screenshots/NAME.png), refreshed by each run."""
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    await page.screenshot(path=str(SCREENSHOTS / f"{name}.png"))
