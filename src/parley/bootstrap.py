@@ -75,7 +75,7 @@ class Parley:
     _tasks: list[asyncio.Task[None]] = field(default_factory=list)
 
     async def start_workers(self) -> None:
-        await self.transports.refresh()
+        await self.transports.start()
         self._tasks.append(asyncio.create_task(self.dispatcher.run(), name="dispatcher"))
         self._tasks.append(asyncio.create_task(self.router.run(), name="inbound-router"))
         self._tasks.append(asyncio.create_task(self._fire_timers(), name="scheduler"))

@@ -29,9 +29,17 @@ class Transports:
         self._factory = factory
         self._channels: dict[str, tuple[Any, Channel]] = {}  # name -> (row, channel)
         self._infos: dict[str, TransportInfo] = {}
+        self._running = False
+
+    async def start(self) -> None:
+        """Run this process's channels (workers only: `serve --no-workers` binds nothing)."""
+        self._running = True
+        await self.refresh()
 
     async def refresh(self) -> None:
-        """Start channels for new or changed transport rows, stop those that went away."""
+        """Start channels for new or changed transport rows, stop those that went away (once started)."""
+        if not self._running:
+            return
         async with self._db.read() as conn:
             rows = {r.name: r for r in await directory.list_transports(conn)}
         for name in list(self._channels):
@@ -77,10 +85,12 @@ class Transports:
                 "kind": row.kind,
                 "state": getattr(channel, "state", "ready"),
                 "last_error": getattr(channel, "last_error", None),
+                "throughput": row.config.get("throughput") if isinstance(row.config, dict) else None,
             }
             for name, (row, channel) in self._channels.items()
         ]
 
     async def stop(self) -> None:
+        self._running = False
         for name in list(self._channels):
             await self._stop(name)
