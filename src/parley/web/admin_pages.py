@@ -1,14 +1,38 @@
-"""(being written)"""
+"""The admin area (/admin): its index, and every admin page's router (administrators only)."""
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Request
+from fastapi.responses import Response
+
+from parley.web import admin_numbers, admin_settings, admin_transports, admin_users
+from parley.web.security import AdminSession
+from parley.web.templating import render
 
 if TYPE_CHECKING:
     from parley.bootstrap import Parley
 
+SECTIONS = (
+    ("/admin/users", "Users", "Extensions, licences, roles and passwords"),
+    ("/admin/services", "Services", "Groups of users sharing an SMS number"),
+    ("/admin/numbers", "Numbers", "Company numbers: routing, working hours, actions"),
+    ("/admin/bots", "Bots", "Automatic answers for routing and actions"),
+    ("/admin/transports", "Transports", "SMS servers, GSM gateways and carriers; live state and test sends"),
+    ("/admin/mail2sms", "Mail2SMS", "E-mail to SMS: on or off, and its protection password"),
+    ("/admin/prices", "Prices", "Price per destination prefix"),
+    ("/blocklist", "Blocklist", "Numbers that may not be messaged"),
+)
+
 
 def router(parley: Parley) -> APIRouter:
-    return APIRouter(include_in_schema=False)
+    pages = APIRouter(include_in_schema=False)
+
+    @pages.get("/admin")
+    async def index(request: Request, _: AdminSession) -> Response:
+        return render(request, "admin/index.html", {"admin_sections": SECTIONS})
+
+    for module in (admin_users, admin_numbers, admin_transports, admin_settings):
+        pages.include_router(module.router(parley))
+    return pages

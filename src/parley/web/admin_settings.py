@@ -1,0 +1,135 @@
+"""Admin pages for bots, the Mail2SMS profile and the price list."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+from urllib.parse import quote
+
+from fastapi import APIRouter, Request
+from fastapi.responses import Response
+
+from parley.services.errors import ServiceError
+from parley.web.admin_forms import form_again, form_fields, refused, saved
+from parley.web.security import AdminSession
+from parley.web.templating import render
+
+if TYPE_CHECKING:
+    from parley.bootstrap import Parley
+
+
+def _url(base: str, key: str) -> str:
+    return f"{base}/{quote(key, safe='')}"
+
+
+def router(parley: Parley) -> APIRouter:
+    admin = parley.admin
+    pages = APIRouter(prefix="/admin", include_in_schema=False)
+
+    async def bots_page(
+        request: Request, values: dict[str, str], errors: dict[str, str], status: int = 200
+    ) -> Response:
+        bots = await admin.bots(request.state.session.user)
+        return render(
+            request, "admin/bots.html", {"bots": bots, "values": values, "errors": errors, "url": _url}, status
+        )
+
+    @pages.get("/bots")
+    async def bots(request: Request, _: AdminSession) -> Response:
+        return await bots_page(request, {}, {})
+
+    @pages.post("/bots")
+    async def add_bot(request: Request, session: AdminSession) -> Response:
+        form = await form_fields(request)
+        try:
+            await admin.save_bot(session.user, form)
+        except ServiceError as exc:
+            bots = await admin.bots(session.user)
+            return form_again(request, "admin/bots.html", {"bots": bots, "url": _url}, exc, form)
+        return saved(request, "/admin/bots")
+
+    @pages.get("/bots/{name}")
+    async def edit_bot(request: Request, session: AdminSession, name: str) -> Response:
+        bot = next((b for b in await admin.bots(session.user) if b["name"] == name), None)
+        if bot is None:
+            return await bots_page(request, {}, {"": f"There is no bot {name}"}, 404)
+        return render(request, "admin/bot.html", {"values": bot, "errors": {}, "editing": name, "url": _url})
+
+    @pages.post("/bots/{name}")
+    async def update_bot(request: Request, session: AdminSession, name: str) -> Response:
+        form = await form_fields(request)
+        try:
+            await admin.save_bot(session.user, form, name)
+        except ServiceError as exc:
+            context = {"editing": name, "url": _url}
+            return form_again(request, "admin/bot.html", context, exc, {**form, "name": name})
+        return saved(request, "/admin/bots")
+
+    @pages.post("/bots/{name}/delete")
+    async def delete_bot(request: Request, session: AdminSession, name: str) -> Response:
+        try:
+            await admin.delete_bot(session.user, name)
+        except ServiceError as exc:
+            raise refused(exc) from None
+        return saved(request, "/admin/bots")
+
+    @pages.get("/mail2sms")
+    async def mail2sms(request: Request, session: AdminSession) -> Response:
+        profile = await admin.mail2sms(session.user)
+        saved_now = request.query_params.get("saved") == "1"
+        return render(
+            request, "admin/mail2sms.html", {"profile": profile, "values": profile, "errors": {}, "saved": saved_now}
+        )
+
+    @pages.post("/mail2sms")
+    async def save_mail2sms(request: Request, session: AdminSession) -> Response:
+        form = await form_fields(request)
+        enabled = "enabled" in form
+        try:
+            await admin.save_mail2sms(session.user, enabled, form.get("password", ""))
+        except ServiceError as exc:
+            profile = await admin.mail2sms(session.user)
+            context = {"profile": profile, "saved": False}
+            return form_again(request, "admin/mail2sms.html", context, exc, {"enabled": enabled})
+        return saved(request, "/admin/mail2sms?saved=1")
+
+    @pages.get("/prices")
+    async def prices(request: Request, session: AdminSession, offset: int = 0) -> Response:
+        page = await admin.prices(session.user, offset)
+        return render(request, "admin/prices.html", {"page": page, "values": {}, "errors": {}, "url": _url})
+
+    @pages.post("/prices")
+    async def add_price(request: Request, session: AdminSession) -> Response:
+        form = await form_fields(request)
+        try:
+            await admin.save_price(session.user, form)
+        except ServiceError as exc:
+            page = await admin.prices(session.user)
+            return form_again(request, "admin/prices.html", {"page": page, "url": _url}, exc, form)
+        return saved(request, "/admin/prices")
+
+    @pages.get("/prices/{prefix}")
+    async def edit_price(request: Request, session: AdminSession, prefix: str) -> Response:
+        try:
+            price = await admin.price(session.user, prefix)
+        except ServiceError as exc:
+            raise refused(exc) from None
+        return render(request, "admin/price.html", {"values": price, "errors": {}, "editing": prefix, "url": _url})
+
+    @pages.post("/prices/{prefix}")
+    async def update_price(request: Request, session: AdminSession, prefix: str) -> Response:
+        form = await form_fields(request)
+        try:
+            await admin.save_price(session.user, form, prefix)
+        except ServiceError as exc:
+            return form_again(request, "admin/price.html", {"editing": prefix, "url": _url}, exc, form)
+        return saved(request, "/admin/prices")
+
+    @pages.post("/prices/{prefix}/delete")
+    async def delete_price(request: Request, session: AdminSession, prefix: str) -> Response:
+        try:
+            await admin.delete_price(session.user, prefix)
+        except ServiceError as exc:
+            raise refused(exc) from None
+        return saved(request, "/admin/prices")
+
+    return pages
