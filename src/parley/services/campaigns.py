@@ -30,11 +30,12 @@ from parley.services.errors import ServiceError
 from parley.store import campaigns as store
 from parley.store.db import Database
 from parley.store.ids import new_id
-from parley.store.tables import Record, lists
+from parley.store.tables import Record, campaign_problems, campaign_recipients, campaigns, lists, numbers
 
 STATUSES = ("draft", "scheduled", "running", "stopped", "completed", "failed")
 MAX_ROWS = 1_000_000
 CHUNK = 5_000
+MAX_PAGE_OFFSET = 10_000  # a console page of campaigns reads offset + limit rows
 
 
 class CampaignError(ServiceError):
@@ -235,6 +236,37 @@ class Campaigns:
         async with self._db.read() as conn:
             rows = await store.list_(conn, status=status, owner_id=None if user.is_admin else user.id, limit=limit)
             return [view(r, await store.counts(conn, r.id)) for r in rows]
+
+    async def page(
+        self, user: User, *, status: str | None = None, offset: int = 0, limit: int = 25
+    ) -> tuple[list[dict[str, Any]], bool]:
+        """One page of the user's campaigns (admins: all), newest first, and whether more follow.
+
+        Counters are read for this page's campaigns only; ``offset`` is capped at `MAX_PAGE_OFFSET`."""
+        if status is not None and status not in STATUSES:
+            raise CampaignError(422, f"status must be one of {', '.join(STATUSES)}", "status")
+        offset = max(0, min(offset, MAX_PAGE_OFFSET))
+        owner_id = None if user.is_admin else user.id
+        async with self._db.read() as conn:
+            rows = await store.list_(conn, status=status, owner_id=owner_id, limit=offset + limit + 1)
+            shown = rows[offset : offset + limit]
+            return [view(r, await store.counts(conn, r.id)) for r in shown], len(rows) > offset + limit
+
+    async def sender_numbers(self) -> list[str]:
+        """The company numbers that send SMS: the choices for a campaign's sender."""
+        async with self._db.read() as conn:
+            query = sa.select(numbers.c.number).where(numbers.c.sms.is_(True)).order_by(numbers.c.number)
+            return [str(n) for n in (await conn.execute(query)).scalars()]
+
+    async def discard(self, user: User, campaign_id: str) -> None:
+        """Delete a draft with its recipients and problems (a form whose CSV was refused leaves nothing)."""
+        campaign = await self._visible(user, campaign_id)
+        if campaign.status != "draft":
+            raise CampaignError(409, f"Only a draft can be discarded; this campaign is {campaign.status}")
+        async with self._db.write() as conn:
+            await conn.execute(campaign_recipients.delete().where(campaign_recipients.c.campaign_id == campaign_id))
+            await conn.execute(campaign_problems.delete().where(campaign_problems.c.campaign_id == campaign_id))
+            await conn.execute(campaigns.delete().where(campaigns.c.id == campaign_id))
 
     async def recipients(
         self, user: User, campaign_id: str, *, after: str | None, limit: int

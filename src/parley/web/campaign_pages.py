@@ -1,14 +1,216 @@
-"""(being written)"""
+"""Campaign pages (seeds 001, 003): the list, a new campaign from a CSV or a saved list, and one campaign's progress.
+
+Saved lists and the blocklist have their own modules; their routes are included here.
+"""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Request
+from fastapi.responses import RedirectResponse, Response
+from starlette.datastructures import UploadFile
+
+from parley.core.outbound import OutboundError
+from parley.services.errors import ServiceError
+from parley.web import blocklist_pages, list_pages
+from parley.web.security import CSRF_FIELD, ConsoleRefused, ConsoleSession
+from parley.web.send_page import read_local_time
+from parley.web.templating import field_errors, render, set_timezone
 
 if TYPE_CHECKING:
     from parley.bootstrap import Parley
+    from parley.services.directory import User
+
+PAGE_SIZE = 25
+RECIPIENTS_PAGE = 50
+LIVE = ("running", "scheduled")  # statuses whose page keeps itself up to date
+
+
+def progress(campaign: dict[str, Any]) -> int:
+    """Percent of the recipients that are done with (sent, delivered, failed or skipped)."""
+    counters: dict[str, int] = campaign["counters"]
+    total = counters["total"]
+    if total == 0:
+        return 100 if campaign["status"] == "completed" else 0
+    done = total - counters["pending"] - counters["queued"]
+    return max(0, min(100, round(100 * done / total)))
+
+
+def after_redirect(url: str) -> Response:
+    return RedirectResponse(url, status_code=303)
 
 
 def router(parley: Parley) -> APIRouter:
-    return APIRouter(include_in_schema=False)
+    pages = APIRouter(include_in_schema=False)
+    campaigns = parley.campaigns
+
+    async def zone() -> str:
+        timezone = (await parley.cache.config()).timezone
+        set_timezone(timezone)
+        return timezone
+
+    async def page_of_campaigns(user: User, page: int) -> dict[str, Any]:
+        page = max(1, page)
+        items, more = await campaigns.page(user, offset=(page - 1) * PAGE_SIZE, limit=PAGE_SIZE)
+        for item in items:
+            item["progress"] = progress(item)
+        live = any(item["status"] in LIVE for item in items)
+        return {"campaigns": items, "page": page, "more": more, "live": live}
+
+    @pages.get("/campaigns")
+    async def index(request: Request, session: ConsoleSession, page: int = 1) -> Response:
+        await zone()
+        return render(request, "campaigns/index.html", await page_of_campaigns(session.user, page))
+
+    @pages.get("/campaigns/table")
+    async def table(request: Request, session: ConsoleSession, page: int = 1) -> Response:
+        await zone()
+        return render(request, "campaigns/_table.html", await page_of_campaigns(session.user, page))
+
+    async def form_context(user: User, values: dict[str, str], errors: dict[str, str]) -> dict[str, Any]:
+        saved_lists = await parley.lists.list_(user)
+        return {
+            "values": values,
+            "errors": errors,
+            "timezone": await zone(),
+            "senders": [(n, n) for n in await campaigns.sender_numbers()],
+            "lists": [(str(item["id"]), f"{item['name']} ({item['entries']})") for item in saved_lists],
+        }
+
+    @pages.get("/campaigns/new")
+    async def new(request: Request, session: ConsoleSession, list_id: str = "") -> Response:
+        values = {"sender_type": "number", "source": "list" if list_id else "file", "list_id": list_id}
+        return render(request, "campaigns/new.html", await form_context(session.user, values, {}))
+
+    @pages.post("/campaigns")
+    async def create(request: Request, session: ConsoleSession) -> Response:
+        form = await request.form()
+        values = {k: v for k, v in form.items() if isinstance(v, str) and k != CSRF_FIELD}
+        upload = form.get("file")
+        file = upload if isinstance(upload, UploadFile) and upload.filename else None
+        ctx = await form_context(session.user, values, {})
+        errors = _source_errors(values, file)
+        spec = _spec(values)
+        try:
+            if values.get("start_at", "").strip():
+                spec["start_at"] = read_local_time(values["start_at"], ctx["timezone"])
+        except OutboundError as exc:
+            errors["start_at"] = exc.reason
+        if errors:
+            return render(request, "campaigns/new.html", {**ctx, "errors": errors}, status=422)
+        try:
+            created = await campaigns.create(session.user, spec)
+        except ServiceError as exc:
+            return _form_again(request, ctx, exc, values)
+        if file is not None:
+            try:
+                await campaigns.upload(session.user, created["id"], file.file)
+            except ServiceError as exc:
+                await campaigns.discard(session.user, created["id"])  # nothing half-saved
+                return _form_again(request, ctx, exc, values)
+        return after_redirect(f"/campaigns/{created['id']}")
+
+    async def detail_context(user: User, campaign_id: str, after: str | None) -> dict[str, Any]:
+        await zone()
+        try:
+            campaign = await campaigns.get(user, campaign_id)
+            rows = await campaigns.recipients(user, campaign_id, after=after, limit=RECIPIENTS_PAGE + 1)
+            problems = await campaigns.problems(user, campaign_id)
+        except ServiceError as exc:
+            raise ConsoleRefused(exc.status, exc.reason) from None
+        campaign["progress"] = progress(campaign)
+        shown = rows[:RECIPIENTS_PAGE]
+        return {
+            "campaign": campaign,
+            "live": campaign["status"] in LIVE,
+            "recipients": shown,
+            "after": after,
+            "next": shown[-1].number if len(rows) > RECIPIENTS_PAGE else None,
+            "problems": problems,
+        }
+
+    @pages.get("/campaigns/{campaign_id}")
+    async def detail(request: Request, session: ConsoleSession, campaign_id: str, after: str | None = None) -> Response:
+        return render(request, "campaigns/detail.html", await detail_context(session.user, campaign_id, after))
+
+    @pages.get("/campaigns/{campaign_id}/progress")
+    async def live_progress(request: Request, session: ConsoleSession, campaign_id: str) -> Response:
+        ctx = await detail_context(session.user, campaign_id, None)
+        return render(request, "campaigns/_progress.html", ctx)
+
+    @pages.get("/campaigns/{campaign_id}/recipients")
+    async def recipients(
+        request: Request, session: ConsoleSession, campaign_id: str, after: str | None = None
+    ) -> Response:
+        ctx = await detail_context(session.user, campaign_id, after)
+        return render(request, "campaigns/_recipients.html", ctx)
+
+    @pages.post("/campaigns/{campaign_id}/recipients")
+    async def add_recipients(request: Request, session: ConsoleSession, campaign_id: str) -> Response:
+        upload = (await request.form()).get("file")
+        ctx = await detail_context(session.user, campaign_id, None)
+        if not isinstance(upload, UploadFile) or not upload.filename:
+            ctx["errors"] = {"file": "Choose a CSV file"}
+            return render(request, "campaigns/detail.html", ctx, status=422)
+        try:
+            await campaigns.upload(session.user, campaign_id, upload.file)
+        except ServiceError as exc:
+            if exc.status != 422:
+                raise ConsoleRefused(exc.status, exc.reason) from None
+            ctx["errors"] = {"file": exc.reason}
+            return render(request, "campaigns/detail.html", ctx, status=422)
+        return after_redirect(f"/campaigns/{campaign_id}")
+
+    @pages.post("/campaigns/{campaign_id}/{action}")
+    async def act(request: Request, session: ConsoleSession, campaign_id: str, action: str) -> Response:
+        try:
+            if action in ("start", "restart"):
+                await campaigns.start(session.user, campaign_id)
+            elif action == "stop":
+                await campaigns.stop(session.user, campaign_id)
+            elif action == "discard":
+                await campaigns.discard(session.user, campaign_id)
+                return after_redirect("/campaigns")
+            else:
+                raise ConsoleRefused(404, f'No action "{action}"')
+        except ServiceError as exc:
+            raise ConsoleRefused(exc.status, exc.reason) from None
+        return after_redirect(f"/campaigns/{campaign_id}")
+
+    pages.include_router(list_pages.router(parley))
+    pages.include_router(blocklist_pages.router(parley))
+    return pages
+
+
+def _source_errors(values: dict[str, str], file: UploadFile | None) -> dict[str, str]:
+    """The recipients' source, checked before anything is saved."""
+    if values.get("source") == "list":
+        return {} if values.get("list_id") else {"list_id": "Choose a saved list"}
+    return {} if file is not None else {"file": "Choose a CSV file (or use a saved list)"}
+
+
+def _spec(values: dict[str, str]) -> dict[str, Any]:
+    sender_type = values.get("sender_type") or "number"
+    spec: dict[str, Any] = {
+        "name": values.get("name", ""),
+        "message": values.get("message", ""),
+        "sender_type": sender_type,
+        "sender": values.get("sender_number" if sender_type == "number" else "sender_name", ""),
+    }
+    if values.get("source") == "list" and values.get("list_id", "").isdigit():
+        spec["list_id"] = int(values["list_id"])
+    if values.get("hours_from") or values.get("hours_to"):
+        spec["hours"] = {"from": values.get("hours_from") or None, "to": values.get("hours_to") or None}
+    return spec
+
+
+def _form_again(request: Request, ctx: dict[str, Any], exc: ServiceError, values: dict[str, str]) -> Response:
+    if exc.status != 422:
+        raise ConsoleRefused(exc.status, exc.reason)
+    errors = field_errors(exc)
+    if "sender" in errors:  # one service field, two controls
+        errors["sender_number" if values.get("sender_type", "number") == "number" else "sender_name"] = errors["sender"]
+    if "hours" in errors:
+        errors["hours_from"] = errors["hours"]
+    return render(request, "campaigns/new.html", {**ctx, "errors": errors}, status=422)

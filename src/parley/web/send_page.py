@@ -1,14 +1,122 @@
-"""(being written)"""
+"""Send SMS (seed 001 "Add → Send SMS"): one text to several numbers, now or later; and the live text counter."""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+import re
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+from zoneinfo import ZoneInfo
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Request
+from fastapi.responses import Response
+
+from parley.core.outbound import MAX_MESSAGE_LENGTH, OutboundError
+from parley.core.text import Encoding, split
+from parley.services.send import SendSms
+from parley.web.security import CSRF_FIELD, ConsoleRefused, ConsoleSession
+from parley.web.templating import render, set_timezone
 
 if TYPE_CHECKING:
     from parley.bootstrap import Parley
 
+ENCODING_LABELS = {Encoding.GSM7: "GSM-7", Encoding.UCS2: "UCS-2"}
+# The service's field names, as this form names them.
+FORM_FIELDS = {"number": "numbers", "message": "text", "postpone": "postpone", "gsm": "gsm", "license": ""}
+
+
+def numbers_in(value: str) -> list[str]:
+    """The numbers typed: one a line, or separated by commas or semicolons."""
+    return [piece.strip() for piece in re.split(r"[,;\n\r]+", value) if piece.strip()]
+
+
+def text_count(text: str) -> dict[str, Any]:
+    """What the counter says about ``text``: characters, encoding, segments, and whether it is too long."""
+    segments = split(text) if text else None
+    return {
+        "characters": len(text),
+        "encoding": ENCODING_LABELS[segments.encoding] if segments else "GSM-7",
+        "segments": segments.count if segments else 0,
+        "limit": MAX_MESSAGE_LENGTH,
+        "too_long": len(text) > MAX_MESSAGE_LENGTH,
+    }
+
+
+def read_local_time(value: str, timezone: str) -> datetime:
+    """A ``datetime-local`` value (``2026-11-24T17:30``) in the PBX time zone."""
+    try:
+        naive = datetime.fromisoformat(value.strip())
+    except ValueError:
+        raise OutboundError("postpone", "Give a date and time like 2026-11-24 17:30") from None
+    if naive.tzinfo is not None:
+        return naive
+    return naive.replace(tzinfo=ZoneInfo(timezone))
+
 
 def router(parley: Parley) -> APIRouter:
-    return APIRouter(include_in_schema=False)
+    pages = APIRouter(include_in_schema=False)
+
+    async def context(values: dict[str, str]) -> dict[str, Any]:
+        config = await parley.cache.config()
+        set_timezone(config.timezone)
+        return {
+            "values": values,
+            "errors": {},
+            "timezone": config.timezone,
+            "gateways": [("", "Any route")] + [(g, g) for g in sorted(config.gateway_ids)]
+            if config.gateway_ids
+            else [],
+            "count": text_count(values.get("text", "")),
+        }
+
+    @pages.get("/send")
+    async def send_form(request: Request, session: ConsoleSession) -> Response:
+        return render(request, "send/page.html", await context({}))
+
+    @pages.post("/send")
+    async def send(request: Request, session: ConsoleSession) -> Response:
+        form = await request.form()
+        values = {k: v.strip() if k != "text" else v for k, v in form.items() if isinstance(v, str) and k != CSRF_FIELD}
+        ctx = await context(values)
+        try:
+            send_at = read_local_time(values["postpone"], ctx["timezone"]) if values.get("postpone") else None
+            result = await parley.outbox.send(
+                SendSms(
+                    user=session.user,
+                    destinations=numbers_in(values.get("numbers", "")),
+                    text=values.get("text", ""),
+                    send_at=send_at,
+                    gsm=values.get("gsm") or None,
+                    source="console",
+                )
+            )
+        except OutboundError as exc:
+            if exc.forbidden:
+                raise ConsoleRefused(403, exc.reason) from None
+            ctx["errors"] = {FORM_FIELDS.get(exc.field, exc.field): exc.reason}
+            if request.headers.get("HX-Request") == "true":
+                response = render(request, "send/_form.html", ctx, status=422)
+                response.headers.update({"HX-Retarget": "#send-form", "HX-Reswap": "outerHTML"})
+                return response
+            return render(request, "send/page.html", ctx, status=422)
+        outcome = {
+            "queued": [
+                {"to": m["recipient"], "status": m["status"], "send_at": m["send_at"], "segments": m["segments"]}
+                for m in result.messages
+            ],
+            "refused": [{"given": r.given, "reason": r.reason} for r in result.refused],
+        }
+        if request.headers.get("HX-Request") == "true":
+            # With a fresh form (out of band): the next send starts empty, without the last errors.
+            return render(request, "send/_result.html", {**await context({}), "outcome": outcome, "fresh_form": True})
+        return render(request, "send/page.html", {**await context({}), "outcome": outcome})
+
+    @pages.api_route("/compose/count", methods=["GET", "POST"])
+    async def count(request: Request, session: ConsoleSession) -> Response:
+        """The counter under a message box: ``12 characters · GSM-7 · 1 segment`` (form or query field ``text``)."""
+        text = request.query_params.get("text", "")
+        if request.method == "POST":
+            given = (await request.form()).get("text")
+            text = given if isinstance(given, str) else ""
+        return render(request, "send/_count.html", {"count": text_count(text)})
+
+    return pages
