@@ -248,9 +248,8 @@ class Campaigns:
         offset = max(0, min(offset, MAX_PAGE_OFFSET))
         owner_id = None if user.is_admin else user.id
         async with self._db.read() as conn:
-            rows = await store.list_(conn, status=status, owner_id=owner_id, limit=offset + limit + 1)
-            shown = rows[offset : offset + limit]
-            return [view(r, await store.counts(conn, r.id)) for r in shown], len(rows) > offset + limit
+            rows = await store.list_(conn, status=status, owner_id=owner_id, limit=limit + 1, offset=offset)
+            return [view(r, await store.counts(conn, r.id)) for r in rows[:limit]], len(rows) > limit
 
     async def sender_numbers(self) -> list[str]:
         """The company numbers that send SMS: the choices for a campaign's sender."""

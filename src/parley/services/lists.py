@@ -142,9 +142,9 @@ class Lists:
 
     async def page(self, user: User, *, offset: int = 0, limit: int = 50) -> tuple[list[dict[str, Any]], bool]:
         """One page of the lists by name, and whether more follow."""
-        offset = max(0, offset)
-        every = await self.list_(user)
-        return every[offset : offset + limit], len(every) > offset + limit
+        async with self._db.read() as conn:
+            rows = await store.list_(conn, offset=max(0, offset), limit=limit + 1)
+        return [_list_out(row) for row in rows[:limit]], len(rows) > limit
 
     async def get(self, user: User, list_id: int) -> dict[str, Any]:
         """One list with its entry count; 404 when there is none."""

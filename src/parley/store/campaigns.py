@@ -50,13 +50,16 @@ async def find(conn: AsyncConnection, campaign_id: str) -> Record | None:
     return (await conn.execute(_with_names().where(campaigns.c.id == campaign_id))).first()
 
 
-async def list_(conn: AsyncConnection, *, status: str | None, owner_id: int | None, limit: int) -> list[Record]:
+async def list_(
+    conn: AsyncConnection, *, status: str | None, owner_id: int | None, limit: int, offset: int = 0
+) -> list[Record]:
     query = _with_names()
     if status:
         query = query.where(campaigns.c.status == status)
     if owner_id is not None:
         query = query.where(campaigns.c.owner_id == owner_id)
-    return list((await conn.execute(query.order_by(campaigns.c.created_at.desc()).limit(limit))).all())
+    query = query.order_by(campaigns.c.created_at.desc(), campaigns.c.id.desc()).offset(offset).limit(limit)
+    return list((await conn.execute(query)).all())
 
 
 async def with_status(conn: AsyncConnection, statuses: Sequence[str]) -> list[Record]:

@@ -62,9 +62,10 @@ async def find_summary(conn: AsyncConnection, list_id: int) -> Record | None:
     return (await conn.execute(_summaries().where(list_table.c.id == list_id))).first()
 
 
-async def list_(conn: AsyncConnection) -> list[Record]:
-    """Every list by name, each with ``entries`` (its count) and ``created_by_extension``."""
-    return list((await conn.execute(_summaries().order_by(list_table.c.name))).all())
+async def list_(conn: AsyncConnection, *, offset: int = 0, limit: int | None = None) -> list[Record]:
+    """Lists by name (all, or a page), each with ``entries`` (its count) and ``created_by_extension``."""
+    query = _summaries().order_by(list_table.c.name, list_table.c.id).offset(offset)
+    return list((await conn.execute(query if limit is None else query.limit(limit))).all())
 
 
 async def update(conn: AsyncConnection, list_id: int, **values: Any) -> bool:
