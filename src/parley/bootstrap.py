@@ -25,6 +25,7 @@ from parley.services.delivery import Deliveries
 from parley.services.directory import DirectoryCache
 from parley.services.events import EventBus, postgres_dsn
 from parley.services.inbound import InboundRouter
+from parley.services.inbox_view import InboxView
 from parley.services.lists import Lists
 from parley.services.notifications import StatusNotifier
 from parley.services.numbers import Numbers
@@ -71,6 +72,7 @@ class Parley:
     sessions: Sessions
     admin: Admin
     statistics: Statistics
+    inbox_view: InboxView
     campaign_wake: asyncio.Event = field(default_factory=asyncio.Event)
     _tasks: list[asyncio.Task[None]] = field(default_factory=list)
 
@@ -214,4 +216,5 @@ def build(settings: Settings | None = None, *, clock: Callable[[], datetime] = u
         sessions=Sessions(db, cache, auth, clock),
         admin=Admin(db, cache, clock, transports),
         statistics=Statistics(db, cache, clock),
+        inbox_view=InboxView(db, cache, clock),
     )

@@ -138,7 +138,8 @@ class Conversations:
         await self._bus.publish([Event("conversation.updated", {"conversation_id": cid}, audience)])
         return await self.get(user, cid)
 
-    async def post(self, user: User, conversation_id: str, text: str) -> Posted:
+    async def post(self, user: User, conversation_id: str, text: str, send_at: datetime | None = None) -> Posted:
+        """Reply from the conversation's company number; ``send_at`` postpones it (the outbox holds it)."""
         self._require_license(user)
         try:
             check_text(text, field="text", limit=MAX_MESSAGE_LENGTH)
@@ -163,6 +164,7 @@ class Conversations:
                 SendSms(
                     user=user, destinations=[conversation.external_number], text=text, source="conversation",
                     sender_number=conversation.company_number, conversation_id=conversation_id, strict_numbers=True,
+                    send_at=send_at,
                 )
             )  # fmt: skip
         except OutboundError as exc:

@@ -1,24 +1,195 @@
-"""(being written) The shared inbox."""
+"""The shared inbox: the conversation list, one conversation's timeline and composer, and its members.
+
+Every part is a fragment that htmx fetches on its own (and refetches on live events); the same routes
+render the whole page for a plain request, so links and reloads work without JavaScript. Changes
+(reply, members, new conversation) are in ``inbox_actions``.
+"""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+import contextlib
+from typing import TYPE_CHECKING, Annotated, Any
+from urllib.parse import urlencode
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Query, Request
 from fastapi.responses import Response
 
-from parley.web.security import ConsoleSession
-from parley.web.templating import render
+from parley.services.conversations import ConversationError
+from parley.services.directory import User
+from parley.services.inbox_view import InboxQuery, count_text, describe_event, merge_timeline
+from parley.web import inbox_actions
+from parley.web.security import ConsoleRefused, ConsoleSession
+from parley.web.templating import render, set_timezone
 
 if TYPE_CHECKING:
     from parley.bootstrap import Parley
 
 
+def list_query(
+    filter: str = "all",
+    service: str = "",
+    number: str = "",
+    unread: str = "",
+    q: str = "",
+    after: str = "",
+) -> InboxQuery:
+    """The list's filter form, as the query the service takes (bad values fall back to "everything")."""
+    return InboxQuery(
+        filter=filter,
+        service_id=int(service) if service.isdigit() else None,
+        company_number=number or None,
+        unread_only=bool(unread),
+        search=q or None,
+        after=after or None,
+    )
+
+
+def list_params(q: InboxQuery, **extra: str) -> str:
+    params = {
+        "filter": q.filter,
+        "service": str(q.service_id or ""),
+        "number": q.company_number or "",
+        "unread": "1" if q.unread_only else "",
+        "q": q.search or "",
+        **extra,
+    }
+    return urlencode({k: v for k, v in params.items() if v and not (k == "filter" and v == "all")})
+
+
+class InboxPages:
+    """What every inbox route needs: the services, and the context each fragment renders with."""
+
+    def __init__(self, parley: Parley) -> None:
+        self.parley = parley
+        self.view = parley.inbox_view
+
+    async def list_context(self, user: User, q: InboxQuery, selected: str | None = None) -> dict[str, Any]:
+        set_timezone((await self.parley.cache.config()).timezone)
+        page = await self.view.page(user, q)
+        return {
+            "rows": page.rows,
+            "query": q,
+            "selected": selected,
+            "older": list_params(q, after=page.next_cursor) if page.next_cursor else None,
+            "newest": list_params(q) if q.after else None,
+        }
+
+    async def filters_context(self, user: User) -> dict[str, Any]:
+        return {
+            "services": await self.view.sms_services(),
+            "numbers": await self.view.company_numbers(user),
+        }
+
+    async def conversation_context(
+        self, user: User, conversation_id: str, *, mark_read: bool = True, **extra: Any
+    ) -> dict[str, Any]:
+        conversations = self.parley.conversations
+        try:
+            conversation = await conversations.get(user, conversation_id)
+            found = await conversations.timeline(user, conversation_id)
+        except ConversationError as exc:
+            raise ConsoleRefused(exc.status, exc.reason) from None
+        if mark_read:
+            # An admin looking at a conversation he is not in has no read marker to move.
+            with contextlib.suppress(ConversationError):
+                await conversations.read(user, conversation_id)
+        set_timezone((await self.parley.cache.config()).timezone)
+        member = user.extension in conversation["participants"]
+        people = await self.view.people(found["events"])
+        values = extra.pop("values", {})
+        return {
+            "conversation": conversation,
+            "items": merge_timeline(found),
+            "describe": lambda e: describe_event(e.kind, e.actor, e.detail or {}, people),
+            "names": await self.view.names(conversation["participants"]),
+            "assignable": await self.view.assignable(conversation["service"]),
+            "is_member": member,
+            "errors": {},
+            "values": values,
+            "count_of_draft": count_text(values.get("text", "")),
+            **extra,
+        }
+
+
 def router(parley: Parley) -> APIRouter:
     pages = APIRouter(include_in_schema=False)
+    inbox = InboxPages(parley)
 
     @pages.get("/inbox")
-    async def inbox(request: Request, _: ConsoleSession) -> Response:
-        return render(request, "error.html", {"status": 200, "message": "The inbox is being written."})
+    async def inbox_page(
+        request: Request,
+        session: ConsoleSession,
+        filter: str = "all",
+        service: str = "",
+        number: str = "",
+        unread: str = "",
+        q: str = "",
+        after: str = "",
+    ) -> Response:
+        query = list_query(filter, service, number, unread, q, after)
+        set_timezone((await parley.cache.config()).timezone)
+        context = {
+            **await inbox.list_context(session.user, query),
+            **await inbox.filters_context(session.user),
+            "new_errors": {},
+            "new_values": {},
+        }
+        return render(request, "inbox/page.html", context)
+
+    @pages.get("/inbox/list")
+    async def conversation_list(
+        request: Request,
+        session: ConsoleSession,
+        filter: str = "all",
+        service: str = "",
+        number: str = "",
+        unread: str = "",
+        q: str = "",
+        after: str = "",
+        selected: str = "",
+    ) -> Response:
+        query = list_query(filter, service, number, unread, q, after)
+        set_timezone((await parley.cache.config()).timezone)
+        return render(request, "inbox/_list.html", await inbox.list_context(session.user, query, selected or None))
+
+    @pages.get("/inbox/count")
+    async def composer_count(request: Request, _: ConsoleSession, text: Annotated[str, Query()] = "") -> Response:
+        """The composer's counter, computed here so that it always agrees with what will be sent."""
+        return render(request, "inbox/_count.html", {"count": count_text(text)})
+
+    @pages.get("/inbox/new")
+    async def new_conversation_form(request: Request, session: ConsoleSession) -> Response:
+        if request.headers.get("HX-Request") == "true":
+            services = await inbox.view.sms_services()
+            context = {"services": services, "new_errors": {}, "new_values": {}, "clear_members": True}
+            return render(request, "inbox/_new.html", context)
+        return await inbox_page(request, session)
+
+    inbox_actions.add_routes(pages, inbox)
+
+    @pages.get("/inbox/{conversation_id}")
+    async def conversation_page(request: Request, session: ConsoleSession, conversation_id: str) -> Response:
+        context = await inbox.conversation_context(session.user, conversation_id)
+        if request.headers.get("HX-Request") == "true":
+            response = render(request, "inbox/_selected.html", context)
+            response.headers["HX-Trigger-After-Settle"] = "inbox:read"
+            return response
+        else:
+            query = InboxQuery()
+            context |= await inbox.list_context(session.user, query, conversation_id)
+            context |= await inbox.filters_context(session.user)
+            return render(request, "inbox/page.html", context)
+
+    @pages.get("/inbox/{conversation_id}/timeline")
+    async def timeline(request: Request, session: ConsoleSession, conversation_id: str) -> Response:
+        context = await inbox.conversation_context(session.user, conversation_id)
+        response = render(request, "inbox/_timeline.html", {**context, "refresh": True})
+        response.headers["HX-Trigger-After-Settle"] = "inbox:read"
+        return response
+
+    @pages.get("/inbox/{conversation_id}/members")
+    async def members(request: Request, session: ConsoleSession, conversation_id: str) -> Response:
+        context = await inbox.conversation_context(session.user, conversation_id, mark_read=False)
+        return render(request, "inbox/_members.html", context)
 
     return pages

@@ -1,0 +1,181 @@
+"""What agents change from the inbox: reply (now or later), open a conversation, and manage its members.
+
+Each form posts with htmx and gets back the fragment it lives in (errors under their fields, status 422),
+or, as a plain form, a redirect after the post (or the whole page with the errors).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Awaitable, Callable
+from typing import TYPE_CHECKING, Annotated, Any
+
+from fastapi import APIRouter, Form, Request
+from fastapi.responses import RedirectResponse, Response
+
+from parley.services.errors import ServiceError
+from parley.services.inbox_view import InboxQuery
+from parley.web.security import ConsoleSession
+from parley.web.templating import field_errors, local_time, render
+
+if TYPE_CHECKING:
+    from parley.web.inbox import InboxPages
+
+
+def _htmx(request: Request) -> bool:
+    return request.headers.get("HX-Request") == "true"
+
+
+def _refused_status(request: Request, exc: ServiceError) -> int:
+    """htmx swaps only 2xx and 422 (console.js): any refusal shown inside a form goes back as 422."""
+    return 422 if _htmx(request) else exc.status
+
+
+def _changed(conversation_id: str) -> str:
+    """HX-Trigger: tell this tab's parts at once (the live stream tells the others)."""
+    return json.dumps({"parley:conversation.updated": {"conversation_id": conversation_id}})
+
+
+def add_routes(pages: APIRouter, inbox: InboxPages) -> None:
+    conversations = inbox.parley.conversations
+
+    async def whole_page(request: Request, session: Any, conversation_id: str, status: int, **extra: Any) -> Response:
+        context = await inbox.conversation_context(session.user, conversation_id, mark_read=False, **extra)
+        context |= await inbox.list_context(session.user, InboxQuery(), conversation_id)
+        context |= await inbox.filters_context(session.user)
+        return render(request, "inbox/page.html", context, status=status)
+
+    @pages.post("/inbox/new")
+    async def open_conversation(
+        request: Request,
+        session: ConsoleSession,
+        to: Annotated[str, Form()] = "",
+        service: Annotated[str, Form()] = "",
+    ) -> Response:
+        try:
+            opened = await conversations.open(session.user, to, service)
+        except ServiceError as exc:
+            context = {
+                "services": await inbox.view.sms_services(),
+                "new_errors": field_errors(exc),
+                "new_values": {"to": to, "service": service},
+            }
+            if _htmx(request):
+                return render(request, "inbox/_new.html", context, status=422)
+            context |= await inbox.list_context(session.user, InboxQuery())
+            context |= await inbox.filters_context(session.user)
+            return render(request, "inbox/page.html", context, status=exc.status)
+        target = f"/inbox/{opened['id']}"
+        if _htmx(request):
+            return Response(
+                status_code=200, headers={"HX-Location": json.dumps({"path": target, "target": "#conversation"})}
+            )
+        return RedirectResponse(target, status_code=303)
+
+    @pages.post("/inbox/{conversation_id}/messages")
+    async def reply(
+        request: Request,
+        session: ConsoleSession,
+        conversation_id: str,
+        text: Annotated[str, Form()] = "",
+        send_at: Annotated[str, Form()] = "",
+    ) -> Response:
+        try:
+            when = await inbox.view.send_time(send_at)
+            posted = await conversations.post(session.user, conversation_id, text, send_at=when)
+        except ServiceError as exc:
+            errors = field_errors(exc)
+            if not _htmx(request):
+                values = {"text": text, "send_at": send_at}
+                return await whole_page(request, session, conversation_id, exc.status, errors=errors, values=values)
+            context = {"cid": conversation_id, "errors": errors, "oob": True}
+            return render(request, "inbox/_composer_feedback.html", context, status=_refused_status(request, exc))
+        if not _htmx(request):
+            return RedirectResponse(f"/inbox/{conversation_id}", status_code=303)
+        if posted.command is not None:
+            note = f"{posted.command.upper()}: the customer is now {'un' if posted.command == 'start' else ''}blocked"
+        elif when is not None:
+            note = f"Scheduled for {local_time(when)}"
+        else:
+            note = "Sent"
+        context = {"cid": conversation_id, "errors": {}, "oob": True, "note": note}
+        response = render(request, "inbox/_composer_feedback.html", context)
+        response.headers["HX-Trigger"] = json.dumps(
+            {"parley:message.created": {"conversation_id": conversation_id}, "inbox:sent": {}}
+        )
+        return response
+
+    async def member_change(
+        request: Request,
+        session: Any,
+        conversation_id: str,
+        change: Callable[[], Awaitable[Any]],
+        values: dict[str, str],
+    ) -> Response:
+        try:
+            await change()
+        except ServiceError as exc:
+            errors = field_errors(exc)
+            if not _htmx(request):
+                return await whole_page(request, session, conversation_id, exc.status, errors=errors, values=values)
+            context = await inbox.conversation_context(
+                session.user, conversation_id, mark_read=False, errors=errors, values=values
+            )
+            return render(request, "inbox/_members.html", context, status=_refused_status(request, exc))
+        if not _htmx(request):
+            return RedirectResponse(f"/inbox/{conversation_id}", status_code=303)
+        context = await inbox.conversation_context(session.user, conversation_id, mark_read=False)
+        response = render(request, "inbox/_members.html", context)
+        response.headers["HX-Trigger"] = _changed(conversation_id)
+        return response
+
+    @pages.post("/inbox/{conversation_id}/members")
+    async def add_member(
+        request: Request, session: ConsoleSession, conversation_id: str, member: Annotated[str, Form()] = ""
+    ) -> Response:
+        async def change() -> Any:
+            return await conversations.add_member(session.user, conversation_id, member.strip())
+
+        return await member_change(request, session, conversation_id, change, {"member": member})
+
+    @pages.post("/inbox/{conversation_id}/members/remove")
+    async def remove_member(
+        request: Request, session: ConsoleSession, conversation_id: str, member: Annotated[str, Form()] = ""
+    ) -> Response:
+        async def change() -> Any:
+            return await conversations.remove_member(session.user, conversation_id, member)
+
+        return await member_change(request, session, conversation_id, change, {})
+
+    @pages.post("/inbox/{conversation_id}/assign")
+    async def assign(
+        request: Request, session: ConsoleSession, conversation_id: str, assignee: Annotated[str, Form()] = ""
+    ) -> Response:
+        async def change() -> Any:
+            return await conversations.assign(session.user, conversation_id, assignee or None)
+
+        return await member_change(request, session, conversation_id, change, {"assignee": assignee})
+
+    @pages.post("/inbox/{conversation_id}/rename")
+    async def rename(
+        request: Request, session: ConsoleSession, conversation_id: str, title: Annotated[str, Form()] = ""
+    ) -> Response:
+        async def change() -> Any:
+            return await conversations.rename(session.user, conversation_id, title)
+
+        return await member_change(request, session, conversation_id, change, {"title": title})
+
+    @pages.post("/inbox/{conversation_id}/leave")
+    async def leave(request: Request, session: ConsoleSession, conversation_id: str) -> Response:
+        try:
+            await conversations.leave(session.user, conversation_id)
+        except ServiceError as exc:
+            if not _htmx(request):
+                return await whole_page(request, session, conversation_id, exc.status, errors=field_errors(exc))
+            context = await inbox.conversation_context(
+                session.user, conversation_id, mark_read=False, errors=field_errors(exc)
+            )
+            return render(request, "inbox/_members.html", context, status=_refused_status(request, exc))
+        if _htmx(request):
+            return Response(status_code=200, headers={"HX-Redirect": "/inbox"})
+        return RedirectResponse("/inbox", status_code=303)
