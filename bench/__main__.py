@@ -3,7 +3,7 @@
 python -m bench                    # every scenario, both backends (6-8 minutes)
 python -m bench --quick            # shorter windows, fewer messages, 100,000-row campaign (~4 minutes)
 python -m bench --only sqlite      # or --only postgres
-python -m bench --scenario inbound --scenario campaign   # baseline, accept, e2e, inbound, campaign (default: all)
+python -m bench --scenario inbound --scenario console  # baseline, accept, e2e, inbound, campaign, console (default all)
 python -m bench --duration 10 --warmup 2 --connections 50 --markdown
 """
 
@@ -21,11 +21,14 @@ import tempfile
 from pathlib import Path
 from types import FrameType
 
+from bench.console import console
 from bench.databases import DEFAULT_PG, Backend, PostgresBackend, SqliteBackend
 from bench.figures import SCENARIOS
 from bench.procs import Procs
 from bench.report import markdown_table, summary, text_table
 from bench.scenarios import Figure, Options, Runner
+
+ALL_SCENARIOS = (*SCENARIOS, "console")
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -33,7 +36,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--quick", action="store_true", help="2 s windows and fewer end-to-end messages")
     parser.add_argument("--only", choices=("sqlite", "postgres"), help="one backend only")
     parser.add_argument(
-        "--scenario", action="append", choices=SCENARIOS, help="run only this scenario (repeatable; default: all)"
+        "--scenario", action="append", choices=ALL_SCENARIOS, help="run only this scenario (repeatable; default: all)"
     )
     parser.add_argument("--duration", type=float, help="seconds measured per load test (default 5, quick 2)")
     parser.add_argument("--warmup", type=float, help="seconds of warm-up before measuring (default 1, quick 0.5)")
@@ -58,7 +61,7 @@ def options_from(args: argparse.Namespace) -> Options:
         connections=args.connections,
         e2e_instant=args.messages or (4_000 if quick else 20_000),
         e2e_delayed=args.delayed_messages or (2_000 if quick else 10_000),
-        scenarios=tuple(args.scenario or SCENARIOS),
+        scenarios=tuple(args.scenario or ALL_SCENARIOS),
         inbound_rate=args.inbound_rate,
         inbound_seconds=args.inbound_seconds or (4.0 if quick else 10.0),
         campaign_rows=args.campaign_rows or (100_000 if quick else 1_000_000),
@@ -94,7 +97,13 @@ async def run(args: argparse.Namespace, workdir: Path, procs: Procs, backends: l
         print(f"\nrunning on {backend.name} …", file=sys.stderr, flush=True)
         figures: list[Figure] = []
         try:
-            figures, failures = await Runner(backend, procs, workdir, options).run_all()
+            runner = Runner(backend, procs, workdir, options)
+            figures, failures = await runner.run_all()
+            if "console" in options.scenarios:  # bench/console.py: the console's pages at 100,000 messages
+                try:
+                    figures += await console(runner)
+                except Exception as exc:
+                    failures.append(f"console: {exc}")
         except Exception as exc:  # e.g. PostgreSQL is not reachable
             failures = [str(exc)]
         finally:
