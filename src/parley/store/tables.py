@@ -135,7 +135,7 @@ messages = sa.Table(
     sa.Column("charge", sa.String(32)),
     sa.Column("currency", sa.String(3)),
     sa.Column("source", sa.String(16), nullable=False),  # wildix | api | cli | conversation | bot | smpp ...
-    sa.Column("conversation_id", sa.String(24), sa.ForeignKey("conversations.id", ondelete="SET NULL"), index=True),
+    sa.Column("conversation_id", sa.String(24), sa.ForeignKey("conversations.id", ondelete="SET NULL")),
     sa.Column("bot", sa.String(100)),  # the bot that wrote an outbound message
     sa.Column("carrier_id", sa.String(100)),  # an inbound message's id at the carrier (duplicates stored once)
     sa.Column("campaign_id", sa.String(24), index=True),  # set for campaign messages (never sent twice)
@@ -204,6 +204,8 @@ usage = sa.Table(
 
 
 sa.Index("uq_messages_inbound_carrier_id", messages.c.transport, messages.c.carrier_id, unique=True)
+# A conversation's messages and its latest one (the inbox's "last message"), without a sort.
+sa.Index("ix_messages_conversation_latest", messages.c.conversation_id, messages.c.id)
 
 bots = sa.Table(
     "bots",
@@ -230,6 +232,7 @@ conversations = sa.Table(
     sa.Column("last_message_at", UtcDateTime),
     sa.Column("last_inbound_at", UtcDateTime),
     sa.Column("last_reply_at", UtcDateTime),
+    sa.Index("ix_conversations_updated", "updated_at", "id"),  # the inbox lists newest first, keyset pages
 )
 
 participants = sa.Table(
