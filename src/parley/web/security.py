@@ -53,7 +53,9 @@ def safe_next(value: str | None) -> str:
 def sign_in_redirect(request: Request, exc: SignInRequired) -> Response:
     target = f"/login?next={quote(safe_next(exc.next_url), safe='/')}"
     if request.headers.get("HX-Request") == "true":
-        return Response(status_code=200, headers={"HX-Redirect": target})
+        # 401, not 200: htmx follows HX-Redirect on any status, and a form that clears itself after a
+        # successful request (the composer) keeps what was typed, so the draft survives the sign-in.
+        return Response(status_code=401, headers={"HX-Redirect": target})
     return RedirectResponse(target, status_code=303)
 
 
