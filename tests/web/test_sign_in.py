@@ -87,3 +87,15 @@ async def test_the_event_stream_accepts_the_session_cookie(
         # Writes through the API still need Basic credentials: a cookie alone cannot send.
         response = await client.post("/api/v2/messages", json={"to": ["+15557654321"], "text": "hi"})
     assert response.status_code == 401
+
+
+async def test_sign_in_works_from_the_keyboard_alone(console: ParleyServer, page: Page) -> None:
+    await page.goto(f"{console.url}/login")
+    await page.keyboard.type(ALICE[0])  # the extension field has the focus on arrival
+    await page.keyboard.press("Tab")
+    await page.keyboard.type(ALICE[1])
+    await page.keyboard.press("Enter")
+    await expect(page).to_have_url(f"{console.url}/inbox")
+    # The first Tab on a page reaches "Skip to content", which jumps past the navigation.
+    await page.keyboard.press("Tab")
+    await expect(page.get_by_role("link", name="Skip to content")).to_be_focused()
