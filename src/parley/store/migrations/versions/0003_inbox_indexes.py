@@ -7,11 +7,7 @@ Create Date: 2026-11-24 17:04:21.073303
 
 from __future__ import annotations
 
-import sqlalchemy as sa
 from alembic import op
-
-import parley.store.tables
-
 
 revision = "0003"
 down_revision = "0002"
