@@ -120,7 +120,9 @@ async def inbound(runner: Runner) -> list[Figure]:
     try:
         await runner.procs.wait_port(driver, smsc_port)
         await runner.provision(url, "inbound", smsc_port, PROVISIONING)
-        server = runner.procs.python("serve-inbound", "parley", "serve", env=runner.parley_env(url, http_port))
+        # Its own SMTP port too: the default (2525) may be taken by a developer's `parley serve` on this host.
+        env = {**runner.parley_env(url, http_port), "PARLEY_SMTP": f"127.0.0.1:{free_port()}"}
+        server = runner.procs.python("serve-inbound", "parley", "serve", env=env)
         await runner.procs.wait_http(server, f"http://127.0.0.1:{http_port}/healthz")
         total = round(o.inbound_rate * o.inbound_seconds)
         runner.log(f"inbound: {total:,} deliver_sm at {o.inbound_rate:g}/s from {o.inbound_customers} customers")

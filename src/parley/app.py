@@ -10,7 +10,7 @@ from fastapi.responses import JSONResponse, PlainTextResponse
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from parley import __version__
-from parley.bootstrap import Parley
+from parley.bootstrap import Parley, freeze_startup_heap
 from parley.ingress import (
     api,
     blocklist_api,
@@ -37,6 +37,7 @@ def create_app(parley: Parley, *, workers: bool = True) -> FastAPI:
             smtp = await start_smtp(Mail2SmsHandler(parley.outbox, parley.cache), host, port)
         if workers:
             await parley.start_workers()
+        freeze_startup_heap()
         try:
             yield
         finally:

@@ -13,7 +13,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from parley.bootstrap import build, utcnow
+from parley.bootstrap import build, freeze_startup_heap, utcnow
 from parley.logs import configure_logging
 from parley.settings import Settings
 
@@ -94,6 +94,7 @@ def worker() -> None:
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(sig, stop.set)
         await parley.start_workers()
+        freeze_startup_heap()
         errors.print("parley worker running; Ctrl-C stops it")
         try:
             await stop.wait()

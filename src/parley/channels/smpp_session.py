@@ -36,6 +36,11 @@ from parley.core.delivery import TimedOut, Unreachable
 
 OnDeliver = Callable[[DeliverSm], Awaitable[None]]
 
+# The peer's deliver_sm being handled at once, per session. Past this many unanswered, the session stops
+# reading: TCP pushes back on the SMSC instead of an unbounded pile of tasks whose answers come later and
+# later (past the SMSC's response timeout, which makes it deliver again).
+MAX_UNANSWERED_DELIVER = 128
+
 
 class BindRefused(Exception):
     """The SMSC answered the bind with an error (wrong system_id or password, …)."""
@@ -54,8 +59,10 @@ class SmppSession:
         response_timeout: float,
         enquire_link_interval: float,
         log: Any,
+        max_unanswered: int = MAX_UNANSWERED_DELIVER,
     ) -> None:
         self._reader, self._writer = reader, writer
+        self._deliver_slots = asyncio.Semaphore(max_unanswered)
         self._on_deliver = on_deliver
         self._window = asyncio.Semaphore(window)
         self._response_timeout = response_timeout
@@ -209,6 +216,8 @@ class SmppSession:
                     if not is_response(exc.command_id or 0):
                         self._write(GenericNack(sequence_number=exc.sequence_number, command_status=exc.status))
                     continue
+                if isinstance(pdu, DeliverSm):
+                    await self._deliver_slots.acquire()  # released once answered: back-pressure (see the top)
                 self._dispatch(pdu)
         except PduError as exc:
             # The framing cannot be trusted any more: nack if we can, drop the connection, reconnect.
@@ -246,6 +255,8 @@ class SmppSession:
         except Exception:
             self._log.exception("smpp.deliver_callback_failed", seq=pdu.sequence_number)
             status = Status.ESME_RX_T_APPN
+        finally:
+            self._deliver_slots.release()
         self._write(DeliverSmResp(sequence_number=pdu.sequence_number, command_status=status))
 
     async def _keepalive(self) -> None:

@@ -9,7 +9,7 @@ out of hours; the number's timed actions are armed. Participants are told after 
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -24,12 +24,12 @@ from parley.core.number_config import NumberConfig
 from parley.core.optout import Keyword, classify
 from parley.services import conversation_support as support
 from parley.services.events import Event, EventBus
-from parley.services.send import enqueue_rows, outbound_row
+from parley.services.inbound_batch import RoutingBatch, Thread
+from parley.services.send import outbound_row
 from parley.store import blocklist, messages, queue
 from parley.store import conversations as store
 from parley.store.db import Database
-from parley.store.ids import new_id
-from parley.store.tables import Record, bots, timers
+from parley.store.tables import Record, bots
 from parley.store.tables import messages as messages_table
 
 log = structlog.get_logger()
@@ -88,43 +88,113 @@ class InboundRouter:
     async def route(self, message_id: str) -> None:
         """Route one stored inbound message and finish its job (idempotent: a routed message is skipped)."""
         async with self._db.write() as conn:
-            events, queued = await self._route(conn, message_id)
-            await queue.finish(conn, [message_id])
+            events, queued = await self._route_all(conn, [message_id])
+        await self._done(events, queued)
+
+    async def route_many(self, message_ids: Sequence[str]) -> list[str]:
+        """Route stored inbound messages, in id (arrival) order, and finish their jobs; returns the ids done.
+
+        One transaction for the batch. If it fails, the messages are routed again one by one in one
+        transaction, each in its own savepoint: a message that fails keeps its job (leased; routed again
+        when the lease runs out) and takes no other message with it.
+        """
+        try:
+            async with self._db.write() as conn:
+                events, queued = await self._route_all(conn, message_ids)
+        except Exception:
+            if len(message_ids) == 1:  # the lease runs out and the message is routed again
+                log.exception("router.message_failed", message=message_ids[0])
+                return []
+            log.warning("router.batch_failed", messages=len(message_ids), exc_info=True)
+            return await self._route_each(message_ids)
+        await self._done(events, queued)
+        return list(message_ids)
+
+    async def route_next(self, claim: Callable[[AsyncConnection], Awaitable[Sequence[str]]]) -> int:
+        """Claim messages (``claim`` leases their jobs) and route them in the same transaction; returns how many.
+
+        If that transaction fails, nothing of it remains: the messages are claimed again in a transaction of
+        their own (so that one that keeps failing waits for its lease) and routed one by one (`route_many`).
+        """
+        try:
+            async with self._db.write() as conn:
+                message_ids = await claim(conn)
+                events, queued = await self._route_all(conn, message_ids) if message_ids else ([], False)
+        except Exception:
+            log.warning("router.batch_failed", exc_info=True)
+            async with self._db.write() as conn:
+                message_ids = await claim(conn)
+            if len(message_ids) == 1:
+                await self.route_many(message_ids)
+            elif message_ids:
+                await self._route_each(message_ids)
+            return len(message_ids)
+        await self._done(events, queued)
+        return len(message_ids)
+
+    async def _route_each(self, message_ids: Sequence[str]) -> list[str]:
+        done: list[str] = []
+        events: list[Event] = []
+        queued = False
+        async with self._db.write() as conn:
+            for message_id in sorted(message_ids):
+                try:
+                    async with conn.begin_nested():
+                        routed, replied = await self._route_all(conn, [message_id])
+                except Exception:  # the lease runs out and the message is routed again
+                    log.exception("router.message_failed", message=message_id)
+                    continue
+                done.append(message_id)
+                events += routed
+                queued = queued or replied
+        await self._done(events, queued)
+        return done
+
+    async def _done(self, events: list[Event], queued: bool) -> None:
+        """After the commit: wake the dispatcher for bot replies, tell the participants."""
         if queued:
             self._on_enqueued()
         await self._bus.publish(events)
 
-    async def _route(self, conn: AsyncConnection, message_id: str) -> tuple[list[Event], bool]:
+    async def _route_all(self, conn: AsyncConnection, message_ids: Sequence[str]) -> tuple[list[Event], bool]:
         now = self._clock()
-        msg = (await messages.get_many(conn, [message_id])).get(message_id)
-        if msg is None or msg.conversation_id is not None or msg.direction != "in":
-            return [], False
+        found = await messages.get_many(conn, message_ids)
+        todo = sorted(
+            (m for m in found.values() if m.conversation_id is None and m.direction == "in"), key=lambda m: m.id
+        )
+        infos = {company: await self._routing(conn, company) for company in sorted({m.recipient for m in todo})}
+        routable = [m for m in todo if infos[m.recipient].number is not None]
+        keys = [store.thread_key(m.recipient, m.sender, _service_id(infos[m.recipient])) for m in routable]
+        batch = await RoutingBatch.load(conn, keys, [(m.recipient, m.sender) for m in routable], now)
+        events: list[Event] = []
+        for msg in todo:
+            events += await self._route_one(conn, batch, msg, infos[msg.recipient])
+        await batch.flush(conn)
+        await queue.finish(conn, list(message_ids))
+        return events, batch.replied
+
+    async def _route_one(
+        self, conn: AsyncConnection, batch: RoutingBatch, msg: Record, info: NumberRouting
+    ) -> list[Event]:
+        now = batch.now
         company, customer = msg.recipient, msg.sender
-        info = await self._routing(conn, company)
-        number, service = info.number, info.service
-        if number is None:
-            await conn.execute(
-                messages_table.update()
-                .where(messages_table.c.id == message_id)
-                .values(error=f"{company} is not a company number of this PBX", updated_at=now)
-            )
-            return [Event("message.unrouted", {"message_id": message_id, "to": company}, frozenset())], False
-        conversation, opened = await self._conversation(conn, company, customer, service, now)
-        cid = conversation.id
+        if info.number is None:
+            batch.update_message(msg.id, error=f"{company} is not a company number of this PBX", updated_at=now)
+            return [Event("message.unrouted", {"message_id": msg.id, "to": company}, frozenset())]
+        thread, opened = batch.thread(company, customer, _service_id(info))
+        cid = thread.id
         timeline: list[dict[str, Any]] = []
         if opened:
             timeline.append(support.event_row(cid, "opened", "customer", now))
-        update: dict[str, Any] = {"conversation_id": cid, "updated_at": now}
-        if await store.is_blocked(conn, company, customer):
-            update["status"] = "blocked"
-            await conn.execute(messages_table.update().where(messages_table.c.id == message_id).values(**update))
-            return [], False
-        await conn.execute(messages_table.update().where(messages_table.c.id == message_id).values(**update))
+        if batch.is_blocked(company, customer):
+            batch.update_message(msg.id, conversation_id=cid, status="blocked", updated_at=now)
+            return []
+        batch.update_message(msg.id, conversation_id=cid, updated_at=now)
         timeline += await self._keywords(conn, cid, company, customer, msg.body, now)
 
         config = info.config
         route = config.route_at(now)
-        present = await support.presence(conn, cid)
+        present = dict(thread.presence)
         joining = who_joins(
             route=route,
             route_users=info.route_users.get(route, []) if route is not None else [],
@@ -133,48 +203,26 @@ class InboundRouter:
             present=present,
         )
         for uid in joining.users:
-            if await store.put_member(conn, cid, user_key(uid), user_id=uid, bot=None, now=now):
+            if batch.put_member(thread, user_key(uid), user_id=uid, bot=None):
                 timeline.append(support.event_row(cid, "joined", "system", now, member=user_key(uid)))
         for name in joining.bots:
-            if await store.put_member(conn, cid, bot_key(name), user_id=None, bot=name, now=now):
+            if batch.put_member(thread, bot_key(name), user_id=None, bot=name):
                 timeline.append(support.event_row(cid, "joined", "system", now, member=bot_key(name)))
-        await store.update(
-            conn, cid, last_message_at=msg.created_at, last_inbound_at=msg.created_at, updated_at=now,
+        batch.touch(
+            thread, last_message_at=msg.created_at, last_inbound_at=msg.created_at, updated_at=now,
             unrouted=joining.unrouted,
         )  # fmt: skip
-        queued = False
         if not config.is_open(now):
-            queued = await self._bots_answer(conn, conversation, company, customer, now)
-        await self._arm_timers(conn, cid, config, now)
-        await store.add_events(conn, timeline)
+            await self._bots_answer(conn, batch, thread, company, customer)
+        await self._arm_timers(conn, batch, thread, config)
+        batch.add_timeline(timeline)
         audience = frozenset(
             {int(k[2:]) for k, p in present.items() if k.startswith("u:") and p.active} | set(joining.users)
         )
-        events = [Event("message.created", {"conversation_id": cid, "message_id": message_id}, audience)]
+        events = [Event("message.created", {"conversation_id": cid, "message_id": msg.id}, audience)]
         if timeline:
             events.append(Event("conversation.updated", {"conversation_id": cid}, audience))
-        return events, queued
-
-    async def _conversation(
-        self, conn: AsyncConnection, company: str, customer: str, service: Record | None, now: datetime
-    ) -> tuple[Record, bool]:
-        key = store.thread_key(company, customer, service.id if service is not None else None)
-        found = await store.find_by_thread(conn, key)
-        if found is not None:
-            return found, False
-        cid = new_id()
-        await store.add(
-            conn,
-            {
-                "id": cid, "thread_key": key, "company_number": company, "external_number": customer,
-                "service_id": service.id if service is not None else None, "title": customer, "assignee_id": None,
-                "unrouted": False, "created_at": now, "updated_at": now,
-            },
-        )  # fmt: skip
-        created = await store.find(conn, cid)
-        if created is None:  # pragma: no cover - just inserted in this transaction
-            raise RuntimeError("conversation vanished")
-        return created, True
+        return events
 
     async def _keywords(
         self, conn: AsyncConnection, cid: str, company: str, customer: str, text: str, now: datetime
@@ -198,22 +246,23 @@ class InboundRouter:
         return [support.event_row(cid, "opted_out" if opted_out else "opted_in", "customer", now)]
 
     async def _bots_answer(
-        self, conn: AsyncConnection, conversation: Record, company: str, customer: str, now: datetime
-    ) -> bool:
+        self, conn: AsyncConnection, batch: RoutingBatch, thread: Thread, company: str, customer: str
+    ) -> None:
         """Each active bot answers an out-of-hours message, at most once per `BOT_QUIET`."""
-        members = await store.members(conn, conversation.id)
+        now = batch.now
         rows = []
-        for member in members:
-            if member.bot is None or not member.active:
+        for member, presence in sorted(thread.presence.items()):
+            if not member.startswith("b:") or not presence.active:
                 continue
-            recent = await conn.scalar(
+            bot = member[2:]
+            recent = batch.bot_answered(thread, bot) or await conn.scalar(
                 sa.select(sa.func.count()).where(
-                    messages_table.c.conversation_id == conversation.id,
-                    messages_table.c.bot == member.bot,
+                    messages_table.c.conversation_id == thread.id,
+                    messages_table.c.bot == bot,
                     messages_table.c.created_at > now - BOT_QUIET,
                 )
             )
-            text = await conn.scalar(sa.select(bots.c.message).where(bots.c.name == member.bot))
+            text = await conn.scalar(sa.select(bots.c.message).where(bots.c.name == bot))
             if recent or not text:
                 continue
             rows.append(
@@ -224,23 +273,23 @@ class InboundRouter:
                     now=now,
                     user_id=None,
                     source="bot",
-                    conversation_id=conversation.id,
-                    bot=member.bot,
+                    conversation_id=thread.id,
+                    bot=bot,
                 )
             )
         if rows:
-            await enqueue_rows(conn, rows, now)
-            await store.update(conn, conversation.id, last_reply_at=now, last_message_at=now)
-        return bool(rows)
+            batch.add_replies(thread, rows)
+            batch.touch(thread, last_reply_at=now, last_message_at=now)
 
-    async def _arm_timers(self, conn: AsyncConnection, cid: str, config: Any, now: datetime) -> None:
+    async def _arm_timers(self, conn: AsyncConnection, batch: RoutingBatch, thread: Thread, config: Any) -> None:
         if not config.actions:
             return
-        conversation = await store.find(conn, cid)
-        state = await support.state_of(conn, conversation)
-        armed = on_inbound(config.actions, state, now)
-        if armed:
-            await conn.execute(
-                timers.insert(),
-                [{"conversation_id": cid, "action": a.name, "fire_at": at, "created_at": now} for a, at in armed],
-            )
+        now = batch.now
+        armed = on_inbound(config.actions, await batch.state(conn, thread), now)
+        batch.add_timers(
+            [{"conversation_id": thread.id, "action": a.name, "fire_at": at, "created_at": now} for a, at in armed]
+        )
+
+
+def _service_id(info: NumberRouting) -> int | None:
+    return info.service.id if info.service is not None else None

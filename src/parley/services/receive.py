@@ -25,6 +25,8 @@ from parley.store.ids import new_id
 from parley.store.tables import inbound_parts
 from parley.store.tables import messages as messages_table
 
+LINGER = 0.002  # seconds a group commit of inbound messages waits for more to join it
+
 
 @dataclass(frozen=True)
 class _Item:
@@ -40,7 +42,7 @@ class Inbox:
         self._db = db
         self._clock = clock
         self._on_stored = on_stored
-        self._committer: GroupCommitter[_Item, str | None] = GroupCommitter(self._write)
+        self._committer: GroupCommitter[_Item, str | None] = GroupCommitter(self._write, linger=LINGER)
 
     async def receive(self, transport: str, inbound: Inbound, *, source: str = "smpp") -> str | None:
         """Store one inbound message (or part); returns the message id, None for a part still waiting."""
@@ -50,40 +52,47 @@ class Inbox:
         return message_id
 
     async def _write(self, items: list[_Item]) -> list[str | None]:
+        """Store a group-commit batch: one INSERT for its messages, one for their route jobs."""
         now = self._clock()
+        # Ids sort by creation time; within one batch they are handed out in arrival order, so that the
+        # router (which routes in id order) keeps a customer's messages in the order they came.
+        ids = iter(sorted(new_id() for _ in items))
         results: list[str | None] = []
+        rows: list[dict[str, Any]] = []
         async with self._db.write() as conn:
+            known = await self._known(conn, items)
             for item in items:
-                results.append(await self._store(conn, item, now))
+                inbound = item.inbound
+                key = (item.transport, inbound.carrier_id or "")
+                if inbound.carrier_id and key in known:
+                    results.append(known[key])
+                    continue
+                text: str | None = inbound.text
+                if "concat_ref" in inbound.extra:
+                    text = await self._join_parts(conn, item, now)
+                if text is None:
+                    results.append(None)
+                    continue
+                row = _row(item, text, next(ids), now)
+                if inbound.carrier_id:
+                    known[key] = row["id"]  # the same message twice in one batch: stored once
+                rows.append(row)
+                results.append(row["id"])
+            await messages.add_all(conn, rows)
+            await queue.enqueue_many(conn, [(r["id"], now) for r in rows], kind="route")
         return results
 
-    async def _store(self, conn: AsyncConnection, item: _Item, now: datetime) -> str | None:
-        inbound = item.inbound
-        if inbound.carrier_id:
-            existing = await conn.scalar(
-                sa.select(messages_table.c.id).where(
-                    messages_table.c.transport == item.transport, messages_table.c.carrier_id == inbound.carrier_id
-                )
-            )
-            if existing is not None:
-                return str(existing)
-        text = inbound.text
-        if "concat_ref" in inbound.extra:
-            joined = await self._join_parts(conn, item, now)
-            if joined is None:
-                return None
-            text = joined
-        segments = split(text)
-        row: dict[str, Any] = {
-            "id": new_id(), "direction": "in", "user_id": None, "sender": inbound.sender[:32],
-            "recipient": inbound.to[:32], "body": text, "status": "received", "segments": segments.count,
-            "encoding": segments.encoding.value, "gsm": None, "transport": item.transport, "error": None,
-            "charge": None, "currency": None, "source": item.source, "send_at": None, "conversation_id": None,
-            "bot": None, "carrier_id": inbound.carrier_id, "created_at": inbound.received_at or now, "updated_at": now,
-        }  # fmt: skip
-        await messages.add_all(conn, [row])
-        await queue.enqueue_many(conn, [(row["id"], now)], kind="route")
-        return str(row["id"])
+    async def _known(self, conn: AsyncConnection, items: list[_Item]) -> dict[tuple[str, str], str]:
+        """Messages already stored under the batch's carrier ids, by (transport, carrier id)."""
+        wanted = {(i.transport, i.inbound.carrier_id) for i in items if i.inbound.carrier_id}
+        if not wanted:
+            return {}
+        query = sa.select(messages_table.c.id, messages_table.c.transport, messages_table.c.carrier_id).where(
+            messages_table.c.transport.in_(sorted({t for t, _ in wanted})),
+            messages_table.c.carrier_id.in_(sorted({c for _, c in wanted})),
+        )
+        rows = (await conn.execute(query)).all()
+        return {(r.transport, r.carrier_id): str(r.id) for r in rows if (r.transport, r.carrier_id) in wanted}
 
     async def _join_parts(self, conn: AsyncConnection, item: _Item, now: datetime) -> str | None:
         """Keep one part; when all parts of the message are here, return the whole text (in order)."""
@@ -116,3 +125,15 @@ class Inbox:
 
     async def close(self) -> None:
         await self._committer.close()
+
+
+def _row(item: _Item, text: str, message_id: str, now: datetime) -> dict[str, Any]:
+    inbound = item.inbound
+    segments = split(text)
+    return {
+        "id": message_id, "direction": "in", "user_id": None, "sender": inbound.sender[:32],
+        "recipient": inbound.to[:32], "body": text, "status": "received", "segments": segments.count,
+        "encoding": segments.encoding.value, "gsm": None, "transport": item.transport, "error": None,
+        "charge": None, "currency": None, "source": item.source, "send_at": None, "conversation_id": None,
+        "bot": None, "carrier_id": inbound.carrier_id, "created_at": inbound.received_at or now, "updated_at": now,
+    }  # fmt: skip

@@ -61,8 +61,36 @@ async def find_by_thread(conn: AsyncConnection, key: str) -> Record | None:
     return (await conn.execute(_with_names().where(conversations.c.thread_key == key))).first()
 
 
+async def list_by_threads(conn: AsyncConnection, keys: Sequence[str]) -> dict[str, Record]:
+    """The conversations with these thread keys, by key (one query for a batch of inbound messages)."""
+    if not keys:
+        return {}
+    query = sa.select(conversations).where(conversations.c.thread_key.in_(sorted(set(keys))))
+    return {r.thread_key: r for r in (await conn.execute(query)).all()}
+
+
 async def add(conn: AsyncConnection, row: dict[str, Any]) -> None:
     await conn.execute(conversations.insert().values(**row))
+
+
+async def add_many(conn: AsyncConnection, rows: Sequence[dict[str, Any]]) -> None:
+    """Insert conversations (each row with the same keys)."""
+    if rows:
+        await conn.execute(conversations.insert(), list(rows))
+
+
+async def update_many(conn: AsyncConnection, changes: Sequence[dict[str, Any]]) -> None:
+    """Update conversations by ``id``; rows with the same keys go in one executemany."""
+    by_shape: dict[tuple[str, ...], list[dict[str, Any]]] = {}
+    for change in changes:
+        by_shape.setdefault(tuple(sorted(k for k in change if k != "id")), []).append(change)
+    for keys, group in by_shape.items():
+        statement = (
+            conversations.update()
+            .where(conversations.c.id == sa.bindparam("b_id"))
+            .values(**{k: sa.bindparam(f"b_{k}") for k in keys})
+        )
+        await conn.execute(statement, [{f"b_{k}": v for k, v in c.items()} for c in group])
 
 
 async def update(conn: AsyncConnection, conversation_id: str, **values: Any) -> None:
@@ -113,6 +141,39 @@ async def members_of(conn: AsyncConnection, conversation_ids: Sequence[str]) -> 
     for row in (await conn.execute(query)).all():
         found[row.conversation_id].append(row)
     return found
+
+
+async def presence_of(conn: AsyncConnection, conversation_ids: Sequence[str]) -> dict[str, list[Record]]:
+    """Participants (member, active, removed_by_agent) of several conversations, by conversation id."""
+    found: dict[str, list[Record]] = {cid: [] for cid in conversation_ids}
+    if not found:
+        return found
+    query = sa.select(
+        participants.c.conversation_id, participants.c.member, participants.c.active, participants.c.removed_by_agent
+    ).where(participants.c.conversation_id.in_(sorted(found)))
+    for row in (await conn.execute(query)).all():
+        found[row.conversation_id].append(row)
+    return found
+
+
+async def add_members(conn: AsyncConnection, rows: Sequence[dict[str, Any]]) -> None:
+    """Insert participants: ``conversation_id``, ``member``, ``user_id``, ``bot``, ``joined_at`` (active)."""
+    if rows:
+        await conn.execute(participants.insert(), [{**r, "active": True, "removed_by_agent": False} for r in rows])
+
+
+async def rejoin_members(conn: AsyncConnection, keys: Sequence[tuple[str, str]], *, now: datetime) -> None:
+    """Bring back participants who had left, by (conversation id, member)."""
+    if keys:
+        await conn.execute(
+            participants.update()
+            .where(
+                participants.c.conversation_id == sa.bindparam("b_cid"),
+                participants.c.member == sa.bindparam("b_member"),
+            )
+            .values(active=True, removed_by_agent=False, joined_at=now, left_at=None),
+            [{"b_cid": cid, "b_member": member} for cid, member in keys],
+        )
 
 
 async def put_member(
@@ -228,6 +289,18 @@ async def is_blocked(conn: AsyncConnection, company_number: str, external_number
         blocks.c.company_number == company_number, blocks.c.external_number == external_number
     )
     return (await conn.execute(query)).first() is not None
+
+
+async def blocked_among(conn: AsyncConnection, pairs: Sequence[tuple[str, str]]) -> set[tuple[str, str]]:
+    """Which (company number, customer number) pairs are blocked (one query for a batch)."""
+    if not pairs:
+        return set()
+    query = sa.select(blocks.c.company_number, blocks.c.external_number).where(
+        blocks.c.company_number.in_(sorted({p[0] for p in pairs})),
+        blocks.c.external_number.in_(sorted({p[1] for p in pairs})),
+    )
+    wanted = set(pairs)
+    return {(r[0], r[1]) for r in (await conn.execute(query)).all() if (r[0], r[1]) in wanted}
 
 
 async def block(

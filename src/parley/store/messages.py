@@ -56,6 +56,23 @@ async def mark_submitting(conn: AsyncConnection, message_ids: Sequence[str], *, 
     )
 
 
+async def update_many(conn: AsyncConnection, changes: Sequence[dict[str, Any]]) -> None:
+    """Update messages by ``id`` without a status event (routing an inbound message into its conversation).
+
+    Rows with the same keys go in one executemany.
+    """
+    by_shape: dict[tuple[str, ...], list[dict[str, Any]]] = {}
+    for change in changes:
+        by_shape.setdefault(tuple(sorted(k for k in change if k != "id")), []).append(change)
+    for keys, group in by_shape.items():
+        statement = (
+            messages.update()
+            .where(messages.c.id == sa.bindparam("b_id"))
+            .values(**{k: sa.bindparam(f"b_{k}") for k in keys})
+        )
+        await conn.execute(statement, [{f"b_{k}": v for k, v in c.items()} for c in group])
+
+
 def first_status(row: Record) -> str:
     """The status a message was created with (history's first entry, at ``created_at``)."""
     if row.direction == "in":

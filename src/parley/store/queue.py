@@ -42,9 +42,11 @@ async def claim(
             jobs.c.due_at <= now,
             sa.or_(jobs.c.lease_until.is_(None), jobs.c.lease_until <= now),
         )
-        .order_by(jobs.c.due_at)
         .limit(limit)
     )
+    # Route jobs of one customer must be claimed in arrival order (ids sort by it) when they share a due time;
+    # send jobs keep the plain index order (a campaign's backlog would otherwise be sorted on every claim).
+    due = due.order_by(jobs.c.due_at, jobs.c.message_id) if kind == "route" else due.order_by(jobs.c.due_at)
     if conn.dialect.name == "postgresql":
         due = due.with_for_update(skip_locked=True)
     statement = (
