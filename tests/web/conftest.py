@@ -98,6 +98,9 @@ async def sign_in(page: Page, server: ParleyServer, who: tuple[str, str] = ALICE
 
 
 async def screenshot(page: Page, name: str) -> None:
-    """Keep a picture for README (docs/screenshots/NAME.png), refreshed by each run."""
+    """Refresh README's picture docs/screenshots/NAME.png — only when PARLEY_SCREENSHOTS=1 (tests leave the tree
+    clean otherwise): `PARLEY_SCREENSHOTS=1 .venv/bin/pytest tests/web`."""
+    if os.environ.get("PARLEY_SCREENSHOTS") != "1":
+        return
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     await page.screenshot(path=str(SCREENSHOTS / f"{name}.png"))
