@@ -77,6 +77,9 @@ class Timeline(BaseModel):
     messages: list[MessageOut]
     events: list[TimelineEvent]
     calls: list[CallOut]
+    older: str | None = Field(
+        None, description="Pass as `before` for the page of older messages, events and calls; null at the start"
+    )
 
 
 class PostResult(BaseModel):
@@ -137,13 +140,19 @@ def router(conversations: Conversations) -> APIRouter:
         return await conversations.get(user, conversation_id)
 
     @api.get("/conversations/{conversation_id}/messages", response_model=Timeline, response_model_by_alias=True)
-    async def conversation_timeline(conversation_id: str, user: CurrentUser) -> Any:
-        """Messages (with delivery state), system events and calls."""
-        found = await conversations.timeline(user, conversation_id)
+    async def conversation_timeline(
+        conversation_id: str,
+        user: CurrentUser,
+        before: Annotated[str | None, Query(description="The `older` cursor of the newer page")] = None,
+        limit: Annotated[int, Query(ge=1, le=500)] = 200,
+    ) -> Any:
+        """Messages (with delivery state), system events and calls: the newest page, or the one `before`."""
+        found = await conversations.timeline(user, conversation_id, limit, before)
         return Timeline(
             messages=[message_out(m) for m in found["messages"]],
             events=[TimelineEvent(kind=e.kind, actor=e.actor, detail=e.detail, at=e.at) for e in found["events"]],
             calls=[CallOut.model_validate(dict(c._mapping)) for c in found["calls"]],
+            older=found["older"],
         )
 
     @api.post("/conversations/{conversation_id}/messages", response_model=PostResult, status_code=201,

@@ -69,17 +69,26 @@ class Conversations:
             unread = await store.unread_counts(conn, user.id, [conversation_id])
         return view(conversation, members, unread.get(conversation_id, 0))
 
-    async def timeline(self, user: User, conversation_id: str, limit: int = 200) -> dict[str, Any]:
+    async def timeline(
+        self, user: User, conversation_id: str, limit: int = 200, before: str | None = None
+    ) -> dict[str, Any]:
+        """The newest ``limit`` messages (those before message ``before``, for an older page) with the events
+        and calls of the same stretch of time; ``older`` is the cursor of the page before, None at the start."""
         async with self._db.read() as conn:
             await self._visible(conn, user, conversation_id)
-            msgs = await store.conversation_messages(conn, conversation_id, limit=limit)
-            events = await store.events(conn, conversation_id)
-            call_rows = (
-                await conn.execute(
-                    sa.select(calls).where(calls.c.conversation_id == conversation_id).order_by(calls.c.started_at)
-                )
-            ).all()
-        return {"messages": msgs, "events": events, "calls": call_rows}
+            until = None
+            if before is not None:
+                anchor = await store.conversation_message(conn, conversation_id, before)
+                if anchor is None:
+                    raise ConversationError(422, "no such message in this conversation", "before")
+                until = anchor.created_at
+            msgs = await store.conversation_messages(conn, conversation_id, limit=limit + 1, before_id=before)
+            older = msgs[1].id if len(msgs) > limit else None
+            msgs = msgs[1:] if older else msgs
+            since = msgs[0].created_at if older and msgs else None
+            events = await store.events(conn, conversation_id, since=since, until=until)
+            call_rows = await store.calls_of(conn, conversation_id, since=since, until=until)
+        return {"messages": msgs, "events": events, "calls": call_rows, "older": older}
 
     async def _visible(self, conn: AsyncConnection, user: User, conversation_id: str) -> tuple[Record, list[Record]]:
         conversation = await store.find(conn, conversation_id)

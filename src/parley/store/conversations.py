@@ -13,6 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from parley.store.tables import (
     Record,
     blocks,
+    calls,
     conversation_events,
     conversations,
     messages,
@@ -238,13 +239,28 @@ async def add_events(conn: AsyncConnection, rows: Sequence[dict[str, Any]]) -> N
         await conn.execute(conversation_events.insert(), list(rows))
 
 
-async def events(conn: AsyncConnection, conversation_id: str) -> list[Record]:
-    query = (
-        sa.select(conversation_events)
-        .where(conversation_events.c.conversation_id == conversation_id)
-        .order_by(conversation_events.c.id)
-    )
-    return list((await conn.execute(query)).all())
+async def events(
+    conn: AsyncConnection, conversation_id: str, *, since: datetime | None = None, until: datetime | None = None
+) -> list[Record]:
+    """The timeline's system events, oldest first; ``since`` (inclusive) and ``until`` (exclusive) bound a page."""
+    query = sa.select(conversation_events).where(conversation_events.c.conversation_id == conversation_id)
+    if since is not None:
+        query = query.where(conversation_events.c.at >= since)
+    if until is not None:
+        query = query.where(conversation_events.c.at < until)
+    return list((await conn.execute(query.order_by(conversation_events.c.id))).all())
+
+
+async def calls_of(
+    conn: AsyncConnection, conversation_id: str, *, since: datetime | None = None, until: datetime | None = None
+) -> list[Record]:
+    """The calls linked to a conversation, oldest first, bounded like `events`."""
+    query = sa.select(calls).where(calls.c.conversation_id == conversation_id)
+    if since is not None:
+        query = query.where(calls.c.started_at >= since)
+    if until is not None:
+        query = query.where(calls.c.started_at < until)
+    return list((await conn.execute(query.order_by(calls.c.started_at))).all())
 
 
 async def conversation_messages(
@@ -259,6 +275,13 @@ async def conversation_messages(
         query = query.where(messages.c.id < before_id)
     rows = (await conn.execute(query.order_by(messages.c.id.desc()).limit(limit))).all()
     return list(reversed(rows))
+
+
+async def conversation_message(conn: AsyncConnection, conversation_id: str, message_id: str) -> Record | None:
+    query = sa.select(messages.c.id, messages.c.created_at).where(
+        messages.c.conversation_id == conversation_id, messages.c.id == message_id
+    )
+    return (await conn.execute(query)).first()
 
 
 async def unread_counts(conn: AsyncConnection, user_id: int, conversation_ids: Sequence[str]) -> dict[str, int]:

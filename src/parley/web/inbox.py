@@ -56,6 +56,9 @@ def list_params(q: InboxQuery, **extra: str) -> str:
     return urlencode({k: v for k, v in params.items() if v and not (k == "filter" and v == "all")})
 
 
+TIMELINE_PAGE = 100  # messages per timeline page (events and calls of the same stretch of time come along)
+
+
 class InboxPages:
     """What every inbox route needs: the services, and the context each fragment renders with."""
 
@@ -81,12 +84,12 @@ class InboxPages:
         }
 
     async def conversation_context(
-        self, user: User, conversation_id: str, *, mark_read: bool = True, **extra: Any
+        self, user: User, conversation_id: str, *, mark_read: bool = True, before: str | None = None, **extra: Any
     ) -> dict[str, Any]:
         conversations = self.parley.conversations
         try:
             conversation = await conversations.get(user, conversation_id)
-            found = await conversations.timeline(user, conversation_id)
+            found = await conversations.timeline(user, conversation_id, TIMELINE_PAGE, before)
         except ConversationError as exc:
             raise ConsoleRefused(exc.status, exc.reason) from None
         if mark_read:
@@ -100,6 +103,7 @@ class InboxPages:
         return {
             "conversation": conversation,
             "items": merge_timeline(found),
+            "timeline_older": found["older"],
             "describe": lambda e: describe_event(e.kind, e.actor, e.detail or {}, people),
             "names": await self.view.names(conversation["participants"]),
             "assignable": await self.view.assignable(conversation["service"]),
@@ -186,6 +190,12 @@ def router(parley: Parley) -> APIRouter:
         response = render(request, "inbox/_timeline.html", {**context, "refresh": True})
         response.headers["HX-Trigger-After-Settle"] = "inbox:read"
         return response
+
+    @pages.get("/inbox/{conversation_id}/older")
+    async def older(request: Request, session: ConsoleSession, conversation_id: str, before: str) -> Response:
+        """The page of the timeline before message ``before``: entries to put in place of "Show older"."""
+        context = await inbox.conversation_context(session.user, conversation_id, mark_read=False, before=before)
+        return render(request, "inbox/_timeline_items.html", {**context, "older_page": True})
 
     @pages.get("/inbox/{conversation_id}/members")
     async def members(request: Request, session: ConsoleSession, conversation_id: str) -> Response:

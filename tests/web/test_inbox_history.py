@@ -1,0 +1,53 @@
+"""A long conversation pages its history: the newest messages first, older pages on request (API and console)."""
+
+from __future__ import annotations
+
+import httpx
+from playwright.async_api import Page, expect
+
+from tests.support.server import ParleyServer
+from tests.web.conftest import ALICE, CUSTOMER, sign_in
+
+MESSAGES = 105  # the console shows 100 per page
+
+
+async def long_conversation(server: ParleyServer) -> str:
+    async with httpx.AsyncClient(base_url=server.url, auth=ALICE, timeout=30) as api:
+        opened = await api.post("/api/v2/conversations", json={"to": CUSTOMER, "service": "Support"})
+        assert opened.status_code == 201, opened.text
+        cid = str(opened.json()["id"])
+        for n in range(MESSAGES):
+            posted = await api.post(f"/api/v2/conversations/{cid}/messages", json={"text": f"note {n}"})
+            assert posted.status_code == 201, posted.text
+    return cid
+
+
+async def test_the_api_pages_a_timeline_with_the_older_cursor(console: ParleyServer) -> None:
+    cid = await long_conversation(console)
+    async with httpx.AsyncClient(base_url=console.url, auth=ALICE) as api:
+        newest = (await api.get(f"/api/v2/conversations/{cid}/messages", params={"limit": 60})).json()
+        assert [m["body"] for m in newest["messages"]] == [f"note {n}" for n in range(45, 105)]
+        assert newest["events"] == []  # "opened" and "joined" happened before the oldest message shown
+        assert newest["older"] == newest["messages"][0]["id"]
+        rest = (
+            await api.get(f"/api/v2/conversations/{cid}/messages", params={"limit": 60, "before": newest["older"]})
+        ).json()
+        assert [m["body"] for m in rest["messages"]] == [f"note {n}" for n in range(45)]
+        assert rest["older"] is None
+        assert {e["kind"] for e in rest["events"]} >= {"opened", "joined"}
+        bad = await api.get(f"/api/v2/conversations/{cid}/messages", params={"before": "0" * 20})
+        assert bad.status_code == 422
+
+
+async def test_the_console_shows_the_newest_page_and_older_ones_on_request(console: ParleyServer, page: Page) -> None:
+    cid = await long_conversation(console)
+    await sign_in(page, console, ALICE, f"/inbox/{cid}")
+    bubbles = page.get_by_role("list", name="Messages and events").locator(".bubble")
+    await expect(bubbles).to_have_count(100)
+    await expect(bubbles.first).to_contain_text("note 5")
+    await page.get_by_role("button", name="Show older messages").click()
+    await expect(bubbles).to_have_count(MESSAGES)
+    await expect(bubbles.first).to_contain_text("note 0")
+    await expect(page.get_by_role("button", name="Show older messages")).to_have_count(0)
+    # The stretch before the first message comes with its system events, in order, at the top.
+    await expect(page.locator(".timeline li").first).to_contain_text("opened the conversation")
