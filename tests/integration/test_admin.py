@@ -170,6 +170,20 @@ async def test_a_bot_in_use_cannot_be_deleted(admin: Admin, db: Database) -> Non
     assert caught.value.status == 409
 
 
+async def test_a_user_that_number_settings_name_cannot_be_deleted(admin: Admin, db: Database) -> None:
+    alice = await user(db, "101")
+    await Numbers(db, DirectoryCache(db, country="US", timezone="UTC")).configure(
+        alice, "+15551230001", {"routing": {"type": "agent", "target": "102"}}
+    )
+    with pytest.raises(AdminError, match="102 is still named by number \\+15551230001") as caught:
+        await admin.delete_user(alice, "102")
+    assert caught.value.status == 409
+    await admin.delete_user(alice, "103")  # named by nothing: goes
+    with pytest.raises(AdminError) as gone:
+        await admin.delete_user(alice, "103")
+    assert gone.value.status == 404
+
+
 async def test_prices_reuse_provisioning_checks_and_a_changed_prefix_replaces_the_row(
     admin: Admin, db: Database
 ) -> None:

@@ -12,7 +12,7 @@ from datetime import datetime
 from typing import Any
 
 from parley.core import provisioning as spec
-from parley.core.actions import BotMessage
+from parley.core.actions import AddMembers, BotMessage
 from parley.core.number_config import config_from_doc
 from parley.services import conversation_support as support
 from parley.services.admin_checks import AdminError, Page, bounds, check_entry, form_entry, require_admin
@@ -94,6 +94,9 @@ class Admin:
         if extension == actor.extension:
             raise AdminError.on(None, "You cannot delete yourself", 409)
         async with self._db.write() as conn:
+            users_of = [where for where, config in await store.configs(conn) if _names_agent(config, extension)]
+            if users_of:
+                raise AdminError.on(None, f"{extension} is still named by {', '.join(users_of)}", 409)
             if not await store.delete(conn, users, "extension", extension):
                 raise AdminError.on(None, f"There is no user {extension}", 404)
         self._cache.invalidate()
@@ -325,4 +328,16 @@ def _names_bot(doc: Any, name: str) -> bool:
     tasks = [a.task for a in config.actions]
     return any(r.kind == "bot" and r.target == name for r in routes) or any(
         isinstance(t, BotMessage) and t.bot == name for t in tasks
+    )
+
+
+def _names_agent(doc: Any, extension: str) -> bool:
+    """Whether number settings route to this user or add him by an action (deleting him would break them)."""
+    config = config_from_doc(doc)
+    if config is None:
+        return False
+    routes = [r for r in (config.routing, config.out_of_hours) if r is not None]
+    tasks = [a.task for a in config.actions]
+    return any(r.kind == "agent" and r.target == extension for r in routes) or any(
+        isinstance(t, AddMembers) and extension in t.extensions for t in tasks
     )
