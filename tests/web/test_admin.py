@@ -225,6 +225,7 @@ async def test_prices_and_mail2sms_are_edited_with_errors_next_to_their_fields(
     await page.get_by_label("Price", exact=True).fill("0.05")
     await page.get_by_role("button", name="Add price").click()
     await expect(page.get_by_role("row").filter(has_text="+49")).to_contain_text("0.05")
+    page.once("dialog", lambda dialog: dialog.accept())  # "Delete price +44?"
     await page.get_by_role("button", name="Delete price +44").click()
     await expect(page.get_by_role("link", name="+44", exact=True)).to_have_count(0)
 
@@ -259,6 +260,11 @@ async def test_a_service_is_created_edited_and_deleted(console: ParleyServer, pa
     await page.get_by_role("button", name="Save").click()
     row = page.get_by_role("row").filter(has_text="Sales team")
     await expect(row).not_to_contain_text("102")
+    page.once("dialog", lambda dialog: dialog.dismiss())  # cancelled: nothing happens
+    await page.get_by_role("button", name="Delete service Sales team").click()
+    await page.reload()
+    await expect(page.get_by_role("link", name="Sales team")).to_be_visible()
+    page.once("dialog", lambda dialog: dialog.accept())
     await page.get_by_role("button", name="Delete service Sales team").click()
     await expect(page.get_by_role("link", name="Sales team")).to_have_count(0)
     await expect(page.get_by_role("link", name="Support")).to_be_visible()

@@ -19,6 +19,12 @@ document.addEventListener("DOMContentLoaded", () => {
   });
   document.body.addEventListener("htmx:sendError", () => showNotice("Parley cannot be reached: check the connection", "error"));
 
+  // Forms that destroy something ask first: <form data-confirm="Delete user 104?">. Cancelling sends nothing.
+  document.body.addEventListener("submit", (e) => {
+    const question = e.target.dataset && e.target.dataset.confirm;
+    if (question && !window.confirm(question)) { e.preventDefault(); e.stopImmediatePropagation(); }
+  }, true);
+
   startLive();
   keepDrafts(document);
   htmx.onLoad((element) => keepDrafts(element));
