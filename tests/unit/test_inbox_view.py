@@ -5,30 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from types import SimpleNamespace
 
-import pytest
-
-from parley.services.inbox_view import count_text, decode_cursor, describe_event, encode_cursor, merge_timeline
-
-
-@pytest.mark.parametrize(
-    ("text", "length", "encoding", "segments"),
-    [
-        pytest.param("", 0, "GSM-7", 0, id="empty"),
-        pytest.param("Yes, it is!", 11, "GSM-7", 1, id="plain"),
-        pytest.param("Price: 5 €", 10, "GSM-7", 1, id="euro-is-gsm7-extension"),
-        pytest.param("Привет", 6, "UCS-2", 1, id="cyrillic"),
-        pytest.param("x" * 161, 161, "GSM-7", 2, id="two-gsm7-parts"),
-        pytest.param("ж" * 71, 71, "UCS-2", 2, id="two-ucs2-parts"),
-    ],
-)
-def test_the_counter_agrees_with_core_text(text: str, length: int, encoding: str, segments: int) -> None:
-    count = count_text(text)
-    assert (count.length, count.encoding, count.segments) == (length, encoding, segments)
-
-
-def test_a_text_over_670_is_too_long() -> None:
-    assert count_text("x" * 671).too_long
-    assert not count_text("x" * 670).too_long
+from parley.services.inbox_view import decode_cursor, describe_event, encode_cursor, merge_timeline
 
 
 def test_events_name_people_bots_and_the_customer() -> None:

@@ -13,7 +13,7 @@ from playwright.async_api import Browser, Page, expect
 
 from parley.core.outbound import OutboundError
 from parley.testing.smsc import SmscSimulator
-from parley.web.send_page import numbers_in, read_local_time, text_count
+from parley.web.send_page import numbers_in, read_local_time
 from tests.support.server import ParleyServer
 from tests.web.conftest import BOB, screenshot, sign_in
 
@@ -210,21 +210,6 @@ async def test_the_blocklist_takes_a_number_and_only_an_admin_removes_it(
     page.once("dialog", lambda dialog: dialog.accept())
     await row.get_by_role("button", name="Remove +15557650099").click()
     await expect(page.get_by_role("row", name=re.compile(r"\+15557650099"))).to_have_count(0)
-
-
-@pytest.mark.parametrize(
-    ("text", "says"),
-    [
-        pytest.param("", (0, "GSM-7", 0, False), id="empty"),
-        pytest.param("x" * 160, (160, "GSM-7", 1, False), id="gsm7-one-segment-at-160"),
-        pytest.param("x" * 161, (161, "GSM-7", 2, False), id="gsm7-two-segments-past-160"),
-        pytest.param("é" * 70 + "ж", (71, "UCS-2", 2, False), id="ucs2-past-70"),
-        pytest.param("x" * 671, (671, "GSM-7", 5, True), id="too-long-past-670"),
-    ],
-)
-def test_the_counter_says_characters_encoding_and_segments(text: str, says: tuple[int, str, int, bool]) -> None:
-    count = text_count(text)
-    assert (count["characters"], count["encoding"], count["segments"], count["too_long"]) == says
 
 
 def test_numbers_may_be_one_a_line_or_separated_by_commas() -> None:

@@ -10,8 +10,6 @@ from datetime import UTC, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from parley.core.outbound import MAX_MESSAGE_LENGTH
-from parley.core.text import Encoding, split
 from parley.services.directory import DirectoryCache, User
 from parley.services.errors import ServiceError
 from parley.store import inbox_view as store
@@ -43,20 +41,6 @@ class InboxPage:
 
 
 @dataclass(frozen=True)
-class TextCount:
-    """The composer's counter: characters, encoding and SMS segments of a draft."""
-
-    length: int
-    encoding: str  # "GSM-7" | "UCS-2"
-    segments: int
-    limit: int = MAX_MESSAGE_LENGTH
-
-    @property
-    def too_long(self) -> bool:
-        return self.length > self.limit
-
-
-@dataclass(frozen=True)
 class TimelineItem:
     kind: str  # message | event | call
     at: datetime
@@ -77,16 +61,6 @@ def decode_cursor(cursor: str | None) -> tuple[datetime, str] | None:
     except ValueError:
         return None
     return (parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)), cid
-
-
-def count_text(text: str) -> TextCount:
-    segments = split(text) if text else None
-    encoding = segments.encoding if segments is not None else Encoding.GSM7
-    return TextCount(
-        length=len(text),
-        encoding="GSM-7" if encoding is Encoding.GSM7 else "UCS-2",
-        segments=segments.count if segments is not None else 0,
-    )
 
 
 def merge_timeline(found: dict[str, Any]) -> list[TimelineItem]:

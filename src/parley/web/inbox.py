@@ -14,9 +14,10 @@ from urllib.parse import urlencode
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import Response
 
+from parley.core.draft import count_draft
 from parley.services.conversations import ConversationError
 from parley.services.directory import User
-from parley.services.inbox_view import InboxQuery, count_text, describe_event, merge_timeline
+from parley.services.inbox_view import InboxQuery, describe_event, merge_timeline
 from parley.web import inbox_actions
 from parley.web.security import ConsoleRefused, ConsoleSession
 from parley.web.templating import render, set_timezone
@@ -110,7 +111,7 @@ class InboxPages:
             "is_member": member,
             "errors": {},
             "values": values,
-            "count_of_draft": count_text(values.get("text", "")),
+            "count_of_draft": count_draft(values.get("text", "")),
             **extra,
         }
 
@@ -159,7 +160,7 @@ def router(parley: Parley) -> APIRouter:
     @pages.get("/inbox/count")
     async def composer_count(request: Request, _: ConsoleSession, text: Annotated[str, Query()] = "") -> Response:
         """The composer's counter, computed here so that it always agrees with what will be sent."""
-        return render(request, "inbox/_count.html", {"count": count_text(text)})
+        return render(request, "inbox/_count.html", {"count": count_draft(text)})
 
     @pages.get("/inbox/new")
     async def new_conversation_form(request: Request, session: ConsoleSession) -> Response:

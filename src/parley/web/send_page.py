@@ -10,8 +10,8 @@ from zoneinfo import ZoneInfo
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
-from parley.core.outbound import MAX_MESSAGE_LENGTH, OutboundError
-from parley.core.text import Encoding, split
+from parley.core.draft import count_draft
+from parley.core.outbound import OutboundError
 from parley.services.send import SendSms
 from parley.web.security import CSRF_FIELD, ConsoleRefused, ConsoleSession
 from parley.web.templating import render, set_timezone
@@ -19,7 +19,6 @@ from parley.web.templating import render, set_timezone
 if TYPE_CHECKING:
     from parley.bootstrap import Parley
 
-ENCODING_LABELS = {Encoding.GSM7: "GSM-7", Encoding.UCS2: "UCS-2"}
 # The service's field names, as this form names them.
 FORM_FIELDS = {"number": "numbers", "message": "text", "postpone": "postpone", "gsm": "gsm", "license": ""}
 
@@ -27,18 +26,6 @@ FORM_FIELDS = {"number": "numbers", "message": "text", "postpone": "postpone", "
 def numbers_in(value: str) -> list[str]:
     """The numbers typed: one a line, or separated by commas or semicolons."""
     return [piece.strip() for piece in re.split(r"[,;\n\r]+", value) if piece.strip()]
-
-
-def text_count(text: str) -> dict[str, Any]:
-    """What the counter says about ``text``: characters, encoding, segments, and whether it is too long."""
-    segments = split(text) if text else None
-    return {
-        "characters": len(text),
-        "encoding": ENCODING_LABELS[segments.encoding] if segments else "GSM-7",
-        "segments": segments.count if segments else 0,
-        "limit": MAX_MESSAGE_LENGTH,
-        "too_long": len(text) > MAX_MESSAGE_LENGTH,
-    }
 
 
 def read_local_time(value: str, timezone: str) -> datetime:
@@ -65,7 +52,7 @@ def router(parley: Parley) -> APIRouter:
             "gateways": [("", "Any route")] + [(g, g) for g in sorted(config.gateway_ids)]
             if config.gateway_ids
             else [],
-            "count": text_count(values.get("text", "")),
+            "count": count_draft(values.get("text", "")),
         }
 
     @pages.get("/send")
@@ -117,6 +104,6 @@ def router(parley: Parley) -> APIRouter:
         if request.method == "POST":
             given = (await request.form()).get("text")
             text = given if isinstance(given, str) else ""
-        return render(request, "send/_count.html", {"count": text_count(text)})
+        return render(request, "send/_count.html", {"count": count_draft(text)})
 
     return pages
