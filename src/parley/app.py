@@ -73,7 +73,7 @@ def create_app(parley: Parley, *, workers: bool = True) -> FastAPI:
         return JSONResponse({"detail": detail}, status_code=exc.status)
 
     app.include_router(wildix_api.router(parley.auth, parley.outbox, parley.cache))
-    app.include_router(api.router(parley.outbox, parley.cache, parley.queries, parley.transports))
+    app.include_router(api.router(parley.outbox, parley.cache, parley.queries, parley.admin.transports))
     app.include_router(conversations_api.router(parley.conversations))
     app.include_router(events_api.router(parley.bus))
     app.include_router(webhooks.router(parley.inbox, parley.cache))

@@ -122,10 +122,13 @@ class Parley:
                 await self.deliveries.sweep()
                 if tick % 5 == 0:
                     await self.transports.refresh()
+                if tick % 2 == 0:
+                    await self.transports.report(utcnow())
             except Exception:
                 log.exception("maintenance.failed")
 
     async def close(self) -> None:
+        started = bool(self._tasks)
         for task in self._tasks:
             task.cancel()
         for task in self._tasks:
@@ -133,6 +136,9 @@ class Parley:
                 await task
         self._tasks.clear()
         await self.transports.stop()
+        if started:
+            with contextlib.suppress(Exception):  # best effort: a dead worker's reports simply go stale
+                await self.transports.report(utcnow())  # this worker runs nothing any more
         await self.outbox.close()
         await self.inbox.close()
         await self.deliveries.close()

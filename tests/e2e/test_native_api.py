@@ -136,7 +136,9 @@ async def test_transport_state_is_for_admins_only(api_server: ParleyServer) -> N
         listed = await alice.get("/api/v2/transports")
         refused = await bob.get("/api/v2/transports")
     assert listed.status_code == 200
-    assert [t["name"] for t in listed.json()] == []  # --no-workers: this process runs no channels
+    [gsm] = listed.json()
+    assert (gsm["name"], gsm["role"], gsm["state"]) == ("gsm-lobby", "gsm", "not running")  # no worker runs it
+    assert "password" not in gsm["config"]
     assert refused.status_code == 403
 
 

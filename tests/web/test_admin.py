@@ -122,7 +122,8 @@ async def test_an_admin_cannot_delete_himself(console: ParleyServer, page: Page,
 async def test_the_transports_page_shows_the_carrier_bound(console: ParleyServer, page: Page) -> None:
     await sign_in(page, console, path="/admin/transports")
     row = page.get_by_role("row").filter(has_text="carrier")
-    await expect(row.locator("[data-state]")).to_have_text("bound")
+    # Workers report every 2 s and the page refreshes its rows every 5 s.
+    await expect(row.locator("[data-state]")).to_have_text("bound", timeout=15_000)
     await expect(row).to_contain_text("127.0.0.1")
     await screenshot(page, "admin-transports")
 

@@ -10,12 +10,12 @@ from fastapi import APIRouter, Depends, HTTPException, Query, Request
 from parley.core.outbound import OutboundError
 from parley.ingress.basic_auth import basic_credentials
 from parley.ingress.schemas import MessageOut, MessagePage, Refused, SendRequest, SendResponse, StatusChange
+from parley.services.admin_transports import TransportAdmin
 from parley.services.auth import Authenticator
 from parley.services.directory import DirectoryCache, User
 from parley.services.queries import Messages
 from parley.services.send import Outbox, SendSms
 from parley.services.sessions import Sessions
-from parley.services.transports import Transports
 from parley.store.messages import STATUSES, MessageFilter
 from parley.web.security import SESSION_COOKIE
 
@@ -72,7 +72,7 @@ async def current_user(request: Request) -> User:
 CurrentUser = Annotated[User, Depends(current_user)]
 
 
-def router(outbox: Outbox, cache: DirectoryCache, queries: Messages, transports: Transports) -> APIRouter:
+def router(outbox: Outbox, cache: DirectoryCache, queries: Messages, transports: TransportAdmin) -> APIRouter:
     api = APIRouter(prefix="/api/v2", tags=["Messages"])
 
     @api.post("/messages", status_code=201, response_model=SendResponse, response_model_by_alias=True)
@@ -176,9 +176,8 @@ def router(outbox: Outbox, cache: DirectoryCache, queries: Messages, transports:
 
     @api.get("/transports", tags=["Administration"])
     async def list_transports(user: CurrentUser) -> list[dict[str, Any]]:
-        """The transports this process runs, with their connection state (admins only)."""
-        if not user.is_admin:
-            raise HTTPException(403, "Administrators only")
-        return transports.status()
+        """Every transport with its connection state as the workers report it (admins only): `state` (bound if
+        any worker is), `workers` (each worker's own), `last_error`; "not running" when no worker runs it."""
+        return await transports.list_(user)
 
     return api

@@ -68,11 +68,11 @@ class TransportAdmin:
         self._live = live
 
     async def list_(self, actor: User) -> list[dict[str, Any]]:
-        """Every transport (a handful) with its state in this process: bound, connecting, down, ready."""
+        """Every transport (a handful) with its state as the workers report it: bound, connecting, down, ready."""
         require_admin(actor)
         async with self._db.read() as conn:
             rows = await directory.list_transports(conn)
-        status = {s["name"]: s for s in self._live.status()}
+        status = await self._live.cluster_status(self._clock())
         return [_view(r, status.get(r.name)) for r in rows]
 
     async def get(self, actor: User, name: str) -> dict[str, Any]:
@@ -81,7 +81,7 @@ class TransportAdmin:
             row = await store.find(conn, transports, "name", name)
         if row is None:
             raise AdminError.on(None, f"There is no transport {name}", 404)
-        return _view(row, next((s for s in self._live.status() if s["name"] == name), None))
+        return _view(row, (await self._live.cluster_status(self._clock())).get(name))
 
     async def save(self, actor: User, form: dict[str, str], name: str | None = None) -> str:
         """Add a transport (``name`` None) or change one; a blank SMPP password keeps the current one."""
@@ -113,6 +113,7 @@ class TransportAdmin:
             )
         self._cache.invalidate()
         await self._live.refresh()
+        await self._live.report(self._clock())
         return t.name
 
     async def delete(self, actor: User, name: str) -> None:
@@ -122,6 +123,7 @@ class TransportAdmin:
                 raise AdminError.on(None, f"There is no transport {name}", 404)
         self._cache.invalidate()
         await self._live.refresh()
+        await self._live.report(self._clock())
 
     async def send_test(
         self, actor: User, name: str, to: str, text: str = TEST_TEXT, *, http: httpx.AsyncBaseTransport | None = None
@@ -204,6 +206,7 @@ def _view(row: Any, live: dict[str, Any] | None) -> dict[str, Any]:
         "where": where,
         "throughput": config.get("throughput"),
         "state": live["state"] if live else "not running",
+        "workers": live["workers"] if live else {},
         "last_error": live["last_error"] if live else None,
         "config": {k: v for k, v in config.items() if k != "password"},  # the password never goes back to a page
     }

@@ -5,14 +5,15 @@ from __future__ import annotations
 import contextlib
 import zlib
 from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import structlog
 
 from parley.channels.base import Channel
 from parley.core.routing import TransportInfo, choose_transport
-from parley.store import directory
-from parley.store.db import Database
+from parley.store import directory, transport_states
+from parley.store.db import Database, worker_name
 
 log = structlog.get_logger()
 
@@ -23,10 +24,14 @@ def _is_up(channel: Channel) -> bool:
     return getattr(channel, "state", "bound") == "bound"
 
 
+REPORT_FRESH = timedelta(seconds=20)  # a worker's report older than this is from a worker that stopped or died
+
+
 class Transports:
-    def __init__(self, db: Database, factory: ChannelFactory) -> None:
+    def __init__(self, db: Database, factory: ChannelFactory, *, worker: str | None = None) -> None:
         self._db = db
         self._factory = factory
+        self._worker = worker or worker_name()
         self._channels: dict[str, tuple[Any, Channel]] = {}  # name -> (row, channel)
         self._infos: dict[str, TransportInfo] = {}
         self._running = False
@@ -35,6 +40,7 @@ class Transports:
         """Run this process's channels (workers only: `serve --no-workers` binds nothing)."""
         self._running = True
         await self.refresh()
+        await self.report(datetime.now(UTC))
 
     async def refresh(self) -> None:
         """Start channels for new or changed transport rows, stop those that went away (once started)."""
@@ -89,6 +95,26 @@ class Transports:
             }
             for name, (row, channel) in self._channels.items()
         ]
+
+    async def report(self, now: datetime) -> None:
+        """Write this process's channel states for every other process to read (`cluster_status`)."""
+        async with self._db.write() as conn:
+            await transport_states.replace(conn, self._worker, self.status() if self._running else [], now)
+
+    async def cluster_status(self, now: datetime) -> dict[str, dict[str, Any]]:
+        """Each transport's state across the workers that reported lately (any process can ask, API-only ones
+        included): ``state`` (bound if any worker is bound), ``workers`` {worker: state}, ``last_error``."""
+        async with self._db.read() as conn:
+            rows = await transport_states.fresh(conn, now - REPORT_FRESH)
+        merged: dict[str, dict[str, Any]] = {}
+        for row in rows:
+            entry = merged.setdefault(row.transport, {"state": row.state, "workers": {}, "last_error": None})
+            entry["workers"][row.worker] = row.state
+            if row.state == "bound" or entry["state"] not in ("bound", "ready"):
+                entry["state"] = row.state
+            if row.last_error and not entry["last_error"]:
+                entry["last_error"] = row.last_error
+        return merged
 
     async def stop(self) -> None:
         self._running = False

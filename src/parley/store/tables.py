@@ -418,3 +418,15 @@ sign_in_failures = sa.Table(
     sa.Column("failures", sa.Integer, nullable=False),
     sa.Column("last_at", UtcDateTime, nullable=False),
 )
+
+# Each worker process's view of its transports (bound, connecting, last error), written every few seconds,
+# so any process — an API-only `serve --no-workers` on another host included — can show the live state.
+transport_states = sa.Table(
+    "transport_states",
+    metadata,
+    sa.Column("transport", sa.String(100), primary_key=True),
+    sa.Column("worker", sa.String(200), primary_key=True),
+    sa.Column("state", sa.String(32), nullable=False),
+    sa.Column("last_error", sa.Text),
+    sa.Column("updated_at", UtcDateTime, nullable=False),
+)
