@@ -96,7 +96,7 @@ class Provisioning:
     webhooks: dict[str, Any] | None = None
 
 
-class _Reader:
+class EntryReader:
     """Reads typed fields out of one table, recording problems under its path."""
 
     def __init__(self, path: str, table: Any, problems: list[str]) -> None:
@@ -159,12 +159,12 @@ class _Reader:
         return value or (default or "")
 
 
-def _entries(doc: dict[str, Any], key: str, problems: list[str]) -> list[_Reader]:
+def _entries(doc: dict[str, Any], key: str, problems: list[str]) -> list[EntryReader]:
     value = doc.get(key, [])
     if not isinstance(value, list):
         problems.append(f"{key}: must be an array of tables ([[{key}]])")
         return []
-    return [_Reader(f"{key}[{i}]", entry, problems) for i, entry in enumerate(value)]
+    return [EntryReader(f"{key}[{i}]", entry, problems) for i, entry in enumerate(value)]
 
 
 def _duplicates(path: str, key: str, values: list[str | None], problems: list[str]) -> None:
@@ -183,7 +183,7 @@ def parse(doc: dict[str, Any]) -> Provisioning:
     known = {"pbx", "users", "services", "numbers", "transports", "prices", "mail2sms", "bots", "webhooks"}
     problems += [f"{k}: unknown section" for k in doc if k not in known]
 
-    pbx_reader = _Reader("pbx", doc.get("pbx", {}), problems)
+    pbx_reader = EntryReader("pbx", doc.get("pbx", {}), problems)
     pbx: dict[str, str] = {}
     country = pbx_reader.str_("country")
     if country is not None:
@@ -200,33 +200,33 @@ def parse(doc: dict[str, Any]) -> Provisioning:
             pbx_reader.problem("timezone", f'"{timezone}" is not a known time zone')
     region = pbx.get("country")
 
-    users = [_user(r, region) for r in _entries(doc, "users", problems)]
+    users = [read_user(r, region) for r in _entries(doc, "users", problems)]
     _duplicates("users", "extension", [u.extension for u in users], problems)
     extensions = {u.extension for u in users}
 
-    bots = [_bot(r) for r in _entries(doc, "bots", problems)]
+    bots = [read_bot(r) for r in _entries(doc, "bots", problems)]
     _duplicates("bots", "name", [b.name for b in bots], problems)
-    names_of = _Names(extensions, {r.table.get("name") for r in _entries(doc, "services", [])}, {b.name for b in bots})
+    names_of = Names(extensions, {r.table.get("name") for r in _entries(doc, "services", [])}, {b.name for b in bots})
 
-    services = [_service(r, region, extensions, names_of) for r in _entries(doc, "services", problems)]
+    services = [read_service(r, region, extensions, names_of) for r in _entries(doc, "services", problems)]
     _duplicates("services", "name", [s.name for s in services], problems)
     service_names = {s.name for s in services}
 
-    numbers = [_number(r, region, service_names, names_of) for r in _entries(doc, "numbers", problems)]
+    numbers = [read_number(r, region, service_names, names_of) for r in _entries(doc, "numbers", problems)]
     _duplicates("numbers", "number", [n.number for n in numbers], problems)
 
-    transports = [_transport(r) for r in _entries(doc, "transports", problems)]
+    transports = [read_transport(r) for r in _entries(doc, "transports", problems)]
     _duplicates("transports", "name", [t.name for t in transports], problems)
     _duplicates("transports", "id", [t.gateway_id for t in transports], problems)
     if sum(t.role == "curl" for t in transports) > 1:
         problems.append("transports: only one curl SMS server may be configured")
 
-    prices = [_price(r) for r in _entries(doc, "prices", problems)]
+    prices = [read_price(r) for r in _entries(doc, "prices", problems)]
     _duplicates("prices", "prefix", [p.prefix for p in prices], problems)
 
     mail2sms = None
     if "mail2sms" in doc:
-        reader = _Reader("mail2sms", doc["mail2sms"], problems)
+        reader = EntryReader("mail2sms", doc["mail2sms"], problems)
         mail2sms = {
             "enabled": reader.bool_("enabled", True),
             "password": reader.str_("password", required=True),
@@ -234,7 +234,7 @@ def parse(doc: dict[str, Any]) -> Provisioning:
 
     webhooks = None
     if "webhooks" in doc:
-        reader = _Reader("webhooks", doc["webhooks"], problems)
+        reader = EntryReader("webhooks", doc["webhooks"], problems)
         secret = reader.str_("secret")
         if secret is not None and len(secret) < 16:
             reader.problem("secret", "must be at least 16 characters")
@@ -259,7 +259,7 @@ def parse(doc: dict[str, Any]) -> Provisioning:
     )
 
 
-def _user(r: _Reader, region: str | None) -> UserSpec:
+def read_user(r: EntryReader, region: str | None) -> UserSpec:
     extension = r.str_("extension", required=True) or ""
     license_name = r.str_("license", default="basic") or "basic"
     try:
@@ -283,7 +283,7 @@ def _user(r: _Reader, region: str | None) -> UserSpec:
 
 
 @dataclass(frozen=True)
-class _Names:
+class Names:
     """What routing and actions may refer to."""
 
     extensions: set[str]
@@ -291,7 +291,7 @@ class _Names:
     bots: set[str]
 
 
-def _config(r: _Reader, names_of: _Names) -> dict[str, Any] | None:
+def _config(r: EntryReader, names_of: Names) -> dict[str, Any] | None:
     """The conversation settings of a number or a service, with every reference checked."""
     if not any(k in r.table for k in CONFIG_KEYS):
         return None
@@ -304,7 +304,7 @@ def _config(r: _Reader, names_of: _Names) -> dict[str, Any] | None:
     return config_to_doc(config)
 
 
-def _check_references(r: _Reader, config: NumberConfig, names_of: _Names) -> None:
+def _check_references(r: EntryReader, config: NumberConfig, names_of: Names) -> None:
     for key, route in (("routing", config.routing), ("out_of_hours", config.out_of_hours)):
         if route is None:
             continue
@@ -322,11 +322,11 @@ def _check_references(r: _Reader, config: NumberConfig, names_of: _Names) -> Non
                 r.problem(f"actions[{i}].task.add_members", f'"{ext}" is not a user in this file')
 
 
-def _bot(r: _Reader) -> BotSpec:
+def read_bot(r: EntryReader) -> BotSpec:
     return BotSpec(r.str_("name", required=True) or "", r.str_("message", required=True) or "")
 
 
-def _service(r: _Reader, region: str | None, extensions: set[str], names_of: _Names) -> ServiceSpec:
+def read_service(r: EntryReader, region: str | None, extensions: set[str], names_of: Names) -> ServiceSpec:
     static, dynamic = r.list_("static_members"), r.list_("dynamic_members")
     for key, members in (("static_members", static), ("dynamic_members", dynamic)):
         for ext in members:
@@ -341,7 +341,7 @@ def _service(r: _Reader, region: str | None, extensions: set[str], names_of: _Na
     )
 
 
-def _number(r: _Reader, region: str | None, service_names: set[str], names_of: _Names) -> NumberSpec:
+def read_number(r: EntryReader, region: str | None, service_names: set[str], names_of: Names) -> NumberSpec:
     linked = r.str_("linked_service")
     if linked and linked not in service_names:
         r.problem("linked_service", f'"{linked}" is not a service in this file')
@@ -355,7 +355,7 @@ def _number(r: _Reader, region: str | None, service_names: set[str], names_of: _
     )
 
 
-def _transport(r: _Reader) -> TransportSpec:
+def read_transport(r: EntryReader) -> TransportSpec:
     name = r.str_("name", required=True) or ""
     role = r.choice("role", TRANSPORT_ROLES)
     kind = r.choice("kind", TRANSPORT_KINDS, default="curl" if role == "curl" else "smpp")
@@ -381,7 +381,7 @@ def _transport(r: _Reader) -> TransportSpec:
     return TransportSpec(name, role, kind, normalise_gateway_id(gateway_id) if gateway_id else None, config)
 
 
-def _price(r: _Reader) -> PriceSpec:
+def read_price(r: EntryReader) -> PriceSpec:
     prefix = r.str_("prefix", required=True) or ""
     if prefix and (not prefix.startswith("+") or not prefix[1:].isdigit()):
         r.problem("prefix", f'"{prefix}" must be + followed by digits')

@@ -62,7 +62,7 @@ class Admin:
         require_admin(actor)
         if extension is not None:
             form = {**form, "extension": extension, "password": form.get("password") or KEEP_PASSWORD}
-        u = check_entry(spec._user, form_entry(form, numbers=("sms_package",)), await self._region())
+        u = check_entry(spec.read_user, form_entry(form, numbers=("sms_package",)), await self._region())
         async with self._db.write() as conn:
             existing = await store.find(conn, users, "extension", u.extension)
             if extension is None and existing is not None:
@@ -125,9 +125,9 @@ class Admin:
         region = await self._region()
         async with self._db.write() as conn:
             known = await store.extensions(conn)
-            names = spec._Names(set(known), set(), set())
+            names = spec.Names(set(known), set(), set())
             entry = form_entry(form, lists=("static_members", "dynamic_members"))
-            s = check_entry(spec._service, entry, region, set(known), names)
+            s = check_entry(spec.read_service, entry, region, set(known), names)
             existing = await store.find(conn, services, "name", name) if name is not None else None
             if name is not None and existing is None:
                 raise AdminError.on(None, f"There is no service {name}", 404)
@@ -167,7 +167,7 @@ class Admin:
         require_admin(actor)
         if name is not None:
             form = {**form, "name": name}
-        b = check_entry(spec._bot, form_entry(form))
+        b = check_entry(spec.read_bot, form_entry(form))
         async with self._db.write() as conn:
             existing = await store.find(conn, bots, "name", b.name)
             if name is None and existing is not None:
@@ -220,7 +220,7 @@ class Admin:
         entry.update({k: k in form for k in ("sms", "mms", "whatsapp")})
         async with self._db.write() as conn:
             names = await store.service_names(conn)
-            n = check_entry(spec._number, entry, region, set(names), spec._Names(set(), set(), set()))
+            n = check_entry(spec.read_number, entry, region, set(names), spec.Names(set(), set(), set()))
             if await store.find(conn, numbers, "number", n.number) is not None:
                 raise AdminError.on("number", f"{n.number} is already a company number")
             linked = await store.find(conn, services, "name", n.linked_service) if n.linked_service else None
@@ -285,7 +285,7 @@ class Admin:
     async def save_price(self, actor: User, form: dict[str, str], prefix: str | None = None) -> str:
         """Add a price (``prefix`` None) or change one; a changed prefix replaces the old row."""
         require_admin(actor)
-        p = check_entry(spec._price, form_entry(form))
+        p = check_entry(spec.read_price, form_entry(form))
         async with self._db.write() as conn:
             clash = await store.find(conn, prices, "prefix", p.prefix)
             if clash is not None and p.prefix != prefix:

@@ -1,7 +1,7 @@
 """What every admin use case shares: the refusal shape, provisioning's checks applied to one form, a page of rows.
 
 The console and the provisioning file must agree on what is valid, so a form is checked by the very functions that
-check a `[[users]]` (or `[[services]]`, …) entry of the file, through its `_Reader`.
+check a `[[users]]` (or `[[services]]`, …) entry of the file, through its `EntryReader`.
 """
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
-from parley.core.provisioning import _Reader
+from parley.core.provisioning import EntryReader
 from parley.services.directory import User
 from parley.services.errors import ServiceError
 
@@ -49,9 +49,9 @@ def split_problem(problem: str) -> tuple[str | None, str]:
 
 
 def check_entry(read: Callable[..., T], entry: dict[str, Any], *args: Any) -> T:
-    """Check ``entry`` with provisioning's reader ``read`` (e.g. `core.provisioning._user`); raise `AdminError`."""
+    """Check ``entry`` with provisioning's reader ``read`` (e.g. `core.provisioning.read_user`); raise `AdminError`."""
     problems: list[str] = []
-    spec = read(_Reader(FORM, entry, problems), *args)
+    spec = read(EntryReader(FORM, entry, problems), *args)
     if problems:
         raise AdminError(422, [split_problem(p) for p in problems])
     return spec

@@ -95,7 +95,7 @@ class TransportAdmin:
                 raise AdminError.on(None, f"There is no transport {name}", 404)
             if existing is not None and existing.kind == "smpp" and "password" not in entry:
                 entry["password"] = existing.config.get("password", "")
-            t = check_entry(spec._transport, entry)
+            t = check_entry(spec.read_transport, entry)
             problems = _channel_problems(t)
             if name is None and await store.find(conn, transports, "name", t.name) is not None:
                 problems.append(("name", f'"{t.name}" is already a transport'))
