@@ -11,7 +11,7 @@ import contextlib
 from typing import TYPE_CHECKING, Annotated, Any
 from urllib.parse import urlencode
 
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import Response
 
 from parley.core.draft import count_draft
@@ -43,6 +43,9 @@ def list_query(
         search=q or None,
         after=after or None,
     )
+
+
+ListQuery = Annotated[InboxQuery, Depends(list_query)]  # the list's filters, from the query string
 
 
 def list_params(q: InboxQuery, **extra: str) -> str:
@@ -121,18 +124,7 @@ def router(parley: Parley) -> APIRouter:
     inbox = InboxPages(parley)
 
     @pages.get("/inbox")
-    async def inbox_page(
-        request: Request,
-        session: ConsoleSession,
-        filter: str = "all",
-        service: str = "",
-        number: str = "",
-        unread: str = "",
-        q: str = "",
-        after: str = "",
-    ) -> Response:
-        query = list_query(filter, service, number, unread, q, after)
-        set_timezone((await parley.cache.config()).timezone)
+    async def inbox_page(request: Request, session: ConsoleSession, query: ListQuery) -> Response:
         context = {
             **await inbox.list_context(session.user, query),
             **await inbox.filters_context(session.user),
@@ -143,18 +135,8 @@ def router(parley: Parley) -> APIRouter:
 
     @pages.get("/inbox/list")
     async def conversation_list(
-        request: Request,
-        session: ConsoleSession,
-        filter: str = "all",
-        service: str = "",
-        number: str = "",
-        unread: str = "",
-        q: str = "",
-        after: str = "",
-        selected: str = "",
+        request: Request, session: ConsoleSession, query: ListQuery, selected: str = ""
     ) -> Response:
-        query = list_query(filter, service, number, unread, q, after)
-        set_timezone((await parley.cache.config()).timezone)
         return render(request, "inbox/_list.html", await inbox.list_context(session.user, query, selected or None))
 
     @pages.get("/inbox/count")
@@ -168,7 +150,7 @@ def router(parley: Parley) -> APIRouter:
             services = await inbox.view.sms_services()
             context = {"services": services, "new_errors": {}, "new_values": {}, "clear_members": True}
             return render(request, "inbox/_new.html", context)
-        return await inbox_page(request, session)
+        return await inbox_page(request, session, list_query())
 
     inbox_actions.add_routes(pages, inbox)
 
