@@ -35,6 +35,8 @@ SCREENSHOTS = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
 
 def console_provisioning(smsc_port: int) -> dict[str, Any]:
     doc = document()
+    # Bob is the agent of these tests: on a business license, so that he joins Support's conversations.
+    doc["users"] = [{**u, "license": "business"} if u["extension"] == "102" else u for u in doc["users"]]
     doc["transports"] = [
         {"name": "carrier", "role": "carrier", "kind": "smpp", "host": "127.0.0.1", "port": smsc_port,
          "system_id": "parley", "password": "secret"},

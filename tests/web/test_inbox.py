@@ -4,30 +4,12 @@ delivery state, members, and errors shown where they belong."""
 from __future__ import annotations
 
 import re
-from collections.abc import AsyncIterator
-from pathlib import Path
 
-import pytest
 from playwright.async_api import BrowserContext, Page, expect
 
 from tests.support.server import ParleyServer
 from tests.support.smsc import SmscSimulator
-from tests.web.conftest import BOB, CUSTOMER, SUPPORT, console_provisioning, screenshot, sign_in
-
-
-@pytest.fixture
-async def console(tmp_path: Path, smsc: SmscSimulator) -> AsyncIterator[ParleyServer]:
-    """The console server, with Bob (102) on a business license: conversations need business or higher."""
-    doc = console_provisioning(smsc.port)
-    doc["users"] = [{**u, "license": "business"} if u["extension"] == "102" else u for u in doc["users"]]
-    server = ParleyServer(tmp_path)
-    server.apply(doc)
-    await server.start()
-    try:
-        await smsc.wait_for(lambda: smsc.bound_sessions >= 1, timeout=20)
-        yield server
-    finally:
-        server.stop()
+from tests.web.conftest import BOB, CUSTOMER, SUPPORT, screenshot, sign_in
 
 
 async def test_an_inbound_sms_appears_live_in_every_tab_and_bob_replies_until_delivered(

@@ -5,33 +5,15 @@ from __future__ import annotations
 import csv
 import io
 import re
-from collections.abc import AsyncIterator
 from datetime import datetime
-from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import httpx
-import pytest
 from playwright.async_api import Browser, Page, expect
 
 from parley.testing.smsc import SmscSimulator
 from tests.support.server import ParleyServer, wait_until
-from tests.web.conftest import ALICE, BOB, CUSTOMER, SUPPORT, console_provisioning, screenshot, sign_in
-
-
-@pytest.fixture
-async def console_with_bob_in_conversations(tmp_path: Path, smsc: SmscSimulator) -> AsyncIterator[ParleyServer]:
-    """The console server with Bob (102) on a business license, so that he joins Support's conversations."""
-    doc = console_provisioning(smsc.port)
-    doc["users"] = [{**u, "license": "business"} if u["extension"] == "102" else u for u in doc["users"]]
-    server = ParleyServer(tmp_path)
-    server.apply(doc)
-    await server.start()
-    try:
-        await smsc.wait_for(lambda: smsc.bound_sessions >= 1, timeout=20)
-        yield server
-    finally:
-        server.stop()
+from tests.web.conftest import ALICE, BOB, CUSTOMER, SUPPORT, screenshot, sign_in
 
 
 async def send_as_alice(server: ParleyServer, *bodies: dict[str, str]) -> list[str]:
@@ -112,9 +94,8 @@ async def test_the_report_filters_by_status_and_exports_the_matching_rows_as_csv
 
 
 async def test_an_agent_sees_only_their_own_figures(
-    console_with_bob_in_conversations: ParleyServer, smsc: SmscSimulator, browser: Browser
+    console: ParleyServer, smsc: SmscSimulator, browser: Browser
 ) -> None:
-    console = console_with_bob_in_conversations
     await send_as_alice(console, {"text": "from alice"})
     smsc.send_mo(CUSTOMER, SUPPORT, "hello support")  # Support's members, Alice and Bob, join the conversation
     async with httpx.AsyncClient(base_url=console.url, auth=ALICE) as client:  # an admin sees every conversation
