@@ -5,8 +5,10 @@ from __future__ import annotations
 import httpx
 from playwright.async_api import Page, expect
 
+from parley.services.inbox_view import PAGE_SIZE
 from tests.support.server import ParleyServer
-from tests.web.conftest import ALICE, CUSTOMER, sign_in
+from tests.support.smsc import SmscSimulator
+from tests.web.conftest import ALICE, CUSTOMER, SUPPORT, sign_in
 
 MESSAGES = 105  # the console shows 100 per page
 
@@ -51,3 +53,24 @@ async def test_the_console_shows_the_newest_page_and_older_ones_on_request(conso
     await expect(page.get_by_role("button", name="Show older messages")).to_have_count(0)
     # The stretch before the first message comes with its system events, in order, at the top.
     await expect(page.locator(".timeline li").first).to_contain_text("opened the conversation")
+
+
+async def test_a_live_refresh_keeps_the_older_page_of_the_list(
+    console: ParleyServer, smsc: SmscSimulator, page: Page
+) -> None:
+    async with httpx.AsyncClient(base_url=console.url, auth=ALICE, timeout=30) as api:
+        for n in range(PAGE_SIZE + 5):  # more conversations than one page
+            opened = await api.post("/api/v2/conversations", json={"to": f"+1555700{n:04d}", "service": "Support"})
+            assert opened.status_code == 201, opened.text
+    await sign_in(page, console, ALICE, "/inbox")
+    conversations = page.get_by_role("list", name="Conversations")
+    await page.get_by_role("link", name="Older", exact=True).click()
+    await expect(conversations.get_by_role("link")).to_have_count(5)  # the oldest five
+    await expect(conversations).to_contain_text("+15557000000")
+
+    async with page.expect_response(lambda r: "/inbox/list" in r.url, timeout=20_000) as refreshed:
+        smsc.send_mo("+15557000050", SUPPORT, "Any news?")  # a newer conversation changes: the list refreshes live
+    assert "after=" in (await refreshed.value).url  # asked for the page being shown, not the first
+    await expect(page.get_by_role("link", name="Newest", exact=True)).to_be_visible()
+    await expect(conversations.get_by_role("link")).to_have_count(5)
+    await expect(conversations).to_contain_text("+15557000000")
