@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from playwright.async_api import Browser, BrowserContext, Page, async_playwright
+from playwright.async_api import Browser, BrowserContext, Page, async_playwright, expect
 
 from tests.support.provisioning import document
 from tests.support.server import ParleyServer
@@ -31,6 +31,9 @@ CHROMIUM_FLAGS = [
 ALICE, BOB = ("101", "sms101api"), ("102", "bob-secret")
 SUPPORT, CUSTOMER = "+15551230001", "+15557654321"
 SCREENSHOTS = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
+# A CI machine with two cores runs servers, an SMSC and Chromium at once: give assertions time to come true
+# (they return as soon as they do; a wrong page still fails, just later).
+expect.set_options(timeout=15_000)
 
 
 def console_provisioning(smsc_port: int) -> dict[str, Any]:
