@@ -16,6 +16,7 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from parley.core.membership import user_key
+from parley.store.search import contains
 from parley.store.tables import Record, conversations, messages, participants, service_members, services, users
 
 MAX_PAGE = 100
@@ -34,11 +35,6 @@ class InboxFilter:
     search: str | None = None  # part of the customer's number, the title, or a message's text
     after: tuple[datetime, str] | None = None  # keyset: (updated_at, id) of the previous page's last row
     limit: int = 50
-
-
-def _like(term: str) -> str:
-    escaped = term.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-    return f"%{escaped}%"
 
 
 async def list_page(conn: AsyncConnection, f: InboxFilter) -> list[Record]:
@@ -122,12 +118,11 @@ def _chosen(f: InboxFilter) -> sa.Select[Any]:
         )
         query = query.where(me.c.user_id.is_not(None), is_unread)
     if f.search:
-        pattern = _like(f.search)
-        in_text = sa.exists().where(found.c.conversation_id == conversations.c.id, found.c.body.ilike(pattern, "\\"))
+        in_text = sa.exists().where(found.c.conversation_id == conversations.c.id, contains(found.c.body, f.search))
         query = query.where(
             sa.or_(
-                conversations.c.external_number.ilike(pattern, "\\"),
-                conversations.c.title.ilike(pattern, "\\"),
+                contains(conversations.c.external_number, f.search),
+                contains(conversations.c.title, f.search),
                 in_text,
             )
         )

@@ -16,6 +16,7 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlalchemy.sql.elements import ColumnElement
 
+from parley.store.search import contains
 from parley.store.tables import Record, UtcDateTime, messages, participants, usage, users
 
 
@@ -170,11 +171,6 @@ async def list_users(conn: AsyncConnection, user_ids: Sequence[int]) -> dict[int
     return {row.id: row for row in (await conn.execute(query)).all()}
 
 
-def _like(term: str) -> str:
-    escaped = term.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-    return f"%{escaped}%"
-
-
 def _report_query(q: MessageQuery) -> sa.Select[tuple[object, ...]]:
     conditions = _within(q.since, q.until, q.user_id)
     if q.direction:
@@ -186,7 +182,7 @@ def _report_query(q: MessageQuery) -> sa.Select[tuple[object, ...]]:
     if q.recipient:
         conditions.append(messages.c.recipient == q.recipient)
     if q.text:
-        conditions.append(messages.c.body.ilike(_like(q.text), "\\"))
+        conditions.append(contains(messages.c.body, q.text))
     if q.before_id:
         # Keyset on (created_at, id), the order the rows come in: the created_at index then serves both the
         # period's range and the order (SQLite otherwise sorts the whole period for each page).
