@@ -4,7 +4,10 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test check bench migrate clean
+# Test processes in parallel (pytest-xdist): one per core by default.
+TEST_WORKERS ?= auto
+
+.PHONY: run test check bench migrate clean test-prerequisites
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
@@ -21,8 +24,11 @@ migrate: $(STAMP) var
 run: migrate
 	$(BIN)/parley serve
 
-test: $(STAMP)
-	$(BIN)/pytest -q
+test-prerequisites:
+	scripts/test-prerequisites
+
+test: $(STAMP) test-prerequisites
+	$(BIN)/pytest -q -n $(TEST_WORKERS)
 
 check: $(STAMP)
 	$(BIN)/ruff format --check

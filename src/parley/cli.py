@@ -9,9 +9,11 @@ import sys
 from pathlib import Path
 from typing import Annotated, Any
 
+import structlog
 import typer
 from rich.console import Console
 from rich.table import Table
+from sqlalchemy.engine import make_url
 
 from parley.bootstrap import build, freeze_startup_heap, utcnow
 from parley.logs import configure_logging
@@ -67,6 +69,13 @@ def serve(
     _run(_migrate_quietly(settings))
     host, port = settings.http_host_port
     application = create_app(build(settings), workers=not no_workers)
+    structlog.get_logger().info(
+        "parley.serving",
+        http=f"http://{host}:{port}",
+        smtp=settings.smtp or "off",
+        database=make_url(settings.database_url).render_as_string(hide_password=True),
+        workers=not no_workers,
+    )
     uvicorn.run(application, host=host, port=port, log_level="warning", access_log=False)
 
 

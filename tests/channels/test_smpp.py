@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import socket
 from collections.abc import AsyncIterator, Awaitable, Callable
 
 import pytest
@@ -14,6 +13,7 @@ from parley.channels.smpp import SmppChannel, decode_text, parse_mo, submit_erro
 from parley.channels.smpp_pdu import DeliverSm, Status, Tag
 from parley.core.delivery import Rejected, Throttled, Unreachable
 from parley.core.text import Encoding, encoding_for
+from tests.support.server import free_port
 from tests.support.smsc import SmscSimulator
 
 SYSTEM_ID = "parley"
@@ -93,12 +93,6 @@ async def wait_until(predicate: Callable[[], bool], timeout: float = 5.0) -> Non
     async with asyncio.timeout(timeout):
         while not predicate():
             await asyncio.sleep(0.005)
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 # --- sending -------------------------------------------------------------------------------------

@@ -89,3 +89,13 @@ def test_a_campaign_is_created_from_a_csv_started_stopped_and_shown_from_the_cli
     again = cli.parley("campaign", "stop", campaign_id, check=False)
     assert again.returncode == 2 and "can be stopped" in again.stderr
     assert campaign_id in cli.parley("campaign", "status").stdout
+
+
+async def test_serve_prints_only_parleys_own_start_up_lines_at_info(tmp_path: Path) -> None:
+    server = ParleyServer(tmp_path, extra_env={"PARLEY_LOG_LEVEL": "info", "PARLEY_SMTP": ""})
+    await server.start()
+    server.stop()
+    log = server.log.read_text()
+    assert "parley.serving" in log
+    assert f"http=http://127.0.0.1:{server.port}" in log
+    assert "setup plugin" not in log and "alembic" not in log

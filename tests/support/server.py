@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import random
 import socket
 import subprocess
 import sys
@@ -13,11 +14,37 @@ from typing import Any
 
 import httpx
 
+# Ports for processes the tests start (which bind them later) come from a block of their own, below the kernel's
+# ephemeral range (32768-60999 on Linux), so that a port handed out here is never also given to a `bind(0)` or an
+# outgoing connection. Each pytest-xdist worker has its own block, and a process never hands out a port twice:
+# two `free_port()` calls can no longer return the same port. A random start inside the block keeps separate
+# pytest runs on one machine apart too.
+_PORT_BLOCK = 2_000
+_PORT_BASE = 10_000
+_next_port: list[int] = []
+
+
+def _worker_index() -> int:
+    worker = os.environ.get("PYTEST_XDIST_WORKER", "gw0")
+    digits = worker.removeprefix("gw")
+    return int(digits) % 10 if digits.isdigit() else 0
+
 
 def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
+    """A loopback TCP port nobody listens on, never returned before by this process."""
+    block_start = _PORT_BASE + _worker_index() * _PORT_BLOCK
+    if not _next_port:
+        _next_port.append(block_start + random.randrange(_PORT_BLOCK))
+    for _ in range(_PORT_BLOCK):
+        port = _next_port[0]
+        _next_port[0] = block_start + (port - block_start + 1) % _PORT_BLOCK
+        with socket.socket() as s:
+            try:
+                s.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+            return port
+    raise RuntimeError(f"no free port in {block_start}-{block_start + _PORT_BLOCK - 1}")
 
 
 def toml_value(value: Any) -> str:
