@@ -12,6 +12,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from parley.core.characters import is_clean
+from parley.core.first_lines import FirstLines
 from parley.core.recipients import (
     NUMBER_COLUMNS,
     TEMPLATE_CSV,
@@ -20,7 +22,6 @@ from parley.core.recipients import (
     Duplicate,
     Recipient,
     RowResult,
-    _FirstLines,
     column_key,
     read_csv,
 )
@@ -332,7 +333,25 @@ def test_header_cells_become_placeholder_keys(header: str, key: str) -> None:
             id="utf16-unicode-text",
         ),
         pytest.param(
-            b"number,name\n\x00\x01\x02\x03binary", "the file is not CSV text: it holds binary data", id="binary"
+            b"\x00\x01\x02\x03binary\nnumber,name\n", "the file is not CSV text: it holds binary data", id="binary"
+        ),
+        pytest.param(
+            "number,name\n".encode("utf-16-le"), "the file is not CSV text: it holds binary data", id="utf16-no-bom"
+        ),
+        pytest.param(
+            b"number" + b",col_x" * 150_000 + b"\n",  # 900 KB, under the 1 MiB line limit
+            "the header row is longer than 65,536 characters; is the first line the header?",
+            id="a-1-mb-header-of-150-000-columns",
+        ),
+        pytest.param(
+            b"number," + b",".join(b"c%d" % i for i in range(100)) + b"\n",
+            "the header has 101 columns; a recipient list may have at most 100",
+            id="101-columns",
+        ),
+        pytest.param(
+            b"number" + b",x" * 30_000 + b"\n",
+            "the header has 30,001 columns; a recipient list may have at most 100",
+            id="30-000-columns-under-64-kb",
         ),
         pytest.param(
             b"number," + b"x" * 2_000_000,
@@ -408,7 +427,10 @@ def test_the_template_is_a_valid_recipient_csv() -> None:
 
 # No lone CR: Python 3.11's csv.writer leaves a field with one unquoted when the line end is LF, and an unquoted CR
 # is a line break to every reader.
-values = st.text(st.characters(codec="utf-8", exclude_characters="\x00\r"), max_size=12).map(str.strip)
+# Control characters (but tab and LF) make a bad row: see the tests further down.
+values = st.text(st.characters(codec="utf-8", exclude_categories=("Cc",), include_characters="\t\n"), max_size=12).map(
+    str.strip
+)
 
 
 @settings(max_examples=60, deadline=None)
@@ -438,7 +460,7 @@ def test_whatever_a_csv_writer_writes_is_read_back_with_its_line_numbers(
 @settings(max_examples=50, deadline=None)
 @given(st.lists(st.integers(1, 10**15 - 1), max_size=3000))
 def test_the_table_of_first_lines_agrees_with_a_dict(keys: list[int]) -> None:
-    table, reference = _FirstLines(), dict[int, int]()
+    table, reference = FirstLines(), dict[int, int]()
     for line, key in enumerate(keys):
         assert table.setdefault(key, line) == reference.setdefault(key, line)
 
@@ -482,3 +504,89 @@ def test_a_200_000_row_50_mb_file_is_read_with_flat_memory() -> None:
     assert stream.served > 50_000_000
     assert kinds == {"Recipient": 20_000, "BadRow": 180_000, "Duplicate": 0}
     assert peak < 8_000_000, f"peak {peak:,} bytes"
+
+
+# --- control characters in cells (issue 9 §1) and bounded headers (issue 10) ----------------------------------------
+
+
+def test_a_nul_in_a_cell_makes_its_row_a_bad_row_naming_the_column_and_the_rest_are_read() -> None:
+    data = b"number,First Name\n+15551234567,A\x00da\n+15551234568,Bob\n"
+    assert read(data) == [
+        BadRow(
+            2,
+            'the "First Name" column holds a NUL character (U+0000) at position 2; '
+            "control characters (other than tab and line breaks) and lone surrogates are not allowed",
+            "+15551234567,A\ufffdda",
+        ),
+        Recipient(3, BOB, {"first_name": "Bob"}),
+    ]
+
+
+def test_a_nul_cell_after_the_first_64_kib_is_a_bad_row_reported_by_its_line() -> None:
+    """The finding: the binary probe looked at the first 64 KiB only, and a later NUL reached the database."""
+    rows = b"".join(b"+1555%07d,Name\n" % i for i in range(5000))  # ~85 KiB
+    data = b"number,name\n" + rows + b"+15559999999,Ev\x00e\n+15559999998,Eve\n"
+    result = read(data)
+    assert len(result) == 5002
+    bad = result[-2]
+    assert isinstance(bad, BadRow) and bad.line == 5002
+    assert bad.reason.startswith('the "name" column holds a NUL character (U+0000) at position 3')
+    assert result[-1] == Recipient(5003, "+15559999998", {"name": "Eve"})
+
+
+@pytest.mark.parametrize(
+    ("cell", "what"),
+    [
+        pytest.param("\x1b[31m", "a control character (U+001B)", id="escape"),
+        pytest.param("x\x7f", "a control character (U+007F)", id="delete"),
+        pytest.param("\x85", "a control character (U+0085)", id="c1-next-line"),
+    ],
+)
+def test_any_control_character_in_a_cell_makes_a_bad_row(cell: str, what: str) -> None:
+    [row] = read(f"number,note\n+15551234567,{cell}\n".encode())
+    assert isinstance(row, BadRow) and what in row.reason and '"note" column' in row.reason
+
+
+def test_tabs_and_line_breaks_inside_a_cell_are_fine() -> None:
+    data = b'number,note\n+15551234567,"two\r\nlines\tand a tab"\n'
+    assert read(data) == [Recipient(2, ADA, {"note": "two\r\nlines\tand a tab"})]
+
+
+def test_a_header_of_100_columns_and_trailing_empty_cells_is_accepted() -> None:
+    header = b"number," + b",".join(b"c%d" % i for i in range(99)) + b"," * 500 + b"\n"
+    [row] = read(header + b"+15551234567\n")
+    assert isinstance(row, Recipient) and len(row.fields) == 99
+
+
+def test_a_header_with_many_unnamed_columns_is_not_read_as_duplicates() -> None:
+    assert read(b"number,,#,name\n+15551234567,x,y,Ada\n") == [Recipient(2, ADA, {"name": "Ada"})]
+
+
+# Bytes as a hostile upload would send them: text with NULs, controls and surrogates (encoded with surrogatepass, so
+# not valid UTF-8), delimiters, quotes and line breaks, and sometimes a header far too wide.
+_hostile_text = st.lists(
+    st.one_of(
+        st.text(st.characters(codec="utf-8"), max_size=8),
+        st.sampled_from(["\x00", "\x1b", "\ud800", "\udfff", ",", ";", "\t", '"', "\r", "\n", "+1555", "1234567"]),
+    ),
+    max_size=40,
+).map("".join)
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    header=st.one_of(st.just("number,name"), _hostile_text, st.integers(90, 3000).map(lambda n: "number" + ",c" * n)),
+    body=st.lists(_hostile_text, max_size=20),
+)
+def test_any_upload_either_reads_into_storable_rows_or_raises_csv_error(header: str, body: list[str]) -> None:
+    data = "\n".join([header, *body]).encode("utf-8", "surrogatepass")
+    try:
+        rows = list(read_csv(io.BytesIO(data), default_region="US"))
+    except CsvError as exc:
+        assert exc.reason and is_clean(exc.reason)
+        return
+    for row in rows:
+        if isinstance(row, Recipient):
+            assert is_clean(row.number) and all(is_clean(k) and is_clean(v) for k, v in row.fields.items())
+        else:
+            assert is_clean(row.reason)

@@ -22,6 +22,8 @@ import re
 from dataclasses import dataclass
 from email.message import EmailMessage
 
+from parley.core.characters import problem
+
 _KEY_LINE = re.compile(r"\s*(SENDSMS|FROMNUMBER|TONUMBER|SMSPASSWORD|CCNUMBER|MESSAGE)\s*:(.*)", re.IGNORECASE)
 _LINE_BREAK = re.compile(r"\r\n|\r|\n")  # str.splitlines would also split at U+2028, form feed, …
 _NUMBER_SEPARATOR = re.compile(r"[,;]")  # Outlook separates addresses with ";", people with ","
@@ -50,7 +52,8 @@ def parse_mail(text: str) -> MailRequest:
     """Read a Mail2SMS request from the decoded plain-text body of an email.
 
     Raises MailError naming every problem: ``SENDSMS: TRUE is missing``, ``SENDSMS is not TRUE``, ``FROMNUMBER is
-    missing`` (or ``is empty``), likewise TONUMBER, SMSPASSWORD and MESSAGE, and ``TONUMBER is given twice``.
+    missing`` (or ``is empty``), likewise TONUMBER, SMSPASSWORD and MESSAGE, ``TONUMBER is given twice``, and a
+    value holding a control character or a lone surrogate (``MESSAGE holds a NUL character (U+0000) …``).
     """
     values: dict[str, str] = {}
     message: list[str] = []
@@ -92,6 +95,9 @@ def parse_mail(text: str) -> MailRequest:
             problems.append(f"{key} is missing")
         elif not given:
             problems.append(f"{key} is empty")
+    # A NUL or a lone surrogate would fail at the database, not here (a 451 "try again" that never succeeds).
+    checked = {**values, "MESSAGE": body} if "MESSAGE" in values else values
+    problems += [p for key, value in checked.items() if (p := problem(key, value)) is not None]
     if problems:
         raise MailError(*problems)
     return MailRequest(

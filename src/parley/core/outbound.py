@@ -10,6 +10,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
+from parley.core.characters import problem
 from parley.core.licenses import License
 from parley.core.numbers import InvalidNumber, is_nanp, parse_e164
 from parley.core.sender_id import make_sender_id
@@ -66,6 +67,9 @@ def check_text(text: str, *, field: str = "message", limit: int = MAX_MESSAGE_LE
         raise OutboundError(field, "Message should not be empty")
     if len(text) > limit:
         raise OutboundError(field, f"Message is longer than {limit} characters")
+    unsafe = problem("Message", text)
+    if unsafe is not None:
+        raise OutboundError(field, unsafe)
     return text
 
 

@@ -1,7 +1,7 @@
 """Recipient lists from CSV files as real spreadsheets write them (issue 4 §1, seed 003). Pure.
 
 The file is read as a stream, a line at a time: a 1,000,000-row, 50 MB upload is never held whole. The only thing
-that grows with the file is the table of numbers already seen (32 to 64 bytes a number, see `_FirstLines`).
+that grows with the file is the table of numbers already seen (32 to 64 bytes a number, see `core.first_lines`).
 
 What is accepted:
 - Encoding: UTF-8 with or without a BOM, or Windows-1252 (what Excel's plain "CSV" writes in Western Europe). The
@@ -20,11 +20,16 @@ What is accepted:
   parentheses are fine. A number Excel turned into ``1.55512E+10`` has lost digits for good: that row is refused
   with the fix, not guessed at.
 - Numbers are deduplicated within the file: the first row wins, later ones come back as `Duplicate`.
+- A row with a control character (a NUL, an escape; tab and line breaks are fine) in any cell is a `BadRow` naming
+  the column, wherever it is in the file: its values could never be stored or sent (`core.characters`).
+- The header has at most `MAX_COLUMNS` columns (trailing empty cells are not counted) and `MAX_HEADER` characters:
+  a recipient list needs a number and a few placeholders, and a header of 150,000 columns is an attack, not a list.
 
-A file that is not CSV text at all (a workbook, a PDF, UTF-16, binary), or has no header or no number column, raises
-`CsvError` when `read_csv` is called. A problem that only shows later (more than ``max_rows`` rows, a quote never
-closed, a line that is not text) raises `CsvError` during iteration, after earlier rows were yielded: a caller that
-must not half-apply a file stages the rows and commits only when iteration ends.
+A file that is not CSV text at all (a workbook, a PDF, UTF-16, binary: a NUL in its first line), or has no header,
+no number column, or too big a header, raises `CsvError` when `read_csv` is called. A problem that only shows later
+(more than ``max_rows`` rows, a quote never closed, a line that is not text) raises `CsvError` during iteration, after
+earlier rows were yielded: a caller that must not half-apply a file stages the rows and commits only when iteration
+ends.
 """
 
 from __future__ import annotations
@@ -32,11 +37,12 @@ from __future__ import annotations
 import codecs
 import csv
 import re
-from array import array
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import IO, TypeAlias
 
+from parley.core.characters import clean, find_unsafe, problem
+from parley.core.first_lines import FirstLines
 from parley.core.numbers import InvalidNumber, parse_e164
 
 TEMPLATE_CSV = "number,first_name,last_name\r\n+15551234567,Ada,Lovelace\r\n"
@@ -48,6 +54,8 @@ _CHUNK = 64 * 1024
 _MAX_LINE = 1024 * 1024  # a longer physical line means this is not a CSV file
 _MAX_RAW = 200  # characters of a bad row kept for the report
 _MAX_FOUND = 10  # header names listed in the "no number column" reason
+MAX_COLUMNS = 100  # columns of the header (trailing empty cells not counted)
+MAX_HEADER = 64 * 1024  # characters of the header row
 
 # Files people upload by mistake, by their first bytes.
 _NOT_CSV = (
@@ -142,6 +150,7 @@ class _Columns:
     width: int  # fields in the header
     number: int  # index of the number column
     fields: tuple[tuple[int, str], ...]  # (index, key) of each placeholder column
+    names: tuple[str, ...]  # each header cell as written (cleaned), for reasons naming a column
 
 
 def _read_head(stream: IO[bytes]) -> bytes:
@@ -160,7 +169,9 @@ def _check_is_text(head: bytes) -> None:
     for magic, what in _NOT_CSV:
         if head.startswith(magic):
             raise CsvError(f"the file is not CSV text: it is {what}")
-    if b"\x00" in head:
+    # A NUL in the first line means binary (or UTF-16 without its BOM); one further on is a bad cell of its row.
+    first_line = head.splitlines()[0] if head else b""
+    if b"\x00" in first_line:
         raise CsvError("the file is not CSV text: it holds binary data")
 
 
@@ -266,19 +277,28 @@ def _read_header(reader: Iterator[list[str]], lines: _Lines) -> list[str]:
         raw = lines.take_row()
         if cells is None:
             raise CsvError("the file is empty: it has no header row")
+        if len(raw) > MAX_HEADER:
+            raise CsvError(f"the header row is longer than {MAX_HEADER:,} characters; is the first line the header?")
         if not _is_blank(cells) and not _SEP_HINT.fullmatch(raw):
             return cells
 
 
 def _columns(header: list[str]) -> _Columns:
+    used = len(header)
+    while used and not header[used - 1].strip():
+        used -= 1
+    if used > MAX_COLUMNS:
+        raise CsvError(f"the header has {used:,} columns; a recipient list may have at most {MAX_COLUMNS}")
     keys = [column_key(cell) for cell in header]
-    named = [key for key in keys if key]
-    for key in named:
-        if named.count(key) > 1:
+    seen: set[str] = set()
+    for key in keys:
+        if key in seen:
             raise CsvError(f'the header has the column "{key}" more than once')
+        if key:
+            seen.add(key)
     number = next((keys.index(alias) for alias in NUMBER_COLUMNS if alias in keys), None)
     if number is None:
-        found = [cell.strip() for cell in header if cell.strip()]
+        found = [clean(cell.strip()).text for cell in header if cell.strip()]
         shown = ", ".join(found[:_MAX_FOUND]) + (", …" if len(found) > _MAX_FOUND else "")
         if any(_DIGIT_RUN.search(cell) for cell in found):
             raise CsvError(
@@ -287,13 +307,14 @@ def _columns(header: list[str]) -> _Columns:
             )
         raise CsvError(f'the header has no "number" column (found: {shown})')
     fields = tuple((index, key) for index, key in enumerate(keys) if key and index != number)
-    return _Columns(width=len(header), number=number, fields=fields)
+    names = tuple(clean(cell.strip()).text[:40] or f"column {i + 1}" for i, cell in enumerate(header))
+    return _Columns(width=len(header), number=number, fields=fields, names=names)
 
 
 def _rows(
     reader: Iterator[list[str]], lines: _Lines, columns: _Columns, default_region: str, max_rows: int | None
 ) -> Iterator[RowResult]:
-    first_lines = _FirstLines()
+    first_lines = FirstLines()
     count = 0
     while True:
         start = lines.count + 1
@@ -317,14 +338,16 @@ def _rows(
 
 
 def _row(
-    line: int, cells: list[str], raw: str, columns: _Columns, default_region: str, first_lines: _FirstLines
+    line: int, cells: list[str], raw: str, columns: _Columns, default_region: str, first_lines: FirstLines
 ) -> RowResult:
     clipped = raw if len(raw) <= _MAX_RAW else raw[:_MAX_RAW] + "…"
     used = len(cells)
     while used and not cells[used - 1].strip():
         used -= 1
     if used > columns.width:
-        return BadRow(line, f"{used} fields, the header has {columns.width}", clipped)
+        return BadRow(line, f"{used} fields, the header has {columns.width}", clean(clipped).text)
+    if find_unsafe(raw) is not None:
+        return BadRow(line, _unsafe_cell(cells, columns), clean(clipped).text)
     given = _INVISIBLE.sub("", cells[columns.number]).strip() if columns.number < len(cells) else ""
     if not given:
         return BadRow(line, "no number", clipped)
@@ -345,52 +368,11 @@ def _row(
     return Recipient(line, number, fields)
 
 
-_GOLDEN = 0x9E3779B97F4A7C15  # 2**64 / φ: Fibonacci hashing spreads runs of consecutive numbers
-_MASK64 = (1 << 64) - 1
-
-
-class _FirstLines:
-    """Where each number first appeared: E.164 digits (as an int) → line, in an open-addressing table.
-
-    The one structure that grows with the file. A dict of int to int costs ~110 bytes a number (tracemalloc, 1,000,000
-    numbers). Two arrays of 64-bit slots, a quarter to half full, cost 32 to 64 (half as much again while doubling):
-    ~34 MB for 1,000,000 numbers, well inside the 250 MB RSS of issue 4 §4. E.164 has at most 15 digits and never
-    starts with 0, so every key fits a signed 64-bit slot and 0 can mark an empty one.
-    """
-
-    def __init__(self) -> None:
-        self._bits = 10
-        self._keys = array("q", [0]) * (1 << self._bits)
-        self._lines = array("q", [0]) * (1 << self._bits)
-        self._size = 0
-
-    def setdefault(self, key: int, line: int) -> int:
-        """The line ``key`` was first seen on; records ``line`` for it when it is new."""
-        slot = self._slot(key)
-        if self._keys[slot] == key:
-            return self._lines[slot]
-        self._keys[slot] = key
-        self._lines[slot] = line
-        self._size += 1
-        if 2 * self._size > len(self._keys):
-            self._grow()
-        return line
-
-    def _slot(self, key: int) -> int:
-        """The slot holding ``key``, or the empty slot where it belongs (linear probing)."""
-        mask = len(self._keys) - 1
-        slot = ((key * _GOLDEN) & _MASK64) >> (64 - self._bits)
-        while self._keys[slot] not in (0, key):
-            slot = (slot + 1) & mask
-        return slot
-
-    def _grow(self) -> None:
-        keys, lines = self._keys, self._lines
-        self._bits += 1
-        self._keys = array("q", [0]) * (1 << self._bits)
-        self._lines = array("q", [0]) * (1 << self._bits)
-        for key, line in zip(keys, lines, strict=True):
-            if key:
-                slot = self._slot(key)
-                self._keys[slot] = key
-                self._lines[slot] = line
+def _unsafe_cell(cells: list[str], columns: _Columns) -> str:
+    """The reason for a row with a control character: the first cell holding one, named by its column."""
+    for index, cell in enumerate(cells):
+        name = columns.names[index] if index < len(columns.names) else f"column {index + 1}"
+        reason = problem(f'the "{name}" column', cell)
+        if reason is not None:
+            return reason
+    return "the row holds a control character"  # pragma: no cover - only in a cell, the raw line ends are allowed
