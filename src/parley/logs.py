@@ -1,8 +1,14 @@
-"""Structured logs (structlog) to stderr."""
+"""Structured logs (structlog) to stderr, and `Failures`: a failure that repeats is logged once, then counted."""
 
 from __future__ import annotations
 
 import logging
+import sys
+import time
+import traceback
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
 
 import structlog
 
@@ -19,7 +25,83 @@ def configure_logging(level: str = "info") -> None:
             structlog.contextvars.merge_contextvars,
             structlog.processors.add_log_level,
             structlog.processors.TimeStamper(fmt="iso", utc=True),
-            structlog.dev.ConsoleRenderer(colors=False),
+            # Plain tracebacks: structlog's default (rich, with every frame's locals) printed ~5,000 lines for one
+            # failed batch insert (its parameters, its rows), and locals may hold passwords.
+            structlog.dev.ConsoleRenderer(colors=False, exception_formatter=structlog.dev.plain_traceback),
         ],
         wrapper_class=structlog.make_filtering_bound_logger(numeric),
     )
+
+
+@dataclass
+class _Cause:
+    last_seen: float
+    reported: float  # when the traceback or the last count was logged
+    unreported: int = 0  # occurrences since then
+
+
+class Failures:
+    """Logs the failures of a loop that may hit the same one again and again (a message that cannot be stored,
+    routed or sent; a campaign that cannot advance): the traceback the first time a cause is seen, then at most one
+    line per ``interval`` seconds with how many times it happened since. A cause is the event with the exception's
+    type and the place it was raised; one unseen for ``forget`` seconds is new again.
+
+    Call `exception` in an ``except`` block (or pass the exception).
+    """
+
+    def __init__(
+        self,
+        logger: Any = None,
+        *,
+        interval: float = 60.0,
+        forget: float = 3600.0,
+        clock: Callable[[], float] = time.monotonic,
+        max_causes: int = 1000,
+    ) -> None:
+        self._log = logger if logger is not None else structlog.get_logger()
+        self._interval = interval
+        self._forget = forget
+        self._clock = clock
+        self._max_causes = max_causes
+        self._causes: dict[tuple[str, ...], _Cause] = {}
+
+    def exception(self, event: str, exc: BaseException | None = None, **fields: Any) -> None:
+        """Log ``exc`` (default: the one being handled) under ``event``, with its traceback if its cause is new."""
+        exc = exc if exc is not None else sys.exc_info()[1]
+        if exc is None:
+            self._log.error(event, **fields)
+            return
+        key = (event, *cause_of(exc))
+        now = self._clock()
+        cause = self._causes.get(key)
+        if cause is None or now - cause.last_seen >= self._forget:
+            if len(self._causes) >= self._max_causes:
+                self._causes.pop(next(iter(self._causes)))  # the oldest cause
+            self._causes[key] = _Cause(last_seen=now, reported=now)
+            self._log.error(event, exc_info=exc, **fields)
+            return
+        cause.last_seen = now
+        cause.unreported += 1
+        if now - cause.reported >= self._interval:
+            self._log.error(
+                event,
+                error=one_line(exc),
+                repeated=cause.unreported,
+                seconds=round(now - cause.reported),
+                **fields,
+            )
+            cause.reported, cause.unreported = now, 0
+
+
+def cause_of(exc: BaseException) -> tuple[str, str]:
+    """The exception's type and where it was raised (innermost frame): the same bug, whatever the data."""
+    frames = traceback.extract_tb(exc.__traceback__) if exc.__traceback__ is not None else []
+    where = f"{frames[-1].filename}:{frames[-1].lineno}" if frames else str(exc)[:200]
+    return f"{type(exc).__module__}.{type(exc).__qualname__}", where
+
+
+def one_line(exc: BaseException, limit: int = 300) -> str:
+    """``Type: message``, first line only, at most ``limit`` characters (for a count line or a stored reason)."""
+    text = str(exc).strip().splitlines()
+    line = f"{type(exc).__name__}: {text[0]}" if text else type(exc).__name__
+    return line if len(line) <= limit else line[: limit - 1] + "…"
