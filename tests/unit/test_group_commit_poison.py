@@ -39,7 +39,7 @@ async def test_one_bad_item_among_twenty_good_ones_fails_alone_and_the_twenty_ar
     store = Store()
     committer: GroupCommitter[str, str] = GroupCommitter(store.flush)
     good = [f"good{i}" for i in range(20)]
-    items = good[:7] + ["bad"] + good[7:]
+    items = [*good[:7], "bad", *good[7:]]
     results = await _submit_together(committer, items)
     assert [r for r in results if isinstance(r, BaseException)] == [results[7]]
     assert str(results[7]) == "refused: ['bad']"
