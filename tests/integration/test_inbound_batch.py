@@ -11,7 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from parley.channels.base import Inbound
 from parley.services.events import EventBus, Subscription
-from parley.services.inbound import InboundRouter
+from parley.services.inbound import MAX_ROUTE_ATTEMPTS, InboundRouter
 from parley.services.receive import Inbox
 from parley.store import conversations as store
 from parley.store.db import Database
@@ -103,6 +103,25 @@ async def test_a_batch_where_one_message_fails_routes_the_others_and_keeps_the_f
     clock.advance(minutes=2)
     assert await h.worker.route_due() == 1  # the lease ran out: tried again, fails again, alone
     assert (await h.rows())["one"].conversation_id == rows["one"].conversation_id
+    await h.inbox.close()
+
+
+async def test_a_message_that_keeps_failing_to_route_is_parked_with_its_reason_and_stops_looping(
+    provisioned: Database, clock: Clock
+) -> None:
+    h = Harness(provisioned, clock, FailingOn, text="boom")
+    ids = await h.store_together((CUSTOMERS[0], "one"), (CUSTOMERS[1], "boom"))
+    assert await h.worker.route_due() == 2  # "one" is routed; "boom" fails (attempt 1)
+    for _ in range(2, MAX_ROUTE_ATTEMPTS + 1):
+        clock.advance(minutes=2)  # its lease runs out
+        assert await h.worker.route_due() == 1
+    assert await h.count(jobs) == 0  # parked: its route job is gone
+    parked = (await h.rows())["boom"]
+    assert parked.conversation_id is None
+    assert parked.error.startswith(f"not routed: failed {MAX_ROUTE_ATTEMPTS} times (")
+    clock.advance(minutes=2)
+    assert await h.worker.route_due() == 0
+    assert (await h.rows())["one"].conversation_id is not None and ids[0] != ids[1]
     await h.inbox.close()
 
 

@@ -22,6 +22,7 @@ from parley.core.actions import on_inbound
 from parley.core.membership import Candidate, Route, bot_key, user_key, who_joins
 from parley.core.number_config import NumberConfig
 from parley.core.optout import Keyword, classify
+from parley.logs import Failures, one_line
 from parley.services import conversation_support as support
 from parley.services.events import Event, EventBus
 from parley.services.inbound_batch import RoutingBatch, Thread
@@ -29,6 +30,7 @@ from parley.services.send import outbound_row
 from parley.store import blocklist, messages, queue
 from parley.store import conversations as store
 from parley.store.db import Database
+from parley.store.queue import ClaimedJob
 from parley.store.tables import Record, bots
 from parley.store.tables import messages as messages_table
 
@@ -36,6 +38,9 @@ log = structlog.get_logger()
 
 # A bot answers an out-of-hours message unless it already answered in this conversation this recently.
 BOT_QUIET = timedelta(hours=1)
+# A message whose routing failed this many times (each after its lease ran out) is parked: its route job is removed
+# and the reason kept on the message (``error``), instead of failing, and being logged, every minute for ever.
+MAX_ROUTE_ATTEMPTS = 5
 
 
 @dataclass(frozen=True)
@@ -63,6 +68,7 @@ class InboundRouter:
         self._clock = clock
         self._on_enqueued = on_enqueued
         self._routings: dict[str, tuple[float, NumberRouting]] = {}
+        self._failures = Failures(log)
 
     async def _routing(self, conn: AsyncConnection, company: str) -> NumberRouting:
         cached = self._routings.get(company)
@@ -103,52 +109,67 @@ class InboundRouter:
                 events, queued = await self._route_all(conn, message_ids)
         except Exception:
             if len(message_ids) == 1:  # the lease runs out and the message is routed again
-                log.exception("router.message_failed", message=message_ids[0])
+                self._failures.exception("router.message_failed", message=message_ids[0])
                 return []
-            log.warning("router.batch_failed", messages=len(message_ids), exc_info=True)
+            self._failures.exception("router.batch_failed", messages=len(message_ids))
             return await self._route_each(message_ids)
         await self._done(events, queued)
         return list(message_ids)
 
-    async def route_next(self, claim: Callable[[AsyncConnection], Awaitable[Sequence[str]]]) -> int:
+    async def route_next(self, claim: Callable[[AsyncConnection], Awaitable[Sequence[ClaimedJob]]]) -> int:
         """Claim messages (``claim`` leases their jobs) and route them in the same transaction; returns how many.
 
         If that transaction fails, nothing of it remains: the messages are claimed again in a transaction of
-        their own (so that one that keeps failing waits for its lease) and routed one by one (`route_many`).
+        their own (so that one that keeps failing waits for its lease) and routed one by one, each in a savepoint;
+        one that has failed `MAX_ROUTE_ATTEMPTS` times is parked.
         """
         try:
             async with self._db.write() as conn:
-                message_ids = await claim(conn)
+                message_ids = sorted(j.message_id for j in await claim(conn))
                 events, queued = await self._route_all(conn, message_ids) if message_ids else ([], False)
         except Exception:
-            log.warning("router.batch_failed", exc_info=True)
+            self._failures.exception("router.batch_failed")
             async with self._db.write() as conn:
-                message_ids = await claim(conn)
-            if len(message_ids) == 1:
-                await self.route_many(message_ids)
-            elif message_ids:
-                await self._route_each(message_ids)
-            return len(message_ids)
+                attempts = {j.message_id: j.attempts for j in await claim(conn)}
+            if attempts:
+                await self._route_each(sorted(attempts), attempts)
+            return len(attempts)
         await self._done(events, queued)
         return len(message_ids)
 
-    async def _route_each(self, message_ids: Sequence[str]) -> list[str]:
+    async def _route_each(self, message_ids: Sequence[str], attempts: dict[str, int] | None = None) -> list[str]:
+        """Route each message in a savepoint of one transaction; those that fail keep their (leased) job, unless
+        they have failed ``attempts`` (from the claim) `MAX_ROUTE_ATTEMPTS` times: then they are parked."""
         done: list[str] = []
         events: list[Event] = []
+        parked: dict[str, str] = {}
         queued = False
         async with self._db.write() as conn:
             for message_id in sorted(message_ids):
                 try:
                     async with conn.begin_nested():
                         routed, replied = await self._route_all(conn, [message_id])
-                except Exception:  # the lease runs out and the message is routed again
-                    log.exception("router.message_failed", message=message_id)
+                except Exception as exc:  # the lease runs out and the message is routed again
+                    self._failures.exception("router.message_failed", message=message_id)
+                    tries = (attempts or {}).get(message_id, 0)
+                    if tries >= MAX_ROUTE_ATTEMPTS:
+                        parked[message_id] = f"not routed: failed {tries} times ({one_line(exc, 200)})"
                     continue
                 done.append(message_id)
                 events += routed
                 queued = queued or replied
+            if parked:
+                await self._park(conn, parked)
         await self._done(events, queued)
         return done
+
+    async def _park(self, conn: AsyncConnection, reasons: dict[str, str]) -> None:
+        """Stop routing these messages: their jobs go, the reason stays on each message (it is kept, not shown)."""
+        now = self._clock()
+        await queue.finish(conn, list(reasons))
+        await messages.update_many(conn, [{"id": mid, "error": why, "updated_at": now} for mid, why in reasons.items()])
+        for message_id, why in reasons.items():
+            log.error("router.message_parked", message=message_id, reason=why)
 
     async def _done(self, events: list[Event], queued: bool) -> None:
         """After the commit: wake the dispatcher for bot replies, tell the participants."""

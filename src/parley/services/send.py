@@ -100,8 +100,8 @@ async def charge_rows(
     for row in rows:
         charge = rate(row["segments"], used, user.sms_package, find_price(row["recipient"], prices))
         used += row["segments"]
-        if charge.billable:
-            row["charge"], row["currency"] = str(charge.amount), charge.currency
+        # Set either way: a group commit that failed and is retried in parts charges the same rows again.
+        row["charge"], row["currency"] = (str(charge.amount), charge.currency) if charge.billable else (None, None)
 
 
 async def enqueue_rows(conn: Any, rows: list[dict[str, Any]], now: datetime) -> None:

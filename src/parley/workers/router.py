@@ -14,6 +14,7 @@ from datetime import datetime, timedelta
 import structlog
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from parley.logs import Failures
 from parley.services.inbound import InboundRouter
 from parley.store import queue
 from parley.store.db import Database
@@ -43,6 +44,7 @@ class RouterWorker:
         self._idle_poll = idle_poll
         self._gather = gather
         self._wakeup = asyncio.Event()
+        self._failures = Failures(log)
 
     def wake(self) -> None:
         """Route soon: a message was stored in this process (`Inbox`'s ``on_stored``), no need to wait for a poll."""
@@ -53,8 +55,8 @@ class RouterWorker:
             self._wakeup.clear()  # before claiming: a message stored while we route is not missed
             try:
                 routed = await self.route_due()
-            except Exception:
-                log.exception("router.failed")
+            except Exception:  # the database is away, say: logged once, then counted
+                self._failures.exception("router.failed")
                 routed = 0
             if routed == 0:
                 with contextlib.suppress(TimeoutError):
@@ -68,8 +70,7 @@ class RouterWorker:
         """Claim due route jobs and route them as one batch, in one transaction; returns how many were claimed."""
         return await self._router.route_next(self._claim)
 
-    async def _claim(self, conn: AsyncConnection) -> list[str]:
-        jobs = await queue.claim(
+    async def _claim(self, conn: AsyncConnection) -> list[queue.ClaimedJob]:
+        return await queue.claim(
             conn, now=self._clock(), lease=self._lease, limit=self._batch, worker=self._worker, kind="route"
         )
-        return sorted(j.message_id for j in jobs)
