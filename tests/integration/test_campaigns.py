@@ -13,6 +13,7 @@ from parley.services.campaigns import CampaignError, Campaigns
 from parley.services.directory import DirectoryCache, User
 from parley.store.db import Database
 from parley.store.tables import campaign_recipients, jobs, messages
+from parley.store.tables import campaigns as campaigns_table
 from tests.conftest import Clock
 from tests.support.provisioning import provision
 
@@ -125,3 +126,107 @@ async def test_campaigns_side_by_side_each_get_their_turn(db: Database, clock: C
             ).all()
         )
     assert per_campaign == {ids[0]: 30, ids[1]: 30}
+
+
+# --- one bad row never stops a campaign (issue 9 §1) -------------------------------------------------------------
+
+
+async def _add_raw_recipients(db: Database, campaign_id: str, rows: list[tuple[str, Any]]) -> None:
+    """Recipients as an older version (or a hand edit) may have left them, bypassing today's checks."""
+    async with db.write() as conn:
+        await conn.execute(
+            campaign_recipients.insert(),
+            [{"campaign_id": campaign_id, "number": n, "fields": f, "state": "pending"} for n, f in rows],
+        )
+        await conn.execute(
+            campaigns_table.update()
+            .where(campaigns_table.c.id == campaign_id)
+            .values(total=campaigns_table.c.total + 2)
+        )
+
+
+async def _recipient(db: Database, number: str) -> Any:
+    async with db.read() as conn:
+        return (await conn.execute(sa.select(campaign_recipients).where(campaign_recipients.c.number == number))).one()
+
+
+async def test_a_row_that_cannot_be_queued_is_skipped_with_its_reason_and_the_others_send(
+    db: Database, clock: Clock
+) -> None:
+    campaigns, runner, alice = await setup(db, clock)
+    draft = await campaigns.create(alice, {"name": "C", "sender": "+15551230001", "message": "Hi {first_name}"})
+    await campaigns.upload(alice, draft["id"], csv_of(40))
+    await _add_raw_recipients(
+        db, draft["id"], [("+15559990001", {"first_name": "Ev\u0000e"}), ("+15559990002", ["not", "a", "mapping"])]
+    )
+    await campaigns.start(alice, draft["id"])
+    assert await runner.tick() == 42
+    assert await statuses(db) == {"queued": 40}
+    nul = await _recipient(db, "+15559990001")
+    assert (nul.state, nul.reason[:60]) == (
+        "skipped",
+        "the message for this recipient holds a NUL character (U+0000",
+    )
+    broken = await _recipient(db, "+15559990002")
+    assert broken.state == "skipped" and broken.reason.startswith("AttributeError: ")
+    counters = (await campaigns.get(alice, draft["id"]))["counters"]
+    assert (counters["queued"], counters["skipped"]) == (40, 2)
+
+
+async def test_a_campaign_that_cannot_advance_is_marked_and_the_others_still_send(db: Database, clock: Clock) -> None:
+    campaigns, runner, alice = await setup(db, clock)
+    broken = await campaigns.create(alice, {"name": "Broken", "sender": "+15551230001", "message": "Hi"})
+    fine = await campaigns.create(alice, {"name": "Fine", "sender": "+15551230001", "message": "Hi"})
+    for draft in (broken, fine):
+        await campaigns.upload(alice, draft["id"], csv_of(10))
+        await campaigns.start(alice, draft["id"])
+    async with db.write() as conn:  # sending hours that no longer read
+        await conn.execute(
+            campaigns_table.update().where(campaigns_table.c.id == broken["id"]).values(hours={"from": "soon"})
+        )
+    assert await runner.tick() == 10
+    assert (await campaigns.get(alice, fine["id"]))["counters"]["queued"] == 10
+    marked = await campaigns.get(alice, broken["id"])
+    assert marked["error"] is not None and marked["error"].startswith("cannot send: ")
+    assert marked["counters"]["pending"] == 10
+
+
+async def test_a_csv_with_a_nul_cell_after_64_kb_reports_that_row_and_the_campaign_sends_the_others(
+    db: Database, clock: Clock
+) -> None:
+    """The finding: the NUL reached the recipient's fields and the campaign's tick failed for ever (0 of 200 sent)."""
+    campaigns, runner, alice = await setup(db, clock)
+    draft = await campaigns.create(alice, {"name": "C", "sender": "+15551230001", "message": "Hi {first_name}"})
+    rows = "".join(f"+1555{i:07d},Person number {i:07d} with a long name\n" for i in range(1600))  # ~75 KB
+    data = f"number,first_name\n{rows}+15559999999,Ev\x00e\n".encode()
+    assert len(data) > 64 * 1024
+    report = await campaigns.upload(alice, draft["id"], io.BytesIO(data))
+    assert (report["added"], report["invalid"]) == (1600, 1)
+    [problem] = report["problems"]
+    assert problem["line"] == 1602 and problem["reason"].startswith('the "first_name" column holds a NUL character')
+    await campaigns.start(alice, draft["id"])
+    while await runner.tick():
+        async with db.write() as conn:  # the dispatcher's part: the window drains
+            await conn.execute(messages.update().values(status="sent"))
+    assert await statuses(db) == {"sent": 1600}
+
+
+async def test_campaign_text_fields_with_control_characters_are_refused_naming_the_field(
+    db: Database, clock: Clock
+) -> None:
+    campaigns, _, alice = await setup(db, clock)
+    for field, value in (("name", "C\x00"), ("message", "Hi\ud800"), ("rating_extension", "10\x001")):
+        spec = {"name": "C", "sender": "+15551230001", "message": "Hi", field: value}
+        with pytest.raises(CampaignError) as caught:
+            await campaigns.create(alice, spec)
+        assert (caught.value.status, caught.value.field) == (422, field)
+        assert "holds a" in caught.value.reason
+
+
+async def test_a_header_of_150_000_columns_is_refused_with_a_clear_error(db: Database, clock: Clock) -> None:
+    campaigns, _, alice = await setup(db, clock)
+    draft = await campaigns.create(alice, {"name": "C", "sender": "+15551230001", "message": "Hi"})
+    header = b"number" + b",c" * 150_000 + b"\n+15551234567" + b",x" * 10 + b"\n"
+    with pytest.raises(CampaignError) as caught:
+        await campaigns.upload(alice, draft["id"], io.BytesIO(header))
+    assert caught.value.reason == "the header row is longer than 65,536 characters; is the first line the header?"

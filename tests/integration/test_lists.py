@@ -295,3 +295,25 @@ async def test_a_bad_entry_is_refused_with_the_field_at_fault(
         await lists.add_entry(alice, created["id"], number, fields)
     assert (refused.value.status, refused.value.field) == (422, field_at_fault)
     assert (await lists.get(alice, created["id"]))["entries"] == 0
+
+
+async def test_a_list_name_or_entry_value_with_a_nul_is_refused_naming_the_field(lists: Lists, alice: User) -> None:
+    with pytest.raises(ListError) as caught:
+        await lists.create(alice, "VIP\x00")
+    assert (caught.value.status, caught.value.field) == (422, "name")
+    assert caught.value.reason.startswith("The name holds a NUL character (U+0000) at position 4")
+    saved = await lists.create(alice, "VIP")
+    with pytest.raises(ListError) as caught:
+        await lists.add_entry(alice, saved["id"], "+15551234567", {"First Name": "A\ud800"})
+    assert (caught.value.status, caught.value.field) == (422, "fields")
+    assert caught.value.reason.startswith('The value of "first_name" holds a lone surrogate (U+D800)')
+
+
+async def test_an_uploaded_row_with_a_nul_cell_is_reported_by_line_and_the_others_are_added(
+    lists: Lists, alice: User
+) -> None:
+    saved = await lists.create(alice, "VIP")
+    data = b"number,name\n+15551234567,Ada\n+15551234568,B\x00b\n+15551234569,Cy\n"
+    report = await lists.upload_csv(alice, saved["id"], io.BytesIO(data))
+    assert (report.added, report.bad_rows) == (2, 1)
+    assert report.problems[0]["line"] == 3 and "NUL character" in report.problems[0]["reason"]

@@ -16,9 +16,11 @@ import sqlalchemy as sa
 import structlog
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from parley.core.characters import clean, problem
 from parley.core.outbound import MAX_MESSAGE_LENGTH
 from parley.core.sending_hours import next_allowed, parse_sending_hours, recipient_zone
 from parley.core.templates import render
+from parley.logs import Failures, one_line
 from parley.services.campaigns import plus_one_needs_a_number
 from parley.services.directory import DirectoryCache, User, user_from_row
 from parley.services.send import charge_rows, enqueue_rows, outbound_row
@@ -42,6 +44,7 @@ class CampaignRunner:
         self._clock = clock
         self._on_enqueued = on_enqueued
         self.active = 0  # running campaigns seen by the last tick
+        self._failures = Failures(log)
 
     async def tick(self) -> int:
         """One round over the active campaigns; returns how many recipients were handled."""
@@ -57,13 +60,26 @@ class CampaignRunner:
         for campaign in running:
             try:
                 handled += await self._advance(campaign)
-            except Exception:
-                log.exception("campaign.tick_failed", campaign=campaign.id)
+            except Exception as exc:  # this campaign cannot advance at all; the others go on
+                self._failures.exception("campaign.tick_failed", campaign=campaign.id)
+                reason = f"cannot send: {_reason(exc)}"
+                if campaign.error != reason:
+                    await self._note(campaign.id, reason)
         if handled:
             self._on_enqueued()
         return handled
 
     async def _advance(self, campaign: Record) -> int:
+        """Queue the next window of recipients in one transaction; if it fails, again one recipient at a time."""
+        try:
+            return await self._top_up(campaign, one_by_one=False)
+        except Exception:
+            self._failures.exception("campaign.batch_failed", campaign=campaign.id)
+            return await self._top_up(campaign, one_by_one=True)
+
+    async def _top_up(self, campaign: Record, *, one_by_one: bool) -> int:
+        """Take pending recipients up to the window and queue their messages. ``one_by_one``: each recipient in a
+        savepoint; one that fails is skipped with the reason (shown with the recipients) and the others go on."""
         now = self._clock()
         config = await self._cache.config()
         async with self._db.write() as conn:
@@ -77,39 +93,29 @@ class CampaignRunner:
                 return 0
             rating = await _rating_user(conn, campaign.rating_user_id)
             blocked = await blocklist.contains(conn, [r.number for r in batch])
-            hours = parse_sending_hours(campaign.hours) if campaign.hours else None
-            changes: list[dict[str, Any]] = []
-            rows: list[dict[str, Any]] = []
-            for recipient in batch:
-                change: dict[str, Any] = {"number": recipient.number}
-                text = render(campaign.template, recipient.fields)
-                wait = next_allowed(hours, recipient_zone(recipient.number, config.timezone), now) if hours else None
-                if recipient.number in blocked:
-                    change.update(state="skipped", reason="blocklisted or opted out")
-                elif plus_one_needs_a_number(campaign.sender_type, recipient.number):
-                    change.update(state="skipped", reason="+1 destinations need a company number as the sender")
-                elif not text.strip() or len(text) > MAX_MESSAGE_LENGTH:
-                    change.update(state="skipped", reason=f"the message is empty or longer than {MAX_MESSAGE_LENGTH}")
-                elif wait is not None:
-                    change.update(not_before=wait)
-                else:
-                    row = outbound_row(
-                        sender=campaign.sender,
-                        to=recipient.number,
-                        text=text,
-                        now=now,
-                        user_id=campaign.rating_user_id,
-                        source="campaign",
-                        campaign_id=campaign.id,
-                    )
-                    rows.append(row)
-                    change.update(state="queued", message_id=row["id"])
-                changes.append(change)
-            if rows and rating is not None:
-                await charge_rows(conn, rating, rows, month=now.strftime("%Y-%m"), prices=config.prices)
-            await enqueue_rows(conn, rows, now)
-            await store.set_recipients(conn, campaign.id, changes)
-        return len(changes)
+            plan = _Plan(campaign, rating, blocked, config, now)
+            if not one_by_one:
+                await plan.write(conn, [plan.recipient(r) for r in batch])
+            else:
+                for recipient in batch:
+                    try:
+                        async with conn.begin_nested():
+                            await plan.write(conn, [plan.recipient(recipient)])
+                    except Exception as exc:
+                        self._failures.exception("campaign.recipient_failed", campaign=campaign.id)
+                        skipped = {"number": recipient.number, "state": "skipped", "reason": _reason(exc)}
+                        await store.set_recipients(conn, campaign.id, [skipped])
+            if current.error is not None:
+                await store.update(conn, campaign.id, error=None)
+        return len(batch)
+
+    async def _note(self, campaign_id: str, reason: str) -> None:
+        """Keep why the campaign cannot advance on it (``error``, shown with the campaign)."""
+        try:
+            async with self._db.write() as conn:
+                await store.update(conn, campaign_id, error=reason, updated_at=self._clock())
+        except Exception:
+            self._failures.exception("campaign.note_failed", campaign=campaign_id)
 
     async def _maybe_complete(self, conn: AsyncConnection, campaign: Record, now: datetime) -> None:
         counts = await store.counts(conn, campaign.id)
@@ -123,3 +129,59 @@ async def _rating_user(conn: AsyncConnection, user_id: int | None) -> User | Non
         return None
     row = (await conn.execute(sa.select(users).where(users.c.id == user_id))).first()
     return user_from_row(row) if row is not None else None
+
+
+def _reason(exc: BaseException) -> str:
+    """An exception as a reason a user reads and the database stores (one line, storable, 200 characters)."""
+    return clean(one_line(exc, 200)).text
+
+
+class _Plan:
+    """What one top-up of a campaign knows: turns a pending recipient into its change (and message row), and
+    writes changes with their messages and jobs."""
+
+    def __init__(self, campaign: Record, rating: User | None, blocked: set[str], config: Any, now: datetime) -> None:
+        self.campaign = campaign
+        self.rating = rating
+        self.blocked = blocked
+        self.config = config
+        self.now = now
+        self.hours = parse_sending_hours(campaign.hours) if campaign.hours else None
+
+    def recipient(self, recipient: Record) -> tuple[dict[str, Any], dict[str, Any] | None]:
+        campaign, now = self.campaign, self.now
+        change: dict[str, Any] = {"number": recipient.number}
+        text = render(campaign.template, recipient.fields)
+        hours = self.hours
+        wait = next_allowed(hours, recipient_zone(recipient.number, self.config.timezone), now) if hours else None
+        unsafe = problem("the message for this recipient", text)
+        if recipient.number in self.blocked:
+            change.update(state="skipped", reason="blocklisted or opted out")
+        elif plus_one_needs_a_number(campaign.sender_type, recipient.number):
+            change.update(state="skipped", reason="+1 destinations need a company number as the sender")
+        elif not text.strip() or len(text) > MAX_MESSAGE_LENGTH:
+            change.update(state="skipped", reason=f"the message is empty or longer than {MAX_MESSAGE_LENGTH}")
+        elif unsafe is not None:  # a list entry stored before entries were checked
+            change.update(state="skipped", reason=unsafe[:200])
+        elif wait is not None:
+            change.update(not_before=wait)
+        else:
+            row = outbound_row(
+                sender=campaign.sender,
+                to=recipient.number,
+                text=text,
+                now=now,
+                user_id=campaign.rating_user_id,
+                source="campaign",
+                campaign_id=campaign.id,
+            )
+            change.update(state="queued", message_id=row["id"])
+            return change, row
+        return change, None
+
+    async def write(self, conn: AsyncConnection, planned: list[tuple[dict[str, Any], dict[str, Any] | None]]) -> None:
+        rows = [row for _, row in planned if row is not None]
+        if rows and self.rating is not None:
+            await charge_rows(conn, self.rating, rows, month=self.now.strftime("%Y-%m"), prices=self.config.prices)
+        await enqueue_rows(conn, rows, self.now)
+        await store.set_recipients(conn, self.campaign.id, [change for change, _ in planned])

@@ -24,6 +24,7 @@ import structlog
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from parley.core.characters import problem
 from parley.core.numbers import InvalidNumber, parse_e164
 from parley.core.recipients import BadRow, CsvError, Recipient, RowResult, column_key, read_csv
 from parley.services.directory import DirectoryCache, User
@@ -109,6 +110,9 @@ def _name(raw: str) -> str:
     name = raw.strip()
     if not name:
         raise ListError(422, "The list needs a name", "name")
+    unsafe = problem("The name", name)
+    if unsafe is not None:
+        raise ListError(422, unsafe, "name")
     if len(name) > MAX_NAME:
         raise ListError(422, f"The name is longer than {MAX_NAME} characters", "name")
     return name
@@ -123,6 +127,9 @@ def _fields(raw: dict[str, str]) -> dict[str, str]:
             raise ListError(422, f'"{given}" cannot be a placeholder name', "fields")
         if key in fields:
             raise ListError(422, f'"{given}" is given twice (as "{key}")', "fields")
+        unsafe = problem(f'The value of "{key}"', value)
+        if unsafe is not None:
+            raise ListError(422, unsafe, "fields")
         fields[key] = value.strip()
     return fields
 
