@@ -33,6 +33,7 @@ from parley.channels.smpp_pdu import (
     status_name,
 )
 from parley.core.delivery import TimedOut, Unreachable
+from parley.logs import Failures
 
 OnDeliver = Callable[[DeliverSm], Awaitable[None]]
 
@@ -68,6 +69,8 @@ class SmppSession:
         self._response_timeout = response_timeout
         self._enquire_link_interval = enquire_link_interval
         self._log = log
+        # A deliver_sm that cannot be stored is delivered again and again: its traceback once, then counts.
+        self._deliver_failures = Failures(log)
         self._pending: dict[int, asyncio.Future[Pdu]] = {}
         self._seq = 0
         self._loop = asyncio.get_running_loop()
@@ -253,7 +256,7 @@ class SmppSession:
         try:
             await self._on_deliver(pdu)
         except Exception:
-            self._log.exception("smpp.deliver_callback_failed", seq=pdu.sequence_number)
+            self._deliver_failures.exception("smpp.deliver_callback_failed", seq=pdu.sequence_number)
             status = Status.ESME_RX_T_APPN
         finally:
             self._deliver_slots.release()
