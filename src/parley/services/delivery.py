@@ -136,13 +136,10 @@ class Deliveries:
             await messages.set_status(conn, changes, now=now)
             await queue.finish(conn, done)
             await queue.retry_at(conn, retries)
-            await receipts.add_parts(conn, parts)
+            await receipts.add_parts(conn, parts, now=now)
             if parts:
-                changes += await self._apply(
-                    conn,
-                    now,
-                    await receipts.match(conn, now=now, carrier_ids=[p["carrier_id"] for p in parts]),
-                )
+                keys = [(p["transport"], p["carrier_id"]) for p in parts]
+                changes += await self._apply(conn, now, await receipts.match(conn, now=now, keys=keys))
         await self._notify(changes)
         return [None] * len(outcomes)
 
@@ -161,16 +158,14 @@ class Deliveries:
         ]
         async with self._db.write() as conn:
             await receipts.add_receipts(conn, rows)
-            changes = await self._apply(
-                conn,
-                now,
-                await receipts.match(conn, now=now, carrier_ids=[i.receipt.carrier_id for i in items]),
-            )
+            keys = [(i.transport, i.receipt.carrier_id) for i in items]
+            changes = await self._apply(conn, now, await receipts.match(conn, now=now, keys=keys))
         await self._notify(changes)
         return [None] * len(items)
 
-    async def sweep(self, *, window: timedelta = timedelta(days=7)) -> int:
-        """Apply receipts that raced their submit's recording (both committed without seeing the other)."""
+    async def sweep(self, *, window: timedelta = 2 * receipts.RACE) -> int:
+        """Apply receipts that raced their submit's recording (both committed without seeing the other), and
+        settle those that waited long enough for a part that never came (see `receipts.match`)."""
         now = self._clock()
         async with self._db.read() as conn:
             if not await receipts.count_unapplied(conn, now - window):
@@ -189,7 +184,7 @@ class Deliveries:
             except Exception:  # a live-update failure must never fail the recording
                 log.exception("delivery.notify_failed")
 
-    async def _apply(self, conn: Any, now: datetime, matched: list[Any]) -> list[dict[str, Any]]:
+    async def _apply(self, conn: Any, now: datetime, matched: list[receipts.Matched]) -> list[dict[str, Any]]:
         """Message statuses from newly matched receipts; returns the changes made."""
         if not matched:
             return []
