@@ -38,6 +38,8 @@ class Settings(BaseSettings):
     give_up_hours: float = 24.0
     # How often the scheduler looks for timed actions that came due.
     timer_poll_seconds: float = 1.0
+    # Parts of a concatenated inbound SMS whose other parts never come are stored, marked incomplete, after this.
+    concat_expiry_hours: float = 24.0
 
     @property
     def http_host_port(self) -> tuple[str, int]:

@@ -1,15 +1,17 @@
 """Inbound messages (MO): stored first, durably, before the peer is answered; routed afterwards.
 
 Each stored message gets a `route` job in the same transaction, so a crash between storing and routing
-only delays routing. Concatenated parts (UDH or SAR) are kept until the last one arrives, then joined.
-A message the carrier delivers twice (same carrier id on the same transport) is stored once.
+only delays routing. Concatenated parts (UDH or SAR) are kept until the last one arrives, then joined
+(`services/reassembly.py`; parts that stay incomplete past the expiry are stored marked incomplete).
+A message the carrier delivers twice (same carrier id on the same transport, within `DEDUP_WINDOW`) is
+stored once; carriers reuse ids, so the same id later is a new message.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 import sqlalchemy as sa
@@ -18,14 +20,15 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from parley.channels.base import Inbound
 from parley.core.text import split
 from parley.metrics import INBOUND
+from parley.services import reassembly
 from parley.services.batching import GroupCommitter
 from parley.store import messages, queue
 from parley.store.db import Database
 from parley.store.ids import new_id
-from parley.store.tables import inbound_parts
 from parley.store.tables import messages as messages_table
 
 LINGER = 0.002  # seconds a group commit of inbound messages waits for more to join it
+DEDUP_WINDOW = timedelta(hours=24)  # the same carrier id later than this is a new message (SMSCs reuse ids)
 
 
 @dataclass(frozen=True)
@@ -37,11 +40,17 @@ class _Item:
 
 class Inbox:
     def __init__(
-        self, db: Database, clock: Callable[[], datetime], *, on_stored: Callable[[], None] = lambda: None
+        self,
+        db: Database,
+        clock: Callable[[], datetime],
+        *,
+        on_stored: Callable[[], None] = lambda: None,
+        part_expiry: timedelta = timedelta(hours=24),
     ) -> None:
         self._db = db
         self._clock = clock
         self._on_stored = on_stored
+        self._part_expiry = part_expiry
         self._committer: GroupCommitter[_Item, str | None] = GroupCommitter(self._write, linger=LINGER)
 
     async def receive(self, transport: str, inbound: Inbound, *, source: str = "smpp") -> str | None:
@@ -60,7 +69,7 @@ class Inbox:
         results: list[str | None] = []
         rows: list[dict[str, Any]] = []
         async with self._db.write() as conn:
-            known = await self._known(conn, items)
+            known = await self._known(conn, items, now)
             for item in items:
                 inbound = item.inbound
                 key = (item.transport, inbound.carrier_id or "")
@@ -68,12 +77,15 @@ class Inbox:
                     results.append(known[key])
                     continue
                 text: str | None = inbound.text
+                note: str | None = None
                 if "concat_ref" in inbound.extra:
-                    text = await self._join_parts(conn, item, now)
+                    joined = await reassembly.add_part(conn, item.transport, inbound, now=now, expiry=self._part_expiry)
+                    text, note = joined.text, joined.note
+                    rows += [_whole_row(w, now) for w in joined.given_up]
                 if text is None:
                     results.append(None)
                     continue
-                row = _row(item, text, next(ids), now)
+                row = _row(item, text, next(ids), now) | {"error": note}
                 if inbound.carrier_id:
                     known[key] = row["id"]  # the same message twice in one batch: stored once
                 rows.append(row)
@@ -82,46 +94,29 @@ class Inbox:
             await queue.enqueue_many(conn, [(r["id"], now) for r in rows], kind="route")
         return results
 
-    async def _known(self, conn: AsyncConnection, items: list[_Item]) -> dict[tuple[str, str], str]:
-        """Messages already stored under the batch's carrier ids, by (transport, carrier id)."""
+    async def _known(self, conn: AsyncConnection, items: list[_Item], now: datetime) -> dict[tuple[str, str], str]:
+        """Messages stored lately under the batch's carrier ids, by (transport, carrier id)."""
         wanted = {(i.transport, i.inbound.carrier_id) for i in items if i.inbound.carrier_id}
         if not wanted:
             return {}
         query = sa.select(messages_table.c.id, messages_table.c.transport, messages_table.c.carrier_id).where(
             messages_table.c.transport.in_(sorted({t for t, _ in wanted})),
             messages_table.c.carrier_id.in_(sorted({c for _, c in wanted})),
+            messages_table.c.created_at >= now - DEDUP_WINDOW,
         )
         rows = (await conn.execute(query)).all()
         return {(r.transport, r.carrier_id): str(r.id) for r in rows if (r.transport, r.carrier_id) in wanted}
 
-    async def _join_parts(self, conn: AsyncConnection, item: _Item, now: datetime) -> str | None:
-        """Keep one part; when all parts of the message are here, return the whole text (in order)."""
-        inbound = item.inbound
-        ref, total, seq = (int(inbound.extra[k]) for k in ("concat_ref", "concat_total", "concat_seq"))
-        key = (
-            inbound_parts.c.transport == item.transport,
-            inbound_parts.c.sender == inbound.sender[:32],
-            inbound_parts.c.reference == ref,
-        )
-        present = await conn.scalar(sa.select(sa.func.count()).where(*key, inbound_parts.c.seq == seq))
-        if not present:
-            await conn.execute(
-                inbound_parts.insert().values(
-                    transport=item.transport,
-                    sender=inbound.sender[:32],
-                    reference=ref,
-                    seq=seq,
-                    total=total,
-                    recipient=inbound.to[:32],
-                    text=inbound.text,
-                    received_at=now,
-                )
-            )
-        parts = (await conn.execute(sa.select(inbound_parts.c.seq, inbound_parts.c.text).where(*key))).all()
-        if len({p.seq for p in parts}) < total:
-            return None
-        await conn.execute(inbound_parts.delete().where(*key))
-        return "".join(p.text for p in sorted(parts, key=lambda p: p.seq))
+    async def expire_parts(self) -> int:
+        """Store the parts of messages that stayed incomplete past the expiry, marked incomplete."""
+        now = self._clock()
+        async with self._db.write() as conn:
+            rows = [_whole_row(w, now) for w in await reassembly.take_expired(conn, now=now, expiry=self._part_expiry)]
+            await messages.add_all(conn, rows)
+            await queue.enqueue_many(conn, [(r["id"], now) for r in rows], kind="route")
+        if rows:
+            self._on_stored()
+        return len(rows)
 
     async def close(self) -> None:
         await self._committer.close()
@@ -137,3 +132,9 @@ def _row(item: _Item, text: str, message_id: str, now: datetime) -> dict[str, An
         "charge": None, "currency": None, "source": item.source, "send_at": None, "conversation_id": None,
         "bot": None, "carrier_id": inbound.carrier_id, "created_at": inbound.received_at or now, "updated_at": now,
     }  # fmt: skip
+
+
+def _whole_row(whole: reassembly.Whole, now: datetime) -> dict[str, Any]:
+    """A message made of held parts (an incomplete one: ``error`` says which parts arrived)."""
+    inbound = Inbound(whole.sender, whole.recipient, whole.text, received_at=whole.received_at)
+    return _row(_Item(whole.transport, inbound, "smpp"), whole.text, new_id(), now) | {"error": whole.note}
