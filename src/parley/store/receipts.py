@@ -101,8 +101,11 @@ async def match(
     wanted = set(keys) if keys is not None else None
     pending: list[Any] = []
     if wanted is not None:
+        transports = sorted({t for t, _ in wanted})  # with the carrier ids: the (transport, carrier_id) index
         for chunk in _chunks(sorted({c for _, c in wanted})):
-            query = sa.select(receipts).where(*conditions, receipts.c.carrier_id.in_(chunk))
+            query = sa.select(receipts).where(
+                *conditions, receipts.c.transport.in_(transports), receipts.c.carrier_id.in_(chunk)
+            )
             pending += [r for r in (await conn.execute(query)).all() if (r.transport, r.carrier_id) in wanted]
     else:
         pending = list((await conn.execute(sa.select(receipts).where(*conditions))).all())
@@ -149,10 +152,13 @@ async def match(
 async def _candidates(conn: AsyncConnection, pending: Sequence[Any]) -> dict[tuple[str, str], list[Candidate]]:
     """The parts that carry the pending receipts' ids and are recent enough to be theirs."""
     oldest = min(r.received_at for r in pending) - WINDOW
+    transports = sorted({r.transport for r in pending})  # with the carrier ids: ix_message_parts_carrier
     found: dict[tuple[str, str], list[Candidate]] = {}
     for chunk in _chunks(sorted({r.carrier_id for r in pending})):
         query = sa.select(message_parts).where(
-            message_parts.c.carrier_id.in_(chunk), message_parts.c.recorded_at >= oldest
+            message_parts.c.transport.in_(transports),
+            message_parts.c.carrier_id.in_(chunk),
+            message_parts.c.recorded_at >= oldest,
         )
         for p in (await conn.execute(query)).all():
             found.setdefault((p.transport, p.carrier_id), []).append(
