@@ -3,7 +3,8 @@
 python -m bench                    # every scenario, both backends (6-8 minutes)
 python -m bench --quick            # shorter windows, fewer messages, 100,000-row campaign (~4 minutes)
 python -m bench --only sqlite      # or --only postgres
-python -m bench --scenario inbound --scenario console  # baseline, accept, e2e, inbound, campaign, console (default all)
+python -m bench --scenario inbound --scenario console  # baseline, accept, e2e, inbound, campaign, takeover, console
+python -m bench --scenario takeover   # a worker killed -9 holding 1,800 claimed messages: time until another sent them
 python -m bench --duration 10 --warmup 2 --connections 50 --markdown
 """
 

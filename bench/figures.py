@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-SCENARIOS = ("baseline", "accept", "e2e", "inbound", "campaign")
+SCENARIOS = ("baseline", "accept", "e2e", "inbound", "campaign", "takeover")
 
 
 @dataclass
@@ -36,6 +36,7 @@ class Options:
     campaign_rows: int = 1_000_000
     campaign_seconds: float = 20.0  # how long the worker's sending rate is watched
     upload_timeout: float = 1800.0
+    takeover_messages: int = 1_800  # claimed by the worker that is killed (a multiple of 100)
 
 
 def percentile(values: list[float], q: float) -> float:

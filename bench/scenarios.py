@@ -240,6 +240,7 @@ class Runner:
         """The chosen scenarios, each on its own database; one that fails is reported and the others still run."""
         from bench.campaign import campaign
         from bench.inbound import inbound
+        from bench.takeover import takeover
 
         figures: list[Figure] = []
         failures: list[str] = []
@@ -250,6 +251,7 @@ class Runner:
             ("e2e", "end to end, delayed SMSC", lambda: self.end_to_end(self.options.delay, self.options.e2e_delayed)),
             ("inbound", "inbound", lambda: inbound(self)),
             ("campaign", "campaign", lambda: campaign(self)),
+            ("takeover", "takeover after kill -9", lambda: takeover(self)),
         ]
         for scenario, name, step in steps:
             if scenario not in self.options.scenarios:

@@ -113,13 +113,16 @@ class Parley:
                 await asyncio.sleep(0.05)  # let the dispatcher drain the window before topping it up
 
     async def _maintain(self) -> None:
-        """Keep channels in step with the transports table; apply receipts that raced their submit."""
+        """Keep channels in step with the transports table; apply receipts that raced their submit; store
+        concatenated inbound parts whose message stayed incomplete past the expiry."""
         tick = 0
         while True:
             await asyncio.sleep(1.0)
             tick += 1
             try:
                 await self.deliveries.sweep()
+                if tick % 60 == 0:
+                    await self.inbox.expire_parts()
                 if tick % 5 == 0:
                     await self.transports.refresh()
                 if tick % 2 == 0:
@@ -207,7 +210,7 @@ def build(settings: Settings | None = None, *, clock: Callable[[], datetime] = u
     campaign_wake = asyncio.Event()
     router = RouterWorker(db, InboundRouter(db, bus, clock, on_enqueued=dispatcher.wake), clock, worker=worker_name())
     # Channels are built later (Transports.refresh), so `make_channel` may refer to the inbox made here.
-    inbox = Inbox(db, clock, on_stored=router.wake)
+    inbox = Inbox(db, clock, on_stored=router.wake, part_expiry=timedelta(hours=settings.concat_expiry_hours))
     auth = Authenticator(cache, secret=settings.secret)
     return Parley(
         settings=settings,

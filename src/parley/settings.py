@@ -32,12 +32,15 @@ class Settings(BaseSettings):
     # Dispatcher tuning: how many jobs one claim takes, how many messages may be in flight.
     claim_batch: int = 200
     max_in_flight: int = 2000
-    lease_seconds: float = 60.0
+    # A claimed job's lease, renewed every fifth of it while in flight: a killed worker's jobs wait this long.
+    lease_seconds: float = 15.0
     # Retries: first delay, and how long a message may keep failing transiently before it fails.
     retry_base_seconds: float = 2.0
     give_up_hours: float = 24.0
     # How often the scheduler looks for timed actions that came due.
     timer_poll_seconds: float = 1.0
+    # Parts of a concatenated inbound SMS whose other parts never come are stored, marked incomplete, after this.
+    concat_expiry_hours: float = 24.0
 
     @property
     def http_host_port(self) -> tuple[str, int]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -247,3 +248,27 @@ async def test_metrics_count_accepted_and_dispatched_messages(server: ParleyServ
         text = (await client.get("/metrics")).text
     assert 'parley_messages_accepted_total{source="wildix"} 1.0' in text
     assert 'parley_dispatch_outcomes_total{outcome="delivered",transport="carrier"} 1.0' in text
+
+
+async def test_ids_that_an_smsc_restart_hands_out_again_send_nothing_twice(
+    server: ParleyServer, smsc: SmscSimulator
+) -> None:
+    before = [f"+1555100{i:04d}" for i in range(20)]
+    after = [f"+1555200{i:04d}" for i in range(20)]
+    for number in before:
+        await send(server, number, "before the restart")
+    await wait_until(lambda: _count(server, "delivered", 20), timeout=30)
+    smsc.restart()  # its message ids start again at 0x1000
+    # Now each receipt comes before its submit_sm_resp: it finds only an old, delivered message with its id,
+    # and must wait for the new one rather than be spent on the old.
+    smsc.receipt_before_resp = True
+    await smsc.wait_for(lambda: smsc.bound_sessions >= 1, timeout=30)
+    for number in after:
+        await send(server, number, "after the restart")
+    await wait_until(lambda: _count(server, "delivered", 40), timeout=60)
+    ids = Counter(s.message_id for s in smsc.received)
+    assert set(ids.values()) == {2}  # every id the SMSC gave out, it gave twice
+    per_number = Counter("+" + s.pdu.destination_addr for s in smsc.received)
+    assert per_number == Counter(before + after)  # each customer texted once
+    for m in await messages(server):
+        assert m["status"] == "delivered" and not m["error"], m

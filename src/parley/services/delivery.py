@@ -6,12 +6,13 @@ the SMPP deliver_sm_resp is sent (the channel awaits `Deliveries.receipt`), so a
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
 import structlog
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 from parley.channels.base import Receipt
 from parley.core.receipts import message_status
@@ -40,6 +41,7 @@ class Postponed:
     transport: str | None
     reason: str
     at: datetime
+    fault: bool = False  # an unexpected error (a bug), not the peer's answer: counts towards parking the job
 
 
 @dataclass(frozen=True)
@@ -60,6 +62,7 @@ class InDoubt:
 
 
 Outcome = Delivered | Postponed | Failed | InDoubt
+Change = dict[str, Any]  # a message status change: id, status, and what else `messages.set_status` takes
 
 
 @dataclass(frozen=True)
@@ -103,10 +106,31 @@ class Deliveries:
 
     async def _write_outcomes(self, outcomes: list[Outcome]) -> list[None]:
         now = self._clock()
+        async with self._db.write() as conn:
+            changes = await self._write(conn, outcomes, now)
+        await self._notify(changes)
+        return [None] * len(outcomes)
+
+    async def settle(self, conn: AsyncConnection, outcomes: Sequence[Failed | InDoubt], now: datetime) -> list[Change]:
+        """Record outcomes inside the caller's transaction, not through the group commit.
+
+        The dispatcher settles jobs this way in its claim (parked ones, campaign messages in doubt): when it is
+        the outcome write that keeps failing, going through it again would never end. Hand the returned
+        changes to `announce` once the transaction committed.
+        """
+        for o in outcomes:
+            OUTCOMES.labels(o.transport or "-", type(o).__name__.lower()).inc()
+        return await self._write(conn, list(outcomes), now)
+
+    async def announce(self, changes: list[Change]) -> None:
+        await self._notify(changes)
+
+    async def _write(self, conn: AsyncConnection, outcomes: list[Outcome], now: datetime) -> list[Change]:
         changes: list[dict[str, Any]] = []
         done: list[str] = []
         retries: list[tuple[str, datetime]] = []
         parts: list[dict[str, Any]] = []
+        faults: list[str] = []
         for o in outcomes:
             if isinstance(o, Delivered):
                 changes.append({"id": o.message_id, "status": "sent", "transport": o.transport, "error": None})
@@ -129,22 +153,20 @@ class Deliveries:
                     }
                 )
                 retries.append((o.message_id, o.at))
+                if o.fault:
+                    faults.append(o.message_id)
             else:
                 changes.append({"id": o.message_id, "status": "failed", "transport": o.transport, "error": o.reason})
                 done.append(o.message_id)
-        async with self._db.write() as conn:
-            await messages.set_status(conn, changes, now=now)
-            await queue.finish(conn, done)
-            await queue.retry_at(conn, retries)
-            await receipts.add_parts(conn, parts)
-            if parts:
-                changes += await self._apply(
-                    conn,
-                    now,
-                    await receipts.match(conn, now=now, carrier_ids=[p["carrier_id"] for p in parts]),
-                )
-        await self._notify(changes)
-        return [None] * len(outcomes)
+        await messages.set_status(conn, changes, now=now)
+        await queue.finish(conn, done)
+        await queue.retry_at(conn, retries)
+        await queue.note_faults(conn, faults)
+        await receipts.add_parts(conn, parts, now=now)
+        if parts:
+            keys = [(p["transport"], p["carrier_id"]) for p in parts]
+            changes += await self._apply(conn, now, await receipts.match(conn, now=now, keys=keys))
+        return changes
 
     async def _write_receipts(self, items: list[_Receipt]) -> list[None]:
         now = self._clock()
@@ -161,16 +183,14 @@ class Deliveries:
         ]
         async with self._db.write() as conn:
             await receipts.add_receipts(conn, rows)
-            changes = await self._apply(
-                conn,
-                now,
-                await receipts.match(conn, now=now, carrier_ids=[i.receipt.carrier_id for i in items]),
-            )
+            keys = [(i.transport, i.receipt.carrier_id) for i in items]
+            changes = await self._apply(conn, now, await receipts.match(conn, now=now, keys=keys))
         await self._notify(changes)
         return [None] * len(items)
 
-    async def sweep(self, *, window: timedelta = timedelta(days=7)) -> int:
-        """Apply receipts that raced their submit's recording (both committed without seeing the other)."""
+    async def sweep(self, *, window: timedelta = 2 * receipts.RACE) -> int:
+        """Apply receipts that raced their submit's recording (both committed without seeing the other), and
+        settle those that waited long enough for a part that never came (see `receipts.match`)."""
         now = self._clock()
         async with self._db.read() as conn:
             if not await receipts.count_unapplied(conn, now - window):
@@ -189,7 +209,7 @@ class Deliveries:
             except Exception:  # a live-update failure must never fail the recording
                 log.exception("delivery.notify_failed")
 
-    async def _apply(self, conn: Any, now: datetime, matched: list[Any]) -> list[dict[str, Any]]:
+    async def _apply(self, conn: Any, now: datetime, matched: list[receipts.Matched]) -> list[dict[str, Any]]:
         """Message statuses from newly matched receipts; returns the changes made."""
         if not matched:
             return []

@@ -1,8 +1,10 @@
 """Inbound messages (MO): stored first, durably, before the peer is answered; routed afterwards.
 
 Each stored message gets a `route` job in the same transaction, so a crash between storing and routing
-only delays routing. Concatenated parts (UDH or SAR) are kept until the last one arrives, then joined.
-A message the carrier delivers twice (same carrier id on the same transport) is stored once.
+only delays routing. Concatenated parts (UDH or SAR) are kept until the last one arrives, then joined
+(`services/reassembly.py`; parts that stay incomplete past the expiry are stored marked incomplete).
+A message the carrier delivers twice (same carrier id on the same transport, within `DEDUP_WINDOW`) is
+stored once; carriers reuse ids, so the same id later is a new message.
 
 What a carrier sends is never refused for its content (refusing makes it deliver again, for ever): a control
 character or a lone surrogate, which the database cannot store or which no one meant, is replaced by U+FFFD and the
@@ -13,7 +15,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, replace
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 import sqlalchemy as sa
@@ -23,14 +25,15 @@ from parley.channels.base import Inbound
 from parley.core.characters import clean
 from parley.core.text import split
 from parley.metrics import INBOUND
+from parley.services import reassembly
 from parley.services.batching import GroupCommitter
 from parley.store import messages, queue
 from parley.store.db import Database
 from parley.store.ids import new_id
-from parley.store.tables import inbound_parts
 from parley.store.tables import messages as messages_table
 
 LINGER = 0.002  # seconds a group commit of inbound messages waits for more to join it
+DEDUP_WINDOW = timedelta(hours=24)  # the same carrier id later than this is a new message (SMSCs reuse ids)
 
 
 # A concatenated part whose text was cleaned is kept in `inbound_parts` behind this mark, so that the whole message
@@ -60,13 +63,34 @@ def _cleaned(transport: str, inbound: Inbound, source: str) -> _Item:
     return _Item(transport, cleaned, source, note)
 
 
+def _marked(inbound: Inbound, note: str | None) -> Inbound:
+    """A part to hold, its text behind `_CLEANED_PART` when cleaning changed it (see `_unmarked`)."""
+    return replace(inbound, text=_CLEANED_PART + inbound.text) if note else inbound
+
+
+def _unmarked(text: str, note: str | None, total: int | None = None) -> tuple[str, str | None]:
+    """Joined parts without their marks, and the note saying how many of ``total`` parts were cleaned."""
+    if _CLEANED_PART not in text:
+        return text, note
+    cleaned = text.count(_CLEANED_PART)
+    of = f" of {max(cleaned, total)}" if total else ""
+    cleaning = f"characters the carrier sent in {cleaned}{of} parts could not be stored and were replaced by U+FFFD"
+    return text.replace(_CLEANED_PART, ""), f"{note}; {cleaning}" if note else cleaning
+
+
 class Inbox:
     def __init__(
-        self, db: Database, clock: Callable[[], datetime], *, on_stored: Callable[[], None] = lambda: None
+        self,
+        db: Database,
+        clock: Callable[[], datetime],
+        *,
+        on_stored: Callable[[], None] = lambda: None,
+        part_expiry: timedelta = timedelta(hours=24),
     ) -> None:
         self._db = db
         self._clock = clock
         self._on_stored = on_stored
+        self._part_expiry = part_expiry
         self._committer: GroupCommitter[_Item, str | None] = GroupCommitter(self._write, linger=LINGER)
 
     async def receive(self, transport: str, inbound: Inbound, *, source: str = "smpp") -> str | None:
@@ -85,7 +109,7 @@ class Inbox:
         results: list[str | None] = []
         rows: list[dict[str, Any]] = []
         async with self._db.write() as conn:
-            known = await self._known(conn, items)
+            known = await self._known(conn, items, now)
             for item in items:
                 inbound = item.inbound
                 key = (item.transport, inbound.carrier_id or "")
@@ -95,12 +119,17 @@ class Inbox:
                 text: str | None = inbound.text
                 note = item.note
                 if "concat_ref" in inbound.extra:
-                    text, note = await self._join_parts(conn, item, now)
+                    joined = await reassembly.add_part(
+                        conn, item.transport, _marked(inbound, item.note), now=now, expiry=self._part_expiry
+                    )
+                    text, note = joined.text, joined.note
+                    if text is not None:
+                        text, note = _unmarked(text, note, int(inbound.extra["concat_total"]))
+                    rows += [_whole_row(w, now) for w in joined.given_up]
                 if text is None:
                     results.append(None)
                     continue
-                row = _row(item, text, next(ids), now)
-                row["error"] = note
+                row = _row(item, text, next(ids), now) | {"error": note}
                 if inbound.carrier_id:
                     known[key] = row["id"]  # the same message twice in one batch: stored once
                 rows.append(row)
@@ -109,55 +138,29 @@ class Inbox:
             await queue.enqueue_many(conn, [(r["id"], now) for r in rows], kind="route")
         return results
 
-    async def _known(self, conn: AsyncConnection, items: list[_Item]) -> dict[tuple[str, str], str]:
-        """Messages already stored under the batch's carrier ids, by (transport, carrier id)."""
+    async def _known(self, conn: AsyncConnection, items: list[_Item], now: datetime) -> dict[tuple[str, str], str]:
+        """Messages stored lately under the batch's carrier ids, by (transport, carrier id)."""
         wanted = {(i.transport, i.inbound.carrier_id) for i in items if i.inbound.carrier_id}
         if not wanted:
             return {}
         query = sa.select(messages_table.c.id, messages_table.c.transport, messages_table.c.carrier_id).where(
             messages_table.c.transport.in_(sorted({t for t, _ in wanted})),
             messages_table.c.carrier_id.in_(sorted({c for _, c in wanted})),
+            messages_table.c.created_at >= now - DEDUP_WINDOW,
         )
         rows = (await conn.execute(query)).all()
         return {(r.transport, r.carrier_id): str(r.id) for r in rows if (r.transport, r.carrier_id) in wanted}
 
-    async def _join_parts(self, conn: AsyncConnection, item: _Item, now: datetime) -> tuple[str | None, str | None]:
-        """Keep one part; when all parts of the message are here, return the whole text (in order) and the note
-        of its cleaning (None when no part was cleaned)."""
-        inbound = item.inbound
-        ref, total, seq = (int(inbound.extra[k]) for k in ("concat_ref", "concat_total", "concat_seq"))
-        key = (
-            inbound_parts.c.transport == item.transport,
-            inbound_parts.c.sender == inbound.sender[:32],
-            inbound_parts.c.reference == ref,
-        )
-        present = await conn.scalar(sa.select(sa.func.count()).where(*key, inbound_parts.c.seq == seq))
-        if not present:
-            await conn.execute(
-                inbound_parts.insert().values(
-                    transport=item.transport,
-                    sender=inbound.sender[:32],
-                    reference=ref,
-                    seq=seq,
-                    total=total,
-                    recipient=inbound.to[:32],
-                    text=_CLEANED_PART + inbound.text if item.note else inbound.text,
-                    received_at=now,
-                )
-            )
-        parts = (await conn.execute(sa.select(inbound_parts.c.seq, inbound_parts.c.text).where(*key))).all()
-        if len({p.seq for p in parts}) < total:
-            return None, None
-        await conn.execute(inbound_parts.delete().where(*key))
-        texts = [str(p.text) for p in sorted(parts, key=lambda p: p.seq)]
-        cleaned = [t.startswith(_CLEANED_PART) for t in texts]
-        text = "".join(t[1:] if c else t for t, c in zip(texts, cleaned, strict=True))
-        if not any(cleaned):
-            return text, None
-        return text, (
-            f"characters the carrier sent in {sum(cleaned)} of {total} parts could not be stored "
-            f"and were replaced by U+FFFD"
-        )
+    async def expire_parts(self) -> int:
+        """Store the parts of messages that stayed incomplete past the expiry, marked incomplete."""
+        now = self._clock()
+        async with self._db.write() as conn:
+            rows = [_whole_row(w, now) for w in await reassembly.take_expired(conn, now=now, expiry=self._part_expiry)]
+            await messages.add_all(conn, rows)
+            await queue.enqueue_many(conn, [(r["id"], now) for r in rows], kind="route")
+        if rows:
+            self._on_stored()
+        return len(rows)
 
     async def close(self) -> None:
         await self._committer.close()
@@ -173,3 +176,10 @@ def _row(item: _Item, text: str, message_id: str, now: datetime) -> dict[str, An
         "charge": None, "currency": None, "source": item.source, "send_at": None, "conversation_id": None,
         "bot": None, "carrier_id": inbound.carrier_id, "created_at": inbound.received_at or now, "updated_at": now,
     }  # fmt: skip
+
+
+def _whole_row(whole: reassembly.Whole, now: datetime) -> dict[str, Any]:
+    """A message made of held parts (an incomplete one: ``error`` says which parts arrived)."""
+    text, note = _unmarked(whole.text, whole.note)
+    inbound = Inbound(whole.sender, whole.recipient, text, received_at=whole.received_at)
+    return _row(_Item(whole.transport, inbound, "smpp"), text, new_id(), now) | {"error": note}

@@ -1,9 +1,11 @@
 """The durable job queue: one row per outbound message waiting to be handed to a channel.
 
 Claim contract (the same on SQLite and PostgreSQL): a claimed job is leased to one worker until
-``lease_until``; a worker that dies leaves the lease to run out, and the job is claimed again.
-PostgreSQL claims with ``FOR UPDATE SKIP LOCKED`` so that many workers never wait on each other;
-SQLite has one writer at a time, so the UPDATE itself is the lock.
+``lease_until``; the living worker renews the leases of what it still holds, one that stops releases
+them, and one that dies leaves them to run out: the job is claimed again. A claim that finds a lease run
+out counts a fault on the job (its last try ended without an outcome), so a job that keeps doing that can
+be parked instead of looping for ever. PostgreSQL claims with ``FOR UPDATE SKIP LOCKED`` so that many
+workers never wait on each other; SQLite has one writer at a time, so the UPDATE itself is the lock.
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ class ClaimedJob:
     message_id: str
     attempts: int
     first_tried_at: datetime
+    faults: int = 0  # tries that ended with no outcome recorded, or with an unexpected error
 
 
 async def enqueue_many(conn: AsyncConnection, due: Sequence[tuple[str, datetime]], *, kind: str = "send") -> None:
@@ -57,11 +60,14 @@ async def claim(
             worker=worker,
             attempts=jobs.c.attempts + 1,
             first_tried_at=sa.func.coalesce(jobs.c.first_tried_at, now),
+            # A lease still set here ran out: the last claim ended without an outcome (a finished job is gone,
+            # a retried or released one has no lease).
+            faults=sa.case((jobs.c.lease_until.is_(None), jobs.c.faults), else_=jobs.c.faults + 1),
         )
-        .returning(jobs.c.message_id, jobs.c.attempts, jobs.c.first_tried_at)
+        .returning(jobs.c.message_id, jobs.c.attempts, jobs.c.first_tried_at, jobs.c.faults)
     )
     rows = (await conn.execute(statement)).all()
-    return [ClaimedJob(r.message_id, r.attempts, r.first_tried_at) for r in rows]
+    return [ClaimedJob(r.message_id, r.attempts, r.first_tried_at, r.faults) for r in rows]
 
 
 async def finish(conn: AsyncConnection, message_ids: Sequence[str]) -> None:
@@ -80,12 +86,33 @@ async def retry_at(conn: AsyncConnection, retries: Sequence[tuple[str, datetime]
         )
 
 
+async def note_faults(conn: AsyncConnection, message_ids: Sequence[str]) -> None:
+    """Count a fault on jobs whose try ended with an unexpected error (a bug, not the peer's answer)."""
+    for chunk in _chunks(message_ids):
+        await conn.execute(jobs.update().where(jobs.c.message_id.in_(chunk)).values(faults=jobs.c.faults + 1))
+
+
 async def depth(conn: AsyncConnection) -> int:
     return int(await conn.scalar(sa.select(sa.func.count()).select_from(jobs)) or 0)
 
 
-async def renew(conn: AsyncConnection, message_ids: Sequence[str], *, until: datetime) -> None:
-    """Extend the leases of jobs this worker still holds."""
-    for start in range(0, len(message_ids), 500):
-        chunk = list(message_ids[start : start + 500])
-        await conn.execute(jobs.update().where(jobs.c.message_id.in_(chunk)).values(lease_until=until))
+async def renew(conn: AsyncConnection, message_ids: Sequence[str], *, until: datetime, worker: str) -> None:
+    """Extend the leases of jobs this worker still holds (not those another took over meanwhile)."""
+    for chunk in _chunks(message_ids):
+        await conn.execute(
+            jobs.update().where(jobs.c.message_id.in_(chunk), jobs.c.worker == worker).values(lease_until=until)
+        )
+
+
+async def release(conn: AsyncConnection, message_ids: Sequence[str], *, worker: str) -> None:
+    """Give back jobs this worker holds but will not finish (it is stopping): claimable at once, no fault."""
+    for chunk in _chunks(message_ids):
+        await conn.execute(
+            jobs.update()
+            .where(jobs.c.message_id.in_(chunk), jobs.c.worker == worker)
+            .values(lease_until=None, worker=None)
+        )
+
+
+def _chunks(values: Sequence[str], size: int = 500) -> list[list[str]]:
+    return [list(values[i : i + size]) for i in range(0, len(values), size)]

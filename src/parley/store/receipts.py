@@ -4,24 +4,77 @@ Receipts are stored first and matched to message parts afterwards, from both sid
 arrives, and when a submit's carrier ids are recorded. A receipt that arrives before its
 submit_sm_resp has been recorded simply waits, unapplied, until the part appears (DESIGN: "match
 late, never drop").
+
+Carrier ids repeat (an SMSC's counter restarts with it), so a part is keyed by (message, part), never by
+its carrier id, and a receipt goes to the newest part with its id that still waits for a final state
+(`parley.core.receipts.choose_part`). Nothing here can conflict on a carrier id.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import datetime
+from dataclasses import dataclass
+from datetime import datetime, timedelta
 from typing import Any
 
 import sqlalchemy as sa
+import structlog
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from parley.store.tables import Record, message_parts, receipts
+from parley.core.receipts import Apply, Candidate, Discard, choose_part
+from parley.store.tables import message_parts, receipts
+from parley.store.tables import messages as messages_table
+
+log = structlog.get_logger()
+
+# How far a receipt and the recording of its part may be apart in the race (the deliver_sm before the
+# submit_sm_resp's outcome is committed); also how long a receipt that finds only parts which already
+# have their final state waits for a newer part before it is discarded.
+RACE = timedelta(minutes=2)
+# A part recorded longer than this before a receipt is never that receipt's (a validity period is days).
+WINDOW = timedelta(days=7)
+_CHUNK = 1000  # ids per IN (…): well under SQLite's and asyncpg's bound-parameter limits
 
 
-async def add_parts(conn: AsyncConnection, parts: Sequence[dict[str, Any]]) -> None:
-    """Rows of (transport, carrier_id, message_id, part)."""
-    if parts:
-        await conn.execute(message_parts.insert(), [{"state": None, "stat": None, "err": None, **p} for p in parts])
+@dataclass(frozen=True)
+class Matched:
+    """A receipt applied to one message part."""
+
+    receipt_id: int
+    message_id: str
+    state: str
+    stat: str
+    err: str
+
+
+async def add_parts(conn: AsyncConnection, parts: Sequence[dict[str, Any]], *, now: datetime) -> None:
+    """Record (transport, carrier_id, message_id, part) rows; a message recorded again replaces its parts.
+
+    Parts of messages deleted meanwhile are left out, so no row here can fail the others' transaction.
+    """
+    latest = {(p["message_id"], p["part"]): p for p in parts}  # the same message twice in one batch: last wins
+    if not latest:
+        return
+    ids = sorted({m for m, _ in latest})
+    existing: set[str] = set()
+    for chunk in _chunks(ids):
+        found = await conn.execute(sa.select(messages_table.c.id).where(messages_table.c.id.in_(chunk)))
+        existing.update(str(r.id) for r in found)
+    rows = [
+        {**p, "recorded_at": now, "state": None, "stat": None, "err": None}
+        for (m, _), p in latest.items()
+        if m in existing
+    ]
+    if not rows:
+        return
+    dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
+    insert = dialect.insert(message_parts)
+    upsert = insert.on_conflict_do_update(
+        index_elements=[message_parts.c.message_id, message_parts.c.part],
+        set_={c: insert.excluded[c] for c in ("transport", "carrier_id", "recorded_at", "state", "stat", "err")},
+    )
+    await conn.execute(upsert, rows)
 
 
 async def add_receipts(conn: AsyncConnection, rows: Sequence[dict[str, Any]]) -> None:
@@ -33,69 +86,102 @@ async def match(
     conn: AsyncConnection,
     *,
     now: datetime,
-    carrier_ids: Sequence[str] | None = None,
+    keys: Sequence[tuple[str, str]] | None = None,
     since: datetime | None = None,
-) -> list[Record]:
-    """Apply unapplied receipts whose part is known; return one row per applied receipt."""
-    query = (
-        sa.select(
-            receipts.c.id,
-            receipts.c.state,
-            receipts.c.stat,
-            receipts.c.err,
-            message_parts.c.message_id,
-            message_parts.c.transport,
-            message_parts.c.carrier_id,
-        )
-        .join(
-            message_parts,
-            sa.and_(
-                message_parts.c.transport == receipts.c.transport,
-                message_parts.c.carrier_id == receipts.c.carrier_id,
-            ),
-        )
-        .where(receipts.c.applied_at.is_(None))
-        .order_by(receipts.c.id)
-    )
-    if carrier_ids is not None:
-        query = query.where(receipts.c.carrier_id.in_(list(carrier_ids)))
+) -> list[Matched]:
+    """Apply unapplied receipts (of these (transport, carrier id) keys, or received since ``since``).
+
+    Each goes to the newest part with its id that still waits for a final state; one that finds none waits
+    (its part may not be recorded yet) for `RACE`, then is marked applied without changing any part.
+    Returns one row per receipt applied to a part, in arrival order.
+    """
+    conditions: list[sa.ColumnElement[bool]] = [receipts.c.applied_at.is_(None)]
     if since is not None:
-        query = query.where(receipts.c.received_at >= since)
-    rows = list((await conn.execute(query)).all())
-    if not rows:
+        conditions.append(receipts.c.received_at >= since)
+    wanted = set(keys) if keys is not None else None
+    pending: list[Any] = []
+    if wanted is not None:
+        transports = sorted({t for t, _ in wanted})  # with the carrier ids: the (transport, carrier_id) index
+        for chunk in _chunks(sorted({c for _, c in wanted})):
+            query = sa.select(receipts).where(
+                *conditions, receipts.c.transport.in_(transports), receipts.c.carrier_id.in_(chunk)
+            )
+            pending += [r for r in (await conn.execute(query)).all() if (r.transport, r.carrier_id) in wanted]
+    else:
+        pending = list((await conn.execute(sa.select(receipts).where(*conditions))).all())
+    if not pending:
         return []
-    await conn.execute(
-        message_parts.update()
-        .where(
-            message_parts.c.transport == sa.bindparam("b_transport"),
-            message_parts.c.carrier_id == sa.bindparam("b_carrier"),
+    pending.sort(key=lambda r: r.id)
+    candidates = await _candidates(conn, pending)
+    applied: list[Matched] = []
+    changed: dict[tuple[str, int], Matched] = {}
+    done: list[int] = []
+    for r in pending:
+        options = candidates.get((r.transport, r.carrier_id), [])
+        choice = choose_part(r.received_at, options, now, window=WINDOW, race=RACE)
+        if isinstance(choice, Apply):
+            part = choice.part
+            hit = Matched(r.id, part.message_id, r.state, r.stat, r.err)
+            applied.append(hit)
+            changed[(part.message_id, part.part)] = hit
+            # A later receipt in this round sees the part as it now is (an intermediate state keeps it waiting).
+            options[options.index(part)] = Candidate(part.message_id, part.part, part.recorded_at, r.state)
+        elif isinstance(choice, Discard):
+            log.info("receipt.discarded", transport=r.transport, carrier_id=r.carrier_id, reason=choice.reason)
+        else:
+            continue
+        done.append(r.id)
+    if changed:
+        await conn.execute(
+            message_parts.update()
+            .where(
+                message_parts.c.message_id == sa.bindparam("b_message"),
+                message_parts.c.part == sa.bindparam("b_part"),
+            )
+            .values(state=sa.bindparam("b_state"), stat=sa.bindparam("b_stat"), err=sa.bindparam("b_err")),
+            [
+                {"b_message": m, "b_part": p, "b_state": hit.state, "b_stat": hit.stat, "b_err": hit.err}
+                for (m, p), hit in changed.items()
+            ],
         )
-        .values(state=sa.bindparam("b_state"), stat=sa.bindparam("b_stat"), err=sa.bindparam("b_err")),
-        [
-            {
-                "b_transport": r.transport,
-                "b_carrier": r.carrier_id,
-                "b_state": r.state,
-                "b_stat": r.stat,
-                "b_err": r.err,
-            }
-            for r in rows
-        ],
-    )
-    await conn.execute(receipts.update().where(receipts.c.id.in_([r.id for r in rows])).values(applied_at=now))
-    return rows
+    for chunk in _chunks(done):
+        await conn.execute(receipts.update().where(receipts.c.id.in_(chunk)).values(applied_at=now))
+    return applied
+
+
+async def _candidates(conn: AsyncConnection, pending: Sequence[Any]) -> dict[tuple[str, str], list[Candidate]]:
+    """The parts that carry the pending receipts' ids and are recent enough to be theirs."""
+    oldest = min(r.received_at for r in pending) - WINDOW
+    transports = sorted({r.transport for r in pending})  # with the carrier ids: ix_message_parts_carrier
+    found: dict[tuple[str, str], list[Candidate]] = {}
+    for chunk in _chunks(sorted({r.carrier_id for r in pending})):
+        query = sa.select(message_parts).where(
+            message_parts.c.transport.in_(transports),
+            message_parts.c.carrier_id.in_(chunk),
+            message_parts.c.recorded_at >= oldest,
+        )
+        for p in (await conn.execute(query)).all():
+            found.setdefault((p.transport, p.carrier_id), []).append(
+                Candidate(p.message_id, p.part, p.recorded_at, p.state)
+            )
+    return found
 
 
 async def part_states(conn: AsyncConnection, message_ids: Sequence[str]) -> dict[str, list[str | None]]:
-    query = sa.select(message_parts.c.message_id, message_parts.c.state).where(
-        message_parts.c.message_id.in_(list(message_ids))
-    )
     states: dict[str, list[str | None]] = {}
-    for row in (await conn.execute(query)).all():
-        states.setdefault(row.message_id, []).append(row.state)
+    for chunk in _chunks(list(message_ids)):
+        query = sa.select(message_parts.c.message_id, message_parts.c.state).where(
+            message_parts.c.message_id.in_(chunk)
+        )
+        for row in (await conn.execute(query)).all():
+            states.setdefault(row.message_id, []).append(row.state)
     return states
 
 
 async def count_unapplied(conn: AsyncConnection, since: datetime) -> int:
     query = sa.select(sa.func.count()).where(receipts.c.applied_at.is_(None), receipts.c.received_at >= since)
     return int(await conn.scalar(query) or 0)
+
+
+def _chunks(values: Sequence[Any]) -> list[Sequence[Any]]:
+    return [values[i : i + _CHUNK] for i in range(0, len(values), _CHUNK)]

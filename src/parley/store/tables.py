@@ -164,19 +164,27 @@ jobs = sa.Table(
     sa.Column("first_tried_at", UtcDateTime),
     sa.Column("lease_until", UtcDateTime),
     sa.Column("worker", sa.String(64)),
+    # Tries that ended with no outcome recorded (the lease ran out: the worker died, or its outcome write
+    # failed) or with an unexpected error: a job that keeps doing that is parked (failed), not looped for ever.
+    sa.Column("faults", sa.Integer, nullable=False, server_default="0"),
     sa.Index("ix_jobs_kind_due", "kind", "due_at"),
 )
 
+# One row per part of a sent message. The carrier's id is not a key: SMSCs hand the same ids out again (their
+# counter restarts with them), so receipts are matched by (transport, carrier id) within a time window, newest
+# part first (store/receipts.py).
 message_parts = sa.Table(
     "message_parts",
     metadata,
-    sa.Column("transport", sa.String(100), primary_key=True),
-    sa.Column("carrier_id", sa.String(100), primary_key=True),
-    sa.Column("message_id", sa.ForeignKey("messages.id", ondelete="CASCADE"), nullable=False, index=True),
-    sa.Column("part", sa.Integer, nullable=False),
+    sa.Column("message_id", sa.ForeignKey("messages.id", ondelete="CASCADE"), primary_key=True),
+    sa.Column("part", sa.Integer, primary_key=True),
+    sa.Column("transport", sa.String(100), nullable=False),
+    sa.Column("carrier_id", sa.String(100), nullable=False),
+    sa.Column("recorded_at", UtcDateTime, nullable=False),
     sa.Column("state", sa.String(16)),
     sa.Column("stat", sa.String(16)),
     sa.Column("err", sa.String(16)),
+    sa.Index("ix_message_parts_carrier", "transport", "carrier_id", "recorded_at"),
 )
 
 receipts = sa.Table(
@@ -203,7 +211,9 @@ usage = sa.Table(
 )
 
 
-sa.Index("uq_messages_inbound_carrier_id", messages.c.transport, messages.c.carrier_id, unique=True)
+# Inbound de-duplication looks a carrier id up here; not unique: carriers reuse ids (services/receive.py
+# de-duplicates within a time window only).
+sa.Index("ix_messages_inbound_carrier_id", messages.c.transport, messages.c.carrier_id)
 # A conversation's messages and its latest one (the inbox's "last message"), without a sort.
 sa.Index("ix_messages_conversation_latest", messages.c.conversation_id, messages.c.id)
 

@@ -11,7 +11,8 @@ In tests::
 
 Each submit_sm is answered in its own task, so ``delay`` overlaps like a real SMSC's latency and a
 client's window shows up in ``max_outstanding``. What happens to the next submits (``throttle_next``,
-``fail_next``, ``disconnect_after``) is decided in arrival order.
+``fail_next``, ``disconnect_after``) is decided in arrival order. ``restart()`` drops the connections and
+starts the message ids again from 0x1000, as a real SMSC's restart does.
 """
 
 from __future__ import annotations
@@ -177,6 +178,12 @@ class SmscSimulator:
         """Close every connection, as a crashing or restarting SMSC would."""
         for conn in list(self._connections):
             conn.writer.close()
+
+    def restart(self) -> None:
+        """Drop every connection and start message ids again at 0x1000, as a restarted SMSC does: its ids
+        are not unique over time, so an ESME must not treat them as keys."""
+        self._ids = itertools.count(0x1000)
+        self.drop_connections()
 
     def send_malformed(self) -> None:
         """Write a frame whose command_length (5) is below the 16-octet header to every connection."""

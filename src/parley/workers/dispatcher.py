@@ -1,7 +1,11 @@
 """The dispatcher: claims due jobs, hands each message to its channel, records the outcome.
 
 Many messages are in flight at once (the SMPP window does the pacing); leases of in-flight jobs are
-renewed while they wait so that only a dead worker's jobs are taken over by another.
+renewed while they wait so that only a dead worker's jobs are taken over by another. The lease is short
+(15 s by default, renewed every 3 s), so a worker killed with thousands of messages claimed holds them up
+for seconds, not a minute; a worker that stops releases what it holds at once. A job whose tries keep
+ending without an outcome (its worker dies with it, its outcome cannot be written, the channel raises
+something unexpected) is parked — failed with the reason — after `max_faults` such tries.
 """
 
 from __future__ import annotations
@@ -37,8 +41,9 @@ class Dispatcher:
         policy: RetryPolicy | None = None,
         claim_batch: int = 200,
         max_in_flight: int = 2000,
-        lease: timedelta = timedelta(seconds=60),
+        lease: timedelta = timedelta(seconds=15),
         idle_poll: float = 0.5,
+        max_faults: int = 3,
     ) -> None:
         self._db = db
         self._transports = transports
@@ -50,6 +55,7 @@ class Dispatcher:
         self._max_in_flight = max_in_flight
         self._lease = lease
         self._idle_poll = idle_poll
+        self._max_faults = max_faults
         self._in_flight: set[str] = set()
         self._tasks: set[asyncio.Task[None]] = set()
         self._wakeup = asyncio.Event()
@@ -72,10 +78,22 @@ class Dispatcher:
                     self._room.clear()
                     await self._room.wait()
         finally:
+            held = list(self._in_flight)
             heartbeat.cancel()
             for task in list(self._tasks):
                 task.cancel()
             await asyncio.gather(heartbeat, *self._tasks, return_exceptions=True)
+            await self._release(held)
+
+    async def _release(self, held: list[str]) -> None:
+        """A stopping worker gives back what it holds, so another takes it over now, not when leases run out."""
+        if not held:
+            return
+        try:
+            async with self._db.write() as conn:
+                await queue.release(conn, held, worker=self._worker)
+        except Exception:  # best effort: the leases run out all the same
+            log.exception("dispatch.release_failed", jobs=len(held))
 
     async def claim_and_send(self) -> int:
         room = min(self._claim_batch, self._max_in_flight - len(self._in_flight))
@@ -87,22 +105,35 @@ class Dispatcher:
             if not jobs:
                 return 0
             rows = await messages.get_many(conn, [j.message_id for j in jobs])
-            doubtful = {j.message_id for j in jobs if _in_doubt(rows.get(j.message_id), j.attempts)}
+            settled = [s for j in jobs if (s := self._settle(j, rows.get(j.message_id))) is not None]
+            changes = await self._deliveries.settle(conn, settled, now)
+            done = {s.message_id for s in settled}
             await messages.set_status(
-                conn, [{"id": j.message_id, "status": "sending"} for j in jobs if j.message_id not in doubtful], now=now
+                conn, [{"id": j.message_id, "status": "sending"} for j in jobs if j.message_id not in done], now=now
             )
+        await self._deliveries.announce(changes)
         for job in jobs:
             row = rows.get(job.message_id)
-            if row is None:  # deleted meanwhile; the job went with it (ON DELETE CASCADE)
-                continue
-            if job.message_id in doubtful:
-                await self._deliveries.record(InDoubt(job.message_id, row.transport))
+            if row is None or job.message_id in done:  # deleted meanwhile (the job went with it), or settled
                 continue
             self._in_flight.add(job.message_id)
             task = asyncio.create_task(self._send_one(row, job.attempts, job.first_tried_at))
             self._tasks.add(task)
             task.add_done_callback(self._tasks.discard)
         return len(jobs)
+
+    def _settle(self, job: queue.ClaimedJob, row: Record | None) -> Failed | InDoubt | None:
+        """An outcome decided at claim time, without sending: a campaign message in doubt, or a parked job."""
+        if row is None:
+            return None
+        if _in_doubt(row, job.attempts):
+            return InDoubt(job.message_id, row.transport)
+        if job.faults >= self._max_faults:
+            last = f"; last error: {row.error}" if row.error else ""
+            reason = f"parked after {job.faults} tries that ended without an outcome or with an unexpected error{last}"
+            log.warning("dispatch.parked", message=job.message_id, faults=job.faults, last_error=row.error)
+            return Failed(job.message_id, row.transport, reason)
+        return None
 
     async def _send_one(self, row: Record, attempts: int, first_tried: datetime) -> None:
         message_id: str = row.id
@@ -148,9 +179,8 @@ class Dispatcher:
             )
         except Exception as exc:  # a bug in a channel must not lose the message: retry later
             log.exception("dispatch.error", message=message_id, transport=transport)
-            outcome = Postponed(
-                message_id, transport, f"internal error: {exc}", self._clock() + self._policy.delay(attempts)
-            )
+            at = self._clock() + self._policy.delay(attempts)
+            outcome = Postponed(message_id, transport, f"internal error: {exc}", at, fault=True)
         try:
             await self._deliveries.record(outcome)
         except Exception:  # the lease runs out and another claim retries the message
@@ -160,16 +190,20 @@ class Dispatcher:
             self._room.set()
 
     async def _renew_leases(self) -> None:
-        interval = self._lease.total_seconds() / 3
+        # Renewed five times per lease: a renewal or two may fail (a busy database) before a lease runs out.
+        interval = self._lease.total_seconds() / 5
         while True:
             await asyncio.sleep(interval)
-            if not self._in_flight:
-                continue
             try:
-                async with self._db.write() as conn:
-                    await queue.renew(conn, list(self._in_flight), until=self._clock() + self._lease)
+                await self.renew_leases()
             except Exception:
                 log.exception("dispatch.lease_renewal_failed")
+
+    async def renew_leases(self) -> None:
+        """Extend the leases of every message this worker has in flight."""
+        if self._in_flight:
+            async with self._db.write() as conn:
+                await queue.renew(conn, list(self._in_flight), until=self._clock() + self._lease, worker=self._worker)
 
 
 def _in_doubt(row: Record | None, attempts: int) -> bool:
