@@ -47,6 +47,8 @@ def configure_logging(level: str = "info") -> None:
     logging.getLogger("alembic").setLevel(max(numeric, logging.WARNING))
     for handler in logging.getLogger().handlers:
         handler.setFormatter(RedactingFormatter("%(message)s"))
+    # aiosmtpd echoes every SMTP command at INFO, an AUTH line's base64 credentials included.
+    logging.getLogger("mail.log").setLevel(max(numeric, logging.WARNING))
     structlog.configure(
         processors=[
             structlog.contextvars.merge_contextvars,
