@@ -34,7 +34,7 @@ def create_app(parley: Parley, *, workers: bool = True) -> FastAPI:
         smtp = None
         if parley.settings.smtp:
             host, port = split_host_port(parley.settings.smtp, 2525)
-            smtp = await start_smtp(Mail2SmsHandler(parley.outbox, parley.cache), host, port)
+            smtp = await start_smtp(Mail2SmsHandler(parley.outbox, parley.cache, parley.auth), host, port)
         if workers:
             await parley.start_workers()
         freeze_startup_heap()

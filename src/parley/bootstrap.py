@@ -35,6 +35,7 @@ from parley.services.receive import Inbox
 from parley.services.send import Outbox
 from parley.services.sessions import Sessions
 from parley.services.statistics import Statistics
+from parley.services.throttle import Throttle
 from parley.services.timers import Timers
 from parley.services.transports import Transports
 from parley.settings import Settings
@@ -211,7 +212,7 @@ def build(settings: Settings | None = None, *, clock: Callable[[], datetime] = u
     router = RouterWorker(db, InboundRouter(db, bus, clock, on_enqueued=dispatcher.wake), clock, worker=worker_name())
     # Channels are built later (Transports.refresh), so `make_channel` may refer to the inbox made here.
     inbox = Inbox(db, clock, on_stored=router.wake, part_expiry=timedelta(hours=settings.concat_expiry_hours))
-    auth = Authenticator(cache, secret=settings.secret)
+    auth = Authenticator(cache, Throttle(db, clock), secret=settings.secret)
     return Parley(
         settings=settings,
         db=db,

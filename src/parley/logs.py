@@ -1,4 +1,10 @@
-"""Structured logs (structlog) to stderr, and `Failures`: a failure that repeats is logged once, then counted."""
+"""Structured logs (structlog) to stderr, with no secret in them, and `Failures`: a failure that repeats is logged
+once, then counted.
+
+Tracebacks are plain (structlog's rich formatter would print every frame's local variables: the SMS password
+of a Mail2SMS request, a transport's Authorization header) and, like every field, pass through
+`core.redaction` before they are written; the standard library's records (uvicorn, asyncio) too.
+"""
 
 from __future__ import annotations
 
@@ -6,11 +12,30 @@ import logging
 import sys
 import time
 import traceback
-from collections.abc import Callable
+from collections.abc import Callable, MutableMapping
 from dataclasses import dataclass
 from typing import Any
 
 import structlog
+
+from parley.core.redaction import MASK, is_secret_key, redact
+
+
+def redact_secrets(_: Any, __: str, event: MutableMapping[str, Any]) -> MutableMapping[str, Any]:
+    """A structlog processor: mask fields named like secrets and secrets inside every text field."""
+    for key, value in event.items():
+        if is_secret_key(key) and value not in (None, ""):
+            event[key] = MASK
+        elif isinstance(value, str):
+            event[key] = redact(value)
+        elif not isinstance(value, int | float | bool | type(None)):
+            event[key] = redact(repr(value))
+    return event
+
+
+class RedactingFormatter(logging.Formatter):
+    def format(self, record: logging.LogRecord) -> str:
+        return redact(super().format(record))
 
 
 def configure_logging(level: str = "info") -> None:
@@ -20,6 +45,10 @@ def configure_logging(level: str = "info") -> None:
     logging.basicConfig(level=numeric, format="%(message)s")
     # Alembic logs its plugins and each migration step at INFO on every start: Parley's own lines are enough.
     logging.getLogger("alembic").setLevel(max(numeric, logging.WARNING))
+    for handler in logging.getLogger().handlers:
+        handler.setFormatter(RedactingFormatter("%(message)s"))
+    # aiosmtpd echoes every SMTP command at INFO, an AUTH line's base64 credentials included.
+    logging.getLogger("mail.log").setLevel(max(numeric, logging.WARNING))
     structlog.configure(
         processors=[
             structlog.contextvars.merge_contextvars,
@@ -27,6 +56,8 @@ def configure_logging(level: str = "info") -> None:
             structlog.processors.TimeStamper(fmt="iso", utc=True),
             # Plain tracebacks: structlog's default (rich, with every frame's locals) printed ~5,000 lines for one
             # failed batch insert (its parameters, its rows), and locals may hold passwords.
+            structlog.processors.format_exc_info,  # the traceback becomes text, which is redacted next
+            redact_secrets,
             structlog.dev.ConsoleRenderer(colors=False, exception_formatter=structlog.dev.plain_traceback),
         ],
         wrapper_class=structlog.make_filtering_bound_logger(numeric),

@@ -20,7 +20,7 @@ def test_the_contract_example_file_is_accepted() -> None:
     assert spec.users[0].license is License.BUSINESS
     assert {t.role for t in spec.transports} == {"curl", "gsm", "carrier"}
     assert spec.transports[1].gateway_id == "9c7514330001"
-    assert spec.mail2sms == {"enabled": True, "password": "wildix"}
+    assert spec.mail2sms == {"enabled": True, "password": "wildix", "allowed_senders": []}
 
 
 def _problems(**overrides: object) -> list[str]:
@@ -43,6 +43,11 @@ def _problems(**overrides: object) -> list[str]:
             id="bad-office-number",
         ),
         pytest.param({"pbx": {"country": "XX"}}, 'pbx.country: "XX" is not an ISO 3166 country code', id="country"),
+        pytest.param(
+            {"mail2sms": {"password": "wildix", "allowed_senders": ["*@example.com", "example.org"]}},
+            'mail2sms.allowed_senders: "example.org" is not an address pattern',
+            id="mail2sms-sender-pattern",
+        ),
         pytest.param({"pbx": {"timezone": "Mars/Base"}}, 'pbx.timezone: "Mars/Base" is not a known time zone', id="tz"),
         pytest.param(
             {"services": [{"name": "Sales", "static_members": ["999"]}]},

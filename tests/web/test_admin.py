@@ -239,6 +239,13 @@ async def test_prices_and_mail2sms_are_edited_with_errors_next_to_their_fields(
     await expect(page.get_by_text("Saved.")).to_be_visible()
     await expect(page.get_by_label("Mail2SMS enabled")).to_be_checked()
     await expect(page.get_by_text("A password is set")).to_be_visible()
+    await page.get_by_label("Allowed senders").fill("*@example.com\nexample.org")
+    await page.get_by_role("button", name="Save").click()
+    await expect(page.locator("#e-allowed_senders")).to_contain_text('"example.org" is not an address pattern')
+    await page.get_by_label("Allowed senders").fill("*@example.com\nops@example.org")
+    await page.get_by_role("button", name="Save").click()
+    await expect(page.get_by_text("Saved.")).to_be_visible()
+    await expect(page.get_by_label("Allowed senders")).to_have_value("*@example.com\nops@example.org")
 
 
 async def test_a_service_is_created_edited_and_deleted(console: ParleyServer, page: Page) -> None:

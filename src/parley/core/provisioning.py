@@ -14,6 +14,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 import phonenumbers
 
 from parley.core.licenses import License, names
+from parley.core.mail_senders import pattern_problem
 from parley.core.number_config import KEYS as CONFIG_KEYS
 from parley.core.number_config import ConfigError, NumberConfig, config_to_doc, parse_config
 from parley.core.numbers import InvalidNumber, parse_e164
@@ -227,9 +228,13 @@ def parse(doc: dict[str, Any]) -> Provisioning:
     mail2sms = None
     if "mail2sms" in doc:
         reader = EntryReader("mail2sms", doc["mail2sms"], problems)
+        senders = list(reader.list_("allowed_senders"))
+        for problem in filter(None, map(pattern_problem, senders)):
+            reader.problem("allowed_senders", problem)
         mail2sms = {
             "enabled": reader.bool_("enabled", True),
             "password": reader.str_("password", required=True),
+            "allowed_senders": senders,
         }
 
     webhooks = None

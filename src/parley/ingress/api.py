@@ -5,19 +5,16 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, HTTPException, Query, Request
+from fastapi import APIRouter, HTTPException, Query
 
 from parley.core.outbound import OutboundError
-from parley.ingress.basic_auth import basic_credentials
+from parley.ingress.api_auth import CurrentUser as CurrentUser  # re-exported: the routers of /api/v2 use it
 from parley.ingress.schemas import MessageOut, MessagePage, Refused, SendRequest, SendResponse, StatusChange
 from parley.services.admin_transports import TransportAdmin
-from parley.services.auth import Authenticator
-from parley.services.directory import DirectoryCache, User
+from parley.services.directory import DirectoryCache
 from parley.services.queries import Messages
 from parley.services.send import Outbox, SendSms
-from parley.services.sessions import Sessions
 from parley.store.messages import STATUSES, MessageFilter
-from parley.web.security import SESSION_COOKIE
 
 
 def field_error(field: str, message: str, status: int = 422) -> HTTPException:
@@ -49,27 +46,6 @@ def message_out(row: Any, history: list[Any] | None = None) -> MessageOut:
         if history is not None
         else None,
     )
-
-
-async def current_user(request: Request) -> User:
-    """The caller, from HTTP Basic credentials checked by the app's `Authenticator`.
-
-    Reads (GET) also accept the web console's session cookie, so the console's pages can use the event
-    stream and JSON reads; anything that changes state needs Basic credentials (no CSRF exposure).
-    """
-    auth: Authenticator = request.app.state.auth
-    credentials = basic_credentials(request)
-    user = await auth.authenticate(*credentials) if credentials else None
-    if user is None and credentials is None and request.method in ("GET", "HEAD"):
-        sessions: Sessions = request.app.state.sessions
-        session = await sessions.resolve(request.cookies.get(SESSION_COOKIE))
-        user = session.user if session else None
-    if user is None:
-        raise HTTPException(401, "Wrong or missing credentials", headers={"WWW-Authenticate": 'Basic realm="Parley"'})
-    return user
-
-
-CurrentUser = Annotated[User, Depends(current_user)]
 
 
 def router(outbox: Outbox, cache: DirectoryCache, queries: Messages, transports: TransportAdmin) -> APIRouter:

@@ -11,6 +11,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import StreamingResponse
 
 from parley.ingress.api import CurrentUser
+from parley.ingress.api_auth import ends_when_revoked
 from parley.services.events import Event, EventBus
 
 KEEPALIVE_SECONDS = 15.0
@@ -47,6 +48,7 @@ def router(bus: EventBus) -> APIRouter:
                 bus.unsubscribe(subscription)
 
         headers = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
-        return StreamingResponse(stream(), media_type="text/event-stream", headers=headers)
+        # A stream outlives no sign-out, password change or change of role (re-checked every few seconds).
+        return StreamingResponse(ends_when_revoked(request, stream()), media_type="text/event-stream", headers=headers)
 
     return api

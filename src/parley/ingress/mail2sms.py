@@ -4,6 +4,11 @@ MESSAGE lines sends an SMS as that user to TONUMBER and every CCNUMBER.
 The SMTP answer is the verdict: 250 only once the messages are durable; 5xx with the reason otherwise
 (wrong password, unknown extension, missing lines, no text/plain part), so the sender's mail client
 reports the problem to the person who wrote the email.
+
+Trust: SMTP here has neither TLS nor AUTH, so the sender's address proves nothing by itself. A mail is
+accepted when its sender matches the profile's ``allowed_senders`` (if any) and SMSPASSWORD is the profile
+password; that password is checked like a user's (`Authenticator.check_secret`: off the event loop, at most
+a few argon2 checks at once, throttled per sender and client address).
 """
 
 from __future__ import annotations
@@ -11,7 +16,7 @@ from __future__ import annotations
 import asyncio
 import email
 import email.policy
-import hmac
+import email.utils
 from email.message import EmailMessage
 from typing import Any
 
@@ -19,9 +24,10 @@ import structlog
 from aiosmtpd.smtp import SMTP, Envelope, Session
 
 from parley.core.mail2sms import MailError, extract_text, parse_mail
+from parley.core.mail_senders import sender_allowed
 from parley.core.outbound import OutboundError
+from parley.services.auth import Authenticator, Throttled
 from parley.services.directory import DirectoryCache
-from parley.services.passwords import verify_password
 from parley.services.send import Outbox, SendSms
 
 log = structlog.get_logger()
@@ -30,18 +36,19 @@ MAX_MESSAGE_BYTES = 1_000_000
 
 
 class Mail2SmsHandler:
-    def __init__(self, outbox: Outbox, cache: DirectoryCache) -> None:
+    def __init__(self, outbox: Outbox, cache: DirectoryCache, auth: Authenticator) -> None:
         self._outbox = outbox
         self._cache = cache
+        self._auth = auth
 
     async def handle_DATA(self, server: SMTP, session: Session, envelope: Envelope) -> str:
         try:
-            return await self._handle(envelope)
+            return await self._handle(envelope, _peer_address(session))
         except Exception:
             log.exception("mail2sms.failed")
             return "451 4.3.0 Temporary failure; the message was not sent, try again"
 
-    async def _handle(self, envelope: Envelope) -> str:
+    async def _handle(self, envelope: Envelope, address: str) -> str:
         profile = (await self._cache.config()).settings.get("mail2sms")
         if not isinstance(profile, dict) or not profile.get("enabled"):
             return "550 5.7.1 Mail2SMS is not enabled on this server"
@@ -58,7 +65,20 @@ class Mail2SmsHandler:
             request = parse_mail(text)
         except MailError as exc:
             return f"550 5.6.0 {exc.reason}"
-        if not _password_ok(profile, request.password):
+        refused = _sender_refused(profile, envelope, message)
+        if refused is not None:
+            return f"550 5.7.1 {refused}"
+        sender = (envelope.mail_from or "").lower()
+        stored = profile.get("password_hash")
+        try:
+            right = (
+                isinstance(stored, str)
+                and bool(stored)
+                and await self._auth.check_secret(stored, request.password, f"mail2sms:{sender}", address)
+            )
+        except Throttled as exc:  # temporary: the sender's mail server tries again later
+            return f"451 4.7.1 Too many wrong SMSPASSWORDs from this sender: try again in {exc.retry_after} s"
+        if not right:
             return "550 5.7.8 SMSPASSWORD is wrong"
         user = await self._cache.user(request.from_extension)
         if user is None:
@@ -76,12 +96,22 @@ class Mail2SmsHandler:
         return f"250 2.0.0 {queued} SMS queued"
 
 
-def _password_ok(profile: dict[str, Any], password: str) -> bool:
-    stored = profile.get("password_hash")
-    if isinstance(stored, str) and stored:
-        return verify_password(stored, password)
-    plain = profile.get("password")
-    return isinstance(plain, str) and bool(plain) and hmac.compare_digest(plain.encode(), password.encode())
+def _peer_address(session: Session) -> str:
+    peer = session.peer
+    return str(peer[0]) if isinstance(peer, tuple) and peer else str(peer or "unknown")
+
+
+def _sender_refused(profile: dict[str, Any], envelope: Envelope, message: EmailMessage) -> str | None:
+    """Why the sender may not use Mail2SMS, or None: the envelope's MAIL FROM and the From: header must both
+    match ``allowed_senders`` (when the profile has any)."""
+    patterns = profile.get("allowed_senders") or []
+    if not patterns:
+        return None
+    _, header_from = email.utils.parseaddr(str(message.get("From", "")))
+    for address in (envelope.mail_from or "", header_from):
+        if not sender_allowed(patterns, address):
+            return f"the sender {address or '<>'} is not allowed to use Mail2SMS"
+    return None
 
 
 async def start_smtp(handler: Mail2SmsHandler, host: str, port: int) -> asyncio.Server:

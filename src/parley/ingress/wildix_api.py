@@ -7,6 +7,7 @@ match what they already parse.
 from __future__ import annotations
 
 from datetime import datetime
+from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo
 
 from fastapi import APIRouter, Request
@@ -15,8 +16,9 @@ from starlette.datastructures import FormData
 
 from parley.core.outbound import OutboundError
 from parley.core.text import replace_wildix_chars
+from parley.ingress.api_auth import client_address
 from parley.ingress.basic_auth import basic_credentials
-from parley.services.auth import Authenticator
+from parley.services.auth import Authenticator, Throttled
 from parley.services.directory import DirectoryCache
 from parley.services.send import Outbox, SendSms
 
@@ -31,9 +33,25 @@ def answer_warning(not_queued: list[str]) -> JSONResponse:
     return JSONResponse({"type": "warning", "reason": "Unable to add a SMS to the queue", "result": not_queued})
 
 
-def answer_error(reason: str, status: int = 400) -> JSONResponse:
-    headers = {"WWW-Authenticate": 'Basic realm="Parley"'} if status == 401 else None
+def answer_error(reason: str, status: int = 400, retry_after: int = 0) -> JSONResponse:
+    headers = {"WWW-Authenticate": 'Basic realm="Parley"'} if status == 401 else {}
+    if retry_after:
+        headers["Retry-After"] = str(retry_after)
     return JSONResponse({"type": "error", "reason": reason, "result": None}, status_code=status, headers=headers)
+
+
+def is_cross_site(request: Request) -> bool:
+    """A browser's request made by another site's page (GET sends with cached Basic credentials).
+
+    PBX dialplans, CRMs and scripts send neither header; browsers send at least one of them.
+    """
+    if request.headers.get("sec-fetch-site", "").lower() == "cross-site":
+        return True
+    origin = request.headers.get("origin")
+    if origin is None:
+        return False
+    host = request.headers.get("host", "")
+    return urlsplit(origin).hostname != urlsplit(f"//{host}").hostname or not host
 
 
 def read_numbers(value: str) -> list[str]:
@@ -79,8 +97,13 @@ def router(auth: Authenticator, outbox: Outbox, cache: DirectoryCache) -> APIRou
         ),
     )
     async def originate_sms(request: Request) -> JSONResponse:
+        if is_cross_site(request):
+            return answer_error("Requests from other sites are refused", 403)
         credentials = basic_credentials(request)
-        user = await auth.authenticate(*credentials) if credentials else None
+        try:
+            user = await auth.authenticate(*credentials, client_address(request)) if credentials else None
+        except Throttled as exc:  # the contract's own answer for credentials; Retry-After says when to retry
+            return answer_error("Wrong credentials", 401, exc.retry_after)
         if user is None:
             return answer_error("Wrong credentials", 401)
         try:

@@ -13,6 +13,7 @@ from typing import Any
 
 from parley.core import provisioning as spec
 from parley.core.actions import AddMembers, BotMessage
+from parley.core.mail_senders import pattern_problem, read_patterns
 from parley.core.number_config import config_from_doc
 from parley.services import conversation_support as support
 from parley.services.admin_checks import AdminError, Page, bounds, check_entry, form_entry, require_admin
@@ -251,17 +252,29 @@ class Admin:
     async def mail2sms(self, actor: User) -> dict[str, Any]:
         require_admin(actor)
         profile = (await self._cache.config()).settings.get("mail2sms") or {}
-        return {"enabled": bool(profile.get("enabled")), "has_password": bool(profile.get("password_hash"))}
+        return {
+            "enabled": bool(profile.get("enabled")),
+            "has_password": bool(profile.get("password_hash")),
+            "allowed_senders": "\n".join(profile.get("allowed_senders") or ()),
+        }
 
-    async def save_mail2sms(self, actor: User, enabled: bool, password: str) -> None:
+    async def save_mail2sms(self, actor: User, enabled: bool, password: str, allowed_senders: str = "") -> None:
         """Turn Mail2SMS on or off; a blank password keeps the current one (stored as an argon2 hash)."""
         require_admin(actor)
+        senders = read_patterns(allowed_senders)
+        problems = [p for s in senders if (p := pattern_problem(s)) is not None]
+        if problems:
+            raise AdminError.on("allowed_senders", problems[0])
         async with self._db.write() as conn:
             current = (await directory.get_settings(conn)).get("mail2sms") or {}
             stored = current.get("password_hash") if isinstance(current, dict) else None
             if not password and not stored:
                 raise AdminError.on("password", "is required: senders must give it in the e-mail")
-            profile = {"enabled": enabled, "password_hash": hash_password(password) if password else stored}
+            profile = {
+                "enabled": enabled,
+                "password_hash": hash_password(password) if password else stored,
+                "allowed_senders": senders,
+            }
             await directory.put_setting(conn, "mail2sms", profile)
         self._cache.invalidate()
 

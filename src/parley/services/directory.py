@@ -60,37 +60,56 @@ def user_from_row(row: Any) -> User:
     )
 
 
+MAX_EXTENSION = 32  # users.extension is VARCHAR(32): a longer string is nobody, and is not looked up
+MAX_USERS = 10_000  # remembered answers (unknown extensions included): a guesser cannot grow the cache
+
+
 class DirectoryCache:
-    def __init__(self, db: Database, *, country: str, timezone: str, ttl: float = 2.0) -> None:
+    def __init__(
+        self, db: Database, *, country: str, timezone: str, ttl: float = 2.0, max_users: int = MAX_USERS
+    ) -> None:
         self._db = db
         self._ttl = ttl
+        self._max_users = max_users
         self._default_country = country
         self._default_timezone = timezone
         self._users: dict[str, tuple[float, User | None]] = {}
         self._config: tuple[float, Config] | None = None
-        self._locks: dict[str, asyncio.Lock] = {}
+        self._loading: dict[str, asyncio.Future[User | None]] = {}
         self._config_lock = asyncio.Lock()
+
+    @property
+    def remembered(self) -> int:
+        """How many extensions (known or not) this cache holds an answer for."""
+        return len(self._users)
 
     def invalidate(self) -> None:
         self._users.clear()
         self._config = None
 
     async def user(self, extension: str) -> User | None:
+        if not 0 < len(extension) <= MAX_EXTENSION:
+            return None
         cached = self._users.get(extension)
         if cached is not None and cached[0] > time.monotonic():
             return cached[1]
-        async with self._locks.setdefault(f"user:{extension}", asyncio.Lock()):  # one reload, not one per request
-            cached = self._users.get(extension)
-            if cached is not None and cached[0] > time.monotonic():
-                return cached[1]
-            async with self._db.read() as conn:
-                row = await directory.find_user(conn, extension)
-            user = user_from_row(row) if row is not None else None
-            if len(self._users) > 50_000:
+        loading = self._loading.get(extension)
+        if loading is None:  # one reload per extension, not one per request
+            loading = self._loading[extension] = asyncio.ensure_future(self._load_user(extension))
+            loading.add_done_callback(lambda _: self._loading.pop(extension, None))
+        return await asyncio.shield(loading)
+
+    async def _load_user(self, extension: str) -> User | None:
+        async with self._db.read() as conn:
+            row = await directory.find_user(conn, extension)
+        user = user_from_row(row) if row is not None else None
+        now = time.monotonic()
+        if len(self._users) >= self._max_users:
+            self._users = {k: v for k, v in self._users.items() if v[0] > now}
+            if len(self._users) >= self._max_users:
                 self._users.clear()
-                self._locks.clear()
-            self._users[extension] = (time.monotonic() + self._ttl, user)
-            return user
+        self._users[extension] = (now + self._ttl, user)
+        return user
 
     async def config(self) -> Config:
         if self._config is not None and self._config[0] > time.monotonic():

@@ -59,6 +59,7 @@ async def apply(db: Database, spec: Provisioning, *, now: datetime, prune: bool 
             profile = {
                 "enabled": bool(spec.mail2sms["enabled"]),
                 "password_hash": stored if same_password else hash_password(password),
+                "allowed_senders": list(spec.mail2sms["allowed_senders"]),
             }
             changed = await directory.put_setting(conn, "mail2sms", profile)
             report.note("mail2sms", "updated" if changed else "unchanged")

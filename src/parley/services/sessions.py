@@ -1,9 +1,10 @@
-"""Web console sessions: sign in with extension + password, a cookie token, CSRF, throttled wrong passwords.
+"""Web console sessions: sign in with extension + password, a cookie token, CSRF.
 
 The token lives only in the browser's cookie; the database keeps its SHA-256, so every process (and every
 host sharing PostgreSQL) recognises it and a database leak gives no usable cookie. Wrong passwords are
-counted per extension and per client address, in the database too: after ``FREE_ATTEMPTS`` failures the next
-attempt must wait, doubling each time up to ``MAX_WAIT`` — a right password inside the wait is refused as well.
+throttled by `Authenticator` (`services.throttle`), the same way as HTTP Basic and Mail2SMS. A session
+remembers a stamp of the password it was opened with: once the password changes — by the console, by
+`parley apply`, on any host — the sessions opened with the old one end.
 """
 
 from __future__ import annotations
@@ -14,17 +15,12 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
-from sqlalchemy.exc import IntegrityError
-
-from parley.services.auth import Authenticator
+from parley.services.auth import Authenticator, Throttled
 from parley.services.directory import DirectoryCache, User
 from parley.services.errors import ServiceError
 from parley.store import web_sessions
 from parley.store.db import Database
 
-FREE_ATTEMPTS = 3
-FIRST_WAIT = timedelta(seconds=5)
-MAX_WAIT = timedelta(minutes=5)
 IDLE_LIFETIME = timedelta(hours=12)
 EXTEND_AFTER = timedelta(hours=1)  # write a new expiry at most this often per session
 
@@ -46,12 +42,9 @@ def _hash(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
 
-def wait_after(failures: int) -> timedelta:
-    """How long after the last failure the next attempt is allowed."""
-    if failures < FREE_ATTEMPTS:
-        return timedelta(0)
-    wait: timedelta = FIRST_WAIT * 2 ** min(failures - FREE_ATTEMPTS, 16)
-    return min(wait, MAX_WAIT)
+def password_stamp(password_hash: str) -> str:
+    """Changes whenever the password does; reveals nothing of it."""
+    return hashlib.sha256(password_hash.encode()).hexdigest()[:16]
 
 
 class Sessions:
@@ -73,37 +66,27 @@ class Sessions:
             raise ServiceError(422, "enter your extension", "extension")
         if not password:
             raise ServiceError(422, "enter your password", "password")
-        keys = [f"extension:{extension}", f"address:{address}"]
-        now = self._clock()
-        async with self._db.read() as conn:
-            counters = await web_sessions.failures(conn, keys)
-        for counter in counters:
-            allowed_at = counter.last_at + wait_after(counter.failures)
-            if allowed_at > now:
-                seconds = max(1, int((allowed_at - now).total_seconds() + 0.999))
-                raise SignInRefused(f"too many wrong passwords: try again in {seconds} s", retry_after=seconds)
-        user = await self._auth.authenticate(extension, password)
+        try:
+            user = await self._auth.authenticate(extension, password, address)
+        except Throttled as exc:
+            raise SignInRefused(str(exc), retry_after=exc.retry_after) from None
         if user is None:
-            await self._fail(keys, now)
             raise SignInRefused("wrong extension or password")
+        now = self._clock()
         token = secrets.token_urlsafe(32)
         csrf = secrets.token_urlsafe(32)
         async with self._db.write() as conn:
-            await web_sessions.clear_failures(conn, keys[:1])
             await web_sessions.delete_expired(conn, now)
-            await web_sessions.create(conn, _hash(token), user.id, csrf, now=now, expires_at=now + IDLE_LIFETIME)
+            await web_sessions.create(
+                conn,
+                _hash(token),
+                user.id,
+                csrf,
+                password_stamp(user.password_hash),
+                now=now,
+                expires_at=now + IDLE_LIFETIME,
+            )
         return Session(user, csrf, token)
-
-    async def _fail(self, keys: list[str], now: datetime) -> None:
-        for attempt in range(2):
-            try:
-                async with self._db.write() as conn:
-                    for key in keys:
-                        await web_sessions.record_failure(conn, key, now)
-                return
-            except IntegrityError:  # another process counted the same key's first failure just now
-                if attempt:
-                    raise
 
     async def resolve(self, token: str | None) -> Session | None:
         """The signed-in session for a cookie token, or None (unknown, expired, or the user is gone)."""
@@ -118,10 +101,21 @@ class Sessions:
         user = await self._cache.user(row.extension)
         if user is None or user.id != row.user_id:
             return None
+        if row.password_stamp != password_stamp(user.password_hash):
+            async with self._db.write() as conn:  # opened with a password that is no longer the user's
+                await web_sessions.delete(conn, token_hash)
+            return None
         if row.expires_at - now < IDLE_LIFETIME - EXTEND_AFTER:
             async with self._db.write() as conn:
                 await web_sessions.extend(conn, token_hash, now + IDLE_LIFETIME)
         return Session(user, row.csrf, token)
+
+    async def keep(self, session: Session) -> None:
+        """Keep ``session`` (the one that changed its user's own password) across the change."""
+        user = await self._cache.user(session.user.extension)
+        if user is not None:
+            async with self._db.write() as conn:
+                await web_sessions.restamp(conn, _hash(session.token), password_stamp(user.password_hash))
 
     async def sign_out(self, token: str) -> None:
         async with self._db.write() as conn:

@@ -416,17 +416,20 @@ web_sessions = sa.Table(
     sa.Column("token_hash", sa.String(64), primary_key=True),
     sa.Column("user_id", sa.Integer, sa.ForeignKey("users.id", ondelete="CASCADE"), nullable=False, index=True),
     sa.Column("csrf", sa.String(64), nullable=False),
+    # A stamp of the password the session was opened with: a changed password ends the session.
+    sa.Column("password_stamp", sa.String(16), nullable=False, server_default=""),
     sa.Column("created_at", UtcDateTime, nullable=False),
     sa.Column("expires_at", UtcDateTime, nullable=False),
 )
 
-# Wrong passwords per key ("extension:…" and "address:…"), shared by every process.
+# Wrong passwords per throttling key (services/throttle.py: "pair:<hash>", "address:<hash>", ...), shared by
+# every process; a counter is forgotten 15 minutes after its last failure.
 sign_in_failures = sa.Table(
     "sign_in_failures",
     metadata,
     sa.Column("key", sa.String(200), primary_key=True),
     sa.Column("failures", sa.Integer, nullable=False),
-    sa.Column("last_at", UtcDateTime, nullable=False),
+    sa.Column("last_at", UtcDateTime, nullable=False, index=True),
 )
 
 # Each worker process's view of its transports (bound, connecting, last error), written every few seconds,

@@ -85,11 +85,12 @@ def router(parley: Parley) -> APIRouter:
         form = await form_fields(request)
         enabled = "enabled" in form
         try:
-            await admin.save_mail2sms(session.user, enabled, form.get("password", ""))
+            await admin.save_mail2sms(session.user, enabled, form.get("password", ""), form.get("allowed_senders", ""))
         except ServiceError as exc:
             profile = await admin.mail2sms(session.user)
             context = {"profile": profile, "saved": False}
-            return form_again(request, "admin/mail2sms.html", context, exc, {"enabled": enabled})
+            values = {"enabled": enabled, "allowed_senders": form.get("allowed_senders", "")}
+            return form_again(request, "admin/mail2sms.html", context, exc, values)
         return saved(request, "/admin/mail2sms?saved=1")
 
     @pages.get("/prices")

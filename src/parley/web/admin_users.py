@@ -58,6 +58,8 @@ def router(parley: Parley) -> APIRouter:
         except ServiceError as exc:
             context = {**user_form, "editing": extension}
             return form_again(request, "admin/user.html", context, exc, {**form, "extension": extension})
+        if extension == session.user.extension:  # a new password of one's own ends the *other* sessions
+            await parley.sessions.keep(session)
         return saved(request, "/admin/users")
 
     @pages.post("/users/{extension}/delete")

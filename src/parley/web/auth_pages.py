@@ -10,7 +10,7 @@ from fastapi.responses import RedirectResponse, Response
 
 from parley.services.errors import ServiceError
 from parley.services.sessions import IDLE_LIFETIME, Sessions, SignInRefused
-from parley.web.security import SESSION_COOKIE, ConsoleSession, safe_next
+from parley.web.security import SESSION_COOKIE, ConsoleSession, safe_next, same_token
 from parley.web.templating import field_errors, render
 
 LOGIN_CSRF_COOKIE = "parley_csrf"
@@ -37,7 +37,7 @@ def router() -> APIRouter:
         sessions: Sessions = request.app.state.sessions
         expected = request.cookies.get(LOGIN_CSRF_COOKIE, "")
         context: dict[str, object] = {"next": safe_next(next), "csrf": expected, "values": {"extension": extension}}
-        if not expected or not secrets.compare_digest(csrf, expected):
+        if not expected or not same_token(csrf, expected):
             errors = {"": "This sign-in form is out of date: please try again."}
             return _login_again(request, context, errors, 403)
         address = request.client.host if request.client else "unknown"

@@ -66,7 +66,12 @@ async def _csrf_ok(request: Request, session: Session) -> bool:
     ):
         value = (await request.form()).get(CSRF_FIELD)
         given = value if isinstance(value, str) else None
-    return given is not None and hmac.compare_digest(given, session.csrf)
+    return given is not None and same_token(given, session.csrf)
+
+
+def same_token(given: str, expected: str) -> bool:
+    """Constant-time comparison of bytes: `hmac.compare_digest` refuses non-ASCII str with a TypeError (a 500)."""
+    return hmac.compare_digest(given.encode("utf-8", "surrogateescape"), expected.encode("utf-8", "surrogateescape"))
 
 
 async def console_session(request: Request) -> Session:
