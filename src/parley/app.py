@@ -6,7 +6,9 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI, Request
-from fastapi.responses import JSONResponse, PlainTextResponse
+from fastapi.exception_handlers import request_validation_exception_handler
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse, PlainTextResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from parley import __version__
@@ -22,6 +24,7 @@ from parley.ingress import (
     webhooks,
     wildix_api,
 )
+from parley.ingress.input_guard import InputGuard
 from parley.ingress.mail2sms import Mail2SmsHandler, start_smtp
 from parley.services.errors import ServiceError
 from parley.settings import split_host_port
@@ -71,6 +74,16 @@ def create_app(parley: Parley, *, workers: bool = True) -> FastAPI:
         else:
             detail = exc.reason
         return JSONResponse({"detail": detail}, status_code=exc.status)
+
+    @app.exception_handler(RequestValidationError)
+    async def invalid_request(request: Request, exc: RequestValidationError) -> Response:
+        """A path parameter that cannot be an id (`/lists/2147483648`, `/lists/abc`) names nothing: 404."""
+        if any(error["loc"][:1] == ("path",) for error in exc.errors()):
+            return JSONResponse({"detail": "Not Found"}, status_code=404)
+        return await request_validation_exception_handler(request, exc)
+
+    # Text no route can store (NUL, lone surrogates) is refused before routing; these two read their own input.
+    app.add_middleware(InputGuard, exempt=("/api/v1/originate/", "/api/v2/webhooks/"))
 
     app.include_router(wildix_api.router(parley.auth, parley.outbox, parley.cache))
     app.include_router(api.router(parley.outbox, parley.cache, parley.queries, parley.admin.transports))

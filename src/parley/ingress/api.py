@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, HTTPException, Query
 
 from parley.core.outbound import OutboundError
 from parley.ingress.api_auth import CurrentUser as CurrentUser  # re-exported: the routers of /api/v2 use it
+from parley.ingress.inputs import Instant
 from parley.ingress.schemas import MessageOut, MessagePage, Refused, SendRequest, SendResponse, StatusChange
 from parley.services.admin_transports import TransportAdmin
 from parley.services.directory import DirectoryCache
@@ -84,8 +84,8 @@ def router(outbox: Outbox, cache: DirectoryCache, queries: Messages, transports:
         to: str | None = None,
         from_: Annotated[str | None, Query(alias="from")] = None,
         user_filter: Annotated[str | None, Query(alias="user", description="Extension (admins only)")] = None,
-        since: datetime | None = None,
-        until: datetime | None = None,
+        since: Instant | None = None,
+        until: Instant | None = None,
         campaign: Annotated[str | None, Query(description="Only this campaign's messages")] = None,
         before: Annotated[str | None, Query(description="Cursor from the previous page's `next`")] = None,
         limit: Annotated[int, Query(ge=1, le=500)] = 50,
@@ -102,11 +102,6 @@ def router(outbox: Outbox, cache: DirectoryCache, queries: Messages, transports:
                     }
                 ],
             )
-        for name, value in (("since", since), ("until", until)):
-            if value is not None and value.tzinfo is None:
-                raise HTTPException(
-                    422, [{"loc": ["query", name], "msg": "must include a time zone", "type": "value_error"}]
-                )
         user_id: int | None = user.id
         if user.is_admin:
             user_id = None

@@ -5,7 +5,6 @@ from __future__ import annotations
 import csv
 import io
 from collections.abc import AsyncIterator
-from datetime import datetime
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Query, UploadFile
@@ -13,6 +12,7 @@ from fastapi.responses import StreamingResponse
 from pydantic import BaseModel, ConfigDict, Field
 
 from parley.ingress.api import CurrentUser
+from parley.ingress.inputs import INT32_MAX, Instant
 from parley.services.campaigns import Campaigns
 
 
@@ -23,8 +23,10 @@ class CampaignIn(BaseModel):
     sender: str = Field(description="A company number, or a sender name of at most 11 characters")
     message: str = Field(description="The text, with placeholders from the list's columns, e.g. {first_name}")
     rating_extension: str | None = Field(default=None, description="The user charged; the creator by default")
-    list_id: int | None = Field(default=None, description="Recipients from this saved list (or upload a CSV)")
-    start_at: datetime | None = None
+    list_id: int | None = Field(
+        default=None, ge=1, le=INT32_MAX, description="Recipients from this saved list (or upload a CSV)"
+    )
+    start_at: Instant | None = None
     hours: dict[str, str] | None = Field(
         default=None, description='Sending hours in each recipient\'s local time: {"from": "09:00", "to": "20:00"}'
     )

@@ -9,6 +9,7 @@ from fastapi import APIRouter, Query
 from pydantic import BaseModel, ConfigDict, Field
 
 from parley.ingress.api import CurrentUser, message_out
+from parley.ingress.inputs import Instant
 from parley.ingress.schemas import MessageOut
 from parley.services.conversations import Conversations
 from parley.store.conversations import ConversationFilter
@@ -94,8 +95,8 @@ class CallIn(BaseModel):
     service: str | None = None
     agent: str | None = Field(default=None, description="Extension; the caller by default")
     direction: Literal["in", "out"]
-    started_at: datetime
-    ended_at: datetime | None = None
+    started_at: Instant
+    ended_at: Instant | None = None
 
 
 class Block(BaseModel):
@@ -117,9 +118,7 @@ def router(conversations: Conversations) -> APIRouter:
         assigned_to_me: bool = False,
         unassigned: bool = False,
         unrouted: bool | None = None,
-        before: Annotated[
-            datetime | None, Query(description="updated_at of the last item of the previous page")
-        ] = None,
+        before: Annotated[Instant | None, Query(description="updated_at of the last item of the previous page")] = None,
         limit: Annotated[int, Query(ge=1, le=200)] = 50,
     ) -> Any:
         """The user's own conversations (admins: all), most recently active first."""

@@ -14,6 +14,7 @@ from starlette.datastructures import UploadFile
 
 from parley.core.recipients import TEMPLATE_CSV
 from parley.ingress.api import CurrentUser
+from parley.ingress.inputs import RowId
 from parley.services.lists import Lists
 
 MAX_UPLOAD_BYTES = 256 * 1024 * 1024  # a 1,000,000-row list with a few columns is ~50 MB
@@ -97,22 +98,22 @@ def router(lists: Lists) -> APIRouter:
         )
 
     @api.get("/{list_id}")
-    async def get_list(list_id: int, user: CurrentUser) -> dict[str, Any]:
+    async def get_list(list_id: RowId, user: CurrentUser) -> dict[str, Any]:
         """One list with its entry count and placeholder columns."""
         return await lists.get(user, list_id)
 
     @api.patch("/{list_id}")
-    async def rename_list(list_id: int, body: ListName, user: CurrentUser) -> dict[str, Any]:
+    async def rename_list(list_id: RowId, body: ListName, user: CurrentUser) -> dict[str, Any]:
         """Give the list another name; 409 when another list has it."""
         return await lists.rename(user, list_id, body.name)
 
     @api.delete("/{list_id}", status_code=204)
-    async def delete_list(list_id: int, user: CurrentUser) -> None:
+    async def delete_list(list_id: RowId, user: CurrentUser) -> None:
         """The list and its entries; campaigns already made from it keep their recipients."""
         await lists.delete(user, list_id)
 
     @api.post("/{list_id}/upload", openapi_extra=_UPLOAD_BODY)
-    async def upload(list_id: int, request: Request, user: CurrentUser) -> dict[str, Any]:
+    async def upload(list_id: RowId, request: Request, user: CurrentUser) -> dict[str, Any]:
         """Add a CSV's rows: a multipart ``file`` field, or the CSV as the raw body (``text/csv``).
 
         Answers with what was added, what was already in the list, the duplicates within the file and the bad rows
@@ -134,7 +135,7 @@ def router(lists: Lists) -> APIRouter:
 
     @api.get("/{list_id}/entries")
     async def list_entries(
-        list_id: int,
+        list_id: RowId,
         user: CurrentUser,
         after: Annotated[str | None, Query(description="The `next` of the previous page")] = None,
         limit: Annotated[int, Query(ge=1, le=1000)] = 100,
@@ -143,17 +144,17 @@ def router(lists: Lists) -> APIRouter:
         return await lists.entries(user, list_id, after=after, limit=limit)
 
     @api.post("/{list_id}/entries", status_code=201)
-    async def add_entry(list_id: int, body: NewEntry, user: CurrentUser) -> dict[str, Any]:
+    async def add_entry(list_id: RowId, body: NewEntry, user: CurrentUser) -> dict[str, Any]:
         """One number; national numbers are read in the PBX country. 409 when it is in the list already."""
         return await lists.add_entry(user, list_id, body.number, body.fields)
 
     @api.patch("/{list_id}/entries/{number}")
-    async def update_entry(list_id: int, number: str, body: EntryChange, user: CurrentUser) -> dict[str, Any]:
+    async def update_entry(list_id: RowId, number: str, body: EntryChange, user: CurrentUser) -> dict[str, Any]:
         """Set some placeholder values of one entry; the others are kept."""
         return await lists.update_entry(user, list_id, number, body.fields)
 
     @api.delete("/{list_id}/entries/{number}", status_code=204)
-    async def remove_entry(list_id: int, number: str, user: CurrentUser) -> None:
+    async def remove_entry(list_id: RowId, number: str, user: CurrentUser) -> None:
         """Take one number out of the list."""
         await lists.remove_entry(user, list_id, number)
 

@@ -7,26 +7,21 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from parley.ingress.inputs import Instant
+
 
 class SendRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     to: list[str] = Field(description="One destination or several; E.164, or national in the PBX country")
     text: str = Field(description="The message, at most 670 characters")
-    send_at: datetime | None = Field(default=None, description="Send later (ISO 8601 with a time zone)")
+    send_at: Instant | None = Field(default=None, description="Send later (ISO 8601 with a time zone)")
     gsm: str | None = Field(default=None, description="Send through this GSM gateway (its id)")
 
     @field_validator("to", mode="before")
     @classmethod
     def _one_or_many(cls, value: Any) -> Any:
         return [value] if isinstance(value, str) else value
-
-    @field_validator("send_at")
-    @classmethod
-    def _aware(cls, value: datetime | None) -> datetime | None:
-        if value is not None and value.tzinfo is None:
-            raise ValueError("must include a time zone, e.g. 2026-12-01T09:30:00+01:00 or ...Z")
-        return value
 
 
 class StatusChange(BaseModel):
