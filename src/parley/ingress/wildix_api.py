@@ -18,6 +18,7 @@ from parley.core.outbound import OutboundError
 from parley.core.text import replace_wildix_chars
 from parley.ingress.api_auth import client_address
 from parley.ingress.basic_auth import basic_credentials
+from parley.ingress.inputs import instant, text_problem
 from parley.services.auth import Authenticator, Throttled
 from parley.services.directory import DirectoryCache
 from parley.services.send import Outbox, SendSms
@@ -67,19 +68,30 @@ def read_numbers(value: str) -> list[str]:
 
 
 def read_postpone(value: str, timezone: str) -> datetime:
-    """``dd/mm/YYYY HH:MM`` in the PBX time zone."""
+    """``dd/mm/YYYY HH:MM`` in the PBX time zone, as UTC."""
     try:
         naive = datetime.strptime(value.strip(), POSTPONE_FORMAT)
     except ValueError:
         raise OutboundError("postpone", "Postpone should be in the format dd/mm/YYYY HH:MM") from None
-    return naive.replace(tzinfo=ZoneInfo(timezone))
+    try:
+        return instant(naive.replace(tzinfo=ZoneInfo(timezone)), field_hint="Postpone ")
+    except ValueError as exc:  # 31/12/9999 23:59 west of UTC is past the last datetime Python has
+        raise OutboundError("postpone", str(exc)) from None
 
 
 async def _fields(request: Request) -> dict[str, str]:
+    """The query and form fields; OutboundError for text that cannot be stored (a NUL: PostgreSQL refuses it).
+
+    This route reads its own input (the app's input guard leaves it alone) so that refusals keep the contract's shape.
+    """
     fields: dict[str, str] = dict(request.query_params)
     if request.method == "POST":
         form: FormData = await request.form()
         fields.update({k: v for k, v in form.items() if isinstance(v, str)})
+    for name, value in fields.items():
+        problem = text_problem(name) or text_problem(value)
+        if problem is not None:
+            raise OutboundError(name, f"{name!r} {problem}")
     return fields
 
 
@@ -108,6 +120,8 @@ def router(auth: Authenticator, outbox: Outbox, cache: DirectoryCache) -> APIRou
             return answer_error("Wrong credentials", 401)
         try:
             fields = await _fields(request)
+        except OutboundError as exc:
+            return answer_error(exc.reason)
         except Exception:
             return answer_error("The request body could not be read as a form")
         numbers = read_numbers(fields.get("number", ""))
