@@ -18,6 +18,9 @@ checked by the caller, not here; a key given twice is refused rather than guesse
 
 from __future__ import annotations
 
+import email
+import email.policy
+import email.utils
 import re
 from dataclasses import dataclass
 from email.message import EmailMessage
@@ -153,7 +156,7 @@ def _decode(part: EmailMessage) -> str:
     for charset in [*charsets, "utf-8"]:
         try:
             return payload.decode(charset)
-        except (LookupError, UnicodeDecodeError):
+        except (LookupError, ValueError):  # unknown; or `undefined` (UnicodeError), a NUL in the name (ValueError)
             continue
     return payload.decode("cp1252", errors="replace")
 
@@ -176,3 +179,31 @@ def _unflow(text: str, *, delsp: bool) -> str:
     if current:
         lines.append(current)
     return "\n".join(lines)
+
+
+@dataclass(frozen=True)
+class Email:
+    """What Parley reads of a raw email: the address of its From: header ("" when none) and its text
+    (`extract_text`; None when it has no text/plain part)."""
+
+    sender: str
+    text: str | None
+
+
+def read_email(raw: bytes) -> Email:
+    """Parse a raw email; MailError when it cannot be parsed at all.
+
+    The standard library's parser reads headers lazily and, on some malformed ones, fails with whatever its code met
+    (``Content-Type: text/plain; a*`` is an IndexError), so every failure while parsing is taken as what it is: this
+    email cannot be read, now or on a later try.
+    """
+    try:
+        message = email.message_from_bytes(raw, policy=email.policy.default)
+        if not isinstance(message, EmailMessage):  # pragma: no cover - the default policy makes EmailMessages
+            raise MailError("The message could not be read")
+        _, sender = email.utils.parseaddr(str(message.get("From", "")))
+        return Email(sender, extract_text(message))
+    except MailError:
+        raise
+    except Exception as exc:
+        raise MailError(f"The email could not be read ({type(exc).__name__} in its headers or MIME structure)") from exc

@@ -2,8 +2,10 @@
 MESSAGE lines sends an SMS as that user to TONUMBER and every CCNUMBER.
 
 The SMTP answer is the verdict: 250 only once the messages are durable; 5xx with the reason otherwise
-(wrong password, unknown extension, missing lines, no text/plain part), so the sender's mail client
-reports the problem to the person who wrote the email.
+(wrong password, unknown extension, missing lines, no text/plain part, an email that cannot be parsed), so the
+sender's mail client reports the problem to the person who wrote the email. 451 (the mail server tries again, for
+days) only when trying again can succeed: the database is unreachable or busy (`is_temporary`), or the sender is
+throttled. Anything else that goes wrong with an email would go wrong again, so it is a permanent 554.
 
 Trust: SMTP here has neither TLS nor AUTH, so the sender's address proves nothing by itself. A mail is
 accepted when its sender matches the profile's ``allowed_senders`` (if any) and SMSPASSWORD is the profile
@@ -14,18 +16,16 @@ a few argon2 checks at once, throttled per sender and client address).
 from __future__ import annotations
 
 import asyncio
-import email
-import email.policy
-import email.utils
-from email.message import EmailMessage
 from typing import Any
 
 import structlog
 from aiosmtpd.smtp import SMTP, Envelope, Session
 
-from parley.core.mail2sms import MailError, extract_text, parse_mail
+from parley.core.mail2sms import MailError, MailRequest, parse_mail, read_email
 from parley.core.mail_senders import sender_allowed
 from parley.core.outbound import OutboundError
+from parley.ingress.failures import is_temporary
+from parley.ingress.inputs import text_problem
 from parley.services.auth import Authenticator, Throttled
 from parley.services.directory import DirectoryCache
 from parley.services.send import Outbox, SendSms
@@ -43,10 +43,12 @@ class Mail2SmsHandler:
 
     async def handle_DATA(self, server: SMTP, session: Session, envelope: Envelope) -> str:
         try:
-            return await self._handle(envelope, _peer_address(session))
-        except Exception:
+            return reply_line(await self._handle(envelope, _peer_address(session)))
+        except Exception as exc:
             log.exception("mail2sms.failed")
-            return "451 4.3.0 Temporary failure; the message was not sent, try again"
+            if is_temporary(exc):
+                return "451 4.3.0 Temporary failure; the message was not sent, try again"
+            return f"554 5.6.0 The email could not be processed ({type(exc).__name__}); it was not sent"
 
     async def _handle(self, envelope: Envelope, address: str) -> str:
         profile = (await self._cache.config()).settings.get("mail2sms")
@@ -55,17 +57,17 @@ class Mail2SmsHandler:
         raw = envelope.original_content or envelope.content
         if not isinstance(raw, bytes):
             raw = str(raw).encode()
-        message = email.message_from_bytes(raw, policy=email.policy.default)
-        if not isinstance(message, EmailMessage):  # pragma: no cover - the default policy makes EmailMessages
-            return "550 5.6.0 The message could not be read"
-        text = extract_text(message)
-        if text is None:
-            return "550 5.6.0 The email has no text/plain part; send it as plain text"
         try:
-            request = parse_mail(text)
+            mail = read_email(raw)
+            if mail.text is None:
+                return "550 5.6.0 The email has no text/plain part; send it as plain text"
+            request = parse_mail(mail.text)
         except MailError as exc:
             return f"550 5.6.0 {exc.reason}"
-        refused = _sender_refused(profile, envelope, message)
+        unstorable = _unstorable(request)
+        if unstorable is not None:
+            return f"550 5.6.0 {unstorable}"
+        refused = _sender_refused(profile, envelope, mail.sender)
         if refused is not None:
             return f"550 5.7.1 {refused}"
         sender = (envelope.mail_from or "").lower()
@@ -92,7 +94,7 @@ class Mail2SmsHandler:
         queued = len(result.messages)
         if result.refused:
             refused = ", ".join(f"{r.given} ({r.reason})" for r in result.refused)
-            return f"250 2.0.0 {queued} SMS queued; not sent to: {refused}"[:500]
+            return f"250 2.0.0 {queued} SMS queued; not sent to: {refused}"
         return f"250 2.0.0 {queued} SMS queued"
 
 
@@ -101,17 +103,38 @@ def _peer_address(session: Session) -> str:
     return str(peer[0]) if isinstance(peer, tuple) and peer else str(peer or "unknown")
 
 
-def _sender_refused(profile: dict[str, Any], envelope: Envelope, message: EmailMessage) -> str | None:
+def _sender_refused(profile: dict[str, Any], envelope: Envelope, header_from: str) -> str | None:
     """Why the sender may not use Mail2SMS, or None: the envelope's MAIL FROM and the From: header must both
     match ``allowed_senders`` (when the profile has any)."""
     patterns = profile.get("allowed_senders") or []
     if not patterns:
         return None
-    _, header_from = email.utils.parseaddr(str(message.get("From", "")))
     for address in (envelope.mail_from or "", header_from):
         if not sender_allowed(patterns, address):
             return f"the sender {address or '<>'} is not allowed to use Mail2SMS"
     return None
+
+
+def _unstorable(request: MailRequest) -> str | None:
+    """Why a value of the request cannot reach the database (a NUL: PostgreSQL refuses it), or None."""
+    values = [
+        ("FROMNUMBER", request.from_extension), ("SMSPASSWORD", request.password), ("MESSAGE", request.message),
+        *(("TONUMBER or CCNUMBER", number) for number in request.to),
+    ]  # fmt: skip
+    for key, value in values:
+        problem = text_problem(value)
+        if problem is not None:
+            return f"{key} {problem}"
+    return None
+
+
+def reply_line(answer: str) -> str:
+    """An SMTP reply fit for the wire: one line (RFC 5321 §4.5.3.1.5: at most 512 octets with its CRLF) of ASCII.
+
+    Reasons quote the email (an extension, a number), and aiosmtpd encodes replies as ASCII: anything else is escaped.
+    """
+    flat = " ".join(answer.splitlines())
+    return flat.encode("ascii", "backslashreplace").decode("ascii")[:500]
 
 
 async def start_smtp(handler: Mail2SmsHandler, host: str, port: int) -> asyncio.Server:
