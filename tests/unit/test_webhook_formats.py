@@ -262,7 +262,9 @@ def _without(key: str) -> dict[str, str]:
         pytest.param(_without("MessageSid"), "MessageSid", "is required", id="no-message-sid"),
         pytest.param({**SMS, "Body": ""}, "Body", "is empty and the message has no media", id="empty-body"),
         pytest.param(_without("Body"), "Body", "is empty and the message has no media", id="no-body"),
-        pytest.param({**SMS, "NumMedia": "two"}, "NumMedia", '"two" is not a whole number', id="bad-num-media"),
+        pytest.param(
+            {**SMS, "NumMedia": "two"}, "NumMedia", '"two" is not a whole number from 0 to 10', id="bad-num-media"
+        ),
         pytest.param(
             {**SMS, "NumMedia": "2", "MediaUrl0": "https://x/1"},
             "MediaUrl1",

@@ -20,6 +20,13 @@ the URL with and without its port, and so do we.
 
 Unknown keys are ignored. Its authenticity: ``X-Parley-Signature: sha256=<hex>``, the hex HMAC-SHA256 of the raw
 request body keyed with the webhook's shared secret — computed on the bytes as received, before JSON parsing.
+
+**Hostile or broken payloads.** A carrier retries a webhook answered 5xx, possibly for ever, so what is wrong with a
+payload is either stored anyway or refused with a 4xx naming the field — never a 5xx. A carrier id that cannot be a
+key (longer than 100 characters, a NUL, a lone surrogate) is replaced by ``sha256:`` and its digest, so a redelivery
+is still stored once; a ``received_at`` outside the years 1900–8999 is set aside for Parley's own time (with a note).
+Refused: a text longer than ``MAX_TEXT_LENGTH`` (413), more than ``MAX_MEDIA`` attachments, a ``NumMedia`` that is not
+a number of ASCII digits (``²`` is a digit to ``str.isdigit``, not to ``int``).
 """
 
 from __future__ import annotations
@@ -30,10 +37,11 @@ import hmac
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any, Literal
 
 from parley.core.numbers import InvalidNumber, parse_e164
+from parley.ingress.inputs import instant, text_problem
 
 TWILIO_SIGNATURE_HEADER = "X-Twilio-Signature"
 GENERIC_SIGNATURE_HEADER = "X-Parley-Signature"
@@ -43,6 +51,10 @@ Params = Mapping[str, str] | Sequence[tuple[str, str]]
 _URL = re.compile(r"(?P<scheme>[A-Za-z][A-Za-z0-9+.\-]*)://(?P<netloc>[^/?#]*)(?P<rest>.*)", re.DOTALL)
 _DEFAULT_PORTS = {"https": "443", "http": "80"}
 _WHATSAPP = "whatsapp:"
+MAX_TEXT_LENGTH = 1600  # characters of one inbound message (Twilio's own limit for a concatenated SMS)
+MAX_MEDIA = 10  # attachments of one message (Twilio's limit)
+MAX_URL_LENGTH = 2048
+MAX_CARRIER_ID_LENGTH = 100  # the messages table's `carrier_id` column
 # RFC 7239 §4: forwarded-pair = token "=" ( token / quoted-string ), pairs joined by ";", elements by ",".
 _FORWARDED_PAIR = re.compile(r'\s*([!#$%&\'*+.^_`|~0-9A-Za-z-]+)\s*=\s*("(?:[^"\\]|\\.)*"|[^;,\s]*)\s*([;,]|$)')
 
@@ -50,10 +62,11 @@ _FORWARDED_PAIR = re.compile(r'\s*([!#$%&\'*+.^_`|~0-9A-Za-z-]+)\s*=\s*("(?:[^"\
 class WebhookError(ValueError):
     """A webhook that cannot be taken as a message; ``field`` names the parameter at fault."""
 
-    def __init__(self, field: str, reason: str) -> None:
+    def __init__(self, field: str, reason: str, status: int = 400) -> None:
         super().__init__(f"{field}: {reason}")
         self.field = field
         self.reason = reason
+        self.status = status  # the HTTP status to answer with: 400, or 413 for a text over the limit
 
 
 @dataclass(frozen=True)
@@ -65,6 +78,7 @@ class InboundWebhook:
     media: tuple[str, ...]  # attachment URLs
     channel: Literal["sms", "whatsapp"]
     received_at: datetime | None = None  # when the carrier says it arrived (UTC), if it says
+    notes: tuple[str, ...] = ()  # what was changed to store it (see the module docs)
 
 
 # -- Twilio signatures -----------------------------------------------------------------------------------------------
@@ -193,17 +207,42 @@ def _number(raw: str | None, field: str, default_region: str | None = None) -> t
         raise WebhookError(field, exc.reason) from exc
 
 
+def _carrier_id(raw: str) -> str:
+    """The carrier's id as stored: itself, or ``sha256:<hex>`` of it when it cannot be a stored key."""
+    carrier_id = raw.strip()
+    if len(carrier_id) <= MAX_CARRIER_ID_LENGTH and text_problem(carrier_id) is None:
+        return carrier_id
+    return "sha256:" + hashlib.sha256(carrier_id.encode("utf-8", "surrogatepass")).hexdigest()
+
+
+def _text(raw: str, field: str) -> str:
+    if len(raw) > MAX_TEXT_LENGTH:
+        raise WebhookError(field, f"is longer than {MAX_TEXT_LENGTH:,} characters ({len(raw):,})", status=413)
+    return raw
+
+
+def _media_url(raw: str, field: str) -> str:
+    url = raw.strip()
+    problem = text_problem(url) or (
+        f"is longer than {MAX_URL_LENGTH} characters" if len(url) > MAX_URL_LENGTH else None
+    )
+    if problem is not None:
+        raise WebhookError(field, problem)
+    return url
+
+
 def _twilio_media(params: Mapping[str, str]) -> tuple[str, ...]:
     raw = params.get("NumMedia", "0").strip() or "0"
-    if not raw.isdigit():
-        raise WebhookError("NumMedia", f'"{raw}" is not a whole number')
+    # isdigit() also says yes to "²" and "١", which int() reads or refuses in its own ways: ASCII digits only.
+    if not (raw.isascii() and raw.isdigit()) or int(raw) > MAX_MEDIA:
+        raise WebhookError("NumMedia", f'"{raw[:20]}" is not a whole number from 0 to {MAX_MEDIA}')
     count = int(raw)
     media: list[str] = []
     for i in range(count):
         url = params.get(f"MediaUrl{i}", "").strip()
         if not url:
             raise WebhookError(f"MediaUrl{i}", f"is required when NumMedia is {count}")
-        media.append(url)
+        media.append(_media_url(url, f"MediaUrl{i}"))
     return tuple(media)
 
 
@@ -215,29 +254,34 @@ def parse_twilio(params: Mapping[str, str]) -> InboundWebhook:
     if not carrier_id:
         raise WebhookError("MessageSid", "is required")
     media = _twilio_media(params)
-    text = params.get("Body", "")
+    text = _text(params.get("Body", ""), "Body")
     if not text.strip() and not media:
         raise WebhookError("Body", "is empty and the message has no media")
     channel: Literal["sms", "whatsapp"] = "whatsapp" if from_whatsapp or to_whatsapp else "sms"
-    return InboundWebhook(sender, to, text, carrier_id, media, channel)
+    return InboundWebhook(sender, to, text, _carrier_id(carrier_id), media, channel)
 
 
 # -- generic JSON form -----------------------------------------------------------------------------------------------
 
 
-def _received_at(raw: Any) -> datetime | None:
+def _received_at(raw: Any) -> tuple[datetime | None, tuple[str, ...]]:
+    """When the carrier says the message arrived, in UTC; and a note when that date was set aside."""
     if raw is None:
-        return None
+        return None, ()
     example = "as in 2024-06-03T09:00:00Z"
     if not isinstance(raw, str):
         raise WebhookError("received_at", f"must be an ISO 8601 date and time, {example}")
+    shown = raw[:40].encode("ascii", "backslashreplace").decode()  # quoted back: short, and encodable
     try:
         value = datetime.fromisoformat(raw.strip())
     except ValueError as exc:
-        raise WebhookError("received_at", f'"{raw}" is not an ISO 8601 date and time, {example}') from exc
+        raise WebhookError("received_at", f'"{shown}" is not an ISO 8601 date and time, {example}') from exc
     if value.tzinfo is None or value.utcoffset() is None:
-        raise WebhookError("received_at", f'"{raw}" must include a time zone offset, {example}')
-    return value.astimezone(UTC)
+        raise WebhookError("received_at", f'"{shown}" must include a time zone offset, {example}')
+    try:
+        return instant(value), ()
+    except ValueError as exc:  # the message itself is good: keep it, at the time Parley received it
+        return None, (f'received_at "{shown}" was set aside: it {exc}',)
 
 
 def parse_generic(payload: Any, *, default_region: str | None = None) -> InboundWebhook:
@@ -262,14 +306,19 @@ def parse_generic(payload: Any, *, default_region: str | None = None) -> Inbound
     media = payload.get("media", [])
     if not isinstance(media, list) or not all(isinstance(url, str) and url.strip() for url in media):
         raise WebhookError("media", "must be a list of URLs")
+    if len(media) > MAX_MEDIA:
+        raise WebhookError("media", f"has {len(media)} URLs; at most {MAX_MEDIA}")
     text = payload.get("text", "")
     if not isinstance(text, str):
         raise WebhookError("text", "must be a string")
+    text = _text(text, "text")
     if not text.strip() and not media:
         raise WebhookError("text", "is empty and the message has no media")
-    received_at = _received_at(payload.get("received_at"))
-    urls = tuple(url.strip() for url in media)
-    return InboundWebhook(numbers["from"], numbers["to"], text, carrier_id.strip(), urls, "sms", received_at)
+    received_at, notes = _received_at(payload.get("received_at"))
+    urls = tuple(_media_url(url, f"media[{i}]") for i, url in enumerate(media))
+    return InboundWebhook(
+        numbers["from"], numbers["to"], text, _carrier_id(carrier_id), urls, "sms", received_at, notes
+    )
 
 
 def generic_signature(secret: str, body: bytes) -> str:

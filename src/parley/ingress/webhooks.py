@@ -3,6 +3,11 @@
 Both need their secret configured (provisioning `[webhooks]`): an endpoint without one refuses every
 request, so nothing unauthenticated is ever stored. A message is stored (durably) before the answer;
 routing it into a conversation happens afterwards.
+
+Carriers retry a 5xx, for ever: a payload that cannot be taken is a 4xx naming the field (`webhook_formats` says
+what is stored anyway), so nothing a carrier sends makes it retry in a loop. When storing fails, the database being
+down is a 503 (try later); any other failure stays a 500 on purpose: messages are group-committed, so a failed
+write may have been another request's fault, and a retry is what saves this one.
 """
 
 from __future__ import annotations
@@ -10,10 +15,12 @@ from __future__ import annotations
 import json
 from typing import Any
 
+import structlog
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, Response
 
 from parley.channels.base import Inbound
+from parley.ingress.failures import is_temporary
 from parley.ingress.webhook_formats import (
     GENERIC_SIGNATURE_HEADER,
     TWILIO_SIGNATURE_HEADER,
@@ -28,6 +35,8 @@ from parley.ingress.webhook_formats import (
 from parley.services.directory import DirectoryCache
 from parley.services.receive import Inbox
 
+log = structlog.get_logger()
+
 EMPTY_TWIML = '<?xml version="1.0" encoding="UTF-8"?><Response></Response>'
 
 
@@ -39,9 +48,22 @@ def _inbound(hook: InboundWebhook) -> Inbound:
     extra = {f"media{i}": url for i, url in enumerate(hook.media)}
     if hook.channel != "sms":
         extra["channel"] = hook.channel
+    if hook.notes:
+        extra["note"] = "; ".join(hook.notes)
     return Inbound(
         hook.sender, hook.to, hook.text, carrier_id=hook.carrier_id, received_at=hook.received_at, extra=extra
     )
+
+
+async def _store(inbox: Inbox, transport: str, hook: InboundWebhook) -> str | JSONResponse | None:
+    """The stored message's id; or a 503 when the database is unreachable (the carrier tries again later)."""
+    try:
+        return await inbox.receive(transport, _inbound(hook), source=transport)
+    except Exception as exc:
+        if not is_temporary(exc):
+            raise
+        log.warning("webhook.store_failed", transport=transport, error=type(exc).__name__)
+        return _error(503, None, "the message could not be stored now; try again later")
 
 
 def router(inbox: Inbox, cache: DirectoryCache) -> APIRouter:
@@ -72,8 +94,10 @@ def router(inbox: Inbox, cache: DirectoryCache) -> APIRouter:
         try:
             hook = parse_twilio(dict(params))
         except WebhookError as exc:
-            return _error(400, exc.field, exc.reason)
-        await inbox.receive("twilio", _inbound(hook), source="twilio")
+            return _error(exc.status, exc.field, exc.reason)
+        stored = await _store(inbox, "twilio", hook)
+        if isinstance(stored, JSONResponse):
+            return stored
         return Response(EMPTY_TWIML, media_type="text/xml")
 
     @api.post("/inbound", status_code=202)
@@ -88,13 +112,15 @@ def router(inbox: Inbox, cache: DirectoryCache) -> APIRouter:
             return _error(403, GENERIC_SIGNATURE_HEADER, "the signature does not match this body")
         try:
             payload = json.loads(body)
-        except ValueError:
+        except (ValueError, RecursionError):  # RecursionError: nested deeper than the parser goes
             return _error(400, None, "the body is not JSON")
         try:
             hook = parse_generic(payload, default_region=(await cache.config()).country)
         except WebhookError as exc:
-            return _error(400, exc.field, exc.reason)
-        message_id = await inbox.receive("webhook", _inbound(hook), source="webhook")
-        return JSONResponse({"id": message_id}, status_code=202)
+            return _error(exc.status, exc.field, exc.reason)
+        stored = await _store(inbox, "webhook", hook)
+        if isinstance(stored, JSONResponse):
+            return stored
+        return JSONResponse({"id": stored}, status_code=202)
 
     return api
