@@ -149,8 +149,16 @@ async def test_an_agent_who_sends_stop_blocks_the_customer_and_start_lifts_it(
         assert [b["external_number"] for b in (await alice.get("/api/v2/blocks")).json()] == [CUSTOMER]
         smsc.send_mo(CUSTOMER, SUPPORT, "more spam")
         await wait_until(lambda: _has_status(server, "blocked"), timeout=20)
-        messages = (await timeline(server, cid))["messages"]
-        assert [m["body"] for m in messages if m["status"] != "blocked"] == ["spam spam"]
+        assert [m["body"] for m in (await timeline(server, cid))["messages"]] == ["spam spam"]  # kept, not shown
+        assert (await first_conversation(server))["unread"] == 1
+        asked = await alice.get(f"/api/v2/conversations/{cid}/messages", params={"include_blocked": "true"})
+        assert [(m["body"], m["status"]) for m in asked.json()["messages"]] == [
+            ("spam spam", "received"),
+            ("more spam", "blocked"),
+        ]
+        async with api(server, BOB) as bob:
+            refused = await bob.get(f"/api/v2/conversations/{cid}/messages", params={"include_blocked": "true"})
+        assert refused.status_code == 403  # admins only
         assert await alice.post(f"/api/v2/conversations/{cid}/messages", json={"text": "START"})
         assert (await alice.get("/api/v2/blocks")).json() == []
     kinds = [e["kind"] for e in (await timeline(server, cid))["events"]]

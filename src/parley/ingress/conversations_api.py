@@ -144,9 +144,14 @@ def router(conversations: Conversations) -> APIRouter:
         user: CurrentUser,
         before: Annotated[str | None, Query(description="The `older` cursor of the newer page")] = None,
         limit: Annotated[int, Query(ge=1, le=500)] = 200,
+        include_blocked: Annotated[
+            bool, Query(description="Admins: also the messages of a customer an agent blocked (status `blocked`)")
+        ] = False,
     ) -> Any:
-        """Messages (with delivery state), system events and calls: the newest page, or the one `before`."""
-        found = await conversations.timeline(user, conversation_id, limit, before)
+        """Messages (with delivery state), system events and calls: the newest page, or the one `before`.
+
+        Messages a blocked customer sent are kept but not listed, unless an admin asks (`include_blocked`)."""
+        found = await conversations.timeline(user, conversation_id, limit, before, blocked=include_blocked)
         return Timeline(
             messages=[message_out(m) for m in found["messages"]],
             events=[TimelineEvent(kind=e.kind, actor=e.actor, detail=e.detail, at=e.at) for e in found["events"]],

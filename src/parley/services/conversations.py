@@ -70,10 +70,13 @@ class Conversations:
         return view(conversation, members, unread.get(conversation_id, 0))
 
     async def timeline(
-        self, user: User, conversation_id: str, limit: int = 200, before: str | None = None
+        self, user: User, conversation_id: str, limit: int = 200, before: str | None = None, *, blocked: bool = False
     ) -> dict[str, Any]:
         """The newest ``limit`` messages (those before message ``before``, for an older page) with the events
-        and calls of the same stretch of time; ``older`` is the cursor of the page before, None at the start."""
+        and calls of the same stretch of time; ``older`` is the cursor of the page before, None at the start.
+        A blocked customer's messages are kept but not shown; an admin may ask for them (``blocked``)."""
+        if blocked:
+            self._require_admin(user)
         async with self._db.read() as conn:
             await self._visible(conn, user, conversation_id)
             until = None
@@ -82,7 +85,9 @@ class Conversations:
                 if anchor is None:
                     raise ConversationError(422, "no such message in this conversation", "before")
                 until = anchor.created_at
-            msgs = await store.conversation_messages(conn, conversation_id, limit=limit + 1, before_id=before)
+            msgs = await store.conversation_messages(
+                conn, conversation_id, limit=limit + 1, before_id=before, include_blocked=blocked
+            )
             older = msgs[1].id if len(msgs) > limit else None
             msgs = msgs[1:] if older else msgs
             since = msgs[0].created_at if older and msgs else None

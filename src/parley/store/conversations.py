@@ -264,13 +264,21 @@ async def calls_of(
 
 
 async def conversation_messages(
-    conn: AsyncConnection, conversation_id: str, *, limit: int = 100, before_id: str | None = None
+    conn: AsyncConnection,
+    conversation_id: str,
+    *,
+    limit: int = 100,
+    before_id: str | None = None,
+    include_blocked: bool = False,
 ) -> list[Record]:
+    """The newest ``limit`` messages (before ``before_id``), oldest first; a blocked customer's only when asked."""
     query = (
         sa.select(*messages.c, users.c.extension.label("user"))
         .outerjoin(users, users.c.id == messages.c.user_id)
         .where(messages.c.conversation_id == conversation_id)
     )
+    if not include_blocked:
+        query = query.where(messages.c.status != "blocked")
     if before_id:
         query = query.where(messages.c.id < before_id)
     rows = (await conn.execute(query.order_by(messages.c.id.desc()).limit(limit))).all()
@@ -300,6 +308,7 @@ async def unread_counts(conn: AsyncConnection, user_id: int, conversation_ids: S
         .where(
             messages.c.conversation_id.in_(list(conversation_ids)),
             messages.c.direction == "in",
+            messages.c.status != "blocked",  # kept, but never shown: nothing to read
             sa.or_(participants.c.last_read_at.is_(None), messages.c.created_at > participants.c.last_read_at),
         )
         .group_by(messages.c.conversation_id)
