@@ -28,7 +28,7 @@ from parley.services.events import EventBus, postgres_dsn
 from parley.services.inbound import InboundRouter
 from parley.services.inbox_view import InboxView
 from parley.services.lists import Lists
-from parley.services.notifications import StatusNotifier
+from parley.services.notifications import MessageDetails, StatusNotifier
 from parley.services.numbers import Numbers
 from parley.services.queries import Messages
 from parley.services.receive import Inbox
@@ -164,7 +164,7 @@ def build(settings: Settings | None = None, *, clock: Callable[[], datetime] = u
     settings = settings or Settings()
     db = Database(settings.database_url)
     cache = DirectoryCache(db, country=settings.country, timezone=settings.timezone)
-    bus = EventBus(postgres_dsn(settings.database_url))
+    bus = EventBus(postgres_dsn(settings.database_url), expand=MessageDetails(db))
     deliveries = Deliveries(db, clock, on_changes=StatusNotifier(db, bus).changed)
 
     def make_channel(row: Any) -> Channel:

@@ -105,6 +105,9 @@ async def test_an_inbound_sms_opens_a_conversation_that_the_services_agents_see_
         # Static members with a business license or higher; not Bob (essential) nor Eve (dynamic).
         assert sorted(conversation["participants"]) == ["101", "104"]
         assert conversation["unread"] == 1
+        # The event carries the message, exactly as the timeline lists it: no request needed to show it.
+        assert event["message"] == (await timeline(server, conversation["id"], DORA))["messages"][0]
+        assert event["message"]["body"] == "Hello, is my order ready?"
         assert not [e for e in eve.events if e[0] == "message.created"]
     assert await conversations(server, EVE) == []
 

@@ -1,4 +1,8 @@
-"""Server-Sent Events: GET /api/v2/events streams a user's new messages and conversation changes."""
+"""Server-Sent Events: GET /api/v2/events streams a user's new messages and conversation changes.
+
+A `message.created` event carries the message (``message``) in the JSON of a message in the conversation's timeline
+(GET /api/v2/conversations/{id}/messages), rendered by the same function.
+"""
 
 from __future__ import annotations
 
@@ -6,15 +10,24 @@ import asyncio
 import contextlib
 import json
 from collections.abc import AsyncIterator
+from typing import Any
 
 from fastapi import APIRouter, Request
 from fastapi.responses import StreamingResponse
 
-from parley.ingress.api import CurrentUser
+from parley.ingress.api import CurrentUser, message_out
 from parley.ingress.api_auth import ends_when_revoked
 from parley.services.events import Event, EventBus
 
 KEEPALIVE_SECONDS = 15.0
+
+
+def event_data(event: Event) -> str:
+    """The event's ``data:`` line: its fields, with a message rendered as the API renders messages."""
+    data: dict[str, Any] = event.data
+    if isinstance(data.get("message"), dict):
+        data = {**data, "message": message_out(data["message"]).model_dump(mode="json", by_alias=True)}
+    return json.dumps(data, default=str)
 
 
 def router(bus: EventBus) -> APIRouter:
@@ -39,7 +52,7 @@ def router(bus: EventBus) -> APIRouter:
                         continue
                     event = next_event.result()
                     next_event = None
-                    yield f"event: {event.type}\ndata: {json.dumps(event.data, default=str)}\n\n"
+                    yield f"event: {event.type}\ndata: {event_data(event)}\n\n"
             finally:
                 if next_event is not None:
                     next_event.cancel()

@@ -4,6 +4,11 @@ On SQLite (one process) events go straight to this process's subscribers. On Pos
 process may write and every process may serve streams, so events travel through the database:
 `publish` sends a NOTIFY, and each process LISTENs and hands what arrives to its own subscribers
 (DESIGN: "live-update fan-out (PostgreSQL LISTEN/NOTIFY) goes through the database").
+
+Events travel with ids only; `expand` (given by the composition root) adds the objects they are about —
+a `message.created` carries the message — in each process, just before its subscribers get them: once per batch
+of events however many streams are open, never over NOTIFY (its payload stops at 8,000 bytes, a long text would
+not fit), and only for events someone here is listening to. When the expansion fails the ids still go out.
 """
 
 from __future__ import annotations
@@ -11,7 +16,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -51,14 +56,24 @@ class Subscription:
         return self.is_admin or self.user_id in event.audience
 
 
+Expand = Callable[[list[Event]], Awaitable[list[Event]]]
+
+
+async def _as_is(events: list[Event]) -> list[Event]:
+    return events
+
+
 class EventBus:
-    def __init__(self, postgres_dsn: str | None = None) -> None:
+    def __init__(self, postgres_dsn: str | None = None, *, expand: Expand = _as_is) -> None:
         self._dsn = postgres_dsn
+        self._expand = expand
         self._subscriptions: set[Subscription] = set()
         self._listener: asyncpg.Connection | None = None
         self._lock = asyncio.Lock()
         self._publisher: asyncpg.Connection | None = None
         self._publish_lock = asyncio.Lock()
+        self._arrived: asyncio.Queue[Event] = asyncio.Queue()  # NOTIFYs, in order, waiting to be expanded
+        self._pump: asyncio.Task[None] | None = None
 
     async def _ensure_listening(self) -> None:
         if self._dsn is None or self._listener is not None:
@@ -68,12 +83,32 @@ class EventBus:
                 connection = await asyncpg.connect(self._dsn)
                 await connection.add_listener(CHANNEL, self._on_notify)
                 self._listener = connection
+                self._pump = asyncio.create_task(self._pump_arrived())
 
     def _on_notify(self, _conn: object, _pid: int, _channel: str, payload: str) -> None:
         try:
-            self._deliver(Event.decode(payload))
+            self._arrived.put_nowait(Event.decode(payload))
         except (ValueError, KeyError):
             log.warning("events.bad_payload")
+
+    async def _pump_arrived(self) -> None:
+        """Hand what LISTEN received to the subscribers: everything that arrived meanwhile as one batch, in order."""
+        while True:
+            batch = [await self._arrived.get()]
+            while not self._arrived.empty():
+                batch.append(self._arrived.get_nowait())
+            await self._hand_out(batch)
+
+    async def _hand_out(self, events: Sequence[Event]) -> None:
+        wanted = [e for e in events if any(sub.wants(e) for sub in self._subscriptions)]
+        if not wanted:
+            return
+        try:
+            wanted = await self._expand(wanted)
+        except Exception:  # the ids alone are still worth sending: a client can fetch the rest
+            log.exception("events.expand_failed")
+        for event in wanted:
+            self._deliver(event)
 
     def _deliver(self, event: Event) -> None:
         for sub in list(self._subscriptions):
@@ -87,8 +122,7 @@ class EventBus:
         if not events:
             return
         if self._dsn is None:
-            for event in events:
-                self._deliver(event)
+            await self._hand_out(events)
             return
         async with self._publish_lock:
             if self._publisher is None or self._publisher.is_closed():
@@ -112,6 +146,11 @@ class EventBus:
         return len(self._subscriptions)
 
     async def close(self) -> None:
+        if self._pump is not None:
+            self._pump.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._pump
+            self._pump = None
         for connection in (self._listener, self._publisher):
             if connection is not None:
                 with contextlib.suppress(Exception):

@@ -1,14 +1,39 @@
-"""Tell a conversation's participants when one of its messages changes status (sent, delivered, failed)."""
+"""Tell a conversation's participants when one of its messages changes status (sent, delivered, failed); put the
+message itself into the `message.created` events they receive."""
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Sequence
 
 import sqlalchemy as sa
 
 from parley.services.events import Event, EventBus
+from parley.store import conversations as store
 from parley.store.db import Database
 from parley.store.tables import messages, participants
+
+
+class MessageDetails:
+    """The `EventBus` expansion: each `message.created` event gets ``message``, the message as the conversation's
+    timeline (GET /api/v2/conversations/{id}/messages) lists it, so a client needs no request of its own. Its
+    audience is the conversation's participants, who may read the whole timeline anyway."""
+
+    def __init__(self, db: Database) -> None:
+        self._db = db
+
+    async def __call__(self, events: list[Event]) -> list[Event]:
+        wanted = [e.data["message_id"] for e in events if e.type == "message.created" and "message" not in e.data]
+        if not wanted:
+            return events
+        async with self._db.read() as conn:
+            found = await store.timeline_messages(conn, wanted)
+        return [
+            dataclasses.replace(e, data={**e.data, "message": dict(found[e.data["message_id"]]._mapping)})
+            if e.type == "message.created" and e.data.get("message_id") in found
+            else e
+            for e in events
+        ]
 
 
 class StatusNotifier:

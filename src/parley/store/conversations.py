@@ -272,17 +272,26 @@ async def conversation_messages(
     include_blocked: bool = False,
 ) -> list[Record]:
     """The newest ``limit`` messages (before ``before_id``), oldest first; a blocked customer's only when asked."""
-    query = (
-        sa.select(*messages.c, users.c.extension.label("user"))
-        .outerjoin(users, users.c.id == messages.c.user_id)
-        .where(messages.c.conversation_id == conversation_id)
-    )
+    query = _messages_with_sender().where(messages.c.conversation_id == conversation_id)
     if not include_blocked:
         query = query.where(messages.c.status != "blocked")
     if before_id:
         query = query.where(messages.c.id < before_id)
     rows = (await conn.execute(query.order_by(messages.c.id.desc()).limit(limit))).all()
     return list(reversed(rows))
+
+
+def _messages_with_sender() -> sa.Select[Any]:
+    """Messages as a timeline shows them: every column, and the extension of the user who sent it (``user``)."""
+    return sa.select(*messages.c, users.c.extension.label("user")).outerjoin(users, users.c.id == messages.c.user_id)
+
+
+async def timeline_messages(conn: AsyncConnection, message_ids: Sequence[str]) -> dict[str, Record]:
+    """The messages with these ids, by id, in the timeline's shape (`conversation_messages`)."""
+    if not message_ids:
+        return {}
+    rows = (await conn.execute(_messages_with_sender().where(messages.c.id.in_(list(message_ids))))).all()
+    return {r.id: r for r in rows}
 
 
 async def conversation_message(conn: AsyncConnection, conversation_id: str, message_id: str) -> Record | None:
