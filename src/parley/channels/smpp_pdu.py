@@ -22,6 +22,7 @@ HEADER = struct.Struct(">IIII")  # §3.2: command_length, command_id, command_st
 MIN_LENGTH = HEADER.size
 MAX_LENGTH = 64 * 1024  # far above any legal PDU; guards memory against a peer sending garbage
 RESPONSE_BIT = 0x80000000
+MAX_MESSAGE_ID_LENGTH = 65  # §5.2.23 message_id: C-Octet String of up to 65 octets
 INTERFACE_VERSION = 0x34  # §5.2.4
 
 
@@ -375,11 +376,18 @@ def is_receipt(pdu: DeliverSm) -> bool:
 
 
 def parse_receipt(pdu: DeliverSm) -> Receipt | None:
-    """The receipt a deliver_sm carries; TLVs win over the text. None when no message id can be found."""
-    fields = parse_receipt_text(pdu.payload.decode("latin-1"))
+    """The receipt a deliver_sm carries; TLVs win over the text. None when no message id can be found.
+
+    The text ends at its first NUL and so does the receipted_message_id TLV (a C-Octet String, §5.3.2.12): what
+    follows is padding, and a NUL could not be stored. An id longer than any message_id (§5.2.23: 65 octets)
+    matches nothing we sent, so it is no id.
+    """
+    fields = parse_receipt_text(pdu.payload.split(b"\0", 1)[0].decode("latin-1"))
     carrier_id = fields.get("id", "")
     if Tag.RECEIPTED_MESSAGE_ID in pdu.tlvs:
-        carrier_id = pdu.tlvs[Tag.RECEIPTED_MESSAGE_ID].rstrip(b"\0").decode("latin-1")
+        carrier_id = pdu.tlvs[Tag.RECEIPTED_MESSAGE_ID].split(b"\0", 1)[0].decode("latin-1")
+    if len(carrier_id) > MAX_MESSAGE_ID_LENGTH:
+        carrier_id = ""
     stat = fields.get("stat", "").upper()
     state_tlv = pdu.tlvs.get(Tag.MESSAGE_STATE, b"")
     if len(state_tlv) == 1 and state_tlv[0] in _MESSAGE_STATES:

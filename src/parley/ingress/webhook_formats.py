@@ -95,8 +95,9 @@ def twilio_signature(url: str, params: Params, auth_token: str) -> str:
     SDKs, a name given twice with the same value is signed once.
     """
     data = url + "".join(name + value for name, value in sorted(set(_pairs(params))))
-    digest = hmac.new(auth_token.encode(), data.encode(), hashlib.sha1).digest()
-    return base64.b64encode(digest).decode("ascii")
+    # surrogatepass: a lone surrogate (which no real form carries) must not raise; it simply never verifies.
+    digest = hmac.new(auth_token.encode(errors="surrogatepass"), data.encode(errors="surrogatepass"), hashlib.sha1)
+    return base64.b64encode(digest.digest()).decode("ascii")
 
 
 def _split_port(hostport: str) -> tuple[str, str | None]:
@@ -133,7 +134,7 @@ def verify_twilio(url: str, params: Params, auth_token: str, signature: str | No
     """
     if not auth_token or not signature:
         return False
-    given = signature.strip().encode()
+    given = signature.strip().encode(errors="surrogatepass")
     pairs = _pairs(params)
     return any(
         hmac.compare_digest(twilio_signature(variant, pairs, auth_token).encode(), given)
@@ -323,7 +324,7 @@ def parse_generic(payload: Any, *, default_region: str | None = None) -> Inbound
 
 def generic_signature(secret: str, body: bytes) -> str:
     """Hex HMAC-SHA256 of the raw body, keyed with the shared secret; sent as ``X-Parley-Signature: sha256=<hex>``."""
-    return hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
+    return hmac.new(secret.encode(errors="surrogatepass"), body, hashlib.sha256).hexdigest()
 
 
 def verify_generic(secret: str, body: bytes, header: str | None) -> bool:
@@ -336,4 +337,5 @@ def verify_generic(secret: str, body: bytes, header: str | None) -> bool:
     scheme, _, value = header.strip().partition("=")
     if scheme.strip().lower() != "sha256":
         return False
-    return hmac.compare_digest(value.strip().lower().encode(), generic_signature(secret, body).encode())
+    given = value.strip().lower().encode(errors="surrogatepass")
+    return hmac.compare_digest(given, generic_signature(secret, body).encode())
