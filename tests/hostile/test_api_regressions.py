@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import json
+import re
 from collections.abc import Iterator
 from typing import Any
 
@@ -133,9 +134,18 @@ def test_a_lone_surrogate_sent_as_raw_utf8_bytes_is_refused_too(admin: httpx.Cli
 
 def test_a_nul_in_a_console_form_is_refused_before_any_page_reads_it(pg_server: ParleyServer) -> None:
     with httpx.Client(base_url=pg_server.url) as client:
-        response = client.post("/sign-in", data={"extension": "10\x001", "password": "x"})
+        response = client.post("/login", data={"extension": "10\x001", "password": "x", "csrf": "x"})
     assert response.status_code == 422
     assert problem(response) == (["body", "extension"], "must not contain NUL characters")
+
+
+def test_a_console_list_id_out_of_the_integer_range_names_no_list(pg_server: ParleyServer) -> None:
+    with httpx.Client(base_url=pg_server.url) as console:
+        csrf = re.search(r'name="csrf" value="([^"]+)"', console.get("/login").text)
+        assert csrf is not None
+        signed_in = console.post("/login", data={"extension": ADMIN[0], "password": ADMIN[1], "csrf": csrf[1]})
+        assert signed_in.status_code == 303
+        assert console.get("/lists/2147483648").status_code == 404
 
 
 @pytest.mark.parametrize(
