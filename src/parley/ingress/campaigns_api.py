@@ -18,9 +18,9 @@ from parley.services.campaigns import Campaigns
 
 class CampaignIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    name: str
+    name: str = Field(max_length=200)
     sender_type: Literal["number", "alphanumeric"] = "number"
-    sender: str = Field(description="A company number, or a sender name of at most 11 characters")
+    sender: str = Field(max_length=32, description="A company number, or a sender name of at most 11 characters")
     message: str = Field(description="The text, with placeholders from the list's columns, e.g. {first_name}")
     rating_extension: str | None = Field(default=None, description="The user charged; the creator by default")
     list_id: int | None = Field(

@@ -91,7 +91,7 @@ class PostResult(BaseModel):
 class CallIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
     customer: str
-    company_number: str | None = None
+    company_number: str | None = Field(default=None, max_length=20)
     service: str | None = None
     agent: str | None = Field(default=None, description="Extension; the caller by default")
     direction: Literal["in", "out"]
