@@ -32,7 +32,7 @@ from parley.channels.smpp_pdu import (
     parse_receipt,
     parse_udh,
 )
-from parley.core.mail2sms import MailError, MailRequest, parse_mail, read_text
+from parley.core.mail2sms import MailError, MailRequest, parse_mail, read_email
 from parley.ingress.inputs import EARLIEST, LATEST, text_problem
 from parley.ingress.webhook_formats import (
     MAX_CARRIER_ID_LENGTH,
@@ -310,7 +310,7 @@ def check_mail(text: str | None) -> None:
 @given(st.one_of(st.binary(max_size=400), raw_emails()))
 def test_any_email_gives_its_text_or_a_mail_error(raw: bytes) -> None:
     try:
-        text = read_text(raw)
+        text = read_email(raw).text
     except MailError as exc:
         assert exc.reason
         return
@@ -326,7 +326,7 @@ def test_an_email_built_by_a_mail_client_reads_back(message: str, charset: str) 
         mail.set_content(f"SENDSMS: TRUE\nMESSAGE: {clean}", charset=charset if charset != "utf-16" else "utf-8")
     except (ValueError, UnicodeError):
         return  # the mail library refuses to build it: nothing arrives
-    check_mail(read_text(mail.as_bytes()))
+    check_mail(read_email(mail.as_bytes()).text)
 
 
 # --- curl lines ------------------------------------------------------------------------------------------------------

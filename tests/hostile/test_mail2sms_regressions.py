@@ -67,10 +67,21 @@ class Directory:
         self.extensions = extensions or ("101",)
 
     async def config(self) -> Any:
-        return SimpleNamespace(settings={"mail2sms": {"enabled": True, "password": MAIL2SMS_PASSWORD}})
+        return SimpleNamespace(settings={"mail2sms": {"enabled": True, "password_hash": "stored"}})
 
     async def user(self, extension: str) -> Any:
         return SimpleNamespace(extension=extension) if extension in self.extensions else None
+
+
+class RightPassword:
+    async def check_secret(self, stored: str, given: str, key: str, address: str) -> bool:
+        return given == MAIL2SMS_PASSWORD
+
+
+def handle(handler: Mail2SmsHandler, raw: bytes) -> str:
+    envelope = SimpleNamespace(original_content=raw, content=None, mail_from="a@example.com")
+    session = SimpleNamespace(peer=("127.0.0.1", 2525))
+    return asyncio.run(handler.handle_DATA(None, session, envelope))  # type: ignore[arg-type]
 
 
 class _Orig(Exception):
@@ -97,16 +108,14 @@ def _dbapi(kind: type[sa_exc.DBAPIError], sqlstate: str | None) -> sa_exc.DBAPIE
     ],
 )
 def test_only_a_database_outage_is_a_temporary_failure(error: Exception, code: str) -> None:
-    handler = Mail2SmsHandler(FailingOutbox(error), Directory())  # type: ignore[arg-type]
-    envelope = SimpleNamespace(original_content=raw_mail("text/plain", REQUEST + "MESSAGE: hi\r\n"), content=None)
-    answer = asyncio.run(handler.handle_DATA(None, None, envelope))  # type: ignore[arg-type]
+    handler = Mail2SmsHandler(FailingOutbox(error), Directory(), RightPassword())  # type: ignore[arg-type]
+    answer = handle(handler, raw_mail("text/plain", REQUEST + "MESSAGE: hi\r\n"))
     assert answer.startswith(code), answer
 
 
 def test_a_reply_quoting_the_email_is_one_line_of_ascii() -> None:
-    handler = Mail2SmsHandler(FailingOutbox(KeyError()), Directory())  # type: ignore[arg-type]
+    handler = Mail2SmsHandler(FailingOutbox(KeyError()), Directory(), RightPassword())  # type: ignore[arg-type]
     body = REQUEST.replace("FROMNUMBER: 101", "FROMNUMBER: 1\u00e9\u2028x") + "MESSAGE: hi\r\n"
-    envelope = SimpleNamespace(original_content=raw_mail("text/plain; charset=utf-8", body), content=None)
-    answer = asyncio.run(handler.handle_DATA(None, None, envelope))  # type: ignore[arg-type]
+    answer = handle(handler, raw_mail("text/plain; charset=utf-8", body))
     assert answer.startswith("550 5.1.1 FROMNUMBER 1\\xe9")
     assert answer.isascii() and "\n" not in answer and "\r" not in answer
