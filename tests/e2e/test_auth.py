@@ -150,7 +150,8 @@ async def test_no_secret_reaches_the_log(tmp_path: Path) -> None:
         # Every send from now on fails inside the database: Mail2SMS logs the failure with its traceback.
         with sqlite3.connect(tmp_path / "parley.db") as conn:
             conn.execute("CREATE TRIGGER no_sends BEFORE INSERT ON messages BEGIN SELECT RAISE(ABORT, 'no'); END")
-        assert (await deliver(server, mail("alice@example.com")))[0] == 451
+        # (permanent: the database answered, it did not go away, so trying again would fail again)
+        assert (await deliver(server, mail("alice@example.com")))[0] == 554
         await wait_until(lambda: "mail2sms.failed" in server.log.read_text())
     finally:
         server.stop()
