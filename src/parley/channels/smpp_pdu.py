@@ -378,10 +378,8 @@ def is_receipt(pdu: DeliverSm) -> bool:
 def parse_receipt(pdu: DeliverSm) -> Receipt | None:
     """The receipt a deliver_sm carries; TLVs win over the text. None when no message id can be found.
 
-    The text ends at its first NUL and so does the receipted_message_id TLV (a C-Octet String, §5.3.2.12): what
-    follows is padding, and a NUL could not be stored. An id longer than any message_id (§5.2.23: 65 octets)
-    matches nothing we sent, so it is no id.
-    """
+    Text and receipted_message_id (a C-Octet String, §5.3.2.12) end at a NUL; an id longer than any message_id
+    (§5.2.23: 65 octets) matches nothing we sent."""
     fields = parse_receipt_text(pdu.payload.split(b"\0", 1)[0].decode("latin-1"))
     carrier_id = fields.get("id", "")
     if Tag.RECEIPTED_MESSAGE_ID in pdu.tlvs:
