@@ -78,7 +78,9 @@ def test_a_received_at_out_of_range_is_set_aside_and_the_message_stored(
 ) -> None:
     response = post_generic(client, generic(f'"dated-{year}"', received_at=f'"{year}"'))
     assert response.status_code == 202
-    assert stored(pg_server, response.json()["id"])["created_at"][:4] not in ("0001", "9999")
+    message = stored(pg_server, response.json()["id"])
+    assert message["created_at"][:4] not in ("0001", "9999")
+    assert message["error"].startswith(f'received_at "{year}" was set aside')
 
 
 def test_a_text_over_the_limit_is_refused_with_413_and_a_reason(client: httpx.Client) -> None:

@@ -206,7 +206,7 @@ async def test_the_mail2sms_password_is_stored_hashed_and_kept_when_left_blank(a
         profile = (await directory.get_settings(conn))["mail2sms"]
     assert profile["enabled"] is False
     assert verify_password(profile["password_hash"], "mail-secret")
-    assert await admin.mail2sms(alice) == {"enabled": False, "has_password": True}
+    assert await admin.mail2sms(alice) == {"enabled": False, "has_password": True, "allowed_senders": ""}
 
 
 async def test_a_curl_transport_is_checked_by_the_curl_parser_and_one_is_allowed(admin: Admin, db: Database) -> None:

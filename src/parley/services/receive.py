@@ -55,12 +55,13 @@ def _cleaned(transport: str, inbound: Inbound, source: str) -> _Item:
     sender, to = (clean(inbound.sender).text, clean(inbound.to).text)
     carrier_id = clean(inbound.carrier_id).text if inbound.carrier_id else inbound.carrier_id
     extra = {clean(k).text: clean(v).text for k, v in inbound.extra.items()}
+    given = inbound.extra.get("note")  # what the ingress already set aside (a webhook's impossible date)
     if (text.text, sender, to, carrier_id, extra) == (inbound.text, inbound.sender, inbound.to, inbound.carrier_id,
                                                       inbound.extra):  # fmt: skip
-        return _Item(transport, inbound, source)
+        return _Item(transport, inbound, source, given)
     cleaned = replace(inbound, text=text.text, sender=sender, to=to, carrier_id=carrier_id, extra=extra)
     note = text.note or "the carrier's addresses held characters that could not be stored (replaced by U+FFFD)"
-    return _Item(transport, cleaned, source, note)
+    return _Item(transport, cleaned, source, f"{given}; {note}" if given else note)
 
 
 def _marked(inbound: Inbound, note: str | None) -> Inbound:
