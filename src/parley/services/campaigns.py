@@ -75,11 +75,7 @@ class Campaigns:
         template = str(spec.get("message") or "")
         if not template.strip():
             raise CampaignError(422, "Message should not be empty", "message")
-        rating = await self._cache.user(spec.get("rating_extension") or user.extension)
-        if rating is None:
-            raise CampaignError(422, f'No user "{spec.get("rating_extension")}"', "rating_extension")
-        if not rating.license.may_send_sms:
-            raise CampaignError(422, f"User {rating.extension} may not send SMS (license)", "rating_extension")
+        rating = await self._rating_user(user, spec.get("rating_extension"))
         hours = None
         if spec.get("hours"):
             try:
@@ -124,6 +120,24 @@ class Campaigns:
                 total = await store.copy_from_list(conn, cid, int(list_id))
                 await store.update(conn, cid, total=total)
         return await self.get(user, cid)
+
+    async def _rating_user(self, user: User, extension: str | None) -> User:
+        """Who a new campaign is sent as and charged to: the creator, or whom an admin names.
+
+        A user naming someone else would send as, and bill, that user (issue 10): only admins may.
+        """
+        if not extension or extension == user.extension:
+            if not user.license.may_send_sms:
+                raise CampaignError(403, f"User {user.extension} may not send SMS (a {user.license.label} license)")
+            return user
+        if not user.is_admin:
+            raise CampaignError(403, "Only administrators may charge a campaign to another user")
+        rating = await self._cache.user(extension)
+        if rating is None:
+            raise CampaignError(422, f'No user "{extension}"', "rating_extension")
+        if not rating.license.may_send_sms:
+            raise CampaignError(422, f"User {rating.extension} may not send SMS (license)", "rating_extension")
+        return rating
 
     async def _sender(self, conn: AsyncConnection, sender_type: str, sender: str) -> str:
         if sender_type == "number":

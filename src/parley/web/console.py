@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
 from typing import TYPE_CHECKING
 
-from fastapi import FastAPI, Request
+from fastapi import Depends, FastAPI, Request
 from fastapi.responses import RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 
@@ -38,4 +39,12 @@ def install(app: FastAPI, parley: Parley) -> None:
 
     app.include_router(auth_pages.router())
     for module in (inbox, send_page, campaign_pages, admin_pages, stats_pages):
-        app.include_router(module.router(parley))
+        app.include_router(module.router(parley), dependencies=[Depends(_close_form)])
+
+
+async def _close_form(request: Request) -> AsyncIterator[None]:
+    """Close the uploads a page's form parsed (spooled temporary files): FastAPI closes only declared forms."""
+    try:
+        yield
+    finally:
+        await request.close()
