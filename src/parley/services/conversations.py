@@ -19,6 +19,7 @@ from parley.core.membership import bot_key, user_key
 from parley.core.numbers import InvalidNumber, parse_e164
 from parley.core.optout import Keyword, agent_command
 from parley.core.outbound import MAX_MESSAGE_LENGTH, OutboundError, check_text
+from parley.services import conversation_access as access
 from parley.services import conversation_support as support
 from parley.services.directory import DirectoryCache, User
 from parley.services.errors import ServiceError
@@ -78,7 +79,8 @@ class Conversations:
         if blocked:
             self._require_admin(user)
         async with self._db.read() as conn:
-            await self._visible(conn, user, conversation_id)
+            _, members = await self._visible(conn, user, conversation_id)
+            upto = access.seen_until(user, members)
             until = None
             if before is not None:
                 anchor = await store.conversation_message(conn, conversation_id, before)
@@ -86,13 +88,13 @@ class Conversations:
                     raise ConversationError(422, "no such message in this conversation", "before")
                 until = anchor.created_at
             msgs = await store.conversation_messages(
-                conn, conversation_id, limit=limit + 1, before_id=before, include_blocked=blocked
+                conn, conversation_id, limit=limit + 1, before_id=before, include_blocked=blocked, upto=upto
             )
             older = msgs[1].id if len(msgs) > limit else None
             msgs = msgs[1:] if older else msgs
             since = msgs[0].created_at if older and msgs else None
-            events = await store.events(conn, conversation_id, since=since, until=until)
-            call_rows = await store.calls_of(conn, conversation_id, since=since, until=until)
+            events = await store.events(conn, conversation_id, since=since, until=until, upto=upto)
+            call_rows = await store.calls_of(conn, conversation_id, since=since, until=until, upto=upto)
         return {"messages": msgs, "events": events, "calls": call_rows, "older": older}
 
     async def _visible(self, conn: AsyncConnection, user: User, conversation_id: str) -> tuple[Record, list[Record]]:
@@ -130,6 +132,7 @@ class Conversations:
                 raise ConversationError(422, f'The service "{service_name}" has no SMS number', "service")
             key = store.thread_key(service.sms_number, customer, service.id)
             conversation = await store.find_by_thread(conn, key)
+            await access.check_may_join(conn, user, service, conversation)
             timeline = []
             if conversation is None:
                 cid = new_id()
@@ -337,26 +340,29 @@ class Conversations:
             company = call.get("company_number") or (service.sms_number if service is not None else None)
             if service is None and company:
                 service = await support.owning_service(conn, await support.find_number(conn, company), company)
-            conversation = None
-            if company:
-                key = store.thread_key(company, customer, service.id if service is not None else None)
-                conversation = await store.find_by_thread(conn, key)
-                if conversation is None:
-                    cid = new_id()
-                    await store.add(
-                        conn,
-                        {
-                            "id": cid, "thread_key": key, "company_number": company, "external_number": customer,
-                            "service_id": service.id if service is not None else None, "title": customer,
-                            "assignee_id": None, "unrouted": False, "created_at": now, "updated_at": now,
-                        },
-                    )  # fmt: skip
-                    conversation = await store.find(conn, cid)
+            key = store.thread_key(company, customer, service.id if service is not None else None) if company else None
+            conversation = await store.find_by_thread(conn, key) if key else None
             agent = await self._cache.user(call["agent"]) if call.get("agent") else user
+            if agent is None:
+                raise ConversationError(422, f'No user "{call["agent"]}"', "agent")
+            await access.check_may_record_call(
+                conn, user, agent=agent, service=service, company_number=company, conversation=conversation
+            )
+            if key and conversation is None:
+                cid = new_id()
+                await store.add(
+                    conn,
+                    {
+                        "id": cid, "thread_key": key, "company_number": company, "external_number": customer,
+                        "service_id": service.id if service is not None else None, "title": customer,
+                        "assignee_id": None, "unrouted": False, "created_at": now, "updated_at": now,
+                    },
+                )  # fmt: skip
+                conversation = await store.find(conn, cid)
             row = {
                 "id": new_id(), "conversation_id": conversation.id if conversation is not None else None,
                 "customer_number": customer, "company_number": company,
-                "service_id": service.id if service is not None else None, "agent_id": agent.id if agent else None,
+                "service_id": service.id if service is not None else None, "agent_id": agent.id,
                 "direction": call["direction"], "started_at": call["started_at"], "ended_at": call.get("ended_at"),
                 "created_at": now,
             }  # fmt: skip

@@ -240,19 +240,32 @@ async def add_events(conn: AsyncConnection, rows: Sequence[dict[str, Any]]) -> N
 
 
 async def events(
-    conn: AsyncConnection, conversation_id: str, *, since: datetime | None = None, until: datetime | None = None
+    conn: AsyncConnection,
+    conversation_id: str,
+    *,
+    since: datetime | None = None,
+    until: datetime | None = None,
+    upto: datetime | None = None,
 ) -> list[Record]:
-    """The timeline's system events, oldest first; ``since`` (inclusive) and ``until`` (exclusive) bound a page."""
+    """The timeline's system events, oldest first; ``since`` (inclusive) and ``until`` (exclusive) bound a page,
+    ``upto`` (inclusive) what a former participant still sees."""
     query = sa.select(conversation_events).where(conversation_events.c.conversation_id == conversation_id)
     if since is not None:
         query = query.where(conversation_events.c.at >= since)
     if until is not None:
         query = query.where(conversation_events.c.at < until)
+    if upto is not None:
+        query = query.where(conversation_events.c.at <= upto)
     return list((await conn.execute(query.order_by(conversation_events.c.id))).all())
 
 
 async def calls_of(
-    conn: AsyncConnection, conversation_id: str, *, since: datetime | None = None, until: datetime | None = None
+    conn: AsyncConnection,
+    conversation_id: str,
+    *,
+    since: datetime | None = None,
+    until: datetime | None = None,
+    upto: datetime | None = None,
 ) -> list[Record]:
     """The calls linked to a conversation, oldest first, bounded like `events`."""
     query = sa.select(calls).where(calls.c.conversation_id == conversation_id)
@@ -260,6 +273,8 @@ async def calls_of(
         query = query.where(calls.c.started_at >= since)
     if until is not None:
         query = query.where(calls.c.started_at < until)
+    if upto is not None:
+        query = query.where(calls.c.started_at <= upto)
     return list((await conn.execute(query.order_by(calls.c.started_at))).all())
 
 
@@ -270,13 +285,17 @@ async def conversation_messages(
     limit: int = 100,
     before_id: str | None = None,
     include_blocked: bool = False,
+    upto: datetime | None = None,
 ) -> list[Record]:
-    """The newest ``limit`` messages (before ``before_id``), oldest first; a blocked customer's only when asked."""
+    """The newest ``limit`` messages (before ``before_id``; created at or before ``upto``), oldest first; a blocked
+    customer's only when asked."""
     query = _messages_with_sender().where(messages.c.conversation_id == conversation_id)
     if not include_blocked:
         query = query.where(messages.c.status != "blocked")
     if before_id:
         query = query.where(messages.c.id < before_id)
+    if upto is not None:
+        query = query.where(messages.c.created_at <= upto)
     rows = (await conn.execute(query.order_by(messages.c.id.desc()).limit(limit))).all()
     return list(reversed(rows))
 
@@ -301,6 +320,12 @@ async def conversation_message(conn: AsyncConnection, conversation_id: str, mess
     return (await conn.execute(query)).first()
 
 
+def seen_by(participant: sa.FromClause, at: sa.ColumnElement[Any]) -> sa.ColumnElement[bool]:
+    """Whether a participant (a row of ``participants``, or an alias) saw what happened ``at``: a former one sees
+    nothing after he left."""
+    return sa.or_(participant.c.active.is_(True), participant.c.left_at.is_(None), at <= participant.c.left_at)
+
+
 async def unread_counts(conn: AsyncConnection, user_id: int, conversation_ids: Sequence[str]) -> dict[str, int]:
     """Inbound messages newer than the user's read marker, per conversation."""
     if not conversation_ids:
@@ -319,6 +344,7 @@ async def unread_counts(conn: AsyncConnection, user_id: int, conversation_ids: S
             messages.c.direction == "in",
             messages.c.status != "blocked",  # kept, but never shown: nothing to read
             sa.or_(participants.c.last_read_at.is_(None), messages.c.created_at > participants.c.last_read_at),
+            seen_by(participants, messages.c.created_at),
         )
         .group_by(messages.c.conversation_id)
     )

@@ -16,6 +16,7 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from parley.core.membership import user_key
+from parley.store.conversations import seen_by
 from parley.store.search import contains
 from parley.store.tables import Record, conversations, messages, participants, service_members, services, users
 
@@ -48,10 +49,14 @@ async def list_page(conn: AsyncConnection, f: InboxFilter) -> list[Record]:
     latest = messages.alias("latest")
     counted = messages.alias("counted")
 
+    def seen(at: sa.ColumnElement[Any]) -> sa.ColumnElement[bool]:
+        # A former participant sees the conversation as it was when he left (admins see everything).
+        return sa.true() if f.see_all else seen_by(reader, at)
+
     def last(column: sa.ColumnElement[Any]) -> sa.ScalarSelect[Any]:
         return (
             sa.select(column)
-            .where(latest.c.conversation_id == conv.c.id)
+            .where(latest.c.conversation_id == conv.c.id, seen(latest.c.created_at))
             .order_by(latest.c.id.desc())
             .limit(1)
             .scalar_subquery()
@@ -63,6 +68,7 @@ async def list_page(conn: AsyncConnection, f: InboxFilter) -> list[Record]:
             counted.c.conversation_id == conv.c.id,
             counted.c.direction == "in",
             sa.or_(reader.c.last_read_at.is_(None), counted.c.created_at > reader.c.last_read_at),
+            seen(counted.c.created_at),
         )
         .scalar_subquery()
     )
@@ -118,7 +124,11 @@ def _chosen(f: InboxFilter) -> sa.Select[Any]:
         )
         query = query.where(me.c.user_id.is_not(None), is_unread)
     if f.search:
-        in_text = sa.exists().where(found.c.conversation_id == conversations.c.id, contains(found.c.body, f.search))
+        in_text = sa.exists().where(
+            found.c.conversation_id == conversations.c.id,
+            contains(found.c.body, f.search),
+            sa.true() if f.see_all else seen_by(me, found.c.created_at),
+        )
         query = query.where(
             sa.or_(
                 contains(conversations.c.external_number, f.search),
