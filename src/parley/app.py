@@ -25,6 +25,7 @@ from parley.ingress import (
     wildix_api,
 )
 from parley.ingress.input_guard import InputGuard
+from parley.ingress.limits import BodyLimits, limits
 from parley.ingress.mail2sms import Mail2SmsHandler, start_smtp
 from parley.services.errors import ServiceError
 from parley.settings import split_host_port
@@ -84,6 +85,7 @@ def create_app(parley: Parley, *, workers: bool = True) -> FastAPI:
 
     # Text no route can store (NUL, lone surrogates) is refused before routing; these two read their own input.
     app.add_middleware(InputGuard, exempt=("/api/v1/originate/", "/api/v2/webhooks/"))
+    app.add_middleware(BodyLimits, **limits(parley.settings))  # outside InputGuard, which reads bodies whole
 
     app.include_router(wildix_api.router(parley.auth, parley.outbox, parley.cache))
     app.include_router(api.router(parley.outbox, parley.cache, parley.queries, parley.admin.transports))

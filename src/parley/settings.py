@@ -41,6 +41,10 @@ class Settings(BaseSettings):
     timer_poll_seconds: float = 1.0
     # Parts of a concatenated inbound SMS whose other parts never come are stored, marked incomplete, after this.
     concat_expiry_hours: float = 24.0
+    # Request body limits in bytes (413 past them): JSON and forms, inbound webhooks, CSV uploads.
+    max_body_bytes: int = 1024 * 1024
+    max_webhook_bytes: int = 1024 * 1024
+    max_upload_bytes: int = 50 * 1024 * 1024
 
     @property
     def http_host_port(self) -> tuple[str, int]:
