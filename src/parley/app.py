@@ -1,4 +1,4 @@
-"""The FastAPI application: the APIs, health and metrics, around a built `Parley`."""
+"""The FastAPI application: the APIs, the console and health, around a built `Parley`."""
 
 from __future__ import annotations
 
@@ -8,8 +8,7 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI, Request
 from fastapi.exception_handlers import request_validation_exception_handler
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse, PlainTextResponse, Response
-from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from fastapi.responses import JSONResponse, Response
 
 from parley import __version__
 from parley.bootstrap import Parley, freeze_startup_heap
@@ -20,6 +19,7 @@ from parley.ingress import (
     conversations_api,
     events_api,
     lists_api,
+    metrics_api,
     numbers_api,
     webhooks,
     wildix_api,
@@ -96,6 +96,7 @@ def create_app(parley: Parley, *, workers: bool = True) -> FastAPI:
     app.include_router(blocklist_api.router(parley.blocklist))
     app.include_router(campaigns_api.router(parley.campaigns))
     app.include_router(lists_api.router(parley.lists))
+    app.include_router(metrics_api.router(parley.settings))
 
     console.install(app, parley)
 
@@ -103,9 +104,5 @@ def create_app(parley: Parley, *, workers: bool = True) -> FastAPI:
     async def healthz() -> dict[str, object]:
         """Liveness, for load balancers and process supervisors (no details: it needs no credentials)."""
         return {"ok": True}
-
-    @app.get("/metrics", tags=["Operations"], response_class=PlainTextResponse)
-    async def metrics() -> PlainTextResponse:
-        return PlainTextResponse(generate_latest().decode(), media_type=CONTENT_TYPE_LATEST)
 
     return app

@@ -45,6 +45,9 @@ class Settings(BaseSettings):
     max_body_bytes: int = 1024 * 1024
     max_webhook_bytes: int = 1024 * 1024
     max_upload_bytes: int = 50 * 1024 * 1024
+    # Who may read /metrics besides loopback: a bearer token, and addresses or CIDR ranges (comma-separated).
+    metrics_token: str = Field(default="", repr=False)
+    metrics_allow: str = ""
 
     @property
     def http_host_port(self) -> tuple[str, int]:
