@@ -14,6 +14,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from parley.ingress.api import CurrentUser
 from parley.ingress.inputs import INT32_MAX, Instant
 from parley.services.campaigns import Campaigns
+from parley.services.statistics import safe_cell
 
 
 class CampaignIn(BaseModel):
@@ -97,7 +98,7 @@ def router(campaigns: Campaigns) -> APIRouter:
                 out = io.StringIO()
                 writer = csv.writer(out, lineterminator="\r\n")
                 for r in page:
-                    writer.writerow([r.number, r.state, r.status or "", r.reason or "", r.line or ""])
+                    writer.writerow([safe_cell(v) for v in (r.number, r.state, r.status, r.reason, r.line)])
                 yield out.getvalue()
                 after = page[-1].number
 

@@ -123,8 +123,11 @@ def _money(amounts: dict[str, Decimal]) -> str:
     return ", ".join(f"{amount.normalize():f} {currency}" for currency, amount in sorted(amounts.items()))
 
 
-def _safe_cell(value: Any) -> str:
-    """A CSV cell a spreadsheet will not run as a formula (phone numbers such as +1555… stay as they are)."""
+def safe_cell(value: Any) -> str:
+    """A CSV cell a spreadsheet will not run as a formula (phone numbers such as +1555… stay as they are).
+
+    Every CSV export a person may open in a spreadsheet writes its text cells through this (OWASP: CSV injection).
+    """
     text = "" if value is None else str(value)
     if text[:1] in ("=", "+", "-", "@", "\t", "\r") and not text[1:].isdigit():
         return "'" + text
@@ -296,9 +299,9 @@ class Statistics:
                 writer.writerow(
                     [
                         r.id, r.created_at.astimezone(zone).isoformat(timespec="seconds"), r.direction,
-                        _safe_cell(r.sender), _safe_cell(r.recipient), r.extension or "", _safe_cell(r.user_name),
-                        r.status, r.segments, r.charge or "", r.currency or "", _safe_cell(r.body),
-                        _safe_cell(r.error),
+                        safe_cell(r.sender), safe_cell(r.recipient), r.extension or "", safe_cell(r.user_name),
+                        r.status, r.segments, r.charge or "", r.currency or "", safe_cell(r.body),
+                        safe_cell(r.error),
                     ]
                 )  # fmt: skip
             yield buffer.getvalue()
