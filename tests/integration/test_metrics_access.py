@@ -40,5 +40,5 @@ async def test_allowed_ranges_open_metrics_to_their_addresses_only(tmp_path: Pat
 
 
 def test_a_bad_allowed_range_is_named() -> None:
-    with pytest.raises(ValueError, match='"10.0.0.0/33"'):
+    with pytest.raises(ValueError, match=r'"10\.0\.0\.0/33"'):
         allowed_networks("10.0.0.0/8, 10.0.0.0/33")
