@@ -25,6 +25,7 @@ from parley.core.numbers import InvalidNumber, parse_e164
 from parley.core.text import encoding_for
 from parley.services.admin_checks import AdminError, check_entry, form_entry, require_admin
 from parley.services.directory import DirectoryCache, User
+from parley.services.transport_secrets import MaskMismatch, mask, unmask
 from parley.services.transports import Transports
 from parley.store import admin as store
 from parley.store import directory
@@ -95,6 +96,12 @@ class TransportAdmin:
                 raise AdminError.on(None, f"There is no transport {name}", 404)
             if existing is not None and existing.kind == "smpp" and "password" not in entry:
                 entry["password"] = existing.config.get("password", "")
+            if "command" in entry:  # shown masked: the masks left in stand for the stored credentials
+                stored = existing.config.get("command", "") if existing is not None else ""
+                try:
+                    entry["command"] = unmask(str(entry["command"]), stored)
+                except MaskMismatch as exc:
+                    raise AdminError.on("command", str(exc)) from None
             t = check_entry(spec.read_transport, entry)
             problems = _channel_problems(t)
             if name is None and await store.find(conn, transports, "name", t.name) is not None:
@@ -208,7 +215,8 @@ def _view(row: Any, live: dict[str, Any] | None) -> dict[str, Any]:
         "state": live["state"] if live else "not running",
         "workers": live["workers"] if live else {},
         "last_error": live["last_error"] if live else None,
-        "config": {k: v for k, v in config.items() if k != "password"},  # the password never goes back to a page
+        # Credentials never go back to a page or an API answer: no SMPP password, a curl command masked.
+        "config": {k: mask(v) if k == "command" else v for k, v in config.items() if k != "password"},
     }
 
 
