@@ -7,7 +7,6 @@ render the whole page for a plain request, so links and reloads work without Jav
 
 from __future__ import annotations
 
-import contextlib
 from typing import TYPE_CHECKING, Annotated, Any
 from urllib.parse import urlencode
 
@@ -88,18 +87,16 @@ class InboxPages:
         }
 
     async def conversation_context(
-        self, user: User, conversation_id: str, *, mark_read: bool = True, before: str | None = None, **extra: Any
+        self, user: User, conversation_id: str, *, before: str | None = None, **extra: Any
     ) -> dict[str, Any]:
+        """What a conversation's fragments render with. Reading it marks nothing: the page posts to
+        ``/inbox/{id}/read`` once it is in front of the user (console.js), never a GET."""
         conversations = self.parley.conversations
         try:
             conversation = await conversations.get(user, conversation_id)
             found = await conversations.timeline(user, conversation_id, TIMELINE_PAGE, before)
         except ConversationError as exc:
             raise ConsoleRefused(exc.status, exc.reason) from None
-        if mark_read:
-            # An admin looking at a conversation he is not in has no read marker to move.
-            with contextlib.suppress(ConversationError):
-                await conversations.read(user, conversation_id)
         set_timezone((await self.parley.cache.config()).timezone)
         member = user.extension in conversation["participants"]
         people = await self.view.people(found["events"])
@@ -158,9 +155,7 @@ def router(parley: Parley) -> APIRouter:
     async def conversation_page(request: Request, session: ConsoleSession, conversation_id: str) -> Response:
         context = await inbox.conversation_context(session.user, conversation_id)
         if request.headers.get("HX-Request") == "true":
-            response = render(request, "inbox/_selected.html", context)
-            response.headers["HX-Trigger-After-Settle"] = "inbox:read"
-            return response
+            return render(request, "inbox/_selected.html", context)
         else:
             query = InboxQuery()
             context |= await inbox.list_context(session.user, query, conversation_id)
@@ -170,19 +165,27 @@ def router(parley: Parley) -> APIRouter:
     @pages.get("/inbox/{conversation_id}/timeline")
     async def timeline(request: Request, session: ConsoleSession, conversation_id: str) -> Response:
         context = await inbox.conversation_context(session.user, conversation_id)
-        response = render(request, "inbox/_timeline.html", {**context, "refresh": True})
-        response.headers["HX-Trigger-After-Settle"] = "inbox:read"
-        return response
+        return render(request, "inbox/_timeline.html", {**context, "refresh": True})
+
+    @pages.post("/inbox/{conversation_id}/read", status_code=204)
+    async def mark_read(session: ConsoleSession, conversation_id: str) -> Response:
+        """The page was seen: move the user's read marker (and tell the list to drop its unread badge)."""
+        try:
+            await parley.conversations.read(session.user, conversation_id)
+        except ConversationError as exc:
+            if exc.status != 403:  # 403: an admin looking at a conversation he is not in has no marker to move
+                raise ConsoleRefused(exc.status, exc.reason) from None
+        return Response(status_code=204, headers={"HX-Trigger": "inbox:read"})
 
     @pages.get("/inbox/{conversation_id}/older")
     async def older(request: Request, session: ConsoleSession, conversation_id: str, before: str) -> Response:
         """The page of the timeline before message ``before``: entries to put in place of "Show older"."""
-        context = await inbox.conversation_context(session.user, conversation_id, mark_read=False, before=before)
+        context = await inbox.conversation_context(session.user, conversation_id, before=before)
         return render(request, "inbox/_timeline_items.html", {**context, "older_page": True})
 
     @pages.get("/inbox/{conversation_id}/members")
     async def members(request: Request, session: ConsoleSession, conversation_id: str) -> Response:
-        context = await inbox.conversation_context(session.user, conversation_id, mark_read=False)
+        context = await inbox.conversation_context(session.user, conversation_id)
         return render(request, "inbox/_members.html", context)
 
     return pages

@@ -40,7 +40,7 @@ def add_routes(pages: APIRouter, inbox: InboxPages) -> None:
     conversations = inbox.parley.conversations
 
     async def whole_page(request: Request, session: Any, conversation_id: str, status: int, **extra: Any) -> Response:
-        context = await inbox.conversation_context(session.user, conversation_id, mark_read=False, **extra)
+        context = await inbox.conversation_context(session.user, conversation_id, **extra)
         context |= await inbox.list_context(session.user, InboxQuery(), conversation_id)
         context |= await inbox.filters_context(session.user)
         return render(request, "inbox/page.html", context, status=status)
@@ -118,13 +118,11 @@ def add_routes(pages: APIRouter, inbox: InboxPages) -> None:
             errors = field_errors(exc)
             if not _htmx(request):
                 return await whole_page(request, session, conversation_id, exc.status, errors=errors, values=values)
-            context = await inbox.conversation_context(
-                session.user, conversation_id, mark_read=False, errors=errors, values=values
-            )
+            context = await inbox.conversation_context(session.user, conversation_id, errors=errors, values=values)
             return render(request, "inbox/_members.html", context, status=_refused_status(request, exc))
         if not _htmx(request):
             return RedirectResponse(f"/inbox/{conversation_id}", status_code=303)
-        context = await inbox.conversation_context(session.user, conversation_id, mark_read=False)
+        context = await inbox.conversation_context(session.user, conversation_id)
         response = render(request, "inbox/_members.html", context)
         response.headers["HX-Trigger"] = _changed(conversation_id)
         return response
@@ -172,9 +170,7 @@ def add_routes(pages: APIRouter, inbox: InboxPages) -> None:
         except ServiceError as exc:
             if not _htmx(request):
                 return await whole_page(request, session, conversation_id, exc.status, errors=field_errors(exc))
-            context = await inbox.conversation_context(
-                session.user, conversation_id, mark_read=False, errors=field_errors(exc)
-            )
+            context = await inbox.conversation_context(session.user, conversation_id, errors=field_errors(exc))
             return render(request, "inbox/_members.html", context, status=_refused_status(request, exc))
         if _htmx(request):
             return Response(status_code=200, headers={"HX-Redirect": "/inbox"})

@@ -27,8 +27,38 @@ document.addEventListener("DOMContentLoaded", () => {
 
   startLive();
   keepDrafts(document);
-  htmx.onLoad((element) => keepDrafts(element));
+  markReadWhenSeen(document);
+  htmx.onLoad((element) => { keepDrafts(element); markReadWhenSeen(element); });
 });
+
+function csrfToken() {
+  const meta = document.querySelector('meta[name="csrf-token"]');
+  return meta ? meta.content : "";
+}
+
+// A conversation is read when its timeline is in front of the user, not when a GET fetched it (a prefetch,
+// a tab in the background): each rendered timeline with data-read-url posts it once the page is visible.
+function markReadWhenSeen(root) {
+  const found = root.querySelectorAll ? root.querySelectorAll("[data-read-url]") : [];
+  const elements = root.dataset && root.dataset.readUrl ? [root, ...found] : [...found];
+  for (const element of elements) {
+    if (element.dataset.readPosted) continue;
+    element.dataset.readPosted = "1";
+    const post = () => {
+      if (!element.isConnected) return;
+      fetch(element.dataset.readUrl, { method: "POST", credentials: "same-origin", headers: { "X-CSRF-Token": csrfToken() } })
+        .then((response) => { if (response.ok) htmx.trigger(document.body, "inbox:read"); })
+        .catch(() => { /* offline: the next view marks it */ });
+    };
+    if (document.visibilityState === "visible") { post(); continue; }
+    const whenVisible = () => {
+      if (document.visibilityState !== "visible") return;
+      document.removeEventListener("visibilitychange", whenVisible);
+      post();
+    };
+    document.addEventListener("visibilitychange", whenVisible);
+  }
+}
 
 function showNotice(message, kind) {
   const box = document.getElementById("notice");
