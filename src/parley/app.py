@@ -30,6 +30,7 @@ from parley.ingress.mail2sms import Mail2SmsHandler, start_smtp
 from parley.services.errors import ServiceError
 from parley.settings import split_host_port
 from parley.web import console
+from parley.web.headers import SecurityHeaders
 
 
 def create_app(parley: Parley, *, workers: bool = True) -> FastAPI:
@@ -86,6 +87,7 @@ def create_app(parley: Parley, *, workers: bool = True) -> FastAPI:
     # Text no route can store (NUL, lone surrogates) is refused before routing; these two read their own input.
     app.add_middleware(InputGuard, exempt=("/api/v1/originate/", "/api/v2/webhooks/"))
     app.add_middleware(BodyLimits, **limits(parley.settings))  # outside InputGuard, which reads bodies whole
+    app.add_middleware(SecurityHeaders)  # outermost: a 413 carries the headers too
 
     app.include_router(wildix_api.router(parley.auth, parley.outbox, parley.cache))
     app.include_router(api.router(parley.outbox, parley.cache, parley.queries, parley.admin.transports))

@@ -78,14 +78,31 @@ async def browser() -> AsyncIterator[Browser]:
             await browser.close()
 
 
+# Every page of every console test reports what the Content-Security-Policy blocked: nothing may be.
+CSP_REPORTER = """document.addEventListener("securitypolicyviolation", (e) => window.parleyCspViolation(
+    `${e.effectiveDirective} blocked ${e.blockedURI || "inline"} at ${e.sourceFile || document.URL}:${e.lineNumber}`));"""
+
+
 @pytest.fixture
-async def context(browser: Browser) -> AsyncIterator[BrowserContext]:
+def csp_violations() -> list[str]:
+    return []
+
+
+@pytest.fixture
+async def context(browser: Browser, csp_violations: list[str]) -> AsyncIterator[BrowserContext]:
     context = await browser.new_context(viewport={"width": 1280, "height": 800})
     context.set_default_timeout(15_000)
+
+    def report(violation: str) -> None:
+        csp_violations.append(violation)
+
+    await context.expose_function("parleyCspViolation", report)
+    await context.add_init_script(CSP_REPORTER)
     try:
         yield context
     finally:
         await context.close()
+    assert csp_violations == [], "the console did something its Content-Security-Policy blocks"
 
 
 @pytest.fixture

@@ -19,11 +19,38 @@ document.addEventListener("DOMContentLoaded", () => {
   });
   document.body.addEventListener("htmx:sendError", () => showNotice("Parley cannot be reached: check the connection", "error"));
 
-  // Forms that destroy something ask first: <form data-confirm="Delete user 104?">. Cancelling sends nothing.
+  // Forms (or the button that submits them) that destroy something ask first: <form data-confirm="Delete user
+  // 104?">, <button formaction="…" data-confirm="…">. Cancelling sends nothing.
   document.body.addEventListener("submit", (e) => {
-    const question = e.target.dataset && e.target.dataset.confirm;
+    const question = (e.submitter && e.submitter.dataset.confirm) || (e.target.dataset && e.target.dataset.confirm);
     if (question && !window.confirm(question)) { e.preventDefault(); e.stopImmediatePropagation(); }
   }, true);
+
+  // <textarea name="message" data-param-as="text">: its value goes to the server under another name (the
+  // message counter takes "text"), without an hx-vals expression (the page's policy forbids eval).
+  document.body.addEventListener("htmx:configRequest", (e) => {
+    const as = e.detail.elt.dataset && e.detail.elt.dataset.paramAs;
+    if (as) e.detail.parameters[as] = e.detail.elt.value;
+  });
+
+  // The inbox composer (<form data-composer>): marks its text invalid on a refusal, starts afresh after a send.
+  document.body.addEventListener("htmx:afterRequest", (e) => {
+    const form = e.detail.elt;
+    if (!form.matches || !form.matches("form[data-composer]")) return;
+    const status = e.detail.xhr.status;
+    const text = form.querySelector("textarea");
+    if (text) text.setAttribute("aria-invalid", String(status === 422 && !!document.getElementById("e-text")));
+    if (status < 300) { form.reset(); if (text) htmx.trigger(text, "input"); }
+  });
+
+  // Live events about one conversation are re-fired with its id in the name ("parley:message.created:<id>"),
+  // so a conversation's parts listen for their own (hx-trigger filters would need eval).
+  for (const type of LIVE_TYPES) {
+    document.body.addEventListener("parley:" + type, (e) => {
+      const id = e.detail && e.detail.conversation_id;
+      if (id) htmx.trigger(document.body, "parley:" + type + ":" + id, e.detail);
+    });
+  }
 
   startLive();
   keepDrafts(document);
@@ -70,6 +97,8 @@ function showNotice(message, kind) {
   setTimeout(() => { if (box.firstChild === p) box.replaceChildren(); }, 8000);
 }
 
+const LIVE_TYPES = ["message.created", "message.status", "message.unrouted", "conversation.updated", "campaign.updated"];
+
 // Live updates: the user's event stream, re-broadcast as DOM events ("parley:message.created", ...)
 // on <body>; page parts listen with hx-trigger="parley:message.created from:body". Every open tab has its own
 // stream, so all of them update.
@@ -77,8 +106,7 @@ function startLive() {
   const url = document.body.dataset.live;
   if (!url || !window.EventSource) return;
   const source = new EventSource(url, { withCredentials: true });
-  const types = ["message.created", "message.status", "message.unrouted", "conversation.updated", "campaign.updated"];
-  for (const type of types) {
+  for (const type of LIVE_TYPES) {
     source.addEventListener(type, (e) => {
       let data = {};
       try { data = JSON.parse(e.data); } catch (_) { /* keep {} */ }
@@ -107,6 +135,7 @@ function keepDrafts(root) {
     const form = area.closest("form");
     if (form) {
       form.addEventListener("htmx:afterRequest", (e) => {
+        if (e.detail.elt !== form) return; // a request of a field inside it (the counter), not the form's own
         if (e.detail.successful && e.detail.xhr.status < 300 && !e.detail.xhr.getResponseHeader("HX-Redirect")) {
           localStorage.removeItem(key);
         }
