@@ -80,7 +80,8 @@ async def browser() -> AsyncIterator[Browser]:
 
 # Every page of every console test reports what the Content-Security-Policy blocked: nothing may be.
 CSP_REPORTER = """document.addEventListener("securitypolicyviolation", (e) => window.parleyCspViolation(
-    `${e.effectiveDirective} blocked ${e.blockedURI || "inline"} at ${e.sourceFile || document.URL}:${e.lineNumber}`));"""
+    `${e.effectiveDirective} blocked ${e.blockedURI || "inline"} at ${e.sourceFile || document.URL}:`
+    + e.lineNumber));"""
 
 
 @pytest.fixture

@@ -35,7 +35,8 @@ def over_tls(scope: Scope) -> bool:
         return True
     for name, value in scope["headers"]:
         if name == b"x-forwarded-proto":
-            return value.split(b",")[0].strip().lower() == b"https"
+            first: bytes = value.split(b",")[0]
+            return first.strip().lower() == b"https"
     return False
 
 
