@@ -19,7 +19,7 @@ CONSOLE_POLICY = (
     "font-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'; object-src 'none'"
 )
 DOCS_POLICY = "frame-ancestors 'none'"
-DOCS_PATHS = ("/api/v1/doc",)  # and /api/v1/doc/oauth2-redirect
+DOCS_PATHS = ("/api/v1/doc", "/docs/oauth2-redirect")
 HSTS = b"max-age=31536000"
 
 _ALWAYS = [

@@ -43,6 +43,15 @@ document.addEventListener("DOMContentLoaded", () => {
     if (status < 300) { form.reset(); if (text) htmx.trigger(text, "input"); }
   });
 
+  // A part that refreshes itself on live events (<div data-keep-typing>, the members panel) does not while the
+  // user has typed into one of its fields: what he typed is not thrown away. His own post re-renders the part.
+  document.body.addEventListener("htmx:beforeRequest", (e) => {
+    const part = e.detail.elt;
+    if (!part.hasAttribute || !part.hasAttribute("data-keep-typing")) return;
+    const typed = [...part.querySelectorAll("input:not([type=hidden]), textarea")].some((f) => f.value !== f.defaultValue);
+    if (typed) e.preventDefault();
+  });
+
   // Live events about one conversation are re-fired with its id in the name ("parley:message.created:<id>"),
   // so a conversation's parts listen for their own (hx-trigger filters would need eval).
   for (const type of LIVE_TYPES) {

@@ -1,0 +1,148 @@
+"""Every route of the real app, as a table (issue 10): without credentials each answers 401 (API) or the sign-in
+redirect (console), except an explicit allow-list; a plain user (business license, not an admin) gets 403 or 404
+on every admin route. A new route without its check fails here."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote
+
+import pytest
+from fastapi.routing import APIRoute
+from starlette.routing import Mount
+
+from parley.web.security import ConsoleSession
+from tests.support.app import InProcess, console_client, in_process
+from tests.support.provisioning import document
+
+PLAIN = ("102", "bob-secret")  # business license, not an admin
+OUTSIDE = "203.0.113.9"  # not loopback: /metrics wants its own credentials
+
+# Routes anyone may call: each either needs no identity or checks its own credentials.
+OPEN = {
+    "/healthz": "liveness for load balancers",
+    "/login": "the sign-in form and its post (double-submit CSRF)",
+    "/api/v2/webhooks/twilio": "X-Twilio-Signature",
+    "/api/v2/webhooks/inbound": "X-Parley-Signature",
+    "/metrics": "loopback, PARLEY_METRICS_ALLOW or PARLEY_METRICS_TOKEN",
+    "/api/v1/openapi.json": "the API's description",
+    "/api/v1/doc": "the API's documentation page",
+    "/docs/oauth2-redirect": "part of the documentation page",
+    "/static": "the console's CSS and scripts",
+}
+# Admin routes that are neither under /admin nor tagged Administration in the API.
+ALSO_ADMIN = {("DELETE", "/api/v2/blocklist/{number}"), ("POST", "/blocklist/remove")}
+PARAMS = {"number": "+15551230001", "name": "carrier", "extension": "101", "member": "101"}
+
+
+def route_contexts(app: Any) -> list[Any]:
+    """The app's routes, routers included (FastAPI 0.16x keeps them as included routers in ``app.routes``)."""
+    try:
+        from fastapi.routing import iter_route_contexts
+    except ImportError:  # an older FastAPI: app.routes are the routes themselves
+        return list(app.routes)
+    return list(iter_route_contexts(app.routes))
+
+
+def endpoints(app: Any) -> list[tuple[str, str, bool]]:
+    """(method, path template, whether it is an admin route) for every route of the app."""
+    found: list[tuple[str, str, bool]] = []
+    for route in route_contexts(app):
+        if isinstance(getattr(route, "original_route", route), Mount):
+            assert route.path in OPEN, f"a mounted app at {route.path}: allow-list it or give it a check"
+            continue
+        tags = getattr(route, "tags", None) or []
+        for method in sorted((route.methods or set()) - {"HEAD"}):
+            admin = route.path.startswith("/admin") or "Administration" in tags or (method, route.path) in ALSO_ADMIN
+            found.append((method, route.path, admin))
+    return found
+
+
+def concrete(path: str) -> str:
+    return re.sub(r"\{(\w+)(:\w+)?\}", lambda m: quote(PARAMS.get(m[1], "1"), safe=""), path)
+
+
+def body_for(app: Any, method: str, path: str) -> dict[str, Any]:
+    """An empty JSON object for API routes that read a JSON body (so that the body is not what refuses)."""
+    if not path.startswith("/api/"):
+        return {}
+    for route in route_contexts(app):
+        original = getattr(route, "original_route", route)
+        if isinstance(original, APIRoute) and route.path == path and method in route.methods and original.body_field:
+            return {"json": {}}
+    return {}
+
+
+@pytest.fixture
+async def app(tmp_path: Path) -> AsyncIterator[InProcess]:
+    doc = document()
+    doc["users"] = [{**u, "license": "business"} if u["extension"] == "102" else u for u in doc["users"]]
+    doc["transports"] = [{"name": "carrier", "role": "carrier", "kind": "smpp", "host": "127.0.0.1", "port": 1,
+                          "system_id": "parley", "password": "secret"}]  # fmt: skip
+    async with in_process(tmp_path, doc) as running:
+        yield running
+
+
+async def refused_without_credentials(app: InProcess) -> list[str]:
+    """The routes that answer an anonymous request with something else than 401 / the sign-in redirect."""
+    wrong: list[str] = []
+    async with app.client(address=OUTSIDE) as anonymous:
+        for method, path, _ in endpoints(app.app):
+            if path in OPEN:
+                continue
+            response = await anonymous.request(method, concrete(path), **body_for(app.app, method, path))
+            if path.startswith("/api/"):
+                ok = response.status_code == 401
+            else:
+                ok = response.status_code == 303 and response.headers["location"].startswith("/login")
+            if not ok:
+                wrong.append(f"{method} {path}: {response.status_code}")
+    return wrong
+
+
+async def admin_routes_a_plain_user_may_use(app: InProcess) -> list[str]:
+    table = [(method, path) for method, path, admin in endpoints(app.app) if admin]
+    assert len(table) > 30
+    wrong: list[str] = []
+    async with app.client(PLAIN, address=OUTSIDE) as api, console_client(app, PLAIN) as (console, csrf):
+        for method, path in table:
+            client = api if path.startswith("/api/") else console
+            response = await client.request(
+                method, concrete(path), headers={"X-CSRF-Token": csrf}, **body_for(app.app, method, path)
+            )
+            if response.status_code not in (403, 404):
+                wrong.append(f"{method} {path}: {response.status_code}")
+    return wrong
+
+
+async def test_every_route_refuses_a_request_without_credentials(app: InProcess) -> None:
+    assert len(endpoints(app.app)) > 100  # the whole app, not a part of it
+    assert await refused_without_credentials(app) == []
+
+
+async def test_the_allow_listed_routes_still_check_their_own_credentials(app: InProcess) -> None:
+    async with app.client(address=OUTSIDE) as anonymous:
+        for path in ("/api/v2/webhooks/twilio", "/api/v2/webhooks/inbound"):
+            assert (await anonymous.post(path, json={})).status_code in (403, 404), path
+        assert (await anonymous.get("/metrics")).status_code == 403
+        assert (await anonymous.post("/login", data={"extension": "101", "password": "x"})).status_code == 403
+
+
+async def test_a_plain_user_is_refused_every_admin_route(app: InProcess) -> None:
+    assert await admin_routes_a_plain_user_may_use(app) == []
+
+
+async def test_a_new_route_without_its_check_fails_the_table(app: InProcess) -> None:
+    @app.app.get("/api/v2/forgotten")
+    async def forgotten() -> dict[str, bool]:
+        return {"open": True}
+
+    @app.app.get("/admin/forgotten")
+    async def forgotten_admin_page(_: ConsoleSession) -> dict[str, bool]:
+        return {"admin": False}
+
+    assert await refused_without_credentials(app) == ["GET /api/v2/forgotten: 200"]
+    assert "GET /admin/forgotten: 200" in await admin_routes_a_plain_user_may_use(app)
