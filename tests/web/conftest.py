@@ -14,7 +14,7 @@ import pytest
 from playwright.async_api import Browser, BrowserContext, Page, async_playwright, expect
 
 from tests.support.provisioning import document
-from tests.support.server import ParleyServer
+from tests.support.server import ParleyServer, wait_until
 from tests.support.smsc import SmscSimulator
 
 CHROMIUM = os.environ.get("PARLEY_TEST_CHROMIUM", "/usr/bin/chromium")
@@ -118,6 +118,10 @@ async def sign_in(page: Page, server: ParleyServer, who: tuple[str, str] = ALICE
     await page.get_by_label("Password").fill(who[1])
     await page.get_by_role("button", name="Sign in").click()
     await page.wait_for_url(lambda url: "/login" not in url)
+    # A page hears live events once its stream is open: an event sent before that would be missed. (Polled from
+    # here: wait_for_function evaluates strings in the page, which the console's policy forbids.)
+    stream_open = "() => !document.body.dataset.live || (!!window.parleyLive && window.parleyLive.readyState === 1)"
+    await wait_until(lambda: page.evaluate(stream_open), timeout=15)
 
 
 async def screenshot(page: Page, name: str) -> None:

@@ -14,6 +14,7 @@ async def open_conversation(page: Page, smsc: SmscSimulator, text: str) -> str:
     item = page.get_by_role("list", name="Conversations").get_by_role("link").filter(has_text=text)
     await item.click()
     await expect(page.get_by_role("list", name="Messages and events")).to_contain_text(text)
+    await expect(item.locator(".badge.unread")).to_have_count(0)  # the page has posted that it was read
     return page.url
 
 
