@@ -127,3 +127,22 @@ def event_row(conversation_id: str, kind: str, actor: str, now: datetime, **deta
 async def active_user_ids(conn: AsyncConnection, conversation_id: str) -> frozenset[int]:
     rows = await store.members(conn, conversation_id)
     return frozenset(r.user_id for r in rows if r.user_id is not None and r.active)
+
+
+def view(conversation: Record, members: list[Record], unread: int) -> dict[str, Any]:
+    """A conversation as the API and the console show it."""
+    return {
+        "id": conversation.id,
+        "title": conversation.title,
+        "company_number": conversation.company_number,
+        "external_number": conversation.external_number,
+        "service": conversation.service,
+        "assignee": conversation.assignee,
+        "participants": [m.extension if m.user_id is not None else m.bot for m in members if m.active],
+        "former_participants": [m.extension if m.user_id is not None else m.bot for m in members if not m.active],
+        "unrouted": conversation.unrouted,
+        "unread": unread,
+        "created_at": conversation.created_at,
+        "updated_at": conversation.updated_at,
+        "last_message_at": conversation.last_message_at,
+    }

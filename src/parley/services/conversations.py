@@ -62,13 +62,13 @@ class Conversations:
             ids = [r.id for r in rows]
             members = await store.members_of(conn, ids)
             unread = await store.unread_counts(conn, user.id, ids)
-        return [view(r, members[r.id], unread.get(r.id, 0)) for r in rows]
+        return [support.view(r, members[r.id], unread.get(r.id, 0)) for r in rows]
 
     async def get(self, user: User, conversation_id: str) -> dict[str, Any]:
         async with self._db.read() as conn:
             conversation, members = await self._visible(conn, user, conversation_id)
             unread = await store.unread_counts(conn, user.id, [conversation_id])
-        return view(conversation, members, unread.get(conversation_id, 0))
+        return support.view(conversation, members, unread.get(conversation_id, 0))
 
     async def timeline(
         self, user: User, conversation_id: str, limit: int = 200, before: str | None = None, *, blocked: bool = False
@@ -223,7 +223,8 @@ class Conversations:
             timeline = []
             if await store.put_member(conn, conversation_id, key, user_id=uid, bot=bot, now=now):
                 timeline.append(support.event_row(conversation_id, "joined", user_key(user.id), now, member=key))
-            await self._changed(conn, conversation_id, timeline, now)
+            announce = await self._changed(conn, conversation_id, timeline, now)
+        await self._bus.publish([announce])  # announced once committed
         return await self.get(user, conversation_id)
 
     async def _resolve(self, conn: AsyncConnection, member: str) -> tuple[str, int | None, str | None]:
@@ -253,7 +254,8 @@ class Conversations:
             if not await store.drop_member(conn, conversation_id, key, now=now, by_agent=bot is not None):
                 raise ConversationError(422, f'"{member}" is not in this conversation', "member")
             event = support.event_row(conversation_id, "removed", user_key(user.id), now, member=key)
-            await self._changed(conn, conversation_id, [event], now)
+            announce = await self._changed(conn, conversation_id, [event], now)
+        await self._bus.publish([announce])  # announced once committed
         return await self.get(user, conversation_id)
 
     async def leave(self, user: User, conversation_id: str) -> None:
@@ -262,7 +264,8 @@ class Conversations:
             await self._member(conn, user, conversation_id)
             await store.drop_member(conn, conversation_id, user_key(user.id), now=now, by_agent=False)
             event = support.event_row(conversation_id, "left", user_key(user.id), now, member=user_key(user.id))
-            await self._changed(conn, conversation_id, [event], now)
+            announce = await self._changed(conn, conversation_id, [event], now)
+        await self._bus.publish([announce])  # announced once committed
 
     async def assign(self, user: User, conversation_id: str, extension: str | None) -> dict[str, Any]:
         now = self._clock()
@@ -283,7 +286,8 @@ class Conversations:
                 await store.put_member(conn, conversation_id, user_key(target.id), user_id=target.id, bot=None, now=now)
             await store.update(conn, conversation_id, assignee_id=target.id if target else None)
             event = support.event_row(conversation_id, "assigned", user_key(user.id), now, assignee=extension)
-            await self._changed(conn, conversation_id, [event], now)
+            announce = await self._changed(conn, conversation_id, [event], now)
+        await self._bus.publish([announce])  # announced once committed
         return await self.get(user, conversation_id)
 
     async def rename(self, user: User, conversation_id: str, title: str) -> dict[str, Any]:
@@ -295,7 +299,8 @@ class Conversations:
             await self._member(conn, user, conversation_id)
             await store.update(conn, conversation_id, title=title)
             event = support.event_row(conversation_id, "renamed", user_key(user.id), now, title=title)
-            await self._changed(conn, conversation_id, [event], now)
+            announce = await self._changed(conn, conversation_id, [event], now)
+        await self._bus.publish([announce])  # announced once committed
         return await self.get(user, conversation_id)
 
     async def read(self, user: User, conversation_id: str) -> None:
@@ -304,11 +309,13 @@ class Conversations:
             await self._member(conn, user, conversation_id)
             await store.mark_read(conn, conversation_id, user_key(user.id), now)
 
-    async def _changed(self, conn: AsyncConnection, conversation_id: str, timeline: list[Any], now: datetime) -> None:
+    async def _changed(self, conn: AsyncConnection, conversation_id: str, timeline: list[Any], now: datetime) -> Event:
+        """Record a change; the caller publishes the event it returns after the commit (DESIGN: nothing is
+        announced that was not committed — a page re-reading on it would otherwise see the old state)."""
         await store.add_events(conn, timeline)
         await store.update(conn, conversation_id, updated_at=now)
         audience = await support.active_user_ids(conn, conversation_id)
-        await self._bus.publish([Event("conversation.updated", {"conversation_id": conversation_id}, audience)])
+        return Event("conversation.updated", {"conversation_id": conversation_id}, audience)
 
     # --- admin -------------------------------------------------------------------------------------
 
@@ -384,21 +391,3 @@ class Conversations:
     def _require_admin(user: User) -> None:
         if not user.is_admin:
             raise ConversationError(403, "Administrators only")
-
-
-def view(conversation: Record, members: list[Record], unread: int) -> dict[str, Any]:
-    return {
-        "id": conversation.id,
-        "title": conversation.title,
-        "company_number": conversation.company_number,
-        "external_number": conversation.external_number,
-        "service": conversation.service,
-        "assignee": conversation.assignee,
-        "participants": [m.extension if m.user_id is not None else m.bot for m in members if m.active],
-        "former_participants": [m.extension if m.user_id is not None else m.bot for m in members if not m.active],
-        "unrouted": conversation.unrouted,
-        "unread": unread,
-        "created_at": conversation.created_at,
-        "updated_at": conversation.updated_at,
-        "last_message_at": conversation.last_message_at,
-    }
