@@ -445,7 +445,15 @@ def test_describe_never_shows_passwords_tokens_or_keys() -> None:
         assert kept in described
 
 
-@pytest.mark.parametrize("command", [CONTRACT_LINE, SEED_LINE, "curl -G -L -m 3 --connect-timeout 1 h -d a=b"])
+@pytest.mark.parametrize(
+    "command",
+    [
+        CONTRACT_LINE,
+        SEED_LINE,
+        "curl -G -L -m 3 --connect-timeout 1 h -d a=b",
+        "curl -m 1000000 --connect-timeout 0.0000001 h",  # once described as 1e+06 and 1e-07, which do not read back
+    ],
+)
 def test_describe_without_secrets_parses_back_to_the_same_template(command: str) -> None:
     template = parse_curl(command.replace("-u user:password ", "").replace("-u 101:sms101api ", ""))
     assert parse_curl(template.describe()) == template

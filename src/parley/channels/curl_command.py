@@ -14,6 +14,7 @@ import re
 import shlex
 from collections.abc import Callable
 from dataclasses import dataclass
+from decimal import Decimal
 from urllib.parse import quote, urlsplit
 
 FORM = "application/x-www-form-urlencoded"
@@ -149,8 +150,8 @@ class CurlTemplate:
             text = p.content if plain else f"{p.name}={p.content}"
             words += ["--data-urlencode" if p.urlencode else "--data-raw", redact(text)]
         words += ["-G"] * self.get + ["-L"] * self.follow_redirects
-        words += ["-m", f"{self.max_time:g}"] if self.max_time else []
-        words += ["--connect-timeout", f"{self.connect_timeout:g}"] if self.connect_timeout else []
+        words += ["-m", _decimal(self.max_time)] if self.max_time else []
+        words += ["--connect-timeout", _decimal(self.connect_timeout)] if self.connect_timeout else []
         return shlex.join([*words, "--url", redact(self.url)])
 
     def _body_encoder(self) -> Callable[[str], str]:
@@ -287,6 +288,12 @@ def _seconds(option: str, value: str | None) -> float | None:
     if not seconds > 0:
         raise CurlCommandError(f'--{option} needs a number of seconds, not "{value}"')
     return seconds
+
+
+def _decimal(seconds: float) -> str:
+    """Seconds as `_seconds` reads them back: plain digits, never an exponent (``1e+06``)."""
+    text = format(Decimal(repr(seconds)), "f")
+    return text.rstrip("0").rstrip(".") if "." in text else text
 
 
 def _percent(value: str) -> str:
