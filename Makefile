@@ -4,8 +4,9 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-# Test processes in parallel (pytest-xdist): one per core by default.
-TEST_WORKERS ?= auto
+# Test processes in parallel (pytest-xdist). Most tests wait on servers and sockets, so twice as many processes as
+# cores keep the cores busy; the console tests are grouped so that at most two browsers run at once.
+TEST_WORKERS ?= $(shell echo $$(( $$(nproc) * 2 )))
 
 .PHONY: run test check bench migrate clean test-prerequisites
 
@@ -28,7 +29,7 @@ test-prerequisites:
 	scripts/test-prerequisites
 
 test: $(STAMP) test-prerequisites
-	$(BIN)/pytest -q -n $(TEST_WORKERS)
+	$(BIN)/pytest -q -n $(TEST_WORKERS) --dist loadgroup
 
 check: $(STAMP)
 	$(BIN)/ruff format --check

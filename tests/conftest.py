@@ -18,6 +18,21 @@ from parley.store.tables import metadata
 
 PG_ADMIN_URL = os.environ.get("PARLEY_TEST_PG_URL", "postgresql://postgres@127.0.0.1:5432/test")
 
+# The console tests each run a `parley serve`, an SMSC and a Chromium: four of them at once on a two-core machine
+# starve each other past the browser's timeouts. With `make test`'s `--dist loadgroup`, their files go into two
+# groups, each run by one pytest-xdist worker, so at most two browsers run at a time while the other workers take
+# the rest of the suite.
+BROWSER_GROUPS = 2
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    web = Path(__file__).parent / "web"
+    files = sorted({item.path for item in items if item.path.is_relative_to(web)})
+    group = {path: f"browser-{i % BROWSER_GROUPS}" for i, path in enumerate(files)}
+    for item in items:
+        if item.path in group:
+            item.add_marker(pytest.mark.xdist_group(name=group[item.path]))
+
 
 class Clock:
     """A clock the test moves by hand."""

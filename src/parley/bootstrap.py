@@ -16,6 +16,7 @@ from parley.channels.base import Channel, Inbound, Receipt
 from parley.channels.curl import CurlChannel
 from parley.channels.smpp import SmppChannel
 from parley.core.delivery import RetryPolicy
+from parley.logs import Failures
 from parley.services.admin import Admin
 from parley.services.auth import Authenticator
 from parley.services.blocklists import Blocklist
@@ -44,6 +45,7 @@ from parley.workers.dispatcher import Dispatcher
 from parley.workers.router import RouterWorker
 
 log = structlog.get_logger()
+failures = Failures(log)  # a failure that repeats in a loop: its traceback once, then counts
 
 
 def utcnow() -> datetime:
@@ -93,7 +95,7 @@ class Parley:
                 if await self.timers.fire_due():
                     continue
             except Exception:
-                log.exception("scheduler.failed")
+                failures.exception("scheduler.failed")
             await asyncio.sleep(self.settings.timer_poll_seconds)
 
     async def _run_campaigns(self) -> None:
@@ -102,7 +104,7 @@ class Parley:
             try:
                 busy = await self.campaign_runner.tick()
             except Exception:
-                log.exception("campaigns.failed")
+                failures.exception("campaigns.failed")
                 busy = 0
             if not busy:
                 # A running campaign whose window is full looks again soon: its messages drain fast.
@@ -129,7 +131,7 @@ class Parley:
                 if tick % 2 == 0:
                     await self.transports.report(utcnow())
             except Exception:
-                log.exception("maintenance.failed")
+                failures.exception("maintenance.failed")
 
     async def close(self) -> None:
         started = bool(self._tasks)

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import re
-import smtplib
 import sqlite3
 from collections.abc import AsyncIterator
 from email.message import EmailMessage
@@ -14,7 +13,9 @@ from pathlib import Path
 import httpx
 import pytest
 
+from tests.support.console_http import sign_in
 from tests.support.http_sink import HttpSink
+from tests.support.mail import deliver
 from tests.support.provisioning import document
 from tests.support.server import ParleyServer, wait_until
 
@@ -32,18 +33,6 @@ async def server(tmp_path: Path) -> AsyncIterator[ParleyServer]:
         yield parley
     finally:
         parley.stop()
-
-
-async def sign_in(http: httpx.AsyncClient, who: tuple[str, str]) -> str:
-    """Sign in through the login form; returns the session's CSRF token."""
-    form = (await http.get("/login")).text
-    token = re.search(r'name="csrf" value="([^"]+)"', form)
-    assert token is not None
-    answer = await http.post("/login", data={"extension": who[0], "password": who[1], "csrf": token.group(1)})
-    assert answer.status_code == 303, answer.text
-    csrf = re.search(r'<meta name="csrf-token" content="([^"]+)"', (await http.get("/inbox")).text)
-    assert csrf is not None
-    return csrf.group(1)
 
 
 async def stream_ends(http: httpx.AsyncClient, change: object, timeout: float = 20) -> None:
@@ -90,18 +79,6 @@ def mail(sender: str, password: str = SMS_PASSWORD, from_number: str = "101") ->
         f"SENDSMS: TRUE\nFROMNUMBER: {from_number}\nTONUMBER: +15551234567\nSMSPASSWORD: {password}\nMESSAGE: Hi\n"
     )
     return message
-
-
-async def deliver(server: ParleyServer, message: EmailMessage) -> tuple[int, str]:
-    def session() -> tuple[int, str]:
-        with smtplib.SMTP("127.0.0.1", server.smtp_port, timeout=30) as smtp:
-            try:
-                smtp.send_message(message)
-            except smtplib.SMTPDataError as exc:
-                return exc.smtp_code, exc.smtp_error.decode()
-            return 250, "ok"
-
-    return await asyncio.to_thread(session)
 
 
 async def test_mail2sms_refuses_senders_not_allowed_before_looking_at_the_password(server: ParleyServer) -> None:

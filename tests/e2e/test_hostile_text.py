@@ -8,7 +8,6 @@ shared its batch.
 from __future__ import annotations
 
 import asyncio
-import smtplib
 from collections.abc import AsyncIterator
 from email.message import EmailMessage
 from pathlib import Path
@@ -17,6 +16,7 @@ from typing import Any
 import httpx
 import pytest
 
+from tests.support.mail import deliver
 from tests.support.provisioning import document
 from tests.support.server import ParleyServer, wait_until
 from tests.support.smsc import SmscSimulator
@@ -59,18 +59,6 @@ def _mail(message: str) -> EmailMessage:
     return mail
 
 
-async def _smtp(server: ParleyServer, mail: EmailMessage) -> tuple[int, str]:
-    def session() -> tuple[int, str]:
-        with smtplib.SMTP("127.0.0.1", server.smtp_port, timeout=30) as smtp:
-            try:
-                smtp.send_message(mail)
-            except smtplib.SMTPDataError as exc:
-                return exc.smtp_code, exc.smtp_error.decode()
-            return 250, "ok"
-
-    return await asyncio.to_thread(session)
-
-
 async def _messages(server: ParleyServer, **params: str) -> list[dict[str, Any]]:
     async with httpx.AsyncClient(base_url=server.url, auth=ALICE) as client:
         response = await client.get("/api/v2/messages", params={"limit": "500", **params})
@@ -90,7 +78,7 @@ async def test_a_nul_in_any_ingress_is_refused_naming_the_field_and_concurrent_s
         hostile = [
             wildix("a\x00b", 99),
             client.post("/api/v2/messages", json={"to": ["+15551234598"], "text": "a\u0000b"}),
-            _smtp(server, _mail("a\x00b")),
+            deliver(server, _mail("a\x00b")),
         ]
         *answers, wildix_nul, native_nul, (smtp_code, smtp_reply) = await asyncio.gather(*normal, *hostile)
     assert [a.status_code for a in answers] == [200] * NORMAL

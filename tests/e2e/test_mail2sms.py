@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
-import smtplib
 from collections.abc import AsyncIterator
 from email.message import EmailMessage
 from pathlib import Path
@@ -12,6 +10,7 @@ from typing import Any
 import httpx
 import pytest
 
+from tests.support.mail import deliver
 from tests.support.provisioning import document
 from tests.support.server import ParleyServer
 
@@ -48,20 +47,6 @@ def mail(body: str | None = BODY, html: str | None = None) -> EmailMessage:
         else:
             message.add_alternative(html, subtype="html")
     return message
-
-
-async def deliver(server: ParleyServer, message: EmailMessage) -> tuple[int, str]:
-    """One SMTP session; returns the server's answer to the DATA command."""
-
-    def session() -> tuple[int, str]:
-        with smtplib.SMTP("127.0.0.1", server.smtp_port, timeout=30) as smtp:
-            try:
-                smtp.send_message(message)
-            except smtplib.SMTPDataError as exc:
-                return exc.smtp_code, exc.smtp_error.decode()
-            return 250, "ok"
-
-    return await asyncio.to_thread(session)
 
 
 async def messages(server: ParleyServer) -> list[dict[str, Any]]:

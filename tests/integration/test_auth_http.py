@@ -18,6 +18,7 @@ from parley.bootstrap import Parley, build
 from parley.settings import Settings
 from parley.store.db import Database
 from tests.conftest import Clock
+from tests.support.console_http import sign_in
 from tests.support.provisioning import provision
 
 ALICE, BOB = ("101", "sms101api"), ("102", "bob-secret")
@@ -40,19 +41,6 @@ async def client(parley: Parley, address: str = "10.0.0.1", **kwargs: object) ->
     transport = httpx.ASGITransport(app=create_app(parley, workers=False), client=(address, 40000))
     async with httpx.AsyncClient(transport=transport, base_url="http://parley.test", **kwargs) as http:  # type: ignore[arg-type]
         yield http
-
-
-async def sign_in(http: httpx.AsyncClient, who: tuple[str, str]) -> str:
-    """Sign in through the login form; returns the session's CSRF token."""
-    form = (await http.get("/login")).text
-    token = re.search(r'name="csrf" value="([^"]+)"', form)
-    assert token is not None
-    answer = await http.post("/login", data={"extension": who[0], "password": who[1], "csrf": token.group(1)})
-    assert answer.status_code == 303, answer.text
-    page = (await http.get("/inbox")).text
-    csrf = re.search(r'<meta name="csrf-token" content="([^"]+)"', page)
-    assert csrf is not None
-    return csrf.group(1)
 
 
 async def test_wrong_basic_passwords_on_the_wildix_api_are_throttled(parley: Parley) -> None:

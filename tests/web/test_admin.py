@@ -181,6 +181,7 @@ async def test_a_new_number_gets_an_action_that_is_kept_as_saved(console: Parley
     await expect(page.get_by_role("heading", name="Number +15551230002")).to_be_visible()
 
     await page.get_by_role("button", name="Add a rule").click()
+    await expect(page.get_by_label("Rule 1 time ranges")).to_be_visible()  # each click re-renders the form
     await page.get_by_role("button", name="Add a rule").click()
     await page.get_by_label("Rule 2 time ranges").fill("13:00-14:00")
     await page.get_by_role("button", name="Remove rule 1").click()

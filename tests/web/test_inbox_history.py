@@ -6,7 +6,7 @@ import httpx
 from playwright.async_api import Page, expect
 
 from parley.services.inbox_view import PAGE_SIZE
-from tests.support.server import ParleyServer
+from tests.support.server import ParleyServer, wait_until
 from tests.support.smsc import SmscSimulator
 from tests.web.conftest import ALICE, CUSTOMER, SUPPORT, sign_in
 
@@ -41,8 +41,21 @@ async def test_the_api_pages_a_timeline_with_the_older_cursor(console: ParleySer
         assert bad.status_code == 422
 
 
+async def settled(server: ParleyServer, cid: str) -> None:
+    """Wait until every message of the conversation is delivered: a status change refreshes an open timeline to
+    its newest page, which would fold away an older page the test is looking at."""
+
+    async def all_delivered() -> bool:
+        async with httpx.AsyncClient(base_url=server.url, auth=ALICE, timeout=30) as api:
+            answer = (await api.get(f"/api/v2/conversations/{cid}/messages", params={"limit": 200})).json()
+        return {m["status"] for m in answer["messages"]} == {"delivered"}
+
+    await wait_until(all_delivered, timeout=60)
+
+
 async def test_the_console_shows_the_newest_page_and_older_ones_on_request(console: ParleyServer, page: Page) -> None:
     cid = await long_conversation(console)
+    await settled(console, cid)
     await sign_in(page, console, ALICE, f"/inbox/{cid}")
     bubbles = page.get_by_role("list", name="Messages and events").locator(".bubble")
     await expect(bubbles).to_have_count(100)

@@ -20,6 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from parley.core.actions import AddMembers, BotMessage, TimerOutcome, on_timer
 from parley.core.licenses import License
 from parley.core.membership import bot_key, user_key
+from parley.logs import Failures
 from parley.services import conversation_support as support
 from parley.services.events import Event, EventBus
 from parley.services.send import enqueue_rows, outbound_row
@@ -28,6 +29,7 @@ from parley.store.db import Database
 from parley.store.tables import Record, timers, users
 
 log = structlog.get_logger()
+failures = Failures(log)  # a failure that repeats in a loop: its traceback once, then counts
 
 
 class Timers:
@@ -78,7 +80,7 @@ class Timers:
             try:
                 await self._fire(int(timer_id))
             except Exception:
-                log.exception("timer.failed", timer=timer_id)
+                failures.exception("timer.failed", timer=timer_id)
         return len(claimed)
 
     async def _fire(self, timer_id: int) -> None:

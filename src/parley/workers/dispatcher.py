@@ -20,6 +20,7 @@ import structlog
 from parley.channels.base import Outgoing
 from parley.core.delivery import DeliveryError, GiveUp, RetryPolicy, TimedOut, Unreachable
 from parley.core.text import Encoding
+from parley.logs import Failures
 from parley.services.delivery import Delivered, Deliveries, Failed, InDoubt, Outcome, Postponed
 from parley.services.transports import Transports
 from parley.store import messages, queue
@@ -27,6 +28,7 @@ from parley.store.db import Database
 from parley.store.tables import Record
 
 log = structlog.get_logger()
+failures = Failures(log)  # a failure that repeats in a loop: its traceback once, then counts
 
 
 class Dispatcher:
@@ -93,7 +95,7 @@ class Dispatcher:
             async with self._db.write() as conn:
                 await queue.release(conn, held, worker=self._worker)
         except Exception:  # best effort: the leases run out all the same
-            log.exception("dispatch.release_failed", jobs=len(held))
+            failures.exception("dispatch.release_failed", jobs=len(held))
 
     async def claim_and_send(self) -> int:
         room = min(self._claim_batch, self._max_in_flight - len(self._in_flight))
@@ -178,13 +180,13 @@ class Dispatcher:
                 retry=not isinstance(decision, GiveUp),
             )
         except Exception as exc:  # a bug in a channel must not lose the message: retry later
-            log.exception("dispatch.error", message=message_id, transport=transport)
+            failures.exception("dispatch.error", message=message_id, transport=transport)
             at = self._clock() + self._policy.delay(attempts)
             outcome = Postponed(message_id, transport, f"internal error: {exc}", at, fault=True)
         try:
             await self._deliveries.record(outcome)
         except Exception:  # the lease runs out and another claim retries the message
-            log.exception("dispatch.record_failed", message=message_id)
+            failures.exception("dispatch.record_failed", message=message_id)
         finally:
             self._in_flight.discard(message_id)
             self._room.set()
@@ -197,7 +199,7 @@ class Dispatcher:
             try:
                 await self.renew_leases()
             except Exception:
-                log.exception("dispatch.lease_renewal_failed")
+                failures.exception("dispatch.lease_renewal_failed")
 
     async def renew_leases(self) -> None:
         """Extend the leases of every message this worker has in flight."""

@@ -44,12 +44,13 @@ document.addEventListener("DOMContentLoaded", () => {
   });
 
   // A part that refreshes itself on live events (<div data-keep-typing>, the members panel) does not while the
-  // user has typed into one of its fields: what he typed is not thrown away. His own post re-renders the part.
+  // user has typed into one of its fields, nor while it shows him an error: neither what he typed nor why it was
+  // refused is thrown away by someone else's change. His own post re-renders the part.
   document.body.addEventListener("htmx:beforeRequest", (e) => {
     const part = e.detail.elt;
     if (!part.hasAttribute || !part.hasAttribute("data-keep-typing")) return;
     const typed = [...part.querySelectorAll("input:not([type=hidden]), textarea")].some((f) => f.value !== f.defaultValue);
-    if (typed) e.preventDefault();
+    if (typed || part.querySelector('[aria-invalid="true"]')) e.preventDefault();
   });
 
   // Live events about one conversation are re-fired with its id in the name ("parley:message.created:<id>"),
