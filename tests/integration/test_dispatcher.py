@@ -12,12 +12,13 @@ import sqlalchemy as sa
 
 from parley.channels.base import Outgoing, Sent
 from parley.services.delivery import Deliveries, Outcome
-from parley.store import messages, queue
+from parley.store import queue
 from parley.store.db import Database
 from parley.store.tables import jobs
 from parley.store.tables import messages as messages_table
 from parley.workers.dispatcher import Dispatcher
 from tests.conftest import Clock
+from tests.support.outbound import add_outbound
 
 OLD_LEASE = timedelta(seconds=60)  # what a dead worker's jobs used to wait
 
@@ -71,18 +72,7 @@ def dispatcher(db: Database, clock: Clock, channel: Channel, worker: str, **kw: 
 
 
 async def queued(db: Database, clock: Clock, n: int) -> list[str]:
-    now = clock()
-    ids = [f"m{i:04d}" for i in range(n)]
-    rows = [
-        {"id": mid, "direction": "out", "user_id": None, "sender": "+15551230001", "recipient": "+15551234567",
-         "body": "hi", "status": "queued", "segments": 1, "encoding": "gsm7", "source": "test",
-         "created_at": now, "updated_at": now}
-        for mid in ids
-    ]  # fmt: skip
-    async with db.write() as conn:
-        await messages.add_all(conn, rows)
-        await queue.enqueue_many(conn, [(m, now) for m in ids])
-    return ids
+    return await add_outbound(db, [f"m{i:04d}" for i in range(n)], now=clock())
 
 
 async def wait_for(check: Callable[[], bool | Awaitable[bool]], timeout: float = 10.0) -> None:

@@ -22,11 +22,12 @@ from parley.services.delivery import Delivered, Deliveries, Failed
 from parley.services.directory import DirectoryCache, User
 from parley.services.receive import Inbox
 from parley.services.send import Outbox, SendSms
-from parley.store import messages, queue
+from parley.store import messages
 from parley.store.db import Database
 from parley.store.tables import message_parts, receipts
 from parley.store.tables import messages as messages_table
 from tests.conftest import Clock
+from tests.support.outbound import add_outbound
 from tests.support.provisioning import provision
 
 GOOD = 20
@@ -117,29 +118,7 @@ async def test_a_concatenated_sms_with_a_nul_in_an_early_part_keeps_the_note(db:
 
 
 async def _sending(db: Database, clock: Clock, count: int) -> list[str]:
-    now = clock()
-    ids = [f"m{i:03d}" for i in range(count)]
-    rows = [
-        {
-            "id": mid,
-            "direction": "out",
-            "user_id": None,
-            "sender": "+15551230001",
-            "recipient": "+15551234567",
-            "body": "hi",
-            "status": "sending",
-            "segments": 1,
-            "encoding": "gsm7",
-            "source": "test",
-            "created_at": now,
-            "updated_at": now,
-        }
-        for mid in ids
-    ]
-    async with db.write() as conn:
-        await messages.add_all(conn, rows)
-        await queue.enqueue_many(conn, [(mid, now) for mid in ids])
-    return ids
+    return await add_outbound(db, [f"m{i:03d}" for i in range(count)], now=clock(), status="sending")
 
 
 async def _statuses(db: Database) -> dict[str, str]:

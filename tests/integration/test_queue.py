@@ -7,36 +7,17 @@ from datetime import timedelta
 
 import sqlalchemy as sa
 
-from parley.store import messages, queue
+from parley.store import queue
 from parley.store.db import Database
 from parley.store.tables import jobs
 from tests.conftest import Clock
+from tests.support.outbound import add_outbound
 
 LEASE = timedelta(seconds=60)
 
 
 async def _add(db: Database, clock: Clock, ids: list[str], due_in: float = 0) -> None:
-    now = clock()
-    rows = [
-        {
-            "id": mid,
-            "direction": "out",
-            "user_id": None,
-            "sender": "+15551230001",
-            "recipient": "+15551234567",
-            "body": "hi",
-            "status": "queued",
-            "segments": 1,
-            "encoding": "gsm7",
-            "source": "test",
-            "created_at": now,
-            "updated_at": now,
-        }
-        for mid in ids
-    ]
-    async with db.write() as conn:
-        await messages.add_all(conn, rows)
-        await queue.enqueue_many(conn, [(m, now + timedelta(seconds=due_in)) for m in ids])
+    await add_outbound(db, ids, now=clock(), due=clock() + timedelta(seconds=due_in))
 
 
 async def _claim(db: Database, clock: Clock, limit: int = 10, worker: str = "w1") -> list[str]:

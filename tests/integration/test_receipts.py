@@ -9,24 +9,16 @@ import sqlalchemy as sa
 
 from parley.channels.base import Receipt
 from parley.services.delivery import Delivered, Deliveries, Failed, Postponed
-from parley.store import messages, queue
 from parley.store import receipts as receipts_store
 from parley.store.db import Database
 from parley.store.tables import jobs, message_parts, receipts
 from parley.store.tables import messages as messages_table
 from tests.conftest import Clock
+from tests.support.outbound import add_outbound
 
 
 async def _queued(db: Database, clock: Clock, mid: str, segments: int = 1) -> None:
-    now = clock()
-    row = {
-        "id": mid, "direction": "out", "user_id": None, "sender": "+15551230001", "recipient": "+15551234567",
-        "body": "hi", "status": "sending", "segments": segments, "encoding": "gsm7", "source": "test",
-        "created_at": now, "updated_at": now,
-    }  # fmt: skip
-    async with db.write() as conn:
-        await messages.add_all(conn, [row])
-        await queue.enqueue_many(conn, [(mid, now)])
+    await add_outbound(db, [mid], now=clock(), status="sending", segments=segments)
 
 
 async def _status(db: Database, mid: str) -> tuple[str, str | None]:
