@@ -48,10 +48,26 @@ class Settings(BaseSettings):
     # Who may read /metrics besides loopback: a bearer token, and addresses or CIDR ranges (comma-separated).
     metrics_token: str = Field(default="", repr=False)
     metrics_allow: str = ""
+    # The address carriers reach Parley at (e.g. https://sms.example.com): status callback and media URLs are
+    # built from it, whatever Host a request carried. Empty: http://<PARLEY_HTTP>.
+    public_url: str = ""
+    # Media: where files are kept (SQLite deployments; on PostgreSQL they go into the database so that every
+    # host sees them), how long signed URLs handed to carriers stay valid, the largest upload.
+    media_dir: str = "./var/media"
+    media_url_days: float = 7.0
+    max_media_bytes: int = 100 * 1024 * 1024
 
     @property
     def http_host_port(self) -> tuple[str, int]:
         return split_host_port(self.http, 8080)
+
+    @property
+    def public_base(self) -> str:
+        """`public_url` without its trailing slash, or the local HTTP address when it is not set."""
+        if self.public_url:
+            return self.public_url.rstrip("/")
+        host, port = self.http_host_port
+        return f"http://{f'[{host}]' if ':' in host else host}:{port}"
 
     @property
     def is_sqlite(self) -> bool:

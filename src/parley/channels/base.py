@@ -14,7 +14,20 @@ from typing import ClassVar, Literal, Protocol
 
 from parley.core.text import Encoding
 
-ReceiptState = Literal["delivered", "undelivered", "failed", "accepted", "unknown"]
+# "sending" and "sent" come from HTTP carriers' status callbacks (the message is on its way, or reached the
+# carrier's upstream); SMPP receipts carry only final states, "accepted" or "unknown".
+ReceiptState = Literal["sending", "sent", "delivered", "undelivered", "failed", "accepted", "unknown"]
+MessageChannel = Literal["sms", "mms", "whatsapp"]
+
+
+@dataclass(frozen=True)
+class MediaRef:
+    """One attachment to hand over. ``url`` is where the provider fetches it: public, signed, expiring."""
+
+    url: str
+    content_type: str
+    size: int
+    filename: str
 
 
 @dataclass(frozen=True)
@@ -26,6 +39,8 @@ class Outgoing:
     to: str
     text: str
     encoding: Encoding
+    # Attachments: only for a channel whose ``carries_mms`` is true (the dispatcher never hands media to others).
+    media: tuple[MediaRef, ...] = ()
     # Called once, right before the first byte of the message goes to the peer (after any wait for a
     # window slot or a rate budget). Campaigns journal it so that a worker killed mid-send never causes
     # a second copy: a message journalled as submitted is not sent again.
@@ -60,6 +75,35 @@ class Inbound:
     carrier_id: str | None = None
     received_at: datetime | None = None
     extra: dict[str, str] = field(default_factory=dict)
+    # Attachments as the provider names them (a URL, or a provider media id): fetched afterwards, and more
+    # than once if need be, with the receiving channel's `MediaSource.fetch_media`, never lost with the text.
+    media: tuple[str, ...] = ()
+    channel: MessageChannel = "sms"
+
+
+class MediaUnavailable(Exception):
+    """An attachment could not be fetched from the provider; ``retryable`` says whether to try again later."""
+
+    def __init__(self, reason: str, *, retryable: bool) -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.retryable = retryable
+
+
+MediaWriter = Callable[[bytes], Awaitable[None]]
+
+
+class MediaSource(Protocol):
+    """A channel that receives attachments by reference (Twilio ``MediaUrl{N}``, Telnyx ``media[].url``,
+    a WhatsApp media id) and can fetch them with its own credentials."""
+
+    async def fetch_media(self, ref: str, write: MediaWriter, *, max_bytes: int) -> str:
+        """Stream the attachment's bytes to ``write`` (chunks, in order) and return its declared content type.
+
+        Raises `MediaUnavailable` (retryable for timeouts, 5xx, 429; not for 404/403 or a file over
+        ``max_bytes``, which is checked while reading, never after).
+        """
+        ...
 
 
 OnReceipt = Callable[[Receipt], Awaitable[None]]
@@ -69,6 +113,8 @@ OnInbound = Callable[[Inbound], Awaitable[None]]
 class Channel(Protocol):
     kind: ClassVar[str]
     name: str
+    # Whether `send` takes `Outgoing.media` (an MMS). Channels without the attribute carry SMS only.
+    # carries_mms: ClassVar[bool]
 
     async def start(self) -> None:
         """Open clients, bind; must not raise when the peer is down (reconnect in the background)."""

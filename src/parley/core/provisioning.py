@@ -19,10 +19,9 @@ from parley.core.number_config import KEYS as CONFIG_KEYS
 from parley.core.number_config import ConfigError, NumberConfig, config_to_doc, parse_config
 from parley.core.numbers import InvalidNumber, parse_e164
 from parley.core.routing import normalise_gateway_id
+from parley.core.transport_specs import TRANSPORT_KINDS, TRANSPORT_ROLES, read_kind_config
 
 ROLES = ("admin", "user")
-TRANSPORT_ROLES = ("curl", "gsm", "carrier")
-TRANSPORT_KINDS = ("curl", "smpp")
 
 
 class ProvisioningError(ValueError):
@@ -66,6 +65,7 @@ class NumberSpec:
     whatsapp: bool
     linked_service: str | None
     config: dict[str, Any] | None = None
+    carrier: str | None = None  # the transport that serves the number; None: the curl → GSM → carrier order
 
 
 @dataclass(frozen=True)
@@ -221,6 +221,10 @@ def parse(doc: dict[str, Any]) -> Provisioning:
     _duplicates("transports", "id", [t.gateway_id for t in transports], problems)
     if sum(t.role == "curl" for t in transports) > 1:
         problems.append("transports: only one curl SMS server may be configured")
+    carriers = {t.name for t in transports if t.role == "carrier"}
+    for i, n in enumerate(numbers):
+        if n.carrier is not None and n.carrier not in carriers:
+            problems.append(f'numbers[{i}].carrier: "{n.carrier}" is not a carrier transport in this file')
 
     prices = [read_price(r) for r in _entries(doc, "prices", problems)]
     _duplicates("prices", "prefix", [p.prefix for p in prices], problems)
@@ -357,6 +361,7 @@ def read_number(r: EntryReader, region: str | None, service_names: set[str], nam
         whatsapp=r.bool_("whatsapp", False),
         linked_service=linked,
         config=_config(r, names_of),
+        carrier=r.str_("carrier"),
     )
 
 
@@ -367,16 +372,7 @@ def read_transport(r: EntryReader) -> TransportSpec:
     gateway_id = r.str_("id")
     if role == "gsm" and not gateway_id:
         r.problem("id", "is required for a GSM gateway (its MAC address, used by gsm=)")
-    config: dict[str, Any] = {}
-    if kind == "curl":
-        config["command"] = r.str_("command", required=True)
-    else:
-        config["host"] = r.str_("host", required=True)
-        config["port"] = r.int_("port", 2775, minimum=1)
-        config["system_id"] = r.str_("system_id", required=True)
-        config["password"] = r.str_("password", default="")
-        config["system_type"] = r.str_("system_type", default="")
-        config["window"] = r.int_("window", 32, minimum=1)
+    config = read_kind_config(kind, role, r)
     throughput = r.table.get("throughput")
     if throughput is not None:
         if not isinstance(throughput, int | float) or isinstance(throughput, bool) or throughput <= 0:

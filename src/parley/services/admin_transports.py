@@ -23,6 +23,7 @@ from parley.core import provisioning as spec
 from parley.core.delivery import DeliveryError
 from parley.core.numbers import InvalidNumber, parse_e164
 from parley.core.text import encoding_for
+from parley.core.transport_specs import SECRET_FIELDS
 from parley.services.admin_checks import AdminError, check_entry, form_entry, require_admin
 from parley.services.directory import DirectoryCache, User
 from parley.services.transport_secrets import MaskMismatch, mask, unmask
@@ -94,8 +95,10 @@ class TransportAdmin:
             existing = await store.find(conn, transports, "name", name) if name is not None else None
             if name is not None and existing is None:
                 raise AdminError.on(None, f"There is no transport {name}", 404)
-            if existing is not None and existing.kind == "smpp" and "password" not in entry:
-                entry["password"] = existing.config.get("password", "")
+            if existing is not None and existing.kind == entry.get("kind", existing.kind):
+                for secret in SECRET_FIELDS:  # a blank secret keeps the current one (it is never shown)
+                    if secret not in entry and secret in existing.config:
+                        entry[secret] = existing.config[secret]
             if "command" in entry:  # shown masked: the masks left in stand for the stored credentials
                 stored = existing.config.get("command", "") if existing is not None else ""
                 try:
@@ -191,7 +194,7 @@ def _channel_problems(t: spec.TransportSpec) -> list[tuple[str | None, str]]:
             CurlChannel(t.name, str(t.config["command"]))
         except CurlCommandError as exc:
             problems.append(("command", str(exc)))
-    else:
+    elif t.kind == "smpp":
         if len(str(t.config["system_id"])) > MAX_SMPP_SYSTEM_ID:
             problems.append(("system_id", f"must be at most {MAX_SMPP_SYSTEM_ID} characters (SMPP 3.4 §4.1.1)"))
         if len(str(t.config["password"])) > MAX_SMPP_PASSWORD:
@@ -203,8 +206,11 @@ def _view(row: Any, live: dict[str, Any] | None) -> dict[str, Any]:
     config = dict(row.config)
     if row.kind == "curl":
         where = redact(parse_curl(config["command"]).url) if _parses(config["command"]) else "(cannot be parsed)"
-    else:
+    elif row.kind == "smpp":
         where = f"{config['host']}:{config['port']} as {config['system_id']}"
+    else:  # an HTTP carrier
+        account = config.get("account_sid") or config.get("messaging_profile_id") or ""
+        where = f"{config.get('api_base', '')} {account}".strip()
     return {
         "name": row.name,
         "role": row.role,
@@ -215,8 +221,8 @@ def _view(row: Any, live: dict[str, Any] | None) -> dict[str, Any]:
         "state": live["state"] if live else "not running",
         "workers": live["workers"] if live else {},
         "last_error": live["last_error"] if live else None,
-        # Credentials never go back to a page or an API answer: no SMPP password, a curl command masked.
-        "config": {k: mask(v) if k == "command" else v for k, v in config.items() if k != "password"},
+        # Credentials never go back to a page or an API answer: no password or token, a curl command masked.
+        "config": {k: mask(v) if k == "command" else v for k, v in config.items() if k not in SECRET_FIELDS},
     }
 
 

@@ -102,6 +102,7 @@ async def apply(db: Database, spec: Provisioning, *, now: datetime, prune: bool 
                 "whatsapp": n.whatsapp,
                 "linked_service_id": service_ids.get(n.linked_service) if n.linked_service else None,
                 "config": n.config,
+                "carrier": n.carrier,
             }
             report.note("numbers", (await directory.upsert(conn, numbers, "number", row))[0])
 

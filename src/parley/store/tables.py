@@ -92,6 +92,7 @@ numbers = sa.Table(
     sa.Column("sms", sa.Boolean, nullable=False, default=True),
     sa.Column("mms", sa.Boolean, nullable=False, default=False),
     sa.Column("whatsapp", sa.Boolean, nullable=False, default=False),
+    sa.Column("carrier", sa.String(100)),  # the transport that serves this number (`[[numbers]] carrier =`)
     sa.Column("linked_service_id", sa.ForeignKey("services.id", ondelete="SET NULL")),
     # Routing, working hours, out-of-hours routing and actions (seed 002); see core/number_config.py.
     sa.Column("config", sa.JSON),
@@ -132,6 +133,8 @@ messages = sa.Table(
     sa.Column("gsm", sa.String(64)),  # the gateway asked for with `gsm=`
     sa.Column("transport", sa.String(100)),
     sa.Column("error", sa.Text),
+    sa.Column("error_code", sa.String(32)),  # the provider's own code (Twilio 21211, an SMPP err:, an HTTP status)
+    sa.Column("channel", sa.String(8), nullable=False, server_default="sms"),  # sms | mms | whatsapp
     sa.Column("charge", sa.String(32)),
     sa.Column("currency", sa.String(3)),
     sa.Column("source", sa.String(16), nullable=False),  # wildix | api | cli | conversation | bot | smpp ...
@@ -442,4 +445,47 @@ transport_states = sa.Table(
     sa.Column("state", sa.String(32), nullable=False),
     sa.Column("last_error", sa.Text),
     sa.Column("updated_at", UtcDateTime, nullable=False),
+)
+
+# Stored files: attachments uploaded for MMS, and inbound ones fetched from providers. The bytes live on disk
+# (``storage = "disk"``, under the media directory, named by id) or, where every host must see them
+# (PostgreSQL deployments), in ``media_chunks`` (``storage = "db"``).
+media = sa.Table(
+    "media",
+    metadata,
+    sa.Column("id", sa.String(24), primary_key=True),
+    sa.Column("owner_id", sa.ForeignKey("users.id", ondelete="SET NULL"), index=True),  # who uploaded it
+    sa.Column("content_type", sa.String(100), nullable=False),  # sniffed from the bytes
+    sa.Column("size", sa.BigInteger, nullable=False),
+    sa.Column("filename", sa.String(255), nullable=False),
+    sa.Column("sha256", sa.String(64), nullable=False),
+    sa.Column("storage", sa.String(8), nullable=False),  # disk | db
+    sa.Column("created_at", UtcDateTime, nullable=False),
+)
+
+media_chunks = sa.Table(
+    "media_chunks",
+    metadata,
+    sa.Column("media_id", sa.ForeignKey("media.id", ondelete="CASCADE"), primary_key=True),
+    sa.Column("seq", sa.Integer, primary_key=True),
+    sa.Column("data", sa.LargeBinary, nullable=False),
+)
+
+# A message's attachments in order. Inbound ones start as the provider's reference (``source``, fetched through
+# ``transport``'s channel): ``state`` pending until fetched (``media_id`` set, ready) or given up (failed); the
+# fetch is retried at ``due_at`` under a lease, like a job, and never holds up the message's text.
+message_media = sa.Table(
+    "message_media",
+    metadata,
+    sa.Column("message_id", sa.ForeignKey("messages.id", ondelete="CASCADE"), primary_key=True),
+    sa.Column("position", sa.Integer, primary_key=True),
+    sa.Column("media_id", sa.ForeignKey("media.id", ondelete="SET NULL"), index=True),
+    sa.Column("source", sa.Text),
+    sa.Column("transport", sa.String(100)),
+    sa.Column("state", sa.String(8), nullable=False),  # ready | pending | failed
+    sa.Column("attempts", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("due_at", UtcDateTime),
+    sa.Column("lease_until", UtcDateTime),
+    sa.Column("error", sa.Text),
+    sa.Index("ix_message_media_pending", "state", "due_at"),
 )

@@ -8,7 +8,7 @@ from urllib.parse import quote
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
-from parley.core.provisioning import TRANSPORT_ROLES
+from parley.core.transport_specs import TRANSPORT_ROLES
 from parley.services.errors import ServiceError
 from parley.web.admin_forms import form_again, form_fields, refused, saved
 from parley.web.security import AdminSession

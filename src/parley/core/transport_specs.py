@@ -1,0 +1,81 @@
+"""What each kind of transport needs in provisioning (`[[transports]]`), read into its stored config. Pure.
+
+The role says where a transport stands in the outbound order (curl → GSM → carrier); the kind says which
+channel speaks to it. HTTP carriers (Twilio, Telnyx) are always ``role = "carrier"``.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+from typing import Any, Protocol
+from urllib.parse import urlsplit
+
+TRANSPORT_ROLES = ("curl", "gsm", "carrier")
+TRANSPORT_KINDS = ("curl", "smpp", "twilio", "telnyx")
+HTTP_CARRIERS = ("twilio", "telnyx")
+DEFAULT_API_BASE = {"twilio": "https://api.twilio.com", "telnyx": "https://api.telnyx.com"}
+# Fields that hold secrets: masked in every answer and log (services/transport_secrets.py).
+SECRET_FIELDS = ("password", "auth_token", "api_key")
+
+
+class Reader(Protocol):
+    """The part of `parley.core.provisioning.EntryReader` used here."""
+
+    table: dict[str, Any]
+
+    def problem(self, key: str, message: str) -> None: ...
+
+    def str_(self, key: str, *, required: bool = False, default: str | None = None) -> str | None: ...
+
+    def int_(self, key: str, default: int, *, minimum: int = 0) -> int: ...
+
+
+def read_kind_config(kind: str, role: str, r: Reader) -> dict[str, Any]:
+    """The stored config of one transport of ``kind``; problems are recorded on ``r``."""
+    if kind in HTTP_CARRIERS and role != "carrier":
+        r.problem("role", f'a {kind} transport is a carrier: role = "carrier"')
+    if kind == "curl":
+        return {"command": r.str_("command", required=True)}
+    if kind == "twilio":
+        sid = r.str_("account_sid", required=True) or ""
+        if sid and not (sid.startswith("AC") and len(sid) == 34 and sid[2:].isalnum()):
+            r.problem("account_sid", "must be a Twilio account SID: AC followed by 32 letters and digits")
+        return {
+            "account_sid": sid,
+            "auth_token": r.str_("auth_token", required=True),
+            "api_base": _api_base(r, kind),
+        }
+    if kind == "telnyx":
+        public_key = r.str_("public_key", required=True) or ""
+        if public_key and not _is_ed25519_key(public_key):
+            r.problem("public_key", "must be the base64 of a 32-byte Ed25519 public key, as Telnyx's portal shows it")
+        return {
+            "api_key": r.str_("api_key", required=True),
+            "public_key": public_key,
+            "messaging_profile_id": r.str_("messaging_profile_id"),
+            "api_base": _api_base(r, kind),
+        }
+    return {
+        "host": r.str_("host", required=True),
+        "port": r.int_("port", 2775, minimum=1),
+        "system_id": r.str_("system_id", required=True),
+        "password": r.str_("password", default=""),
+        "system_type": r.str_("system_type", default=""),
+        "window": r.int_("window", 32, minimum=1),
+    }
+
+
+def _api_base(r: Reader, kind: str) -> str:
+    value = (r.str_("api_base") or DEFAULT_API_BASE[kind]).rstrip("/")
+    parts = urlsplit(value)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        r.problem("api_base", f'"{value}" is not an http(s) URL')
+    return value
+
+
+def _is_ed25519_key(value: str) -> bool:
+    try:
+        return len(base64.b64decode(value, validate=True)) == 32
+    except (binascii.Error, ValueError):
+        return False
