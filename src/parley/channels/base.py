@@ -49,9 +49,14 @@ class Outgoing:
 
 @dataclass(frozen=True)
 class Sent:
-    """The peer took the message. ``carrier_ids`` has one id per segment the peer acknowledged."""
+    """The peer took the message. ``carrier_ids`` has one id per segment the peer acknowledged.
+
+    ``status`` is what the message becomes: "sent" when the peer is the network (an SMSC's submit_sm_resp),
+    "sending" when it only queued it and its status callbacks will say "sent" later (Twilio, Telnyx).
+    """
 
     carrier_ids: tuple[str, ...] = ()
+    status: Literal["sending", "sent"] = "sent"
 
 
 @dataclass(frozen=True)
