@@ -195,6 +195,10 @@ def build(settings: Settings | None = None, *, clock: Callable[[], datetime] = u
         )
 
     transports = Transports(db, make_channel)
+
+    async def carriers() -> dict[str, str]:
+        return (await cache.config()).carriers
+
     dispatcher = Dispatcher(
         db,
         transports,
@@ -204,6 +208,7 @@ def build(settings: Settings | None = None, *, clock: Callable[[], datetime] = u
         claim_batch=settings.claim_batch,
         max_in_flight=settings.max_in_flight,
         lease=timedelta(seconds=settings.lease_seconds),
+        carriers=carriers,
         policy=RetryPolicy(
             base=timedelta(seconds=settings.retry_base_seconds),
             give_up_after=timedelta(hours=settings.give_up_hours),

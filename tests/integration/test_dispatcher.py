@@ -52,7 +52,7 @@ class OneTransport:
     def __init__(self, channel: Channel) -> None:
         self.channel = channel
 
-    def choose(self, message_id: str, gsm: str | None) -> tuple[str, Channel]:
+    def choose(self, message_id: str, gsm: str | None, **_: object) -> tuple[str, Channel]:
         return "carrier", self.channel
 
 

@@ -89,3 +89,56 @@ def test_every_problem_in_a_file_is_reported_at_once() -> None:
     )
     assert len(problems) >= 4
     assert 'users[1].extension: "101" is given twice' in problems
+
+
+TWILIO = {
+    "name": "twilio",
+    "role": "carrier",
+    "kind": "twilio",
+    "account_sid": "AC" + "0" * 32,
+    "auth_token": "token",
+}
+TELNYX = {"name": "telnyx", "role": "carrier", "kind": "telnyx", "api_key": "KEY1", "public_key": "A" * 43 + "="}
+
+
+def test_http_carriers_and_a_numbers_carrier_are_read() -> None:
+    spec = parse(
+        document(
+            transports=[TWILIO, {**TELNYX, "messaging_profile_id": "mp-1", "api_base": "http://127.0.0.1:9/"}],
+            numbers=[{"number": "+15551230001", "mms": True, "carrier": "twilio"}],
+        )
+    )
+    twilio, telnyx = spec.transports
+    assert twilio.config == {
+        "account_sid": TWILIO["account_sid"],
+        "auth_token": "token",
+        "api_base": "https://api.twilio.com",
+    }
+    assert telnyx.config["api_base"] == "http://127.0.0.1:9"
+    assert telnyx.config["messaging_profile_id"] == "mp-1"
+    assert spec.numbers[0].carrier == "twilio"
+
+
+@pytest.mark.parametrize(
+    ("overrides", "expected"),
+    [
+        pytest.param(
+            {"transports": [{**TWILIO, "account_sid": "XY1"}]}, "transports[0].account_sid: must be", id="sid"
+        ),
+        pytest.param(
+            {"transports": [{**TWILIO, "role": "gsm", "id": "aa"}]}, "transports[0].role: a twilio", id="role"
+        ),
+        pytest.param(
+            {"transports": [{**TELNYX, "public_key": "short"}]}, "transports[0].public_key: must be", id="key"
+        ),
+        pytest.param({"transports": [{**TELNYX, "api_base": "ftp://x"}]}, "transports[0].api_base:", id="api-base"),
+        pytest.param({"transports": [{**TWILIO, "auth_token": ""}]}, "transports[0].auth_token: must not", id="token"),
+        pytest.param(
+            {"numbers": [{"number": "+15551230001", "carrier": "nope"}]},
+            'numbers[0].carrier: "nope" is not a carrier transport in this file',
+            id="unknown-carrier",
+        ),
+    ],
+)
+def test_a_wrong_carrier_entry_is_named_with_its_field(overrides: dict[str, object], expected: str) -> None:
+    assert any(p.startswith(expected) for p in _problems(**overrides)), _problems(**overrides)

@@ -57,6 +57,11 @@ class NoTransport(DeliveryError):
     retryable = False
 
 
+# Provider error codes meaning "the recipient opted out (replied STOP)": the number goes on the opt-out list, as
+# the customer's own STOP does. Twilio 21610; Telnyx 40300.
+OPT_OUT_CODES = frozenset({"21610", "40300"})
+
+
 @dataclass(frozen=True)
 class Retry:
     at: datetime

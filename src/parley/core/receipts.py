@@ -10,6 +10,12 @@ from datetime import datetime, timedelta
 _FAILED = ("failed", "undelivered")
 
 
+# A message or a part only moves forward: a late "sent" never overwrites "delivered" (HTTP carriers' callbacks
+# arrive in any order), and nothing follows a final state.
+_RANK = {"sending": 1, "sent": 2, "delivered": 3, "undelivered": 3, "failed": 3}
+_BEFORE_SENT = ("queued", "sending", "submitting")
+
+
 def message_status(current: str, part_states: Sequence[str | None]) -> str | None:
     """The new status, or ``None`` when it does not change."""
     if current in _FAILED or not part_states:
@@ -19,7 +25,14 @@ def message_status(current: str, part_states: Sequence[str | None]) -> str | Non
             return bad
     if all(s == "delivered" for s in part_states):
         return None if current == "delivered" else "delivered"
+    if current in _BEFORE_SENT and all(s in ("sent", "delivered") for s in part_states):
+        return "sent"
     return None
+
+
+def advance(current: str | None, new: str) -> str | None:
+    """A part's state after a receipt saying ``new``: unchanged when ``new`` would take it backwards."""
+    return new if _RANK.get(new, 0) >= _RANK.get(current or "", 0) else current
 
 
 # --- which part a receipt is for ----------------------------------------------------------------------------

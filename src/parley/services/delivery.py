@@ -15,10 +15,12 @@ import structlog
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from parley.channels.base import Receipt
+from parley.core.delivery import OPT_OUT_CODES
 from parley.core.receipts import message_status
 from parley.metrics import OUTCOMES, RECEIPTS
 from parley.services.batching import GroupCommitter
 from parley.store import messages, queue, receipts
+from parley.store.conversations import set_optout
 from parley.store.db import Database
 
 log = structlog.get_logger()
@@ -31,6 +33,7 @@ class Delivered:
     message_id: str
     transport: str
     carrier_ids: tuple[str, ...]
+    status: str = "sent"  # "sending" when the peer only queued it (an HTTP carrier's status callbacks follow)
 
 
 @dataclass(frozen=True)
@@ -51,6 +54,7 @@ class Failed:
     message_id: str
     transport: str | None
     reason: str
+    code: str | None = None  # the peer's own error code (Twilio 21211, an SMPP command_status, an HTTP status)
 
 
 @dataclass(frozen=True)
@@ -133,7 +137,7 @@ class Deliveries:
         faults: list[str] = []
         for o in outcomes:
             if isinstance(o, Delivered):
-                changes.append({"id": o.message_id, "status": "sent", "transport": o.transport, "error": None})
+                changes.append({"id": o.message_id, "status": o.status, "transport": o.transport, "error": None})
                 parts += [
                     {"transport": o.transport, "carrier_id": cid, "message_id": o.message_id, "part": i}
                     for i, cid in enumerate(o.carrier_ids)
@@ -156,13 +160,17 @@ class Deliveries:
                 if o.fault:
                     faults.append(o.message_id)
             else:
-                changes.append({"id": o.message_id, "status": "failed", "transport": o.transport, "error": o.reason})
+                change = {"id": o.message_id, "status": "failed", "transport": o.transport, "error": o.reason}
+                if o.code is not None:
+                    change["error_code"] = o.code[:32]
+                changes.append(change)
                 done.append(o.message_id)
         await messages.set_status(conn, changes, now=now)
         await queue.finish(conn, done)
         await queue.retry_at(conn, retries)
         await queue.note_faults(conn, faults)
         await receipts.add_parts(conn, parts, now=now)
+        await self._opt_out(conn, {c["id"]: c.get("error_code") for c in changes}, now)
         if parts:
             keys = [(p["transport"], p["carrier_id"]) for p in parts]
             changes += await self._apply(conn, now, await receipts.match(conn, now=now, keys=keys))
@@ -217,17 +225,37 @@ class Deliveries:
         states = await receipts.part_states(conn, ids)
         current = await messages.get_many(conn, ids)
         detail = {r.message_id: f"stat={r.stat} err={r.err}" for r in matched}
+        codes = {r.message_id: r.err for r in matched if r.err and r.state in ("failed", "undelivered")}
         changes: list[dict[str, Any]] = []
         for mid in ids:
             row = current.get(mid)
             new = message_status(row.status, states.get(mid, [])) if row is not None else None
             if new is not None:
                 change: dict[str, Any] = {"id": mid, "status": new, "detail": detail[mid]}
-                if new != "delivered":
+                if new in ("failed", "undelivered"):
                     change["error"] = f"carrier reported {detail[mid]}"
+                    if mid in codes:
+                        change["error_code"] = codes[mid][:32]
                 changes.append(change)
         await messages.set_status(conn, changes, now=now)
+        await self._opt_out(conn, {c["id"]: c.get("error_code") for c in changes}, now, rows=current)
         return changes
+
+    async def _opt_out(
+        self, conn: AsyncConnection, codes: dict[str, str | None], now: datetime, *, rows: dict[str, Any] | None = None
+    ) -> None:
+        """A provider saying the recipient replied STOP (Twilio 21610) opts the number out, as the customer's
+        own STOP does: later sends from that company number to it are refused."""
+        stopped = [mid for mid, code in codes.items() if code in OPT_OUT_CODES]
+        if not stopped:
+            return
+        found = rows if rows is not None else await messages.get_many(conn, stopped)
+        for mid in stopped:
+            row = found.get(mid)
+            if row is not None and row.direction == "out":
+                keyword = f"carrier {codes[mid]}"
+                await set_optout(conn, row.sender, row.recipient, opted_out=True, keyword=keyword, now=now)
+                log.info("delivery.opted_out", message=mid, code=codes[mid])
 
     async def close(self) -> None:
         await self._outcomes.close()

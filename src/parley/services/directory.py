@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
@@ -45,6 +45,9 @@ class Config:
     country: str
     timezone: str
     settings: dict[str, Any]
+    # Company numbers served by a named transport (`[[numbers]] carrier =`): number -> transport name.
+    carriers: dict[str, str] = field(default_factory=dict)
+    mms_numbers: frozenset[str] = frozenset()  # company numbers with `mms = true`
 
 
 def user_from_row(row: Any) -> User:
@@ -125,12 +128,15 @@ class DirectoryCache:
             prices = await directory.list_prices(conn)
             transports = await directory.list_transports(conn)
             settings = await directory.get_settings(conn)
+            numbers = await directory.list_numbers(conn)
         config = Config(
             prices=tuple(Price(p.prefix, Decimal(p.price), p.currency) for p in prices),
             gateway_ids=frozenset(t.gateway_id for t in transports if t.gateway_id),
             country=str(settings.get("pbx.country", self._default_country)),
             timezone=str(settings.get("pbx.timezone", self._default_timezone)),
             settings=settings,
+            carriers={n.number: n.carrier for n in numbers if n.carrier},
+            mms_numbers=frozenset(n.number for n in numbers if n.mms),
         )
         self._config = (now + self._ttl, config)
         return config

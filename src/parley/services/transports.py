@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import zlib
 from collections.abc import Callable
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -61,7 +62,8 @@ class Transports:
                 log.error("transport.start_failed", transport=name, error=str(exc))
                 continue
             self._channels[name] = (row, channel)
-            self._infos[name] = TransportInfo(name, row.role, row.gateway_id)
+            mms = bool(getattr(channel, "carries_mms", False))
+            self._infos[name] = TransportInfo(name, row.role, row.gateway_id, carries_mms=mms)
             log.info("transport.started", transport=name, role=row.role, kind=row.kind)
 
     async def _stop(self, name: str) -> None:
@@ -70,13 +72,13 @@ class Transports:
         with contextlib.suppress(Exception):
             await channel.stop()
 
-    def choose(self, message_id: str, gsm: str | None) -> tuple[str, Channel]:
+    def choose(
+        self, message_id: str, gsm: str | None, *, carrier: str | None = None, mms: bool = False
+    ) -> tuple[str, Channel]:
         """Raises `parley.core.delivery.NoTransport` when nothing can carry the message."""
-        infos = [
-            TransportInfo(i.name, i.role, i.gateway_id, up=_is_up(self._channels[i.name][1]))
-            for i in self._infos.values()
-        ]
-        chosen = choose_transport(infos, gsm=gsm, spread=zlib.crc32(message_id.encode()))
+        infos = [replace(i, up=_is_up(self._channels[i.name][1])) for i in self._infos.values()]
+        spread = zlib.crc32(message_id.encode())
+        chosen = choose_transport(infos, gsm=gsm, spread=spread, carrier=carrier, mms=mms)
         return chosen.name, self._channels[chosen.name][1]
 
     def channel(self, name: str) -> Channel | None:

@@ -22,7 +22,7 @@ import structlog
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from parley.core.receipts import Apply, Candidate, Discard, choose_part
+from parley.core.receipts import Apply, Candidate, Discard, advance, choose_part
 from parley.store.tables import message_parts, receipts
 from parley.store.tables import messages as messages_table
 
@@ -121,11 +121,13 @@ async def match(
         choice = choose_part(r.received_at, options, now, window=WINDOW, race=RACE)
         if isinstance(choice, Apply):
             part = choice.part
-            hit = Matched(r.id, part.message_id, r.state, r.stat, r.err)
+            state = advance(part.state, r.state)
+            hit = Matched(r.id, part.message_id, state or r.state, r.stat, r.err)
             applied.append(hit)
-            changed[(part.message_id, part.part)] = hit
+            if state != part.state:  # a receipt that would take the part backwards changes nothing
+                changed[(part.message_id, part.part)] = hit
             # A later receipt in this round sees the part as it now is (an intermediate state keeps it waiting).
-            options[options.index(part)] = Candidate(part.message_id, part.part, part.recorded_at, r.state)
+            options[options.index(part)] = Candidate(part.message_id, part.part, part.recorded_at, state)
         elif isinstance(choice, Discard):
             log.info("receipt.discarded", transport=r.transport, carrier_id=r.carrier_id, reason=choice.reason)
         else:

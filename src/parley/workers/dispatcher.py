@@ -12,12 +12,12 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
 
 import structlog
 
-from parley.channels.base import Outgoing
+from parley.channels.base import MediaRef, Outgoing
 from parley.core.delivery import DeliveryError, GiveUp, RetryPolicy, TimedOut, Unreachable
 from parley.core.text import Encoding
 from parley.logs import Failures
@@ -46,6 +46,8 @@ class Dispatcher:
         lease: timedelta = timedelta(seconds=15),
         idle_poll: float = 0.5,
         max_faults: int = 3,
+        carriers: Callable[[], Awaitable[dict[str, str]]] | None = None,
+        media: Callable[[str], Awaitable[tuple[MediaRef, ...]]] | None = None,
     ) -> None:
         self._db = db
         self._transports = transports
@@ -58,6 +60,8 @@ class Dispatcher:
         self._lease = lease
         self._idle_poll = idle_poll
         self._max_faults = max_faults
+        self._carriers = carriers  # company number -> the transport that serves it
+        self._media = media  # an MMS's attachments as the carrier fetches them (signed URLs)
         self._in_flight: set[str] = set()
         self._tasks: set[asyncio.Task[None]] = set()
         self._wakeup = asyncio.Event()
@@ -143,7 +147,10 @@ class Dispatcher:
         transport: str | None = None
         submitted = False  # a campaign message journalled as on its way to the peer
         try:
-            transport, channel = self._transports.choose(message_id, row.gsm)
+            mms = row.channel == "mms"
+            carrier = (await self._carriers()).get(row.sender) if self._carriers is not None else None
+            transport, channel = self._transports.choose(message_id, row.gsm, carrier=carrier, mms=mms)
+            media = await self._media(message_id) if mms and self._media is not None else ()
             journal = None
             if row.campaign_id is not None:
 
@@ -159,17 +166,18 @@ class Dispatcher:
                     to=row.recipient,
                     text=row.body,
                     encoding=Encoding(row.encoding),
+                    media=media,
                     before_submit=journal,
                 )
             )
-            outcome = Delivered(message_id, transport, sent.carrier_ids)
+            outcome = Delivered(message_id, transport, sent.carrier_ids, sent.status)
         except DeliveryError as exc:
             decision = self._policy.decide(exc, attempts, first_tried, self._clock())
             if submitted and isinstance(exc, Unreachable | TimedOut):
                 # The bytes went out and no answer came back: the peer may have it. Not resent.
                 outcome = InDoubt(message_id, transport)
             elif isinstance(decision, GiveUp):
-                outcome = Failed(message_id, transport, decision.reason)
+                outcome = Failed(message_id, transport, decision.reason, getattr(exc, "code", None))
             else:
                 outcome = Postponed(message_id, transport, exc.reason, decision.at)
             log.info(
