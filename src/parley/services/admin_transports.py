@@ -155,11 +155,11 @@ class TransportAdmin:
         if row.kind == "curl":
             return await _curl_test(row, message, http)
         channel = self._live.channel(name)
-        if channel is None or getattr(channel, "state", None) != "bound":
+        if channel is None or getattr(channel, "state", "bound") != "bound":
             state = (
                 getattr(channel, "state", "not running in this process") if channel else "not running in this process"
             )
-            return TestOutcome(False, f"not sent: the SMPP bind is {state}")
+            return TestOutcome(False, f"not sent: the transport is {state}")
         try:
             sent = await channel.send(message)
         except DeliveryError as exc:

@@ -1,4 +1,4 @@
-"""Admin pages for transports: the list with live SMPP state, curl and SMPP forms, and "send test"."""
+"""Admin pages for transports: the list with live state; curl, SMPP, Twilio and Telnyx forms; "send test"."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from urllib.parse import quote
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
-from parley.core.transport_specs import TRANSPORT_ROLES
+from parley.core.transport_specs import HTTP_CARRIERS, TRANSPORT_KINDS, TRANSPORT_ROLES
 from parley.services.errors import ServiceError
 from parley.web.admin_forms import form_again, form_fields, refused, saved
 from parley.web.security import AdminSession
@@ -17,7 +17,7 @@ from parley.web.templating import field_errors, render
 if TYPE_CHECKING:
     from parley.bootstrap import Parley
 
-KINDS = ("curl", "smpp")
+KINDS = TRANSPORT_KINDS
 
 
 def transport_url(name: str) -> str:
@@ -34,8 +34,15 @@ def router(parley: Parley) -> APIRouter:
     pages = APIRouter(prefix="/admin/transports", include_in_schema=False)
 
     def context(kind: str, editing: str | None) -> dict[str, Any]:
-        roles = [r for r in TRANSPORT_ROLES if kind == "curl" or r != "curl"]
-        return {"kind": kind, "editing": editing, "roles": [(r, r) for r in roles], "transport_url": transport_url}
+        http = kind in HTTP_CARRIERS
+        roles = ["carrier"] if http else [r for r in TRANSPORT_ROLES if kind == "curl" or r != "curl"]
+        return {
+            "kind": kind,
+            "editing": editing,
+            "roles": [(r, r) for r in roles],
+            "transport_url": transport_url,
+            "public_base": parley.settings.public_base,
+        }
 
     @pages.get("")
     async def list_transports(request: Request, session: AdminSession) -> Response:
