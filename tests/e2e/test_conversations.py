@@ -148,7 +148,7 @@ async def test_an_agent_who_sends_stop_blocks_the_customer_and_start_lifts_it(
     cid = conversation["id"]
     async with api(server, ALICE) as alice:
         blocked = (await alice.post(f"/api/v2/conversations/{cid}/messages", json={"text": "stop"})).json()
-        assert blocked == {"message": None, "command": "stop"}
+        assert blocked == {"message": None, "command": "stop", "messages": [], "left_out": []}
         assert [b["external_number"] for b in (await alice.get("/api/v2/blocks")).json()] == [CUSTOMER]
         smsc.send_mo(CUSTOMER, SUPPORT, "more spam")
         await wait_until(lambda: _has_status(server, "blocked"), timeout=20)

@@ -84,3 +84,24 @@ def test_text_files_lose_nothing_but_whitespace_at_the_cuts(text: str) -> None:
 def test_who_may_send_an_mms(sender: str, to: str, reason: str | None) -> None:
     refusal = mms_refusal(sender, to, mms_numbers=frozenset({"+15551230001"}))
     assert refusal is None if reason is None else reason in (refusal or "")
+
+
+@pytest.mark.parametrize(
+    ("carriers", "transports", "reason"),
+    [
+        pytest.param({}, frozenset({"twilio"}), None, id="any-mms-transport"),
+        pytest.param({"+15551230001": "twilio"}, frozenset({"twilio"}), None, id="the-numbers-carrier-has-mms"),
+        pytest.param(
+            {"+15551230001": "smpp"}, frozenset({"twilio"}), 'carrier "smpp" does not carry', id="carrier-smpp"
+        ),
+        pytest.param({}, frozenset(), "no transport that carries MMS", id="no-mms-transport"),
+    ],
+)
+def test_an_mms_needs_a_transport_that_carries_it(
+    carriers: dict[str, str], transports: frozenset[str], reason: str | None
+) -> None:
+    refusal = mms_refusal(
+        "+15551230001", "+15551234567", mms_numbers=frozenset({"+15551230001"}), carriers=carriers,
+        mms_transports=transports,
+    )  # fmt: skip
+    assert refusal is None if reason is None else reason in (refusal or "")

@@ -9,7 +9,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from parley.core.numbers import is_nanp
@@ -79,12 +79,29 @@ def text_messages(text: str, *, limit: int = MAX_TEXT_FILE_MESSAGE) -> list[str]
     return parts
 
 
-def mms_refusal(sender: str, to: str, *, mms_numbers: frozenset[str]) -> str | None:
-    """Why an MMS cannot go from ``sender`` to ``to``, or None when it can."""
+def mms_refusal(
+    sender: str,
+    to: str,
+    *,
+    mms_numbers: frozenset[str],
+    carriers: Mapping[str, str] | None = None,
+    mms_transports: frozenset[str] | None = None,
+) -> str | None:
+    """Why an MMS cannot go from ``sender`` to ``to``, or None when it can.
+
+    ``carriers`` (company number -> its transport) and ``mms_transports`` (those that carry MMS), when
+    given, also refuse an MMS that no transport could carry.
+    """
     if not is_nanp(to):
         return "MMS can be sent only to +1 (US and Canadian) numbers"
     if not sender.startswith("+") or not is_nanp(sender):
         return "MMS can be sent only from a +1 company number"
     if sender not in mms_numbers:
         return f"the company number {sender} does not have MMS (mms = true in its settings)"
+    if mms_transports is not None:
+        carrier = (carriers or {}).get(sender)
+        if carrier is not None and carrier not in mms_transports:
+            return f'the number\'s carrier "{carrier}" does not carry MMS'
+        if carrier is None and not mms_transports:
+            return "no transport that carries MMS is configured (a Twilio or Telnyx account)"
     return None

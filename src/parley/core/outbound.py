@@ -92,12 +92,14 @@ def plan(
     default_region: str | None = None,
     limit: int = MAX_MESSAGE_LENGTH,
     sender_number: str | None = None,
+    with_media: bool = False,
 ) -> Plan:
     """Validate and plan one send to several destinations.
 
     Raises `OutboundError` when nothing can be sent (no permission, bad text, no valid destination);
     otherwise destinations that cannot be sent are listed in ``refused``. ``sender_number`` (a
-    conversation's company number) replaces the user's own sender for every destination.
+    conversation's company number) replaces the user's own sender for every destination. ``with_media``:
+    attachments go too, so the text may be empty.
     """
     if not sender.license.may_send_sms:
         raise OutboundError(
@@ -108,7 +110,8 @@ def plan(
     cleaned = [d for d in (d.strip() for d in destinations) if d]
     if not cleaned:
         raise OutboundError("number", "Number should not be empty")
-    check_text(text, limit=limit)
+    if text or not with_media:
+        check_text(text, limit=limit)
     segments = split(text)
     due = send_at.astimezone(UTC) if send_at is not None and send_at > now else None
     planned: list[PlannedMessage] = []

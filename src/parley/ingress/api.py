@@ -9,7 +9,16 @@ from fastapi import APIRouter, HTTPException, Query
 from parley.core.outbound import OutboundError
 from parley.ingress.api_auth import CurrentUser as CurrentUser  # re-exported: the routers of /api/v2 use it
 from parley.ingress.inputs import Instant
-from parley.ingress.schemas import MessageOut, MessagePage, Refused, SendRequest, SendResponse, StatusChange
+from parley.ingress.schemas import (
+    LeftOutOut,
+    MediaOut,
+    MessageOut,
+    MessagePage,
+    Refused,
+    SendRequest,
+    SendResponse,
+    StatusChange,
+)
 from parley.services.admin_transports import TransportAdmin
 from parley.services.directory import DirectoryCache
 from parley.services.queries import Messages
@@ -21,7 +30,7 @@ def field_error(field: str, message: str, status: int = 422) -> HTTPException:
     return HTTPException(status, [{"loc": ["body", field], "msg": message, "type": "value_error"}])
 
 
-def message_out(row: Any, history: list[Any] | None = None) -> MessageOut:
+def message_out(row: Any, history: list[Any] | None = None, media: list[dict[str, Any]] | None = None) -> MessageOut:
     data = dict(row._mapping) if hasattr(row, "_mapping") else dict(row)
     return MessageOut(
         id=data["id"],
@@ -42,6 +51,9 @@ def message_out(row: Any, history: list[Any] | None = None) -> MessageOut:
         created_at=data["created_at"],
         updated_at=data["updated_at"],
         error=data.get("error"),
+        error_code=data.get("error_code"),
+        channel=data.get("channel") or "sms",
+        media=[MediaOut(**m) for m in media or []],
         history=[StatusChange(status=h.status, at=h.at, detail=h.detail) for h in history]
         if history is not None
         else None,
@@ -63,6 +75,7 @@ def router(outbox: Outbox, cache: DirectoryCache, queries: Messages, transports:
                     send_at=body.send_at,
                     gsm=body.gsm,
                     source="api",
+                    media=body.media,
                 )
             )
         except OutboundError as exc:
@@ -74,6 +87,7 @@ def router(outbox: Outbox, cache: DirectoryCache, queries: Messages, transports:
         return SendResponse(
             messages=[message_out(r) for r in rows],
             refused=[Refused(to=r.given, reason=r.reason) for r in result.refused],
+            left_out=[LeftOutOut(**x.as_dict()) for x in result.left_out],
         )
 
     @api.get("/messages", response_model=MessagePage, response_model_by_alias=True)

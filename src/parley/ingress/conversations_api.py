@@ -10,7 +10,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from parley.ingress.api import CurrentUser, message_out
 from parley.ingress.inputs import Instant
-from parley.ingress.schemas import MessageOut
+from parley.ingress.schemas import LeftOutOut, MessageOut
 from parley.services.conversations import Conversations
 from parley.store.conversations import ConversationFilter
 
@@ -39,7 +39,10 @@ class OpenConversation(BaseModel):
 
 class PostText(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    text: str = Field(description="At most 670 characters. STOP blocks the customer, START unblocks")
+    text: str = Field(default="", description="At most 670 characters. STOP blocks the customer, START unblocks")
+    media: list[str] = Field(
+        default_factory=list, max_length=50, description="Uploaded files' ids (POST /api/v2/media): sent as an MMS"
+    )
 
 
 class Member(BaseModel):
@@ -86,6 +89,8 @@ class Timeline(BaseModel):
 class PostResult(BaseModel):
     message: MessageOut | None
     command: str | None = Field(description="stop or start when the text was an agent command (nothing was sent)")
+    messages: list[MessageOut] = Field(default_factory=list, description="Every message sent: the text, the MMS")
+    left_out: list[LeftOutOut] = Field(default_factory=list, description="Files that did not fit the MMS")
 
 
 class CallIn(BaseModel):
@@ -163,8 +168,13 @@ def router(conversations: Conversations) -> APIRouter:
               response_model_by_alias=True)  # fmt: skip
     async def post_message(conversation_id: str, body: PostText, user: CurrentUser) -> Any:
         """Reply to the customer from the conversation's company number."""
-        posted = await conversations.post(user, conversation_id, body.text)
-        return PostResult(message=message_out(posted.message) if posted.message else None, command=posted.command)
+        posted = await conversations.post(user, conversation_id, body.text, media=body.media)
+        return PostResult(
+            message=message_out(posted.message) if posted.message else None,
+            command=posted.command,
+            messages=[message_out(m) for m in posted.messages],
+            left_out=[LeftOutOut(**x.as_dict()) for x in posted.left_out],
+        )
 
     @api.post("/conversations/{conversation_id}/members", response_model=ConversationOut)
     async def add_member(conversation_id: str, body: Member, user: CurrentUser) -> Any:

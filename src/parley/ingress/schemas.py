@@ -14,7 +14,13 @@ class SendRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     to: list[str] = Field(description="One destination or several; E.164, or national in the PBX country")
-    text: str = Field(description="The message, at most 670 characters")
+    text: str = Field(default="", description="The message, at most 670 characters; may be empty with `media`")
+    media: list[str] = Field(
+        default_factory=list,
+        max_length=50,
+        description="Ids of files uploaded with POST /api/v2/media: sent as an MMS (+1 numbers with MMS only); "
+        "the text goes as its own SMS",
+    )
     send_at: Instant | None = Field(default=None, description="Send later (ISO 8601 with a time zone)")
     gsm: str | None = Field(default=None, description="Send through this GSM gateway (its id)")
 
@@ -28,6 +34,22 @@ class StatusChange(BaseModel):
     status: str
     at: datetime
     detail: str | None = None
+
+
+class MediaOut(BaseModel):
+    id: str | None = Field(description="null while an inbound file is still being fetched from the provider")
+    content_type: str | None
+    size: int | None
+    filename: str | None
+    url: str | None = Field(description="GET it with the same credentials (owner, conversation members, admins)")
+    state: Literal["ready", "pending", "failed"]
+
+
+class LeftOutOut(BaseModel):
+    id: str
+    filename: str
+    size: int
+    reason: str
 
 
 class MessageOut(BaseModel):
@@ -51,6 +73,9 @@ class MessageOut(BaseModel):
     created_at: datetime
     updated_at: datetime
     error: str | None
+    error_code: str | None = Field(default=None, description="The provider's own code (Twilio 21211, …)")
+    channel: Literal["sms", "mms", "whatsapp"] = "sms"
+    media: list[MediaOut] = Field(default_factory=list)
     history: list[StatusChange] | None = None
 
 
@@ -62,6 +87,7 @@ class Refused(BaseModel):
 class SendResponse(BaseModel):
     messages: list[MessageOut]
     refused: list[Refused]
+    left_out: list[LeftOutOut] = Field(default_factory=list, description="Files that did not fit the MMS")
 
 
 class MessagePage(BaseModel):

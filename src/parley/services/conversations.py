@@ -7,7 +7,7 @@ outbound core; an agent who types STOP blocks the customer (nothing is sent) and
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -16,6 +16,7 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from parley.core.membership import bot_key, user_key
+from parley.core.mms import LeftOut
 from parley.core.numbers import InvalidNumber, parse_e164
 from parley.core.optout import Keyword, agent_command
 from parley.core.outbound import MAX_MESSAGE_LENGTH, OutboundError, check_text
@@ -40,6 +41,8 @@ class ConversationError(ServiceError):
 class Posted:
     message: dict[str, Any] | None  # None when the text was an agent command (STOP / START)
     command: str | None = None
+    messages: tuple[dict[str, Any], ...] = ()  # every message the reply became (its text as SMS, files as MMS)
+    left_out: tuple[LeftOut, ...] = ()  # files that did not fit the MMS
 
 
 class Conversations:
@@ -155,18 +158,27 @@ class Conversations:
         await self._bus.publish([Event("conversation.updated", {"conversation_id": cid}, audience)])
         return await self.get(user, cid)
 
-    async def post(self, user: User, conversation_id: str, text: str, send_at: datetime | None = None) -> Posted:
-        """Reply from the conversation's company number; ``send_at`` postpones it (the outbox holds it)."""
+    async def post(
+        self,
+        user: User,
+        conversation_id: str,
+        text: str,
+        send_at: datetime | None = None,
+        media: Sequence[str] = (),
+    ) -> Posted:
+        """Reply from the conversation's company number; ``send_at`` postpones it (the outbox holds it);
+        ``media`` (uploaded files' ids) go as an MMS beside the text."""
         self._require_license(user)
         try:
-            check_text(text, field="text", limit=MAX_MESSAGE_LENGTH)
+            if text or not media:
+                check_text(text, field="text", limit=MAX_MESSAGE_LENGTH)
         except OutboundError as exc:
             raise ConversationError(422, exc.reason, "text") from None
         async with self._db.read() as conn:
             conversation, _ = await self._member(conn, user, conversation_id)
             number = await support.find_number(conn, conversation.company_number)
             current = await support.owning_service(conn, number, conversation.company_number)
-        command = agent_command(text)
+        command = agent_command(text) if not media else None
         if command is not None:
             await self._block(user, conversation, blocked=command is Keyword.STOP)
             return Posted(None, command.value)
@@ -181,20 +193,24 @@ class Conversations:
                 SendSms(
                     user=user, destinations=[conversation.external_number], text=text, source="conversation",
                     sender_number=conversation.company_number, conversation_id=conversation_id, strict_numbers=True,
-                    send_at=send_at,
+                    send_at=send_at, media=media,
                 )
             )  # fmt: skip
         except OutboundError as exc:
-            raise ConversationError(403 if exc.forbidden else 422, exc.reason, "text") from None
+            field = "media" if exc.field == "media" else "text"
+            raise ConversationError(403 if exc.forbidden else 422, exc.reason, field) from None
         now = self._clock()
         async with self._db.write() as conn:
             await store.update(conn, conversation_id, last_reply_at=now, last_message_at=now, updated_at=now)
             audience = await support.active_user_ids(conn, conversation_id)
-        message = {**result.messages[0], "user": user.extension}
+        sent = tuple({**m, "user": user.extension} for m in result.messages)
         await self._bus.publish(
-            [Event("message.created", {"conversation_id": conversation_id, "message_id": message["id"]}, audience)]
+            [
+                Event("message.created", {"conversation_id": conversation_id, "message_id": m["id"]}, audience)
+                for m in sent
+            ]
         )
-        return Posted(message)
+        return Posted(sent[0], messages=sent, left_out=result.left_out)
 
     async def _block(self, user: User, conversation: Record, *, blocked: bool) -> None:
         now = self._clock()

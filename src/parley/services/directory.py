@@ -15,6 +15,7 @@ from typing import Any
 from parley.core.licenses import License
 from parley.core.outbound import Sender
 from parley.core.rating import Price
+from parley.core.transport_specs import HTTP_CARRIERS
 from parley.store import directory
 from parley.store.db import Database
 
@@ -48,6 +49,7 @@ class Config:
     # Company numbers served by a named transport (`[[numbers]] carrier =`): number -> transport name.
     carriers: dict[str, str] = field(default_factory=dict)
     mms_numbers: frozenset[str] = frozenset()  # company numbers with `mms = true`
+    mms_transports: frozenset[str] = frozenset()  # transports whose channel carries MMS (HTTP carriers)
 
 
 def user_from_row(row: Any) -> User:
@@ -137,6 +139,7 @@ class DirectoryCache:
             settings=settings,
             carriers={n.number: n.carrier for n in numbers if n.carrier},
             mms_numbers=frozenset(n.number for n in numbers if n.mms),
+            mms_transports=frozenset(t.name for t in transports if t.kind in HTTP_CARRIERS),
         )
         self._config = (now + self._ttl, config)
         return config

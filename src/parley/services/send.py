@@ -8,10 +8,11 @@ concurrent sends (group commit). Only after that commit does the caller get its 
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import Any, Protocol
 
+from parley.core.mms import Attachment, LeftOut, mms_refusal, pack, text_messages
 from parley.core.outbound import OutboundError, Refusal, plan
 from parley.core.rating import Price, find_price, rate
 from parley.core.routing import normalise_gateway_id
@@ -35,18 +36,43 @@ class SendSms:
     strict_numbers: bool = False  # Wildix API: E.164 only; others read national numbers in the PBX country
     sender_number: str | None = None  # a conversation's company number, instead of the user's sender
     conversation_id: str | None = None
+    media: Sequence[str] = ()  # ids of uploaded files (`POST /api/v2/media`) to send as MMS
 
 
 @dataclass(frozen=True)
 class SendResult:
     messages: list[dict[str, Any]]
     refused: tuple[Refusal, ...]
+    left_out: tuple[LeftOut, ...] = ()
 
 
 @dataclass
 class _Batch:
     user: User
     rows: list[dict[str, Any]]
+    attachments: dict[str, list[str]] = field(default_factory=dict)  # MMS message id -> media ids in order
+
+
+class AttachmentSource(Protocol):
+    """The uploaded files a send may carry (`parley.services.media.MediaStore` behind it)."""
+
+    async def for_send(self, user: User, ids: Sequence[str]) -> list[tuple[Attachment, str | None]]:
+        """Each id's attachment in order, with its text when it is a plain-text file. Raises `OutboundError`
+        on field ``media`` for an id that is unknown or not the user's to send."""
+        ...
+
+    async def attach(self, conn: Any, message_id: str, media_ids: Sequence[str]) -> None:
+        """Link the files to the MMS message, in the caller's transaction."""
+        ...
+
+
+@dataclass(frozen=True)
+class _Media:
+    """What a send's files become: the MMS's files, SMS bodies from text files, what is left out."""
+
+    files: tuple[Attachment, ...]
+    texts: tuple[str, ...]
+    left_out: tuple[LeftOut, ...]
 
 
 def outbound_row(
@@ -85,6 +111,7 @@ def outbound_row(
         "conversation_id": conversation_id,
         "bot": bot,
         "campaign_id": campaign_id,
+        "channel": "sms",
         "carrier_id": None,
         "created_at": now,
         "updated_at": now,
@@ -118,11 +145,13 @@ class Outbox:
         clock: Callable[[], datetime],
         *,
         on_enqueued: Callable[[], None] = lambda: None,
+        attachments: AttachmentSource | None = None,
     ) -> None:
         self._db = db
         self._cache = cache
         self._clock = clock
         self._on_enqueued = on_enqueued
+        self._attachments = attachments
         self._committer: GroupCommitter[_Batch, None] = GroupCommitter(self._write)
 
     async def send(self, cmd: SendSms) -> SendResult:
@@ -131,6 +160,7 @@ class Outbox:
         gsm = normalise_gateway_id(cmd.gsm) if cmd.gsm else None
         if gsm is not None and gsm not in config.gateway_ids:
             raise OutboundError("gsm", f'Unknown GSM gateway "{cmd.gsm}"')
+        media = await self._media(cmd) if cmd.media else None
         planned = plan(
             sender=cmd.user.as_sender(),
             destinations=cmd.destinations,
@@ -139,12 +169,14 @@ class Outbox:
             now=now,
             default_region=None if cmd.strict_numbers else config.country,
             sender_number=cmd.sender_number,
+            with_media=media is not None,
         )
-        rows = [
-            outbound_row(
-                sender=m.sender,
-                to=m.to,
-                text=m.body,
+
+        def row(to: str, sender: str, text: str) -> dict[str, Any]:
+            return outbound_row(
+                sender=sender,
+                to=to,
+                text=text,
                 now=now,
                 user_id=cmd.user.id,
                 source=cmd.source,
@@ -152,12 +184,50 @@ class Outbox:
                 send_at=planned.send_at,
                 conversation_id=cmd.conversation_id,
             )
-            for m in planned.messages
-        ]
-        await self._committer.submit(_Batch(cmd.user, rows))
-        ACCEPTED.labels(cmd.source).inc(len(rows))
+
+        batch = _Batch(cmd.user, [])
+        refused = list(planned.refused)
+        for m in planned.messages:
+            if media is not None and media.files:
+                reason = mms_refusal(
+                    m.sender,
+                    m.to,
+                    mms_numbers=config.mms_numbers,
+                    carriers=config.carriers,
+                    mms_transports=config.mms_transports,
+                )
+                if reason is not None:
+                    refused.append(Refusal(m.to, reason))
+                    continue
+            if m.body:
+                batch.rows.append(row(m.to, m.sender, m.body))
+            if media is not None:
+                batch.rows += [row(m.to, m.sender, body) for body in media.texts]
+                if media.files:
+                    # The text went as its own SMS; the files go as one MMS (seed 001, issue 11 §4).
+                    mms = {**row(m.to, m.sender, ""), "channel": "mms", "segments": 1}
+                    batch.rows.append(mms)
+                    batch.attachments[mms["id"]] = [a.id for a in media.files]
+        if not batch.rows:
+            first = refused[0]
+            raise OutboundError("media", f"Number {first.given}: {first.reason}")
+        await self._committer.submit(batch)
+        ACCEPTED.labels(cmd.source).inc(len(batch.rows))
         self._on_enqueued()
-        return SendResult(rows, planned.refused)
+        return SendResult(batch.rows, tuple(refused), media.left_out if media is not None else ())
+
+    async def _media(self, cmd: SendSms) -> _Media:
+        """The send's files, packed by the MMS rules; refused when nothing of them can go."""
+        if self._attachments is None:
+            raise OutboundError("media", "This server does not take attachments")
+        found = await self._attachments.for_send(cmd.user, cmd.media)
+        packed = pack([a for a, _ in found])
+        texts = {a.id: text for a, text in found if text is not None}
+        bodies = tuple(body for a in packed.text_files for body in text_messages(texts.get(a.id, "")))
+        if not packed.files and not bodies:
+            reasons = "; ".join(f"{x.attachment.filename}: {x.reason}" for x in packed.left_out)
+            raise OutboundError("media", f"No file can be sent: {reasons or 'the files are empty'}")
+        return _Media(packed.files, bodies, packed.left_out)
 
     async def _write(self, batches: list[_Batch]) -> list[None]:
         now = self._clock()
@@ -171,6 +241,10 @@ class Outbox:
             for user, user_rows in by_user.values():
                 await charge_rows(conn, user, user_rows, month=month, prices=config.prices)
             await enqueue_rows(conn, rows, now)
+            if self._attachments is not None:
+                for b in batches:
+                    for message_id, media_ids in b.attachments.items():
+                        await self._attachments.attach(conn, message_id, media_ids)
         return [None] * len(batches)
 
     async def close(self) -> None:
