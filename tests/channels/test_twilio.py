@@ -568,3 +568,90 @@ async def test_the_auth_token_never_reaches_a_log_a_reason_or_a_repr(twilio: Fak
     assert any("***" in reason for reason in reasons)  # the echoes were there, and scrubbed
     for text in [*reasons, *described, repr(logs)]:
         assert AUTH_TOKEN not in text and "wrong-token-xyz" not in text
+
+
+# --- the local Twilio itself (what the end-to-end tests rely on) -----------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("form", "headers", "code", "problem"),
+    [
+        pytest.param(
+            {"To": "5557654321", "From": COMPANY, "Body": "x", "StatusCallback": CALLBACK},
+            {},
+            21211,
+            "not E.164",
+            id="to-not-e164",
+        ),
+        pytest.param(
+            {"To": CUSTOMER, "Body": "x", "StatusCallback": CALLBACK}, {}, 21603, "From is missing", id="no-from"
+        ),
+        pytest.param(
+            {"To": CUSTOMER, "From": COMPANY, "StatusCallback": CALLBACK}, {}, 21602, "neither Body", id="no-content"
+        ),
+        pytest.param(
+            {"To": CUSTOMER, "From": COMPANY, "Body": "x"},
+            {},
+            21609,
+            "StatusCallback is missing",
+            id="no-status-callback",
+        ),
+        pytest.param(
+            {
+                "To": CUSTOMER,
+                "From": COMPANY,
+                "MediaUrl": [f"https://m/{i}" for i in range(11)],
+                "StatusCallback": CALLBACK,
+            },
+            {},
+            21623,
+            "11 MediaUrl",
+            id="eleven-media",
+        ),
+        pytest.param(
+            {"To": CUSTOMER, "From": COMPANY, "Body": "x", "StatusCallback": CALLBACK},
+            {"Authorization": "Basic " + base64.b64encode(b"AC1:nope").decode()},
+            20003,
+            "Basic auth",
+            id="wrong-credentials",
+        ),
+    ],
+)
+async def test_the_fake_twilio_refuses_what_twilio_refuses(
+    twilio: FakeTwilio, form: dict[str, Any], headers: dict[str, str], code: int, problem: str
+) -> None:
+    url = f"{twilio.url}/2010-04-01/Accounts/{twilio.account_sid}/Messages.json"
+    auth = None if "Authorization" in headers else (twilio.account_sid, twilio.auth_token)
+    async with httpx.AsyncClient(auth=auth) as client:
+        answer = await client.post(url, data=form, headers=headers)
+    assert answer.json()["code"] == code and answer.json()["more_info"].endswith(str(code))
+    [request] = twilio.requests
+    assert request.sid is None and any(problem in p for p in request.problems), request.problems
+
+
+async def test_the_fake_twilio_fetches_what_it_was_given_and_signs_as_parley_verifies(twilio: FakeTwilio) -> None:
+    from parley.ingress.webhook_formats import verify_twilio
+    from tests.support.http_sink import HttpSink, SinkResponse
+
+    async with HttpSink(respond=lambda r: SinkResponse(200, PNG, "image/png")) as parley:
+        message = Outgoing("m1", COMPANY, CUSTOMER, "", Encoding.GSM7, media=(MediaRef(f"{parley.url}/media/1?sig=s",
+                           "image/png", len(PNG), "a.png"),))  # fmt: skip
+        async with running(twilio, status_callback=f"{parley.url}/status?x=1") as channel:
+            await channel.send(message)
+        [request] = twilio.requests
+        [fetched] = await twilio.fetch_media_of(request)
+        await twilio.post_status(request, ["sent", "failed"], error_code="30006")
+        inbound = await twilio.send_inbound(f"{parley.url}/inbound", body="Hi", pictures=2)
+    assert (fetched.status, fetched.content_type, fetched.body) == (200, "image/png", PNG)
+    callbacks = [r for r in parley.requests if r.path == "/status"]
+    assert [r.form["MessageStatus"] for r in callbacks] == [["sent"], ["failed"]]
+    assert callbacks[1].form["ErrorCode"] == ["30006"] and "ErrorCode" not in callbacks[0].form
+    assert callbacks[0].form["MessageSid"] == [request.sid] and callbacks[0].query == "x=1"
+    posted = [r for r in parley.requests if r.method == "POST"]
+    assert len(posted) == 3
+    for r in posted:
+        pairs = [(k, v) for k, values in r.form.items() for v in values]
+        assert verify_twilio(f"{parley.url}{r.target}", pairs, AUTH_TOKEN, r.headers["x-twilio-signature"])
+    [mms] = [r for r in posted if r.path == "/inbound"]
+    assert mms.form["NumMedia"] == ["2"] and mms.form["MediaUrl1"] == [inbound.media[1].url]
+    assert mms.form["MediaContentType0"] == ["image/png"] and inbound.sid.startswith("MM")
