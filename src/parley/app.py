@@ -93,7 +93,9 @@ def create_app(parley: Parley, *, workers: bool = True) -> FastAPI:
     app.include_router(api.router(parley.outbox, parley.cache, parley.queries, parley.admin.transports))
     app.include_router(conversations_api.router(parley.conversations))
     app.include_router(events_api.router(parley.bus))
-    app.include_router(webhooks.router(parley.inbox, parley.cache))
+    app.include_router(
+        webhooks.router(parley.inbox, parley.cache, parley.deliveries, parley.carrier_accounts, parley.settings)
+    )
     app.include_router(numbers_api.router(parley.numbers))
     app.include_router(blocklist_api.router(parley.blocklist))
     app.include_router(campaigns_api.router(parley.campaigns))

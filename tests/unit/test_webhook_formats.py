@@ -211,6 +211,13 @@ SMS = {
             id="whatsapp-prefix-stripped",
         ),
         pytest.param(
+            {**SMS, "From": "whatsapp:+15551230001", "NumMedia": "1", "MediaUrl0": "https://api.twilio.com/m/1"},
+            InboundWebhook(
+                "+15551230001", "+15551230002", "Hello", SMS["MessageSid"], ("https://api.twilio.com/m/1",), "whatsapp"
+            ),
+            id="whatsapp-with-media-stays-whatsapp",
+        ),
+        pytest.param(
             {**SMS, "Body": "", "NumMedia": "2", "MediaUrl0": "https://api.twilio.com/m/1", "MediaUrl1": "https://x/2"},
             InboundWebhook(
                 "+15551230001",
@@ -218,9 +225,9 @@ SMS = {
                 "",
                 SMS["MessageSid"],
                 ("https://api.twilio.com/m/1", "https://x/2"),
-                "sms",
+                "mms",
             ),
-            id="media-without-text",
+            id="media-without-text-is-an-mms",
         ),
         pytest.param(
             {k: v for k, v in {**SMS, "SmsSid": "SM42"}.items() if k != "MessageSid"},

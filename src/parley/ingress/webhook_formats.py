@@ -3,9 +3,10 @@
 Two forms are understood. Storing the message and answering the HTTP request are the caller's job.
 
 **Twilio** (``application/x-www-form-urlencoded``): ``From``, ``To``, ``Body``, ``MessageSid`` (older: ``SmsSid``),
-``NumMedia`` and ``MediaUrl0`` … ``MediaUrl{N-1}``; WhatsApp addresses come as ``whatsapp:+1…``. Authenticity is the
-``X-Twilio-Signature`` header: base64 HMAC-SHA1, keyed with the account's auth token, over the exact URL Twilio
-called followed by every parameter's name and value, sorted by name (a repeated name: each distinct value, sorted).
+``NumMedia`` and ``MediaUrl0`` … ``MediaUrl{N-1}`` (an MMS when NumMedia > 0); WhatsApp addresses come as
+``whatsapp:+1…``. Authenticity is the ``X-Twilio-Signature`` header: base64 HMAC-SHA1, keyed with the account's auth
+token, over the exact URL Twilio called followed by every parameter's name and value, sorted by name (a repeated
+name: each distinct value, sorted). Status callbacks are signed the same way (read by `parley.channels.twilio`).
 Behind a reverse proxy that URL must be rebuilt from the forwarding headers (``public_url``); Twilio's SDKs accept
 the URL with and without its port, and so do we.
 
@@ -76,7 +77,7 @@ class InboundWebhook:
     text: str
     carrier_id: str  # the carrier's message id: a redelivery carries the same one
     media: tuple[str, ...]  # attachment URLs
-    channel: Literal["sms", "whatsapp"]
+    channel: Literal["sms", "mms", "whatsapp"]  # Twilio: mms when NumMedia > 0 (whatsapp stays whatsapp)
     received_at: datetime | None = None  # when the carrier says it arrived (UTC), if it says
     notes: tuple[str, ...] = ()  # what was changed to store it (see the module docs)
 
@@ -208,8 +209,8 @@ def _number(raw: str | None, field: str, default_region: str | None = None) -> t
         raise WebhookError(field, exc.reason) from exc
 
 
-def _carrier_id(raw: str) -> str:
-    """The carrier's id as stored: itself, or ``sha256:<hex>`` of it when it cannot be a stored key."""
+def storable_id(raw: str) -> str:
+    """A carrier's id as stored: itself, or ``sha256:<hex>`` of it when it cannot be a stored key."""
     carrier_id = raw.strip()
     if len(carrier_id) <= MAX_CARRIER_ID_LENGTH and text_problem(carrier_id) is None:
         return carrier_id
@@ -258,8 +259,10 @@ def parse_twilio(params: Mapping[str, str]) -> InboundWebhook:
     text = _text(params.get("Body", ""), "Body")
     if not text.strip() and not media:
         raise WebhookError("Body", "is empty and the message has no media")
-    channel: Literal["sms", "whatsapp"] = "whatsapp" if from_whatsapp or to_whatsapp else "sms"
-    return InboundWebhook(sender, to, text, _carrier_id(carrier_id), media, channel)
+    channel: Literal["sms", "mms", "whatsapp"] = "mms" if media else "sms"
+    if from_whatsapp or to_whatsapp:
+        channel = "whatsapp"
+    return InboundWebhook(sender, to, text, storable_id(carrier_id), media, channel)
 
 
 # -- generic JSON form -----------------------------------------------------------------------------------------------
@@ -318,7 +321,7 @@ def parse_generic(payload: Any, *, default_region: str | None = None) -> Inbound
     received_at, notes = _received_at(payload.get("received_at"))
     urls = tuple(_media_url(url, f"media[{i}]") for i, url in enumerate(media))
     return InboundWebhook(
-        numbers["from"], numbers["to"], text, _carrier_id(carrier_id), urls, "sms", received_at, notes
+        numbers["from"], numbers["to"], text, storable_id(carrier_id), urls, "sms", received_at, notes
     )
 
 

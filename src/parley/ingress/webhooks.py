@@ -1,6 +1,9 @@
-"""Inbound webhooks: carriers and gateways POST messages here (Twilio form, or Parley's generic JSON).
+"""Inbound webhooks: carriers and gateways POST messages here (Twilio form, or Parley's generic JSON), and Twilio
+its status callbacks.
 
-Both need their secret configured (provisioning `[webhooks]`): an endpoint without one refuses every
+Each needs its secret: a Twilio request is checked with the auth token of the twilio transport whose ``account_sid``
+is the request's ``AccountSid`` (and is received under that transport's name), else with `[webhooks]`
+``twilio_auth_token``; the generic JSON with `[webhooks]` ``secret``. An endpoint without one refuses every
 request, so nothing unauthenticated is ever stored. A message is stored (durably) before the answer;
 routing it into a conversation happens afterwards.
 
@@ -20,6 +23,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, Response
 
 from parley.channels.base import Inbound
+from parley.channels.twilio import parse_status
 from parley.ingress.failures import is_temporary
 from parley.ingress.webhook_formats import (
     GENERIC_SIGNATURE_HEADER,
@@ -32,8 +36,11 @@ from parley.ingress.webhook_formats import (
     verify_generic,
     verify_twilio,
 )
+from parley.services.carrier_accounts import CarrierAccounts
+from parley.services.delivery import Deliveries
 from parley.services.directory import DirectoryCache
 from parley.services.receive import Inbox
+from parley.settings import Settings
 
 log = structlog.get_logger()
 
@@ -44,66 +51,127 @@ def _error(status: int, field: str | None, reason: str) -> JSONResponse:
     return JSONResponse({"error": {"field": field, "reason": reason}}, status_code=status)
 
 
-def _inbound(hook: InboundWebhook) -> Inbound:
+def _inbound(hook: InboundWebhook, *, fetch_media: bool) -> Inbound:
+    """``fetch_media``: the transport's channel can fetch ``hook.media`` (Twilio's MediaUrl{N}, with its account's
+    credentials); the generic webhook's URLs are only kept in ``extra``."""
     extra = {f"media{i}": url for i, url in enumerate(hook.media)}
     if hook.channel != "sms":
         extra["channel"] = hook.channel
     if hook.notes:
         extra["note"] = "; ".join(hook.notes)
     return Inbound(
-        hook.sender, hook.to, hook.text, carrier_id=hook.carrier_id, received_at=hook.received_at, extra=extra
+        hook.sender,
+        hook.to,
+        hook.text,
+        carrier_id=hook.carrier_id,
+        received_at=hook.received_at,
+        extra=extra,
+        media=hook.media if fetch_media else (),
+        channel=hook.channel,
     )
 
 
-async def _store(inbox: Inbox, transport: str, hook: InboundWebhook) -> str | JSONResponse | None:
+def _unavailable(exc: Exception, transport: str, reason: str) -> JSONResponse:
+    """A 503 when the database is unreachable (the carrier tries again later); anything else is raised again."""
+    if not is_temporary(exc):
+        raise exc
+    log.warning("webhook.store_failed", transport=transport, error=type(exc).__name__)
+    return _error(503, None, f"{reason}; try again later")
+
+
+async def _store(
+    inbox: Inbox, transport: str, hook: InboundWebhook, *, fetch_media: bool = False
+) -> str | JSONResponse | None:
     """The stored message's id; or a 503 when the database is unreachable (the carrier tries again later)."""
     try:
-        return await inbox.receive(transport, _inbound(hook), source=transport)
+        return await inbox.receive(transport, _inbound(hook, fetch_media=fetch_media), source=transport)
     except Exception as exc:
-        if not is_temporary(exc):
-            raise
-        log.warning("webhook.store_failed", transport=transport, error=type(exc).__name__)
-        return _error(503, None, "the message could not be stored now; try again later")
+        return _unavailable(exc, transport, "the message could not be stored now")
 
 
-def router(inbox: Inbox, cache: DirectoryCache) -> APIRouter:
+def router(
+    inbox: Inbox, cache: DirectoryCache, deliveries: Deliveries, accounts: CarrierAccounts, settings: Settings
+) -> APIRouter:
     api = APIRouter(prefix="/api/v2/webhooks", tags=["Webhooks"])
 
-    async def settings() -> dict[str, Any]:
+    async def webhook_settings() -> dict[str, Any]:
         value = (await cache.config()).settings.get("webhooks") or {}
         return value if isinstance(value, dict) else {}
 
-    @api.post("/twilio", response_class=Response)
-    async def twilio(request: Request) -> Response:
-        """Twilio's incoming-message webhook; `X-Twilio-Signature` must verify with the auth token."""
-        config = await settings()
-        token = config.get("twilio_auth_token")
-        if not token:
-            return _error(404, None, "the Twilio webhook is not configured ([webhooks] twilio_auth_token)")
+    async def twilio_request(request: Request) -> tuple[str, list[tuple[str, str]]] | JSONResponse:
+        """(the transport it is for, its form) of a Twilio request whose signature verifies; or the refusal."""
         try:
             form = await request.form()
         except Exception:
             return _error(400, None, "the body is not a form")
         params = [(k, v) for k, v in form.multi_items() if isinstance(v, str)]
-        url = public_url(
-            request.url.scheme, request.headers.get("host", request.url.netloc), request.url.path,
-            request.url.query, request.headers, bool(config.get("trust_proxy", False)),
-        )  # fmt: skip
-        if not verify_twilio(url, params, token, request.headers.get(TWILIO_SIGNATURE_HEADER)):
+        account_sid = next((v.strip() for k, v in params if k == "AccountSid"), "")
+        try:
+            account = await accounts.twilio(account_sid) if account_sid else None
+            config = await webhook_settings()
+        except Exception as exc:  # the database is down: Twilio tries again later
+            return _unavailable(exc, "twilio", "the request could not be checked now")
+        if account is not None:
+            transport, token = account.transport, account.auth_token
+        elif config.get("twilio_auth_token"):
+            transport, token = "twilio", str(config["twilio_auth_token"])
+        else:
+            reason = "no twilio transport has this AccountSid and [webhooks] twilio_auth_token is not set"
+            return _error(404, "AccountSid", reason)
+        # The URL Twilio signed: ours (PARLEY_PUBLIC_URL, as in the StatusCallback we gave), else as it reached us.
+        query = request.url.query
+        urls = [
+            settings.public_base + request.url.path + (f"?{query}" if query else ""),
+            public_url(
+                request.url.scheme, request.headers.get("host", request.url.netloc), request.url.path, query,
+                request.headers, bool(config.get("trust_proxy", False)),
+            ),
+        ]  # fmt: skip
+        signature = request.headers.get(TWILIO_SIGNATURE_HEADER)
+        if not any(verify_twilio(url, params, token, signature) for url in dict.fromkeys(urls)):
             return _error(403, TWILIO_SIGNATURE_HEADER, "the signature does not match this request")
+        return transport, params
+
+    @api.post("/twilio", response_class=Response)
+    async def twilio(request: Request) -> Response:
+        """Twilio's incoming-message webhook; `X-Twilio-Signature` must verify with the account's auth token."""
+        verified = await twilio_request(request)
+        if isinstance(verified, JSONResponse):
+            return verified
+        transport, params = verified
         try:
             hook = parse_twilio(dict(params))
         except WebhookError as exc:
             return _error(exc.status, exc.field, exc.reason)
-        stored = await _store(inbox, "twilio", hook)
+        stored = await _store(inbox, transport, hook, fetch_media=True)
         if isinstance(stored, JSONResponse):
             return stored
         return Response(EMPTY_TWIML, media_type="text/xml")
 
+    @api.post("/twilio/status", response_class=Response)
+    async def twilio_status(request: Request) -> Response:
+        """Twilio's status callback (the `StatusCallback` of each message sent); signed like the inbound webhook.
+
+        A callback for a message Parley does not know is stored too and discarded by the receipts matcher later.
+        """
+        verified = await twilio_request(request)
+        if isinstance(verified, JSONResponse):
+            return verified
+        transport, params = verified
+        try:
+            receipt = parse_status(dict(params))
+        except WebhookError as exc:
+            return _error(exc.status, exc.field, exc.reason)
+        try:
+            await deliveries.receipt(transport, receipt)
+        except Exception as exc:
+            return _unavailable(exc, transport, "the status could not be stored now")
+        return Response(status_code=200)
+
     @api.post("/inbound", status_code=202)
     async def generic(request: Request) -> JSONResponse:
         """Parley's generic JSON form (see the module docs); `X-Parley-Signature: sha256=<hex HMAC>`."""
-        config = await settings()
+        config = await webhook_settings()
         secret = config.get("secret")
         if not secret:
             return _error(404, None, "the inbound webhook is not configured ([webhooks] secret)")
