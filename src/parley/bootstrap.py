@@ -15,6 +15,7 @@ import structlog
 from parley.channels.base import Channel, Inbound, Receipt
 from parley.channels.curl import CurlChannel
 from parley.channels.smpp import SmppChannel
+from parley.channels.telnyx import TelnyxChannel
 from parley.core.delivery import RetryPolicy
 from parley.logs import Failures
 from parley.services.admin import Admin
@@ -22,6 +23,7 @@ from parley.services.auth import Authenticator
 from parley.services.blocklists import Blocklist
 from parley.services.campaign_runner import CampaignRunner
 from parley.services.campaigns import Campaigns
+from parley.services.carrier_accounts import CarrierAccounts
 from parley.services.conversations import Conversations
 from parley.services.delivery import Deliveries
 from parley.services.directory import DirectoryCache
@@ -77,6 +79,7 @@ class Parley:
     admin: Admin
     statistics: Statistics
     inbox_view: InboxView
+    carrier_accounts: CarrierAccounts
     campaign_wake: asyncio.Event = field(default_factory=asyncio.Event)
     _tasks: list[asyncio.Task[None]] = field(default_factory=list)
 
@@ -173,6 +176,14 @@ def build(settings: Settings | None = None, *, clock: Callable[[], datetime] = u
         config = row.config
         if row.kind == "curl":
             return CurlChannel(row.name, config["command"])
+        elif row.kind == "telnyx":
+            return TelnyxChannel(
+                row.name,
+                config["api_key"],
+                messaging_profile_id=config.get("messaging_profile_id"),
+                api_base=config.get("api_base") or "https://api.telnyx.com",
+                webhook_url=settings.public_base + "/api/v2/webhooks/telnyx",
+            )
 
         async def on_receipt(receipt: Receipt, name: str = row.name) -> None:
             await deliveries.receipt(name, receipt)
@@ -245,4 +256,5 @@ def build(settings: Settings | None = None, *, clock: Callable[[], datetime] = u
         admin=Admin(db, cache, clock, transports),
         statistics=Statistics(db, cache, clock),
         inbox_view=InboxView(db, cache, clock),
+        carrier_accounts=CarrierAccounts(db),
     )

@@ -15,12 +15,10 @@ from __future__ import annotations
 import json
 from typing import Any
 
-import structlog
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, Response
 
 from parley.channels.base import Inbound
-from parley.ingress.failures import is_temporary
 from parley.ingress.webhook_formats import (
     GENERIC_SIGNATURE_HEADER,
     TWILIO_SIGNATURE_HEADER,
@@ -32,16 +30,12 @@ from parley.ingress.webhook_formats import (
     verify_generic,
     verify_twilio,
 )
+from parley.ingress.webhook_replies import error_reply as _error
+from parley.ingress.webhook_replies import store_or_503
 from parley.services.directory import DirectoryCache
 from parley.services.receive import Inbox
 
-log = structlog.get_logger()
-
 EMPTY_TWIML = '<?xml version="1.0" encoding="UTF-8"?><Response></Response>'
-
-
-def _error(status: int, field: str | None, reason: str) -> JSONResponse:
-    return JSONResponse({"error": {"field": field, "reason": reason}}, status_code=status)
 
 
 def _inbound(hook: InboundWebhook) -> Inbound:
@@ -57,13 +51,7 @@ def _inbound(hook: InboundWebhook) -> Inbound:
 
 async def _store(inbox: Inbox, transport: str, hook: InboundWebhook) -> str | JSONResponse | None:
     """The stored message's id; or a 503 when the database is unreachable (the carrier tries again later)."""
-    try:
-        return await inbox.receive(transport, _inbound(hook), source=transport)
-    except Exception as exc:
-        if not is_temporary(exc):
-            raise
-        log.warning("webhook.store_failed", transport=transport, error=type(exc).__name__)
-        return _error(503, None, "the message could not be stored now; try again later")
+    return await store_or_503(inbox.receive(transport, _inbound(hook), source=transport), transport=transport)
 
 
 def router(inbox: Inbox, cache: DirectoryCache) -> APIRouter:
