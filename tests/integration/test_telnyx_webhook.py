@@ -21,10 +21,11 @@ from parley.core.text import Encoding
 from parley.ingress.webhook_replies import store_or_503
 from parley.services.delivery import Delivered
 from parley.store.tables import message_media, messages, receipts
-from tests.support.app import InProcess, in_process
+from tests.support.app import ALICE, InProcess, in_process
 from tests.support.fake_telnyx import FakeTelnyx
 from tests.support.outbound import add_outbound
 from tests.support.provisioning import document
+from tests.support.server import wait_until
 
 PATH = "/api/v2/webhooks/telnyx"
 URL = "http://parley.test" + PATH
@@ -175,6 +176,26 @@ async def test_a_finalized_status_reaches_the_receipts_and_the_message(tmp_path:
         ("telnyx", message.id, "undelivered", "delivery_failed", "40008"),
     ]
     assert row.status == "undelivered"
+
+
+async def test_a_message_sent_through_the_api_goes_out_by_telnyx_and_turns_delivered(tmp_path: Path) -> None:
+    """The transport's channel as bootstrap builds it, driven by the dispatcher; its status events come back."""
+    async with telnyx_app(tmp_path) as (app, [telnyx]), app.client(ALICE) as alice:
+        await app.parley.start_workers()
+        accepted = await alice.post("/api/v2/messages", json={"to": CUSTOMER, "text": "Your order shipped"})
+        assert accepted.status_code in (200, 201, 202), accepted.text
+        message_id = accepted.json()["messages"][0]["id"]
+        await wait_until(lambda: telnyx.messages, timeout=10)
+        [sent] = telnyx.messages
+        assert telnyx.problems == []
+        assert (sent.sender, sent.to, sent.text, sent.webhook_url) == (COMPANY, CUSTOMER, "Your order shipped", URL)
+
+        async def status_is(*wanted: str) -> bool:
+            return (await alice.get(f"/api/v2/messages/{message_id}")).json()["status"] in wanted
+
+        await wait_until(lambda: status_is("sending", "sent"), timeout=10)
+        assert (await telnyx.send_status(sent, status="delivered")).status_code == 200
+        await wait_until(lambda: status_is("delivered"), timeout=10)
 
 
 async def test_each_event_belongs_to_the_transport_whose_key_signed_it(tmp_path: Path) -> None:
