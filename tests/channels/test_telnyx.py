@@ -25,6 +25,7 @@ from parley.channels.telnyx import (
     parse_event,
     verify_signature,
 )
+from parley.core import delivery
 from parley.core.delivery import DeliveryError, Rejected, Throttled, TimedOut, Unreachable
 from parley.core.text import Encoding
 from tests.support.fake_telnyx import FakeTelnyx
@@ -219,9 +220,10 @@ def test_classify_maps_telnyx_errors(
     assert said in found.reason
 
 
-def test_the_stop_code_is_an_opt_out() -> None:
+def test_the_stop_code_is_an_opt_out_for_the_dispatcher_too() -> None:
     assert classify(400, errors("40300", "Blocked due to STOP message")).code in OPT_OUT_CODES  # type: ignore[attr-defined]
     assert "40310" not in OPT_OUT_CODES
+    assert OPT_OUT_CODES <= delivery.OPT_OUT_CODES
 
 
 async def test_a_failed_answer_raises_the_classified_error() -> None:
@@ -330,6 +332,8 @@ def test_status_events_map_telnyx_statuses(status: str, state: str) -> None:
         pytest.param([{"code": 40300}], "40300", id="numeric-code"),
         pytest.param([{"code": "4" * 40}], "4" * 16, id="cut-to-16"),
         pytest.param([{"code": "40\x0008"}], "4008", id="unprintable-dropped"),
+        pytest.param([{"code": 10**5000}], "", id="enormous-number"),
+        pytest.param([{"code": True}], "", id="boolean"),
         pytest.param([], "", id="no-errors"),
         pytest.param(None, "", id="errors-null"),
         pytest.param(["x"], "", id="error-not-an-object"),

@@ -206,9 +206,11 @@ def _first_error(payload: object) -> Mapping[str, Any]:
 
 def _word(value: object, limit: int) -> str:
     """A short printable token from the wire (a code, a status): what a ``String(16)`` column can hold."""
-    if isinstance(value, bool) or not isinstance(value, str | int):
+    if isinstance(value, int) and not isinstance(value, bool) and abs(value) < 10**limit:
+        value = str(value)  # a code sent as a number (str() of a huge int would raise: not past ``limit`` digits)
+    if not isinstance(value, str):
         return ""
-    return "".join(c for c in str(value) if c.isascii() and c.isprintable())[:limit]
+    return "".join(c for c in value if c.isascii() and c.isprintable())[:limit]
 
 
 def classify(status_code: int, payload: object) -> DeliveryError:
@@ -338,7 +340,8 @@ def parse_event(payload: object, *, default_region: str) -> Receipt | Inbound | 
         if text is not None and not isinstance(text, str):
             raise TelnyxEventError("data.payload.text", "must be a string")
         media = _media(body)
-        mms = bool(media) or str(body.get("type", "")).upper() == "MMS"
+        kind = body.get("type")
+        mms = bool(media) or (isinstance(kind, str) and kind.upper() == "MMS")
         channel: Literal["sms", "mms"] = "mms" if mms else "sms"
         received_at = _instant(body.get("received_at")) or _instant(data.get("occurred_at"))
         return Inbound(sender, to, text or "", carrier_id=carrier_id, received_at=received_at, media=media,
