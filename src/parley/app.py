@@ -21,6 +21,7 @@ from parley.ingress import (
     lists_api,
     metrics_api,
     numbers_api,
+    telnyx_webhook,
     webhooks,
     wildix_api,
 )
@@ -96,6 +97,7 @@ def create_app(parley: Parley, *, workers: bool = True) -> FastAPI:
     app.include_router(
         webhooks.router(parley.inbox, parley.cache, parley.deliveries, parley.carrier_accounts, parley.settings)
     )
+    app.include_router(telnyx_webhook.router(parley.inbox, parley.deliveries, parley.carrier_accounts, parley.cache))
     app.include_router(numbers_api.router(parley.numbers))
     app.include_router(blocklist_api.router(parley.blocklist))
     app.include_router(campaigns_api.router(parley.campaigns))

@@ -15,6 +15,7 @@ import structlog
 from parley.channels.base import Channel, Inbound, Receipt
 from parley.channels.curl import CurlChannel
 from parley.channels.smpp import SmppChannel
+from parley.channels.telnyx import TelnyxChannel
 from parley.channels.twilio import TwilioChannel
 from parley.core.delivery import RetryPolicy
 from parley.logs import Failures
@@ -183,6 +184,14 @@ def build(settings: Settings | None = None, *, clock: Callable[[], datetime] = u
                 config["auth_token"],
                 api_base=config.get("api_base") or "https://api.twilio.com",
                 status_callback=settings.public_base + "/api/v2/webhooks/twilio/status",
+            )
+        if row.kind == "telnyx":
+            return TelnyxChannel(
+                row.name,
+                config["api_key"],
+                messaging_profile_id=config.get("messaging_profile_id"),
+                api_base=config.get("api_base") or "https://api.telnyx.com",
+                webhook_url=settings.public_base + "/api/v2/webhooks/telnyx",
             )
 
         async def on_receipt(receipt: Receipt, name: str = row.name) -> None:

@@ -28,6 +28,7 @@ OPEN = {
     "/api/v2/webhooks/twilio": "X-Twilio-Signature",
     "/api/v2/webhooks/twilio/status": "X-Twilio-Signature",
     "/api/v2/webhooks/inbound": "X-Parley-Signature",
+    "/api/v2/webhooks/telnyx": "telnyx-signature-ed25519 (a telnyx transport's public key)",
     "/metrics": "loopback, PARLEY_METRICS_ALLOW or PARLEY_METRICS_TOKEN",
     "/api/v1/openapi.json": "the API's description",
     "/api/v1/doc": "the API's documentation page",
@@ -126,7 +127,12 @@ async def test_every_route_refuses_a_request_without_credentials(app: InProcess)
 
 async def test_the_allow_listed_routes_still_check_their_own_credentials(app: InProcess) -> None:
     async with app.client(address=OUTSIDE) as anonymous:
-        for path in ("/api/v2/webhooks/twilio", "/api/v2/webhooks/twilio/status", "/api/v2/webhooks/inbound"):
+        for path in (
+            "/api/v2/webhooks/twilio",
+            "/api/v2/webhooks/twilio/status",
+            "/api/v2/webhooks/inbound",
+            "/api/v2/webhooks/telnyx",
+        ):
             assert (await anonymous.post(path, json={})).status_code in (403, 404), path
         assert (await anonymous.get("/metrics")).status_code == 403
         assert (await anonymous.post("/login", data={"extension": "101", "password": "x"})).status_code == 403

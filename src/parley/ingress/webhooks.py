@@ -36,6 +36,7 @@ from parley.ingress.webhook_formats import (
     verify_generic,
     verify_twilio,
 )
+from parley.ingress.webhook_replies import error_reply as _error
 from parley.services.carrier_accounts import CarrierAccounts
 from parley.services.delivery import Deliveries
 from parley.services.directory import DirectoryCache
@@ -45,10 +46,6 @@ from parley.settings import Settings
 log = structlog.get_logger()
 
 EMPTY_TWIML = '<?xml version="1.0" encoding="UTF-8"?><Response></Response>'
-
-
-def _error(status: int, field: str | None, reason: str) -> JSONResponse:
-    return JSONResponse({"error": {"field": field, "reason": reason}}, status_code=status)
 
 
 def _inbound(hook: InboundWebhook, *, fetch_media: bool) -> Inbound:
