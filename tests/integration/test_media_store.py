@@ -13,6 +13,7 @@ import pytest
 import sqlalchemy as sa
 
 from parley.core.licenses import License
+from parley.core.outbound import OutboundError
 from parley.services.directory import User
 from parley.services.media import MediaNotFound, MediaRefused, MediaStore
 from parley.store import media as media_rows
@@ -276,3 +277,46 @@ async def test_uploads_abandoned_by_a_dead_process_are_swept(store: MediaStore, 
     assert not stale.exists()
     async with db.read() as conn:
         assert await conn.scalar(sa.select(sa.func.count()).where(media_chunks.c.media_id == "dead")) == 0
+
+
+async def test_a_send_takes_the_files_its_user_may_read_with_the_text_of_text_files(
+    store: MediaStore, db: Database, clock: Clock
+) -> None:
+    who = await add_people(db, clock)
+    picture = await store.save(owner_id=1, filename="dot.png", chunks=chunked(PNG), max_bytes=10_000)
+    note = await store.save(
+        owner_id=1, filename="note.txt", chunks=chunked("\ufeffHi there ✓".encode()), max_bytes=10_000
+    )
+    long = await store.save(owner_id=1, filename="long.txt", chunks=chunked(b"a" * 100_001), max_bytes=200_000)
+    found = await store.for_send(who["owner"], [note.id, picture.id])
+    assert [(a.id, a.filename, a.content_type, a.size, text) for a, text in found] == [
+        (note.id, "note.txt", "text/plain", note.size, "Hi there ✓"),
+        (picture.id, "dot.png", "image/png", len(PNG), None),
+    ]
+    with pytest.raises(OutboundError) as unknown:
+        await store.for_send(who["stranger"], [picture.id])
+    assert (unknown.value.field, unknown.value.reason) == (
+        "media", f'No file "{picture.id}": upload it first (POST /api/v2/media)'
+    )  # fmt: skip
+    with pytest.raises(OutboundError) as too_long:
+        await store.for_send(who["owner"], [long.id])
+    assert too_long.value.reason == '"long.txt" is too long to send as text (100,001 bytes; at most 100,000)'
+
+
+async def test_the_dispatcher_hands_a_carrier_signed_urls_of_an_mms_s_files(
+    store: MediaStore, db: Database, clock: Clock
+) -> None:
+    picture = await store.save(owner_id=None, filename="dot.png", chunks=chunked(PNG), max_bytes=10_000)
+    now = clock()
+    async with db.write() as conn:
+        await conn.execute(
+            messages.insert().values(
+                id="mms1", direction="out", sender="+15551230001", recipient="+15557654321", body="", status="queued",
+                segments=0, encoding="gsm7", source="test", channel="mms", created_at=now, updated_at=now,
+            )
+        )  # fmt: skip
+        await store.attach(conn, "mms1", [picture.id])
+    [ref] = await store.media_refs("mms1")
+    assert (ref.content_type, ref.size, ref.filename) == ("image/png", len(PNG), "dot.png")
+    assert store.verify_token(ref.url.removeprefix("https://sms.example.com/media/"), now) == picture.id
+    assert await store.media_refs("nothing") == ()

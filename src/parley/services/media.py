@@ -17,7 +17,6 @@ import asyncio
 import contextlib
 import hashlib
 import hmac
-import os
 import secrets
 from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass
@@ -27,9 +26,13 @@ from typing import Any, BinaryIO
 
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from parley.channels.base import MediaRef
 from parley.core import media as kinds
+from parley.core.mms import Attachment, is_text
+from parley.core.outbound import OutboundError
 from parley.services.directory import User
 from parley.services.errors import ServiceError
+from parley.services.media_sinks import DatabaseSink, DiskSink, disk_path
 from parley.store import media as store
 from parley.store.db import Database
 from parley.store.ids import new_id
@@ -38,6 +41,7 @@ CHUNK = 1024 * 1024  # bytes per `media_chunks` row, and per write to disk
 READ_CHUNK = 256 * 1024  # bytes per read of a file on disk
 SIGNING_KEY = "media.signing_key"  # the `settings` row holding the key when PARLEY_SECRET is empty
 PART_EXPIRY = timedelta(hours=24)  # an upload left unfinished this long was abandoned by a dead process
+MAX_TEXT_FILE_BYTES = 100_000  # a text file sent as SMS (issue 11 §4): about 22 messages of 4,500 characters
 
 
 @dataclass(frozen=True)
@@ -64,69 +68,6 @@ class MediaNotFound(ServiceError):
 
 def _info(row: Any) -> MediaInfo:
     return MediaInfo(row.id, row.content_type, int(row.size), row.filename, row.sha256, row.owner_id)
-
-
-class _DiskSink:
-    """A file being written under the media directory: a temporary file, renamed to its id once complete."""
-
-    def __init__(self, root: Path, media_id: str) -> None:
-        self._temporary = root / "tmp" / f"{media_id}.part"
-        self.path = root / media_id[-2:] / media_id
-        self._file: BinaryIO | None = None
-
-    def _open(self) -> BinaryIO:
-        self._temporary.parent.mkdir(parents=True, exist_ok=True)
-        return self._temporary.open("wb")
-
-    async def write(self, data: bytes) -> None:
-        if self._file is None:
-            self._file = await asyncio.to_thread(self._open)
-        await asyncio.to_thread(self._file.write, data)
-
-    def _move(self) -> None:
-        if self._file is None:
-            raise RuntimeError("nothing was written")
-        self._file.flush()
-        os.fsync(self._file.fileno())  # on disk before the row that names it is committed
-        self._file.close()
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        self._temporary.replace(self.path)
-
-    async def commit(self, db: Database, row: dict[str, Any]) -> None:
-        await asyncio.to_thread(self._move)
-        async with db.write() as conn:
-            await store.add(conn, row | {"storage": "disk"})
-
-    async def discard(self, db: Database) -> None:
-        if self._file is not None:
-            self._file.close()
-        self._temporary.unlink(missing_ok=True)
-        self.path.unlink(missing_ok=True)
-
-
-class _DatabaseSink:
-    """A file being written to `media_chunks`, one short transaction per chunk (store/media.py)."""
-
-    def __init__(self, db: Database, placeholder: dict[str, Any]) -> None:
-        self._db = db
-        self._placeholder = placeholder
-        self._seq = 0
-
-    async def write(self, data: bytes) -> None:
-        async with self._db.write() as conn:
-            if self._seq == 0:
-                await store.add(conn, self._placeholder | {"storage": store.PART})
-            await store.add_chunk(conn, self._placeholder["id"], self._seq, data)
-        self._seq += 1
-
-    async def commit(self, db: Database, row: dict[str, Any]) -> None:
-        async with db.write() as conn:
-            await store.complete(conn, row["id"], row | {"storage": "db"})
-
-    async def discard(self, db: Database) -> None:
-        if self._seq:
-            async with db.write() as conn:
-                await store.delete(conn, self._placeholder["id"])
 
 
 class MediaStore:
@@ -171,7 +112,7 @@ class MediaStore:
         now = self.clock()
         placeholder = {"id": media_id, "owner_id": owner_id, "content_type": "application/octet-stream", "size": 0,
                        "filename": shown, "sha256": "", "created_at": now}  # fmt: skip
-        sink = _DatabaseSink(self._db, placeholder) if self.in_database else _DiskSink(self.media_dir, media_id)
+        sink = DatabaseSink(self._db, placeholder) if self.in_database else DiskSink(self.media_dir, media_id)
         try:
             content_type, size, digest = await self._stream(sink, chunks, filename, shown, max_bytes, declared_type)
             info = MediaInfo(
@@ -188,7 +129,7 @@ class MediaStore:
 
     async def _stream(
         self,
-        sink: _DiskSink | _DatabaseSink,
+        sink: DiskSink | DatabaseSink,
         chunks: AsyncIterator[bytes],
         filename: str,
         shown: str,
@@ -248,7 +189,7 @@ class MediaStore:
         """Remove a stored file (a copy no one will use: see `services/media_fetch.py`)."""
         async with self._db.write() as conn:
             await store.delete(conn, media_id)
-        (self.media_dir / media_id[-2:] / media_id).unlink(missing_ok=True)
+        disk_path(self.media_dir, media_id).unlink(missing_ok=True)
 
     async def sweep(self, now: datetime) -> int:
         """Delete what uploads abandoned by a dead process left (database parts, temporary files): how many."""
@@ -284,7 +225,7 @@ class MediaStore:
         if row.storage == "db":
             return info, self._read_chunks(media_id)
         try:
-            handle = await asyncio.to_thread((self.media_dir / media_id[-2:] / media_id).open, "rb")
+            handle = await asyncio.to_thread(disk_path(self.media_dir, media_id).open, "rb")
         except FileNotFoundError:
             raise MediaNotFound() from None
         return info, self._read_file(handle)
@@ -350,6 +291,38 @@ class MediaStore:
                  "lease_until": None, "error": None}  # fmt: skip
         rows = [{"message_id": message_id, "position": i, "media_id": m, **ready} for i, m in enumerate(media_ids)]
         await store.add_links(conn, rows)
+
+    async def for_send(self, user: User, ids: Sequence[str]) -> list[tuple[Attachment, str | None]]:
+        """The files a user attaches to a send, in order, each with its text when it is a plain-text file (sent as
+        SMS). `services.send.AttachmentSource`: raises `OutboundError` on ``media`` for an id that is unknown or
+        that the user may not read, and for a text file too long to go as SMS."""
+        found = await self.info_many(ids)
+        chosen: list[tuple[Attachment, str | None]] = []
+        for media_id in ids:
+            info = found.get(media_id)
+            if info is None or not await self.may_read(user, media_id):
+                raise OutboundError("media", f'No file "{media_id[:40]}": upload it first (POST /api/v2/media)')
+            text = None
+            if is_text(info.content_type):
+                if info.size > MAX_TEXT_FILE_BYTES:
+                    reason = f'"{info.filename}" is too long to send as text ({info.size:,} bytes; at most '
+                    raise OutboundError("media", f"{reason}{MAX_TEXT_FILE_BYTES:,})")
+                _, body = await self.open(media_id)
+                text = b"".join([chunk async for chunk in body]).decode("utf-8-sig", "replace")
+            chosen.append((Attachment(info.id, info.filename, info.content_type, info.size), text))
+        return chosen
+
+    async def media_refs(self, message_id: str) -> tuple[MediaRef, ...]:
+        """An outbound MMS's files as the carrier fetches them (signed URLs, from now): the dispatcher's ``media``."""
+        await self.load_key()
+        async with self._db.read() as conn:
+            rows = await store.links(conn, [message_id])
+        now = self.clock()
+        return tuple(
+            MediaRef(self.signed_url(r.id, now), r.content_type, int(r.size), r.filename)
+            for r in rows
+            if r.state == "ready" and r.id is not None
+        )
 
     # --- signed URLs -----------------------------------------------------------------------------------------------
 
