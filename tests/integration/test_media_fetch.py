@@ -4,6 +4,7 @@ transport's channel (a fake `MediaSource` here), retried on the schedule, failed
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import AsyncIterator, Sequence
 from datetime import timedelta
 from pathlib import Path
@@ -286,3 +287,24 @@ async def test_participants_hear_that_a_message_s_attachments_changed(db: Databa
     assert (event.type, event.data) == ("message.media", {"conversation_id": "c1", "message_id": message_id})
     assert agent.queue.empty() and stranger.queue.empty()
     await bus.close()
+
+
+async def test_the_worker_loop_fetches_as_soon_as_an_mms_is_stored(
+    db: Database, store: MediaStore, clock: Clock
+) -> None:
+    worker = fetcher(db, store, clock, {"twilio": FakeSource({PIC1: [PNG]})})
+    inbox = Inbox(db, clock, on_media=worker.wake)
+    loop = asyncio.create_task(worker.run(idle=60))  # only the wake-up can make it look again in time
+    try:
+        message_id = await receive_mms(inbox, [PIC1])
+
+        async def fetched() -> None:
+            while (await links(db, message_id))[0]["state"] != "ready":
+                await asyncio.sleep(0.01)
+
+        await asyncio.wait_for(fetched(), 10)
+    finally:
+        loop.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await loop
+        await inbox.close()
