@@ -3,12 +3,16 @@ not; cleaned names are safe to store and to send, whatever they were; tokens ver
 
 from __future__ import annotations
 
+import asyncio
+import itertools
 import unicodedata
+from collections.abc import AsyncIterator
 
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from parley.core import media
+from parley.ingress.multipart_stream import MultipartFile, UploadError
 from tests.support.media_samples import SAMPLES
 
 FUZZ = settings(max_examples=500, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -83,3 +87,41 @@ def test_every_signed_token_reads_back_and_is_url_safe(media_id: str, expires: i
     token = media.make_token(b"k" * 32, media_id, expires)
     assert media.read_token(b"k" * 32, token) == (media_id, expires)
     assert all(ch.isalnum() or ch in "._-" for ch in token)
+
+
+async def _body(pieces: list[bytes]) -> AsyncIterator[bytes]:
+    for piece in pieces:
+        yield piece
+
+
+async def _read_upload(pieces: list[bytes]) -> tuple[str, bytes] | None:
+    part = MultipartFile(_body(pieces), b"b", "file")
+    try:
+        await part.find()
+        return part.filename, b"".join([chunk async for chunk in part.chunks()])
+    except UploadError:
+        return None
+
+
+@FUZZ
+@given(
+    body=st.lists(
+        st.sampled_from([b"--b\r\n", b"--b--\r\n", b'Content-Disposition: form-data; name="file"; filename="a.txt"\r\n',
+                         b'Content-Disposition: form-data; name="other"\r\n', b"Content-Type: text/plain\r\n", b"\r\n",
+                         b"data", b"\x00\xff", b"--", b"\r", b"\n"])
+        | st.binary(max_size=30),
+        max_size=20,
+    ).map(b"".join),
+    cuts=st.lists(st.integers(0, 400), max_size=6),
+)  # fmt: skip
+def test_any_body_split_anyhow_is_read_as_an_upload_or_refused_as_one(body: bytes, cuts: list[int]) -> None:
+    bounds = sorted({0, len(body), *(c for c in cuts if c < len(body))})
+    pieces = [body[a:b] for a, b in itertools.pairwise(bounds)]
+    whole = asyncio.run(_read_upload([body]))
+    assert asyncio.run(_read_upload(pieces)) == whole  # however the network cuts it, the same answer
+
+
+def test_a_well_formed_upload_is_read_whole_from_any_split() -> None:
+    body = b'--b\r\nContent-Disposition: form-data; name="file"; filename="x.txt"\r\n\r\nhello\r\nworld\r\n--b--\r\n'
+    for cut in range(1, len(body)):
+        assert asyncio.run(_read_upload([body[:cut], body[cut:]])) == ("x.txt", b"hello\r\nworld")
