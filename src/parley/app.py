@@ -19,6 +19,7 @@ from parley.ingress import (
     conversations_api,
     events_api,
     lists_api,
+    media_api,
     metrics_api,
     numbers_api,
     telnyx_webhook,
@@ -86,7 +87,8 @@ def create_app(parley: Parley, *, workers: bool = True) -> FastAPI:
         return await request_validation_exception_handler(request, exc)
 
     # Text no route can store (NUL, lone surrogates) is refused before routing; these two read their own input.
-    app.add_middleware(InputGuard, exempt=("/api/v1/originate/", "/api/v2/webhooks/"))
+    # The media upload streams its multipart body itself (InputGuard would read a body without a type whole).
+    app.add_middleware(InputGuard, exempt=("/api/v1/originate/", "/api/v2/webhooks/", "/api/v2/media"))
     app.add_middleware(BodyLimits, **limits(parley.settings))  # outside InputGuard, which reads bodies whole
     app.add_middleware(SecurityHeaders)  # outermost: a 413 carries the headers too
 
@@ -103,6 +105,9 @@ def create_app(parley: Parley, *, workers: bool = True) -> FastAPI:
     app.include_router(campaigns_api.router(parley.campaigns))
     app.include_router(lists_api.router(parley.lists))
     app.include_router(metrics_api.router(parley.settings))
+    app.include_router(
+        media_api.router(parley.media, max_bytes=parley.settings.max_media_bytes, clock=parley.media.clock)
+    )
 
     console.install(app, parley)
 

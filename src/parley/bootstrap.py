@@ -32,6 +32,8 @@ from parley.services.events import EventBus, postgres_dsn
 from parley.services.inbound import InboundRouter
 from parley.services.inbox_view import InboxView
 from parley.services.lists import Lists
+from parley.services.media import MediaStore
+from parley.services.media_fetch import MediaEvents, MediaFetcher
 from parley.services.notifications import MessageDetails, StatusNotifier
 from parley.services.numbers import Numbers
 from parley.services.queries import Messages
@@ -81,6 +83,8 @@ class Parley:
     statistics: Statistics
     inbox_view: InboxView
     carrier_accounts: CarrierAccounts
+    media: MediaStore
+    media_fetcher: MediaFetcher
     campaign_wake: asyncio.Event = field(default_factory=asyncio.Event)
     _tasks: list[asyncio.Task[None]] = field(default_factory=list)
 
@@ -91,6 +95,8 @@ class Parley:
         self._tasks.append(asyncio.create_task(self._fire_timers(), name="scheduler"))
         self._tasks.append(asyncio.create_task(self._run_campaigns(), name="campaigns"))
         self._tasks.append(asyncio.create_task(self._maintain(), name="maintenance"))
+        await self.media.load_key()  # signed media URLs are made by the dispatcher
+        self._tasks.append(asyncio.create_task(self.media_fetcher.run(), name="media-fetcher"))
 
     async def _fire_timers(self) -> None:
         """The scheduler: timed actions whose time has come (postponed sends wait in the queue itself)."""
@@ -237,8 +243,31 @@ def build(settings: Settings | None = None, *, clock: Callable[[], datetime] = u
     outbox = Outbox(db, cache, clock, on_enqueued=dispatcher.wake)
     campaign_wake = asyncio.Event()
     router = RouterWorker(db, InboundRouter(db, bus, clock, on_enqueued=dispatcher.wake), clock, worker=worker_name())
+    media = MediaStore(
+        db,
+        clock,
+        media_dir=settings.media_dir,
+        in_database=not settings.is_sqlite,  # PostgreSQL: every host must see every file (docs/architecture.md)
+        secret=settings.secret,
+        public_base=settings.public_base,
+        url_lifetime=timedelta(days=settings.media_url_days),
+    )
+    media_fetcher = MediaFetcher(
+        db,
+        media,
+        transports.channel,
+        clock,
+        max_bytes=settings.max_media_bytes,
+        on_changed=MediaEvents(db, bus).changed,
+    )
     # Channels are built later (Transports.refresh), so `make_channel` may refer to the inbox made here.
-    inbox = Inbox(db, clock, on_stored=router.wake, part_expiry=timedelta(hours=settings.concat_expiry_hours))
+    inbox = Inbox(
+        db,
+        clock,
+        on_stored=router.wake,
+        on_media=media_fetcher.wake,
+        part_expiry=timedelta(hours=settings.concat_expiry_hours),
+    )
     auth = Authenticator(cache, Throttle(db, clock), secret=settings.secret)
     return Parley(
         settings=settings,
@@ -266,4 +295,6 @@ def build(settings: Settings | None = None, *, clock: Callable[[], datetime] = u
         statistics=Statistics(db, cache, clock),
         inbox_view=InboxView(db, cache, clock),
         carrier_accounts=CarrierAccounts(db),
+        media=media,
+        media_fetcher=media_fetcher,
     )

@@ -41,10 +41,11 @@ def existing_ids(server: ParleyServer, tag: str) -> dict[str, Any]:
             "/api/v2/campaigns", json={"name": f"seed {tag}", "sender": COMPANY, "message": "Hi {first_name}"}
         ).json()
         message = admin.post("/api/v2/messages", json={"to": CUSTOMER, "text": "seed"}).json()["messages"][0]
+        stored = admin.post("/api/v2/media", files={"file": (f"seed {tag}.txt", b"seed")}).json()
     return {
         "list_id": saved_list["id"], "conversation_id": conversation["id"], "campaign_id": campaign["id"],
         "message_id": message["id"], "number": COMPANY, "company_number": COMPANY, "external_number": CUSTOMER,
-        "member": ADMIN[0],
+        "member": ADMIN[0], "media_id": stored["id"],
     }  # fmt: skip
 
 

@@ -24,6 +24,10 @@ MIB = 1024 * 1024
 # CSV uploads: campaign recipients and saved lists, over the API and in the console.
 _UPLOADS = re.compile(r"^(/api/v2)?/(campaigns/[^/]+/recipients|lists/[^/]+/upload)$|^/campaigns$")
 _WEBHOOKS = "/api/v2/webhooks/"
+_MEDIA = "/api/v2/media"
+# A file of exactly the media limit still comes wrapped in a multipart boundary and part headers: the body may be
+# this much larger, so that a file over the limit is refused by the media store, naming the file.
+MULTIPART_SLACK = 64 * 1024
 
 
 class BodyTooLarge(Exception):
@@ -40,20 +44,25 @@ def limits(settings: Settings) -> dict[str, int]:
         "default": settings.max_body_bytes,
         "webhooks": settings.max_webhook_bytes,
         "uploads": settings.max_upload_bytes,
+        "media": settings.max_media_bytes + MULTIPART_SLACK,
     }
 
 
 class BodyLimits:
-    """``default`` for JSON and forms, ``webhooks`` under /api/v2/webhooks/, ``uploads`` for CSV uploads."""
+    """``default`` for JSON and forms, ``webhooks`` under /api/v2/webhooks/, ``uploads`` for CSV uploads,
+    ``media`` for file uploads (POST /api/v2/media; ``uploads`` when not given)."""
 
-    def __init__(self, app: ASGIApp, *, default: int, webhooks: int, uploads: int) -> None:
+    def __init__(self, app: ASGIApp, *, default: int, webhooks: int, uploads: int, media: int | None = None) -> None:
         self.app = app
         self._limits = {"default": default, "webhooks": webhooks, "uploads": uploads}
+        self._limits["media"] = uploads if media is None else media
 
     def limit_for(self, path: str) -> tuple[int, str]:
         """The limit for a path, and the setting that changes it."""
         if path.startswith(_WEBHOOKS):
             return self._limits["webhooks"], "PARLEY_MAX_WEBHOOK_BYTES"
+        if path == _MEDIA:
+            return self._limits["media"], "PARLEY_MAX_MEDIA_BYTES"
         if _UPLOADS.match(path):
             return self._limits["uploads"], "PARLEY_MAX_UPLOAD_BYTES"
         return self._limits["default"], "PARLEY_MAX_BODY_BYTES"

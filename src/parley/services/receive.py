@@ -27,7 +27,7 @@ from parley.core.text import split
 from parley.metrics import INBOUND
 from parley.services import reassembly
 from parley.services.batching import GroupCommitter
-from parley.store import messages, queue
+from parley.store import media, messages, queue
 from parley.store.db import Database
 from parley.store.ids import new_id
 from parley.store.tables import messages as messages_table
@@ -86,11 +86,13 @@ class Inbox:
         clock: Callable[[], datetime],
         *,
         on_stored: Callable[[], None] = lambda: None,
+        on_media: Callable[[], None] = lambda: None,
         part_expiry: timedelta = timedelta(hours=24),
     ) -> None:
         self._db = db
         self._clock = clock
         self._on_stored = on_stored
+        self._on_media = on_media  # attachments are waiting to be fetched
         self._part_expiry = part_expiry
         self._committer: GroupCommitter[_Item, str | None] = GroupCommitter(self._write, linger=LINGER)
 
@@ -109,6 +111,7 @@ class Inbox:
         ids = iter(sorted(new_id() for _ in items))
         results: list[str | None] = []
         rows: list[dict[str, Any]] = []
+        attachments: list[dict[str, Any]] = []
         async with self._db.write() as conn:
             known = await self._known(conn, items, now)
             for item in items:
@@ -134,9 +137,13 @@ class Inbox:
                 if inbound.carrier_id:
                     known[key] = row["id"]  # the same message twice in one batch: stored once
                 rows.append(row)
+                attachments += _pending_media(row["id"], item, now)
                 results.append(row["id"])
             await messages.add_all(conn, rows)
+            await media.add_links(conn, attachments)
             await queue.enqueue_many(conn, [(r["id"], now) for r in rows], kind="route")
+        if attachments:
+            self._on_media()
         return results
 
     async def _known(self, conn: AsyncConnection, items: list[_Item], now: datetime) -> dict[tuple[str, str], str]:
@@ -176,7 +183,19 @@ def _row(item: _Item, text: str, message_id: str, now: datetime) -> dict[str, An
         "encoding": segments.encoding.value, "gsm": None, "transport": item.transport, "error": None,
         "charge": None, "currency": None, "source": item.source, "send_at": None, "conversation_id": None,
         "bot": None, "carrier_id": inbound.carrier_id, "created_at": inbound.received_at or now, "updated_at": now,
+        "channel": inbound.channel,
     }  # fmt: skip
+
+
+def _pending_media(message_id: str, item: _Item, now: datetime) -> list[dict[str, Any]]:
+    """The message's attachments as the provider names them, to be fetched through its transport, from now on
+    (`services/media_fetch.py`); in the transaction that stores the message, so none is lost with a crash."""
+    return [
+        {"message_id": message_id, "position": i, "media_id": None, "source": clean(ref).text,
+         "transport": item.transport, "state": "pending", "attempts": 0, "due_at": now, "lease_until": None,
+         "error": None}
+        for i, ref in enumerate(item.inbound.media)
+    ]  # fmt: skip
 
 
 def _whole_row(whole: reassembly.Whole, now: datetime) -> dict[str, Any]:
