@@ -93,8 +93,8 @@ def create_app(parley: Parley, *, workers: bool = True) -> FastAPI:
     app.add_middleware(SecurityHeaders)  # outermost: a 413 carries the headers too
 
     app.include_router(wildix_api.router(parley.auth, parley.outbox, parley.cache))
-    app.include_router(api.router(parley.outbox, parley.cache, parley.queries, parley.admin.transports))
-    app.include_router(conversations_api.router(parley.conversations))
+    app.include_router(api.router(parley.outbox, parley.cache, parley.queries, parley.admin.transports, parley.media))
+    app.include_router(conversations_api.router(parley.conversations, parley.media))
     app.include_router(events_api.router(parley.bus))
     app.include_router(
         webhooks.router(parley.inbox, parley.cache, parley.deliveries, parley.carrier_accounts, parley.settings)

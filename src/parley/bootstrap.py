@@ -225,6 +225,15 @@ def build(settings: Settings | None = None, *, clock: Callable[[], datetime] = u
     async def carriers() -> dict[str, str]:
         return (await cache.config()).carriers
 
+    media = MediaStore(
+        db,
+        clock,
+        media_dir=settings.media_dir,
+        in_database=not settings.is_sqlite,  # PostgreSQL: every host must see every file (docs/architecture.md)
+        secret=settings.secret,
+        public_base=settings.public_base,
+        url_lifetime=timedelta(days=settings.media_url_days),
+    )
     dispatcher = Dispatcher(
         db,
         transports,
@@ -235,23 +244,15 @@ def build(settings: Settings | None = None, *, clock: Callable[[], datetime] = u
         max_in_flight=settings.max_in_flight,
         lease=timedelta(seconds=settings.lease_seconds),
         carriers=carriers,
+        media=media.media_refs,
         policy=RetryPolicy(
             base=timedelta(seconds=settings.retry_base_seconds),
             give_up_after=timedelta(hours=settings.give_up_hours),
         ),
     )
-    outbox = Outbox(db, cache, clock, on_enqueued=dispatcher.wake)
+    outbox = Outbox(db, cache, clock, on_enqueued=dispatcher.wake, attachments=media)
     campaign_wake = asyncio.Event()
     router = RouterWorker(db, InboundRouter(db, bus, clock, on_enqueued=dispatcher.wake), clock, worker=worker_name())
-    media = MediaStore(
-        db,
-        clock,
-        media_dir=settings.media_dir,
-        in_database=not settings.is_sqlite,  # PostgreSQL: every host must see every file (docs/architecture.md)
-        secret=settings.secret,
-        public_base=settings.public_base,
-        url_lifetime=timedelta(days=settings.media_url_days),
-    )
     media_fetcher = MediaFetcher(
         db,
         media,

@@ -43,7 +43,7 @@ async def parley_with(tmp_path: Path, transport: dict[str, Any]) -> AsyncIterato
 
 async def conversation_with_media(api: httpx.AsyncClient, count: int) -> dict[str, Any] | None:
     """The customer's conversation once its inbound message has ``count`` files fetched, else None."""
-    listed = (await api.get("/api/v2/conversations")).json()["conversations"]
+    listed = (await api.get("/api/v2/conversations")).json()
     for conversation in listed:
         if conversation["external_number"] != CUSTOMER:
             continue
@@ -77,9 +77,10 @@ async def test_a_twilio_customer_sends_two_pictures_and_the_agent_answers_with_o
     async with FakeTwilio(account_sid=SID, auth_token=TOKEN) as twilio:
         transport = {"name": "twilio", "role": "carrier", "kind": "twilio", "account_sid": SID,
                      "auth_token": TOKEN, "api_base": twilio.url}  # fmt: skip
-        async with parley_with(tmp_path, transport) as server, httpx.AsyncClient(
-            base_url=server.url, auth=ALICE
-        ) as api:
+        async with (
+            parley_with(tmp_path, transport) as server,
+            httpx.AsyncClient(base_url=server.url, auth=ALICE) as api,
+        ):
             inbound = await twilio.send_inbound(
                 f"{server.url}/api/v2/webhooks/twilio", sender=CUSTOMER, to=COMPANY, body="Look", pictures=2
             )
@@ -113,9 +114,10 @@ async def test_a_telnyx_customer_sends_a_picture_and_the_agent_answers_with_one(
     async with FakeTelnyx() as telnyx:
         transport = {"name": "telnyx", "role": "carrier", "kind": "telnyx", "api_key": telnyx.api_key,
                      "public_key": telnyx.public_key_b64, "api_base": telnyx.url}  # fmt: skip
-        async with parley_with(tmp_path, transport) as server, httpx.AsyncClient(
-            base_url=server.url, auth=ALICE
-        ) as api:
+        async with (
+            parley_with(tmp_path, transport) as server,
+            httpx.AsyncClient(base_url=server.url, auth=ALICE) as api,
+        ):
             picture_in = tiny_png((10, 120, 10), size=12)
             response, _, _ = await telnyx.send_inbound(
                 f"{server.url}/api/v2/webhooks/telnyx", sender=CUSTOMER, to=COMPANY, text="Hi",

@@ -84,11 +84,6 @@ async def test_a_signed_inbound_mms_is_stored_with_its_media_refs(tmp_path: Path
     assert len(urls) == 2 and urls[0] != urls[1]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="services/receive.py does not store Inbound.channel and Inbound.media yet (the media helper's part of "
-    "issue 11): remove this mark when it does",
-)
 async def test_a_signed_inbound_mms_is_stored_with_channel_mms_and_pending_media(tmp_path: Path) -> None:
     async with telnyx_app(tmp_path) as (app, [telnyx]):
         _, _, urls = await telnyx.send_inbound(

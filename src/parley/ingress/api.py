@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from collections.abc import Sequence
+from typing import Annotated, Any, Protocol
 
 from fastapi import APIRouter, HTTPException, Query
 
@@ -31,7 +32,7 @@ def field_error(field: str, message: str, status: int = 422) -> HTTPException:
 
 
 def message_out(row: Any, history: list[Any] | None = None, media: list[dict[str, Any]] | None = None) -> MessageOut:
-    data = dict(row._mapping) if hasattr(row, "_mapping") else dict(row)
+    data = _data(row)
     return MessageOut(
         id=data["id"],
         direction=data["direction"],
@@ -53,14 +54,36 @@ def message_out(row: Any, history: list[Any] | None = None, media: list[dict[str
         error=data.get("error"),
         error_code=data.get("error_code"),
         channel=data.get("channel") or "sms",
-        media=[MediaOut(**m) for m in media or []],
+        media=[MediaOut(**m) for m in (media if media is not None else data.get("media")) or []],
         history=[StatusChange(status=h.status, at=h.at, detail=h.detail) for h in history]
         if history is not None
         else None,
     )
 
 
-def router(outbox: Outbox, cache: DirectoryCache, queries: Messages, transports: TransportAdmin) -> APIRouter:
+class MediaLookup(Protocol):
+    async def attachments(self, message_ids: Sequence[str]) -> dict[str, list[dict[str, Any]]]: ...
+
+
+def _data(row: Any) -> dict[str, Any]:
+    return dict(row._mapping) if hasattr(row, "_mapping") else dict(row)
+
+
+async def messages_out(rows: Sequence[Any], media: MediaLookup | None) -> list[MessageOut]:
+    """Message objects with their attachments (looked up only for messages that can have them)."""
+    data = [_data(r) for r in rows]
+    ids = [d["id"] for d in data if (d.get("channel") or "sms") != "sms"]
+    found = await media.attachments(ids) if ids and media is not None else {}
+    return [message_out(d, media=found.get(d["id"])) for d in data]
+
+
+def router(
+    outbox: Outbox,
+    cache: DirectoryCache,
+    queries: Messages,
+    transports: TransportAdmin,
+    media: MediaLookup | None = None,
+) -> APIRouter:
     api = APIRouter(prefix="/api/v2", tags=["Messages"])
 
     @api.post("/messages", status_code=201, response_model=SendResponse, response_model_by_alias=True)
@@ -85,7 +108,7 @@ def router(outbox: Outbox, cache: DirectoryCache, queries: Messages, transports:
             raise field_error(field, exc.reason) from None
         rows = [{**r, "user": user.extension} for r in result.messages]
         return SendResponse(
-            messages=[message_out(r) for r in rows],
+            messages=await messages_out(rows, media),
             refused=[Refused(to=r.given, reason=r.reason) for r in result.refused],
             left_out=[LeftOutOut(**x.as_dict()) for x in result.left_out],
         )
@@ -148,7 +171,7 @@ def router(outbox: Outbox, cache: DirectoryCache, queries: Messages, transports:
             )
         )
         page = rows[:limit]
-        return MessagePage(messages=[message_out(r) for r in page], next=page[-1].id if len(rows) > limit else None)
+        return MessagePage(messages=await messages_out(page, media), next=page[-1].id if len(rows) > limit else None)
 
     @api.get("/messages/{message_id}", response_model=MessageOut, response_model_by_alias=True)
     async def get_message(message_id: str, user: CurrentUser) -> Any:
@@ -157,7 +180,8 @@ def router(outbox: Outbox, cache: DirectoryCache, queries: Messages, transports:
         if found is None or (not user.is_admin and found[0].user_id != user.id):
             raise HTTPException(404, "No such message")
         row, history = found
-        return message_out(row, history)
+        files = await media.attachments([row.id]) if media is not None and row.channel != "sms" else {}
+        return message_out(row, history, files.get(row.id))
 
     @api.get("/transports", tags=["Administration"])
     async def list_transports(user: CurrentUser) -> list[dict[str, Any]]:

@@ -8,7 +8,7 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Query
 from pydantic import BaseModel, ConfigDict, Field
 
-from parley.ingress.api import CurrentUser, message_out
+from parley.ingress.api import CurrentUser, MediaLookup, messages_out
 from parley.ingress.inputs import Instant
 from parley.ingress.schemas import LeftOutOut, MessageOut
 from parley.services.conversations import Conversations
@@ -111,7 +111,7 @@ class Block(BaseModel):
     created_at: datetime
 
 
-def router(conversations: Conversations) -> APIRouter:
+def router(conversations: Conversations, media: MediaLookup | None = None) -> APIRouter:
     api = APIRouter(prefix="/api/v2", tags=["Conversations"])
 
     @api.get("/conversations", response_model=list[ConversationOut])
@@ -158,7 +158,7 @@ def router(conversations: Conversations) -> APIRouter:
         Messages a blocked customer sent are kept but not listed, unless an admin asks (`include_blocked`)."""
         found = await conversations.timeline(user, conversation_id, limit, before, blocked=include_blocked)
         return Timeline(
-            messages=[message_out(m) for m in found["messages"]],
+            messages=await messages_out(found["messages"], media),
             events=[TimelineEvent(kind=e.kind, actor=e.actor, detail=e.detail, at=e.at) for e in found["events"]],
             calls=[CallOut.model_validate(dict(c._mapping)) for c in found["calls"]],
             older=found["older"],
@@ -169,10 +169,11 @@ def router(conversations: Conversations) -> APIRouter:
     async def post_message(conversation_id: str, body: PostText, user: CurrentUser) -> Any:
         """Reply to the customer from the conversation's company number."""
         posted = await conversations.post(user, conversation_id, body.text, media=body.media)
+        sent = await messages_out(posted.messages, media)
         return PostResult(
-            message=message_out(posted.message) if posted.message else None,
+            message=sent[0] if sent else None,
             command=posted.command,
-            messages=[message_out(m) for m in posted.messages],
+            messages=sent,
             left_out=[LeftOutOut(**x.as_dict()) for x in posted.left_out],
         )
 

@@ -43,6 +43,7 @@ class MediaOut(BaseModel):
     filename: str | None
     url: str | None = Field(description="GET it with the same credentials (owner, conversation members, admins)")
     state: Literal["ready", "pending", "failed"]
+    error: str | None = Field(default=None, description="Why an inbound file could not be fetched")
 
 
 class LeftOutOut(BaseModel):

@@ -264,26 +264,9 @@ class MediaStore:
     # --- messages' attachments -------------------------------------------------------------------------------------
 
     async def attachments(self, message_ids: Sequence[str]) -> dict[str, list[dict[str, Any]]]:
-        """Each message's attachments in order, as message objects carry them: ``{id, content_type, size,
-        filename, url, state, error}`` (``url`` needs a session or credentials; a pending or failed inbound
-        attachment has no file yet: its id, type, size, name and url are None). Messages without any are left out."""
+        """Each message's attachments in order, as message objects carry them (`attachments_of`)."""
         async with self._db.read() as conn:
-            rows = await store.links(conn, message_ids)
-        found: dict[str, list[dict[str, Any]]] = {}
-        for r in rows:
-            stored = r.id is not None
-            found.setdefault(r.message_id, []).append(
-                {
-                    "id": r.id,
-                    "content_type": r.content_type,
-                    "size": r.size,
-                    "filename": r.filename,
-                    "url": f"/api/v2/media/{r.id}" if stored else None,
-                    "state": r.state,
-                    "error": r.error,
-                }
-            )
-        return found
+            return await attachments_of(conn, message_ids)
 
     async def attach(self, conn: AsyncConnection, message_id: str, media_ids: Sequence[str]) -> None:
         """Link uploaded files to an outbound message, in order, inside the caller's transaction."""
@@ -357,3 +340,24 @@ class MediaStore:
         """The file id of a signed token that has not expired; None otherwise."""
         found = self.read_token(token, now)
         return found[0] if found is not None and not found[1] else None
+
+
+async def attachments_of(conn: AsyncConnection, message_ids: Sequence[str]) -> dict[str, list[dict[str, Any]]]:
+    """Each message's attachments in order, as message objects carry them: ``{id, content_type, size,
+    filename, url, state, error}`` (``url`` needs a session or credentials; a pending or failed inbound
+    attachment has no file yet: its id, type, size, name and url are None). Messages without any are left out."""
+    found: dict[str, list[dict[str, Any]]] = {}
+    for r in await store.links(conn, message_ids):
+        stored = r.id is not None
+        found.setdefault(r.message_id, []).append(
+            {
+                "id": r.id,
+                "content_type": r.content_type,
+                "size": r.size,
+                "filename": r.filename,
+                "url": f"/api/v2/media/{r.id}" if stored else None,
+                "state": r.state,
+                "error": r.error,
+            }
+        )
+    return found

@@ -5,10 +5,12 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Sequence
+from typing import Any
 
 import sqlalchemy as sa
 
 from parley.services.events import Event, EventBus
+from parley.services.media import attachments_of
 from parley.store import conversations as store
 from parley.store.db import Database
 from parley.store.tables import messages, participants
@@ -28,12 +30,21 @@ class MessageDetails:
             return events
         async with self._db.read() as conn:
             found = await store.timeline_messages(conn, wanted)
+            rich = [m for m, row in found.items() if (row.channel or "sms") != "sms"]
+            files = await attachments_of(conn, rich) if rich else {}
         return [
-            dataclasses.replace(e, data={**e.data, "message": dict(found[e.data["message_id"]]._mapping)})
+            dataclasses.replace(e, data={**e.data, "message": _with_media(found[e.data["message_id"]], files)})
             if e.type == "message.created" and e.data.get("message_id") in found
             else e
             for e in events
         ]
+
+
+def _with_media(row: Any, files: dict[str, list[dict[str, Any]]]) -> dict[str, Any]:
+    message = dict(row._mapping)
+    if row.id in files:
+        message["media"] = files[row.id]
+    return message
 
 
 class StatusNotifier:
