@@ -5,6 +5,7 @@ python -m bench --quick            # shorter windows, fewer messages, 100,000-ro
 python -m bench --only sqlite      # or --only postgres
 python -m bench --scenario inbound --scenario console  # baseline, accept, e2e, inbound, campaign, takeover, console
 python -m bench --scenario takeover   # a worker killed -9 holding 1,800 claimed messages: time until another sent them
+python -m bench --scenario uploads    # Wildix p99 while 20 clients upload 3 MB files, against it without them
 python -m bench --duration 10 --warmup 2 --connections 50 --markdown
 """
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-SCENARIOS = ("baseline", "accept", "e2e", "inbound", "campaign", "takeover")
+SCENARIOS = ("baseline", "accept", "e2e", "inbound", "campaign", "takeover", "uploads")
 
 
 @dataclass

@@ -241,6 +241,7 @@ class Runner:
         from bench.campaign import campaign
         from bench.inbound import inbound
         from bench.takeover import takeover
+        from bench.uploads import uploads
 
         figures: list[Figure] = []
         failures: list[str] = []
@@ -252,6 +253,7 @@ class Runner:
             ("inbound", "inbound", lambda: inbound(self)),
             ("campaign", "campaign", lambda: campaign(self)),
             ("takeover", "takeover after kill -9", lambda: takeover(self)),
+            ("uploads", "20 concurrent 3 MB uploads", lambda: uploads(self)),
         ]
         for scenario, name, step in steps:
             if scenario not in self.options.scenarios:
