@@ -188,12 +188,15 @@ async def test_prices_reuse_provisioning_checks_and_a_changed_prefix_replaces_th
     admin: Admin, db: Database
 ) -> None:
     alice = await user(db, "101")
-    found = await problems(admin.save_price(alice, {"prefix": "44", "price": "-1", "currency": "EURO"}))
-    assert set(found) == {"prefix", "price", "currency"}
-    await admin.save_price(alice, {"prefix": "+49", "price": "0.05", "currency": "eur"})
-    await admin.save_price(alice, {"prefix": "+491", "price": "0.06", "currency": "EUR"}, "+49")
+    bad = {"prefix": "44", "price": "-1", "currency": "EURO", "mms_price": "free"}
+    found = await problems(admin.save_price(alice, bad))
+    assert set(found) == {"prefix", "price", "currency", "mms_price"}
+    await admin.save_price(alice, {"prefix": "+49", "price": "0.05", "currency": "eur", "mms_price": "0.20"})
+    assert (await admin.price(alice, "+49"))["mms_price"] == "0.20"
+    await admin.save_price(alice, {"prefix": "+491", "price": "0.06", "currency": "EUR", "mms_price": ""}, "+49")
     prices = {p["prefix"]: p for p in (await admin.prices(alice)).items}
-    assert "+49" not in prices and prices["+491"] == {"prefix": "+491", "price": "0.06", "currency": "EUR"}
+    assert "+49" not in prices
+    assert prices["+491"] == {"prefix": "+491", "price": "0.06", "currency": "EUR", "mms_price": ""}  # blank: none
     assert (await problems(admin.save_price(alice, {"prefix": "+1", "price": "1", "currency": "USD"})))["prefix"]
 
 

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+from decimal import Decimal
+
 import pytest
 import sqlalchemy as sa
 
 from parley.core.provisioning import ProvisioningError, parse
+from parley.services.directory import DirectoryCache
 from parley.services.passwords import verify_password
-from parley.store import directory
+from parley.store import directory, tables
 from parley.store.db import Database
 from parley.store.tables import users
 from tests.conftest import Clock
@@ -58,3 +61,19 @@ async def test_a_wrong_file_is_refused_whole_and_nothing_changes(db: Database, c
     async with db.read() as conn:
         alice = await directory.find_user(conn, "101")
     assert alice is not None and alice.name == "Alice Smith"
+
+
+async def test_an_mms_price_is_stored_exactly_reaches_the_cached_prices_and_goes_when_left_out(
+    db: Database, clock: Clock
+) -> None:
+    priced = [{"prefix": "+1", "price": "0.0079", "currency": "USD", "mms_price": "0.0200"}]
+    report = await provision(db, clock(), prices=priced)
+    assert report.counts["prices.created"] == 1
+    prices = (await DirectoryCache(db, country="US", timezone="UTC").config()).prices
+    assert [(p.prefix, p.price, p.mms_price) for p in prices] == [("+1", Decimal("0.0079"), Decimal("0.0200"))]
+    async with db.read() as conn:
+        assert await conn.scalar(sa.select(tables.prices.c.mms_price)) == "0.0200"  # exact, as written
+    again = await provision(db, clock(), prices=[{k: v for k, v in priced[0].items() if k != "mms_price"}])
+    assert again.counts["prices.updated"] == 1
+    prices = (await DirectoryCache(db, country="US", timezone="UTC").config()).prices
+    assert [p.mms_price for p in prices] == [None]

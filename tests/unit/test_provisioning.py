@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import tomllib
+from decimal import Decimal
 from pathlib import Path
 
 import pytest
@@ -74,6 +75,16 @@ def _problems(**overrides: object) -> list[str]:
             'prices[0].prefix: "1" must be + followed by digits',
             id="bad-prefix",
         ),
+        pytest.param(
+            {"prices": [{"prefix": "+1", "price": "0.0079", "currency": "USD", "mms_price": "-0.02"}]},
+            "prices[0].mms_price: '-0.02' is not a price",
+            id="negative-mms-price",
+        ),
+        pytest.param(
+            {"prices": [{"prefix": "+1", "price": "0.0079", "currency": "USD", "mms_price": True}]},
+            "prices[0].mms_price: True is not a price",
+            id="mms-price-not-a-number",
+        ),
         pytest.param({"colours": {}}, "colours: unknown section", id="unknown-section"),
     ],
 )
@@ -142,3 +153,18 @@ def test_http_carriers_and_a_numbers_carrier_are_read() -> None:
 )
 def test_a_wrong_carrier_entry_is_named_with_its_field(overrides: dict[str, object], expected: str) -> None:
     assert any(p.startswith(expected) for p in _problems(**overrides)), _problems(**overrides)
+
+
+@pytest.mark.parametrize(
+    ("given", "expected"),
+    [
+        pytest.param({}, None, id="absent"),
+        pytest.param({"mms_price": "0.0200"}, Decimal("0.0200"), id="string-kept-exact"),
+        pytest.param({"mms_price": 0.02}, Decimal("0.02"), id="toml-float-read-by-its-text"),
+        pytest.param({"mms_price": 0}, Decimal(0), id="zero"),
+    ],
+)
+def test_a_price_may_carry_an_mms_price(given: dict[str, object], expected: Decimal | None) -> None:
+    spec = parse(document(prices=[{"prefix": "+1", "price": "0.0079", "currency": "USD", **given}]))
+    assert spec.prices[0].mms_price == expected
+    assert spec.prices[0].price == Decimal("0.0079")

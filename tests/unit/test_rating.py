@@ -1,4 +1,4 @@
-"""Quota and price: package use and per-segment charges."""
+"""Quota and price: package use and per-segment charges; per-MMS charges."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from parley.core.rating import Charge, Price, find_price, rate
+from parley.core.rating import Charge, Price, find_price, rate, rate_mms
 
 US = Price("+1", Decimal("0.0100"), "USD")
 UK = Price("+44", Decimal("0.04"), "GBP")
@@ -84,3 +84,34 @@ def test_rating_sends_one_by_one_bills_the_same_as_all_at_once(sends: list[int],
         used += segments
     assert billed == max(0, used - package)
     assert rate(used, 0, package, UK).billable == billed
+
+
+US_WITH_MMS = Price("+1", Decimal("0.0079"), "USD", mms_price=Decimal("0.02"))
+FREE_MMS = Price("+1", Decimal("0.0079"), "USD", mms_price=Decimal("0"))
+
+
+@pytest.mark.parametrize(
+    ("count", "price", "expected"),
+    [
+        pytest.param(1, US_WITH_MMS, Charge(1, Decimal("0.02"), "USD"), id="one-mms"),
+        pytest.param(3, US_WITH_MMS, Charge(3, Decimal("0.06"), "USD"), id="several"),
+        pytest.param(1, US, Charge(0, Decimal(0), None), id="entry-without-mms-price"),
+        pytest.param(1, None, Charge(0, Decimal(0), None), id="no-price-for-the-destination"),
+        pytest.param(1, FREE_MMS, Charge(1, Decimal(0), "USD"), id="a-zero-mms-price-is-still-a-price"),
+        pytest.param(0, US_WITH_MMS, Charge(0, Decimal(0), None), id="nothing-sent"),
+    ],
+)
+def test_mms_are_charged_per_message_at_the_mms_price(count: int, price: Price | None, expected: Charge) -> None:
+    assert rate_mms(count, price) == expected
+
+
+def test_a_negative_mms_count_is_a_caller_bug() -> None:
+    with pytest.raises(ValueError, match="negative"):
+        rate_mms(-1, US_WITH_MMS)
+
+
+def test_the_mms_price_is_found_with_the_sms_price_by_the_longest_prefix() -> None:
+    """An MMS is priced by the same entry as an SMS to the number: a longer prefix without an MMS price wins."""
+    us_local = Price("+1555", Decimal("0.01"), "USD")
+    assert rate_mms(1, find_price("+15551234567", [US_WITH_MMS, us_local])) == Charge(0, Decimal(0), None)
+    assert rate_mms(1, find_price("+12125551234", [US_WITH_MMS, us_local])) == Charge(1, Decimal("0.02"), "USD")

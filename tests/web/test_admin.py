@@ -225,8 +225,10 @@ async def test_prices_and_mail2sms_are_edited_with_errors_next_to_their_fields(
     await expect(page.locator("#e-price")).to_contain_text("is not a price")
     await page.get_by_label("Prefix", exact=True).fill("+49")
     await page.get_by_label("Price", exact=True).fill("0.05")
+    await page.get_by_label("MMS price").fill("0.25")
     await page.get_by_role("button", name="Add price").click()
     await expect(page.get_by_role("row").filter(has_text="+49")).to_contain_text("0.05")
+    await expect(page.get_by_role("row").filter(has_text="+49")).to_contain_text("0.25")
     page.once("dialog", lambda dialog: dialog.accept())  # "Delete price +44?"
     await page.get_by_role("button", name="Delete price +44").click()
     await expect(page.get_by_role("link", name="+44", exact=True)).to_have_count(0)

@@ -82,6 +82,7 @@ class PriceSpec:
     prefix: str
     price: Decimal
     currency: str
+    mms_price: Decimal | None = None  # per MMS, same currency; None: MMS are not charged
 
 
 @dataclass(frozen=True)
@@ -382,19 +383,26 @@ def read_transport(r: EntryReader) -> TransportSpec:
     return TransportSpec(name, role, kind, normalise_gateway_id(gateway_id) if gateway_id else None, config)
 
 
+def _decimal(r: EntryReader, key: str, raw: Any) -> Decimal:
+    """A non-negative finite decimal; a string keeps it exact ("0.0079"), a TOML float is read by its text."""
+    try:
+        value = Decimal(str(raw))
+        if raw is None or isinstance(raw, bool) or value < 0 or not value.is_finite():
+            raise InvalidOperation
+    except InvalidOperation:
+        r.problem(key, f'{raw!r} is not a price (a non-negative decimal such as "0.0079")')
+        return Decimal(0)
+    return value
+
+
 def read_price(r: EntryReader) -> PriceSpec:
     prefix = r.str_("prefix", required=True) or ""
     if prefix and (not prefix.startswith("+") or not prefix[1:].isdigit()):
         r.problem("prefix", f'"{prefix}" must be + followed by digits')
-    raw = r.table.get("price")
-    price = Decimal(0)
-    try:
-        price = Decimal(str(raw))
-        if raw is None or isinstance(raw, bool) or price < 0 or not price.is_finite():
-            raise InvalidOperation
-    except InvalidOperation:
-        r.problem("price", f'{raw!r} is not a price (a non-negative decimal such as "0.0079")')
+    price = _decimal(r, "price", r.table.get("price"))
+    raw_mms = r.table.get("mms_price")  # optional: without it MMS to the prefix are not charged (issue 11 §6)
+    mms_price = _decimal(r, "mms_price", raw_mms) if raw_mms is not None else None
     currency = (r.str_("currency", required=True) or "").upper()
     if currency and (len(currency) != 3 or not currency.isalpha()):
         r.problem("currency", f'"{currency}" is not a 3-letter currency code')
-    return PriceSpec(prefix, price, currency)
+    return PriceSpec(prefix, price, currency, mms_price)

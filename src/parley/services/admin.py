@@ -283,9 +283,7 @@ class Admin:
         offset, limit = bounds(offset, limit)
         async with self._db.read() as conn:
             rows, total = await store.page(conn, prices, "prefix", offset=offset, limit=limit)
-        return Page(
-            [{"prefix": r.prefix, "price": r.price, "currency": r.currency} for r in rows], total, offset, limit
-        )
+        return Page([_price_view(r) for r in rows], total, offset, limit)
 
     async def price(self, actor: User, prefix: str) -> dict[str, Any]:
         require_admin(actor)
@@ -293,7 +291,7 @@ class Admin:
             row = await store.find(conn, prices, "prefix", prefix)
         if row is None:
             raise AdminError.on(None, f"There is no price for {prefix}", 404)
-        return {"prefix": row.prefix, "price": row.price, "currency": row.currency}
+        return _price_view(row)
 
     async def save_price(self, actor: User, form: dict[str, str], prefix: str | None = None) -> str:
         """Add a price (``prefix`` None) or change one; a changed prefix replaces the old row."""
@@ -305,7 +303,9 @@ class Admin:
                 raise AdminError.on("prefix", f"{p.prefix} already has a price")
             if prefix is not None and not await store.delete(conn, prices, "prefix", prefix):
                 raise AdminError.on(None, f"There is no price for {prefix}", 404)
-            await store.insert(conn, prices, {"prefix": p.prefix, "price": str(p.price), "currency": p.currency})
+            mms_price = None if p.mms_price is None else str(p.mms_price)
+            row = {"prefix": p.prefix, "price": str(p.price), "currency": p.currency, "mms_price": mms_price}
+            await store.insert(conn, prices, row)
         self._cache.invalidate()
         return p.prefix
 
@@ -315,6 +315,10 @@ class Admin:
             if not await store.delete(conn, prices, "prefix", prefix):
                 raise AdminError.on(None, f"There is no price for {prefix}", 404)
         self._cache.invalidate()
+
+
+def _price_view(row: Any) -> dict[str, Any]:
+    return {"prefix": row.prefix, "price": row.price, "currency": row.currency, "mms_price": row.mms_price or ""}
 
 
 def _user_view(row: Any) -> dict[str, Any]:

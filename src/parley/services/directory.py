@@ -132,7 +132,10 @@ class DirectoryCache:
             settings = await directory.get_settings(conn)
             numbers = await directory.list_numbers(conn)
         config = Config(
-            prices=tuple(Price(p.prefix, Decimal(p.price), p.currency) for p in prices),
+            prices=tuple(
+                Price(p.prefix, Decimal(p.price), p.currency, Decimal(p.mms_price) if p.mms_price else None)
+                for p in prices
+            ),
             gateway_ids=frozenset(t.gateway_id for t in transports if t.gateway_id),
             country=str(settings.get("pbx.country", self._default_country)),
             timezone=str(settings.get("pbx.timezone", self._default_timezone)),

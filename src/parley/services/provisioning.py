@@ -124,7 +124,8 @@ async def apply(db: Database, spec: Provisioning, *, now: datetime, prune: bool 
             )
 
         for p in spec.prices:
-            row = {"prefix": p.prefix, "price": str(p.price), "currency": p.currency}
+            mms_price = None if p.mms_price is None else str(p.mms_price)  # absent from the file: cleared
+            row = {"prefix": p.prefix, "price": str(p.price), "currency": p.currency, "mms_price": mms_price}
             report.note("prices", (await directory.upsert(conn, prices, "prefix", row))[0])
 
         if prune:

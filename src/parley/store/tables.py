@@ -116,6 +116,7 @@ prices = sa.Table(
     sa.Column("prefix", sa.String(20), primary_key=True),
     sa.Column("price", sa.String(32), nullable=False),  # a decimal, kept exact as text
     sa.Column("currency", sa.String(3), nullable=False),
+    sa.Column("mms_price", sa.String(32)),  # per MMS, exact as text; NULL: MMS to the prefix are not charged
 )
 
 messages = sa.Table(

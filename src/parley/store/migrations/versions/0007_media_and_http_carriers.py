@@ -1,4 +1,5 @@
-"""media (files, their chunks, messages' attachments); a number's carrier; messages' channel and error code
+"""media (files, their chunks, messages' attachments); a number's carrier; messages' channel and error code;
+a price's MMS price
 
 Revision ID: 0007
 Revises: 0006
@@ -19,6 +20,8 @@ depends_on = None
 
 
 def upgrade() -> None:
+    with op.batch_alter_table("prices", schema=None) as batch_op:
+        batch_op.add_column(sa.Column("mms_price", sa.String(length=32), nullable=True))
     with op.batch_alter_table("numbers", schema=None) as batch_op:
         batch_op.add_column(sa.Column("carrier", sa.String(length=100), nullable=True))
     with op.batch_alter_table("messages", schema=None) as batch_op:
@@ -83,3 +86,5 @@ def downgrade() -> None:
         batch_op.drop_column("error_code")
     with op.batch_alter_table("numbers", schema=None) as batch_op:
         batch_op.drop_column("carrier")
+    with op.batch_alter_table("prices", schema=None) as batch_op:
+        batch_op.drop_column("mms_price")
