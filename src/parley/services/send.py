@@ -14,7 +14,7 @@ from typing import Any, Protocol
 
 from parley.core.mms import Attachment, LeftOut, mms_refusal, pack, text_messages
 from parley.core.outbound import OutboundError, Refusal, plan
-from parley.core.rating import Price, find_price, rate
+from parley.core.rating import Price, find_price, rate, rate_mms
 from parley.core.routing import normalise_gateway_id
 from parley.core.text import split
 from parley.metrics import ACCEPTED
@@ -121,12 +121,19 @@ def outbound_row(
 async def charge_rows(
     conn: Any, user: User, rows: list[dict[str, Any]], *, month: str, prices: Sequence[Price]
 ) -> None:
-    """Count the rows' segments in the user's month; rate those past the package (charge on each row)."""
-    added = sum(r["segments"] for r in rows)
-    used = await usage.add(conn, user.id, month, added) - added
+    """Count the SMS rows' segments in the user's month and rate those past the package; rate each MMS row at
+    its destination's MMS price (issue 11 §6: an MMS is billed per message and is no part of the SMS package).
+    The charge is set on each row."""
+    sms = [r for r in rows if r.get("channel", "sms") != "mms"]
+    added = sum(r["segments"] for r in sms)
+    used = (await usage.add(conn, user.id, month, added) - added) if sms else 0
     for row in rows:
-        charge = rate(row["segments"], used, user.sms_package, find_price(row["recipient"], prices))
-        used += row["segments"]
+        price = find_price(row["recipient"], prices)
+        if row.get("channel", "sms") == "mms":
+            charge = rate_mms(1, price)
+        else:
+            charge = rate(row["segments"], used, user.sms_package, price)
+            used += row["segments"]
         # Set either way: a group commit that failed and is retried in parts charges the same rows again.
         row["charge"], row["currency"] = (str(charge.amount), charge.currency) if charge.billable else (None, None)
 
