@@ -14,10 +14,12 @@ import sqlalchemy as sa
 
 from parley.services.directory import DirectoryCache, User
 from parley.services.errors import ServiceError
+from parley.services.send import charge_rows, outbound_row
 from parley.services.statistics import ReportFilter, Statistics, offset_spans, resolve_period
 from parley.store import messages as message_store
 from parley.store.db import Database
 from parley.store.tables import conversations, participants, usage, users
+from parley.store.usage import month_total
 from tests.conftest import Clock
 from tests.support.provisioning import provision
 
@@ -155,7 +157,9 @@ async def test_admin_sees_everyones_figures_per_local_day_user_number_and_status
     assert {(s["status"], s["direction"]): s["messages"] for s in figures["by_status"]} == {
         ("delivered", "out"): 2, ("sent", "out"): 1, ("failed", "out"): 1, ("received", "in"): 2
     }  # fmt: skip
-    assert figures["totals"] == {"in": 2, "out": 4, "segments_out": 7, "cost_text": "0.0158 USD"}
+    assert figures["totals"] == {
+        "in": 2, "out": 4, "segments_out": 7, "mms_in": 0, "mms_out": 0, "cost_text": "0.0158 USD", "mms_cost_text": ""
+    }  # fmt: skip
 
 
 async def test_last_month_and_an_admins_user_filter(
@@ -178,7 +182,9 @@ async def test_an_agent_sees_only_what_they_sent_and_what_came_into_their_conver
     # An agent's user filter is ignored: always their own figures.
     figures = await statistics.overview(bob, await statistics.period("this-month"), user="101")
     assert [u["extension"] for u in figures["by_user"]] == ["102"]
-    assert figures["totals"] == {"in": 2, "out": 1, "segments_out": 3, "cost_text": ""}
+    assert figures["totals"] == {
+        "in": 2, "out": 1, "segments_out": 3, "mms_in": 0, "mms_out": 0, "cost_text": "", "mms_cost_text": ""
+    }  # fmt: skip
     assert {(s["status"], s["direction"]): s["messages"] for s in figures["by_status"]} == {
         ("delivered", "out"): 1,
         ("received", "in"): 2,
@@ -215,6 +221,7 @@ async def test_the_report_filters_pages_by_keyset_and_exports_every_row_as_csv(
     assert (by_id["00f"]["charge"], by_id["00f"]["currency"], by_id["00f"]["error"]) == ("0.0079", "USD", "no route")
     assert (by_id["00f"]["user"], by_id["00f"]["from"], by_id["00f"]["to"]) == ("101", SUPPORT, CUSTOMER)
     assert by_id["00g"]["text"] == "'=cmd()"  # a spreadsheet must not run it as a formula
+    assert {r["channel"] for r in rows} == {"sms"}  # rows written before channels existed are SMS by default
 
 
 async def test_the_export_reads_in_batches_and_ends_after_the_last_row(
@@ -238,3 +245,62 @@ async def test_dates_typed_over_a_named_period_make_it_custom(
     figures = await statistics.overview(alice, changed)
     assert [str(d["day"]) for d in figures["days"]] == ["2026-11-02", "2026-11-03", "2026-11-04", "2026-11-05"]
     assert figures["totals"]["out"] == 3
+
+
+async def test_mms_are_counted_apart_from_sms_and_charged_at_the_mms_price_outside_the_package(
+    db: Database, seeded: dict[str, int], statistics: Statistics, clock: Clock
+) -> None:
+    prices = [
+        {"prefix": "+1", "price": "0.0079", "currency": "USD", "mms_price": "0.02"},
+        {"prefix": "+44", "price": "0.04", "currency": "GBP"},  # no MMS price: MMS there are not charged
+    ]
+    await provision(db, clock(), prices=prices)
+    alice, bob = await who(db, "101"), await who(db, "102")
+    config = await DirectoryCache(db, country="US", timezone="UTC").config()
+    now = clock()
+
+    def sent(user: User, to: str, mms: bool) -> dict[str, Any]:
+        row = outbound_row(sender=SUPPORT, to=to, text="" if mms else "hi", now=now, user_id=user.id, source="api")
+        return {**row, "channel": "mms", "segments": 1} if mms else row
+
+    mixed = [sent(alice, CUSTOMER, False), sent(alice, CUSTOMER, True), sent(alice, "+447700900123", True)]
+    async with db.write() as conn:
+        await charge_rows(conn, alice, mixed, month="2026-11", prices=config.prices)
+        bobs = [sent(bob, CUSTOMER, True)]
+        await charge_rows(conn, bob, bobs, month="2026-11", prices=config.prices)
+        inbound = [message(f"0m{n}", "in", now, conversation_id="c1", channel="mms", body="") for n in range(2)]
+        await message_store.add_all(conn, [*mixed, *bobs, *inbound])
+        # The package counts SMS segments only: Alice's 4 (seeded) and one more SMS; Bob's MMS adds nothing.
+        assert (await month_total(conn, alice.id, "2026-11"), await month_total(conn, bob.id, "2026-11")) == (5, 3)
+    assert [(r["charge"], r["currency"]) for r in mixed] == [("0.0079", "USD"), ("0.02", "USD"), (None, None)]
+    assert (bobs[0]["charge"], bobs[0]["currency"]) == ("0.02", "USD")  # within his SMS package, yet charged
+
+    figures = await statistics.overview(alice, await statistics.period("this-month"))
+    assert figures["totals"] == {
+        "in": 2, "out": 5, "segments_out": 8, "mms_in": 2, "mms_out": 3,
+        "cost_text": "0.0637 USD", "mms_cost_text": "0.04 USD",
+    }  # fmt: skip
+    by_user = {u["extension"]: u for u in figures["by_user"]}
+    keys = ("sent", "received", "segments", "mms_sent", "mms_received", "cost_text", "used")
+    assert {ext: tuple(by_user[ext][k] for k in keys) for ext in ("101", "102")} == {
+        "101": (4, 1, 5, 2, 2, "0.0437 USD", 5),
+        "102": (1, 2, 3, 1, 2, "0.02 USD", 3),
+    }
+    numbers = {n["number"]: n for n in figures["by_number"]}
+    assert {k: tuple(n[c] for c in ("out", "in", "segments_out", "mms_out", "mms_in")) for k, n in numbers.items()} == {
+        SUPPORT: (4, 2, 5, 3, 2),
+        "ACME": (1, 0, 3, 0, 0),
+    }  # fmt: skip
+    today = {d["day"].isoformat(): (d["out"], d["in"]) for d in figures["days"]}["2026-11-24"]
+    assert today == (4, 2)  # the chart counts every message, SMS and MMS
+
+    theirs = await statistics.overview(bob, await statistics.period("this-month"))
+    assert (theirs["totals"]["mms_out"], theirs["totals"]["mms_in"], theirs["totals"]["out"]) == (1, 2, 1)
+
+    text = "".join([chunk async for chunk in statistics.export_csv(await statistics.query(alice, ReportFilter()))])
+    channels = {r["id"]: (r["channel"], r["charge"]) for r in csv.DictReader(io.StringIO(text))}
+    assert channels[mixed[0]["id"]] == ("sms", "0.0079")
+    assert channels[mixed[1]["id"]] == ("mms", "0.02")
+    assert channels["0m0"] == ("mms", "")
+    page = await statistics.messages(await statistics.query(alice, ReportFilter()), before=None)
+    assert {m.id: m.channel for m in page["messages"]}[bobs[0]["id"]] == "mms"

@@ -43,6 +43,8 @@ async def test_alice_sees_the_chart_and_her_count_and_cost_past_the_package(
     await expect(alice.locator(".segments")).to_have_text("3")
     await expect(alice.locator(".cost")).to_have_text("0.0079 USD")
     await expect(alice.locator(".quota")).to_contain_text("3 of 2")
+    await expect(alice.locator(".mms-sent")).to_have_text("0")  # SMS only: MMS are counted apart
+    await expect(page.locator("#total-mms-out")).to_have_text("0")
     await expect(page.locator("#by-number")).to_contain_text(SUPPORT)
     await screenshot(page, "statistics")
     # The same numbers as a table, for screen readers and copying.
@@ -89,7 +91,9 @@ async def test_the_report_filters_by_status_and_exports_the_matching_rows_as_csv
     assert table[0][:5] == ["id", "time", "direction", "from", "to"]
     assert len(table) == 2  # the header and the one scheduled message
     row = dict(zip(table[0], table[1], strict=True))
-    assert (row["status"], row["text"], row["to"], row["user"]) == ("scheduled", "later, €", CUSTOMER, "101")
+    assert (row["status"], row["text"], row["to"], row["user"], row["channel"]) == (
+        "scheduled", "later, €", CUSTOMER, "101", "sms"
+    )  # fmt: skip
     assert row["time"].endswith(("-05:00", "-04:00"))  # the PBX zone (America/New_York) with its offset
 
 

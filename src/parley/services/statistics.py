@@ -1,4 +1,5 @@
 """Statistics and reports (issue 5 item 5): messages per day, by user, by number, by status; cost and quota.
+SMS and MMS are counted apart and both charged (issue 11 §6).
 
 Agents see their own figures (what they sent, what came into their conversations); admins see everyone's and may
 narrow to one user. Days are calendar days in the PBX zone; a period is a run of whole local days.
@@ -27,9 +28,10 @@ PERIODS = ("this-month", "last-month", "custom")
 LONGEST_PERIOD_DAYS = 366
 USERS_PAGE = 50
 EXPORT_BATCH = 2_000
+# ``channel`` (sms | mms) came last, so that columns existing spreadsheets read by position keep their place.
 CSV_COLUMNS = (
     "id", "time", "direction", "from", "to", "user", "user_name", "status", "segments", "charge", "currency",
-    "text", "error",
+    "text", "error", "channel",
 )  # fmt: skip
 
 
@@ -119,6 +121,27 @@ def offset_spans(since: datetime, until: datetime, zone: ZoneInfo) -> list[Span]
     return spans
 
 
+def _channel_counts() -> dict[str, int]:
+    """SMS and MMS counted apart (issue 11 §6): ``in``/``out``/``segments_out`` are SMS, ``mms_*`` MMS."""
+    return {"in": 0, "out": 0, "segments_out": 0, "mms_in": 0, "mms_out": 0}
+
+
+def _count(entry: dict[str, Any], g: Any) -> None:
+    """Add a `count_grouped` group to SMS or MMS counts; other channels (WhatsApp) are counted by day only."""
+    if g.channel == "sms":
+        entry[g.direction] += int(g.messages)
+        if g.direction == "out":
+            entry["segments_out"] += int(g.segments)
+    elif g.channel == "mms":
+        entry[f"mms_{g.direction}"] += int(g.messages)
+
+
+def _add_cost(cost: dict[str, Decimal], g: Any) -> None:
+    """Add a group's charges; ``charge`` is each message's own charge, the same for the group's messages."""
+    if g.charge is not None and g.currency:
+        cost[g.currency] = cost.get(g.currency, Decimal(0)) + Decimal(g.charge) * int(g.messages)
+
+
 def _money(amounts: dict[str, Decimal]) -> str:
     return ", ".join(f"{amount.normalize():f} {currency}" for currency, amount in sorted(amounts.items()))
 
@@ -175,7 +198,11 @@ class Statistics:
         return [(row.extension, f"{row.name} ({row.extension})") for row in rows]
 
     async def overview(self, actor: User, period: Period, user: str = "", users_page: int = 1) -> dict[str, Any]:
-        """The /stats figures: per day, per user (a page), per company number, per status, and the totals."""
+        """The /stats figures: per day, per user (a page), per company number, per status, and the totals.
+
+        Per day and per status count every message; per user, per number and the totals count SMS and MMS apart
+        (``sent``/``in``/``out``/``segments`` are SMS, ``mms_*`` MMS) and cost both.
+        """
         user_id = await self._scope(actor, user)
         zone = await self.zone()
         month = self._clock().strftime("%Y-%m")  # the package month, as services.send counts it (UTC)
@@ -214,45 +241,50 @@ class Statistics:
         for uid, person in people.items():
             rows[uid] = {
                 "extension": person.extension, "name": person.name, "sent": 0, "received": 0, "segments": 0,
-                "cost": {}, "used": used.get(uid, 0), "package": int(person.sms_package),
+                "mms_sent": 0, "mms_received": 0, "cost": {}, "used": used.get(uid, 0),
+                "package": int(person.sms_package),
             }  # fmt: skip
         for g in groups:
             row = rows.get(g.user_id) if g.direction == "out" else None
             if row is None:
                 continue
-            row["sent"] += int(g.messages)
-            row["segments"] += int(g.segments)
-            if g.charge is not None and g.currency:
-                row["cost"][g.currency] = row["cost"].get(g.currency, Decimal(0)) + Decimal(g.charge) * int(g.messages)
+            if g.channel == "sms":
+                row["sent"] += int(g.messages)
+                row["segments"] += int(g.segments)
+            elif g.channel == "mms":
+                row["mms_sent"] += int(g.messages)
+            _add_cost(row["cost"], g)
         for r in received:
-            if r.user_id in rows:
-                rows[r.user_id]["received"] = int(r.received)
+            if r.user_id in rows and r.channel in ("sms", "mms"):
+                rows[r.user_id]["received" if r.channel == "sms" else "mms_received"] += int(r.received)
         for row in rows.values():
             row["cost_text"] = _money(row["cost"])
             row["quota_percent"] = min(100, round(100 * row["used"] / row["package"])) if row["package"] else 100
-        return sorted(rows.values(), key=lambda r: (-(r["sent"] + r["received"]), r["extension"]))
+        activity = ("sent", "received", "mms_sent", "mms_received")
+        return sorted(rows.values(), key=lambda r: (-sum(r[k] for k in activity), r["extension"]))
 
     @staticmethod
     def _by_number(rows: Any) -> list[dict[str, Any]]:
         numbers: dict[str, dict[str, Any]] = {}
         for r in rows:
-            entry = numbers.setdefault(r.number, {"number": r.number, "in": 0, "out": 0, "segments_out": 0})
-            entry[r.direction] += int(r.messages)
-            if r.direction == "out":
-                entry["segments_out"] += int(r.segments)
-        return sorted(numbers.values(), key=lambda n: (-(n["in"] + n["out"]), n["number"]))
+            entry = numbers.setdefault(r.number, {"number": r.number, **_channel_counts()})
+            _count(entry, r)
+        activity = ("in", "out", "mms_in", "mms_out")
+        return sorted(numbers.values(), key=lambda n: (-sum(n[k] for k in activity), n["number"]))
 
     @staticmethod
     def _totals(groups: Any) -> dict[str, Any]:
-        totals: dict[str, Any] = {"in": 0, "out": 0, "segments_out": 0}
+        totals: dict[str, Any] = _channel_counts()
         cost: dict[str, Decimal] = {}
+        mms_cost: dict[str, Decimal] = {}
         for g in groups:
-            totals[g.direction] += int(g.messages)
+            _count(totals, g)
             if g.direction == "out":
-                totals["segments_out"] += int(g.segments)
-                if g.charge is not None and g.currency:
-                    cost[g.currency] = cost.get(g.currency, Decimal(0)) + Decimal(g.charge) * int(g.messages)
+                _add_cost(cost, g)
+                if g.channel == "mms":
+                    _add_cost(mms_cost, g)
         totals["cost_text"] = _money(cost)
+        totals["mms_cost_text"] = _money(mms_cost)
         return totals
 
     async def query(self, actor: User, f: ReportFilter) -> MessageQuery:
@@ -301,7 +333,7 @@ class Statistics:
                         r.id, r.created_at.astimezone(zone).isoformat(timespec="seconds"), r.direction,
                         safe_cell(r.sender), safe_cell(r.recipient), r.extension or "", safe_cell(r.user_name),
                         r.status, r.segments, r.charge or "", r.currency or "", safe_cell(r.body),
-                        safe_cell(r.error),
+                        safe_cell(r.error), r.channel,
                     ]
                 )  # fmt: skip
             yield buffer.getvalue()

@@ -92,11 +92,12 @@ def _local_day(conn: AsyncConnection, offset_seconds: int) -> ColumnElement[Any]
 
 
 async def count_grouped(conn: AsyncConnection, spans: Sequence[Span], user_id: int | None) -> list[Record]:
-    """One pass over the period: (day, direction, status, user_id, number, charge, currency, messages, segments).
+    """One pass over the period: (day, direction, channel, status, user_id, number, charge, currency, messages,
+    segments).
 
     ``number`` is the company side (the sender of MT, the recipient of MO). Per day, per user, per number, per
-    status and the cost all come from these groups, so the messages are read once instead of once per table.
-    A day split by a DST change comes back in two groups.
+    status, per channel (SMS and MMS are counted apart, issue 11 §6) and the cost all come from these groups, so
+    the messages are read once instead of once per table. A day split by a DST change comes back in two groups.
     """
     number = sa.case((messages.c.direction == "out", messages.c.sender), else_=messages.c.recipient)
     rows: list[Record] = []
@@ -105,6 +106,7 @@ async def count_grouped(conn: AsyncConnection, spans: Sequence[Span], user_id: i
         keys = [
             _local_day(conn, span.offset_seconds).label("day"),
             messages.c.direction,
+            messages.c.channel,
             messages.c.status,
             messages.c.user_id,
             number.label("number"),
@@ -127,28 +129,32 @@ async def count_grouped(conn: AsyncConnection, spans: Sequence[Span], user_id: i
 async def received_by_user(
     conn: AsyncConnection, since: datetime, until: datetime, user_id: int | None
 ) -> list[Record]:
-    """(user_id, received): inbound messages of the conversations each user is or was in.
+    """(user_id, channel, received): inbound messages of the conversations each user is or was in, per channel.
 
     Counted per conversation first, then spread over its members: the join is then conversations x members,
     not messages x members.
     """
     scan = await _table_scan_is_cheaper(conn, since, until)
     per_conversation = (
-        sa.select(messages.c.conversation_id, sa.func.count().label("received"))
+        sa.select(messages.c.conversation_id, messages.c.channel, sa.func.count().label("received"))
         .where(
             messages.c.direction == "in", messages.c.conversation_id.is_not(None), *_within(since, until, None, scan)
         )
-        .group_by(messages.c.conversation_id)
+        .group_by(messages.c.conversation_id, messages.c.channel)
         .subquery()
     )
     member = participants.c.user_id == user_id if user_id is not None else participants.c.user_id.is_not(None)
     query = (
-        sa.select(participants.c.user_id, sa.func.sum(per_conversation.c.received).label("received"))
+        sa.select(
+            participants.c.user_id,
+            per_conversation.c.channel,
+            sa.func.sum(per_conversation.c.received).label("received"),
+        )
         .select_from(
             per_conversation.join(participants, participants.c.conversation_id == per_conversation.c.conversation_id)
         )
         .where(member)
-        .group_by(participants.c.user_id)
+        .group_by(participants.c.user_id, per_conversation.c.channel)
     )
     return list((await conn.execute(query)).all())
 
@@ -192,6 +198,7 @@ def _report_query(q: MessageQuery) -> sa.Select[tuple[object, ...]]:
         messages.c.id,
         messages.c.created_at,
         messages.c.direction,
+        messages.c.channel,
         messages.c.sender,
         messages.c.recipient,
         messages.c.status,
