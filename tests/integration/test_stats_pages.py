@@ -16,9 +16,11 @@ from parley.services.send import charge_rows, outbound_row
 from parley.store import messages as message_store
 from parley.store.ids import new_id
 from tests.support.app import ALICE, InProcess, console_client, in_process
+from tests.support.media_samples import PNG
 from tests.support.provisioning import document
 
 SUPPORT, CUSTOMER = "+15551230001", "+15557654321"
+SID = "AC" + "7" * 32
 
 
 def with_mms_price() -> dict[str, Any]:
@@ -116,3 +118,30 @@ async def test_the_admin_sets_an_mms_price_and_sees_it_in_the_price_list(tmp_pat
         assert "is not a price" in refused.text
         config = await app.parley.cache.config()
     assert {p.prefix: p.mms_price for p in config.prices}["+49"] == Decimal("0.25")  # the refused edit changed nothing
+
+
+async def test_a_text_with_a_picture_sent_through_the_api_is_charged_as_an_sms_and_an_mms(tmp_path: Path) -> None:
+    doc = with_mms_price()
+    doc["transports"] = [{"name": "twilio", "role": "carrier", "kind": "twilio", "account_sid": SID,
+                          "auth_token": "token", "api_base": "http://127.0.0.1:9"}]  # fmt: skip
+    doc["numbers"] = [{"number": SUPPORT, "sms": True, "mms": True, "carrier": "twilio"}]
+    media = {"media_dir": str(tmp_path / "media"), "public_url": "https://sms.example.com"}
+    async with in_process(tmp_path, doc, **media) as app:  # no workers: the messages stay queued
+        async with app.client(ALICE) as alice:
+            for text in ("one", "two"):  # Alice's package of 2 SMS is used up
+                sent = await alice.post("/api/v2/messages", json={"to": CUSTOMER, "text": text})
+                assert sent.status_code == 201, sent.text
+            picture = await alice.post("/api/v2/media", files={"file": ("p.png", PNG, "image/png")})
+            assert picture.status_code == 201, picture.text
+            posted = await alice.post(
+                "/api/v2/messages", json={"to": CUSTOMER, "text": "Here", "media": [picture.json()["id"]]}
+            )
+            assert posted.status_code == 201, posted.text
+        answer = posted.json()["messages"]
+        assert [(m["channel"], m["charge"], m["currency"]) for m in answer] == [
+            ("sms", "0.0079", "USD"),
+            ("mms", "0.02", "USD"),
+        ]
+        async with console_client(app, ALICE) as (console, _):
+            page = (await console.get("/stats")).text
+    assert (cell(page, "total-out"), cell(page, "total-mms-out"), cell(page, "total-cost")) == ("3", "1", "0.0279 USD")
