@@ -24,7 +24,7 @@ MIB = 1024 * 1024
 # CSV uploads: campaign recipients and saved lists, over the API and in the console.
 _UPLOADS = re.compile(r"^(/api/v2)?/(campaigns/[^/]+/recipients|lists/[^/]+/upload)$|^/campaigns$")
 _WEBHOOKS = "/api/v2/webhooks/"
-_MEDIA = "/api/v2/media"
+_MEDIA = ("/api/v2/media", "/inbox/media")  # the API's upload and the console's
 # A file of exactly the media limit still comes wrapped in a multipart boundary and part headers: the body may be
 # this much larger, so that a file over the limit is refused by the media store, naming the file.
 MULTIPART_SLACK = 64 * 1024
@@ -50,7 +50,7 @@ def limits(settings: Settings) -> dict[str, int]:
 
 class BodyLimits:
     """``default`` for JSON and forms, ``webhooks`` under /api/v2/webhooks/, ``uploads`` for CSV uploads,
-    ``media`` for file uploads (POST /api/v2/media; ``uploads`` when not given)."""
+    ``media`` for file uploads (POST /api/v2/media and /inbox/media; ``uploads`` when not given)."""
 
     def __init__(self, app: ASGIApp, *, default: int, webhooks: int, uploads: int, media: int | None = None) -> None:
         self.app = app
@@ -61,7 +61,7 @@ class BodyLimits:
         """The limit for a path, and the setting that changes it."""
         if path.startswith(_WEBHOOKS):
             return self._limits["webhooks"], "PARLEY_MAX_WEBHOOK_BYTES"
-        if path == _MEDIA:
+        if path in _MEDIA:
             return self._limits["media"], "PARLEY_MAX_MEDIA_BYTES"
         if _UPLOADS.match(path):
             return self._limits["uploads"], "PARLEY_MAX_UPLOAD_BYTES"

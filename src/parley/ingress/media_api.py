@@ -74,6 +74,38 @@ def _serve(info: MediaInfo, body: AsyncIterator[bytes], cache: str) -> Streaming
     return StreamingResponse(body, media_type=info.content_type, headers=_headers(info, cache))
 
 
+async def store_upload(request: Request, media: MediaStore, *, owner_id: int, max_bytes: int) -> JSONResponse:
+    """Stream the multipart field `file` of ``request`` into ``media`` and answer as the upload routes do (the API's,
+    and the console's ``POST /inbox/media``): 201 ``{id, content_type, size, filename}``, or ``{"error": {field,
+    reason}}`` with 400 (not a multipart form with a file, or an interrupted one), 413, 415 or 503."""
+    try:
+        part = MultipartFile(request.stream(), boundary_of(request.headers.get("content-type")), FIELD)
+        await part.find()
+        info = await media.save(
+            owner_id=owner_id,
+            filename=part.filename,
+            chunks=part.chunks(),
+            max_bytes=max_bytes,
+            declared_type=part.content_type,
+        )
+    except UploadError as exc:
+        return _error(400, FIELD, exc.reason)
+    except MediaRefused as exc:
+        return _error(exc.status, exc.field, exc.reason)
+    except ClientDisconnect:
+        return _error(400, FIELD, "the upload was interrupted")
+    except Exception as exc:
+        if not is_temporary(exc):
+            raise
+        log.warning("media.store_failed", error=type(exc).__name__)
+        return _error(503, None, "the file could not be stored now; try again later")
+    log.info("media.stored", media_id=info.id, content_type=info.content_type, size=info.size, user=owner_id)
+    return JSONResponse(
+        {"id": info.id, "content_type": info.content_type, "size": info.size, "filename": info.filename},
+        status_code=201,
+    )
+
+
 def router(media: MediaStore, *, max_bytes: int, clock: Callable[[], datetime]) -> APIRouter:
     api = APIRouter(tags=["Media"])
 
@@ -84,32 +116,7 @@ def router(media: MediaStore, *, max_bytes: int, clock: Callable[[], datetime]) 
         Its type is read from its bytes: JPEG, PNG, GIF, WebP; MP3, AMR, OGG audio; MP4, 3GP video; vCard; PDF;
         plain text. Anything else, or bytes that are not what the file's name says, is refused with 415; a file
         over the limit with 413, while it is read. Answers `{id, content_type, size, filename}`."""
-        try:
-            part = MultipartFile(request.stream(), boundary_of(request.headers.get("content-type")), FIELD)
-            await part.find()
-            info = await media.save(
-                owner_id=user.id,
-                filename=part.filename,
-                chunks=part.chunks(),
-                max_bytes=max_bytes,
-                declared_type=part.content_type,
-            )
-        except UploadError as exc:
-            return _error(400, FIELD, exc.reason)
-        except MediaRefused as exc:
-            return _error(exc.status, exc.field, exc.reason)
-        except ClientDisconnect:
-            return _error(400, FIELD, "the upload was interrupted")
-        except Exception as exc:
-            if not is_temporary(exc):
-                raise
-            log.warning("media.store_failed", error=type(exc).__name__)
-            return _error(503, None, "the file could not be stored now; try again later")
-        log.info("media.stored", media_id=info.id, content_type=info.content_type, size=info.size, user=user.id)
-        return JSONResponse(
-            {"id": info.id, "content_type": info.content_type, "size": info.size, "filename": info.filename},
-            status_code=201,
-        )
+        return await store_upload(request, media, owner_id=user.id, max_bytes=max_bytes)
 
     @api.get("/api/v2/media/{media_id}", response_class=StreamingResponse)
     async def read(media_id: str, user: CurrentUser) -> Response:

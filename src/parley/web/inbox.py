@@ -2,7 +2,8 @@
 
 Every part is a fragment that htmx fetches on its own (and refetches on live events); the same routes
 render the whole page for a plain request, so links and reloads work without JavaScript. Changes
-(reply, members, new conversation) are in ``inbox_actions``.
+(reply, members, new conversation) are in ``inbox_actions``; files (the composer's upload, the timeline's
+pictures and players) in ``inbox_media``.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from parley.core.draft import count_draft
 from parley.services.conversations import ConversationError
 from parley.services.directory import User
 from parley.services.inbox_view import InboxQuery, describe_event, merge_timeline
-from parley.web import inbox_actions
+from parley.web import inbox_actions, inbox_media
 from parley.web.security import ConsoleRefused, ConsoleSession
 from parley.web.templating import render, set_timezone
 
@@ -104,6 +105,10 @@ class InboxPages:
         return {
             "conversation": conversation,
             "items": merge_timeline(found),
+            "media": await inbox_media.timeline_media(self.parley, found["messages"]),
+            "filesize": inbox_media.filesize,
+            "media_kind": inbox_media.media_kind,
+            **inbox_media.LIMITS,
             "timeline_older": found["older"],
             "describe": lambda e: describe_event(e.kind, e.actor, e.detail or {}, people),
             "names": await self.view.names(conversation["participants"]),
@@ -150,6 +155,7 @@ def router(parley: Parley) -> APIRouter:
         return await inbox_page(request, session, list_query())
 
     inbox_actions.add_routes(pages, inbox)
+    inbox_media.add_routes(pages, parley)
 
     @pages.get("/inbox/{conversation_id}")
     async def conversation_page(request: Request, session: ConsoleSession, conversation_id: str) -> Response:

@@ -15,6 +15,7 @@ from fastapi.responses import RedirectResponse, Response
 
 from parley.services.errors import ServiceError
 from parley.services.inbox_view import InboxQuery
+from parley.web.inbox_media import filesize
 from parley.web.security import ConsoleSession
 from parley.web.templating import field_errors, local_time, render
 
@@ -79,10 +80,12 @@ def add_routes(pages: APIRouter, inbox: InboxPages) -> None:
         conversation_id: str,
         text: Annotated[str, Form()] = "",
         send_at: Annotated[str, Form()] = "",
+        media: Annotated[list[str] | None, Form()] = None,
     ) -> Response:
+        """``media``: the ids the composer's uploads (``POST /inbox/media``) answered, in the order shown."""
         try:
             when = await inbox.view.send_time(send_at)
-            posted = await conversations.post(session.user, conversation_id, text, send_at=when)
+            posted = await conversations.post(session.user, conversation_id, text, send_at=when, media=media or ())
         except ServiceError as exc:
             errors = field_errors(exc)
             if not _htmx(request):
@@ -99,6 +102,7 @@ def add_routes(pages: APIRouter, inbox: InboxPages) -> None:
         else:
             note = "Sent"
         context = {"cid": conversation_id, "errors": {}, "oob": True, "note": note}
+        context |= {"left_out": posted.left_out, "filesize": filesize}
         response = render(request, "inbox/_composer_feedback.html", context)
         response.headers["HX-Trigger"] = json.dumps(
             {"parley:message.created": {"conversation_id": conversation_id}, "inbox:sent": {}}

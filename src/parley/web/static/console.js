@@ -40,7 +40,17 @@ document.addEventListener("DOMContentLoaded", () => {
     const status = e.detail.xhr.status;
     const text = form.querySelector("textarea");
     if (text) text.setAttribute("aria-invalid", String(status === 422 && !!document.getElementById("e-text")));
-    if (status < 300) { form.reset(); if (text) htmx.trigger(text, "input"); }
+    if (status < 300) { form.reset(); clearFiles(form); if (text) htmx.trigger(text, "input"); }
+  });
+
+  // A reply waits for its files: sent while one is still uploading, it would go without it.
+  document.body.addEventListener("htmx:beforeRequest", (e) => {
+    const form = e.detail.elt;
+    if (!form.matches || !form.matches("form[data-upload-url]")) return;
+    if ((form.parleyFiles || []).some((f) => f.state === "uploading")) {
+      e.preventDefault();
+      showFiles(form, "Wait until every file has uploaded, then send.");
+    }
   });
 
   // A part that refreshes itself on live events (<div data-keep-typing>, the members panel) does not while the
@@ -65,7 +75,8 @@ document.addEventListener("DOMContentLoaded", () => {
   startLive();
   keepDrafts(document);
   markReadWhenSeen(document);
-  htmx.onLoad((element) => { keepDrafts(element); markReadWhenSeen(element); });
+  attachFiles(document);
+  htmx.onLoad((element) => { keepDrafts(element); markReadWhenSeen(element); attachFiles(element); });
 });
 
 function csrfToken() {
@@ -107,7 +118,9 @@ function showNotice(message, kind) {
   setTimeout(() => { if (box.firstChild === p) box.replaceChildren(); }, 8000);
 }
 
-const LIVE_TYPES = ["message.created", "message.status", "message.unrouted", "conversation.updated", "campaign.updated"];
+const LIVE_TYPES = [
+  "message.created", "message.status", "message.media", "message.unrouted", "conversation.updated", "campaign.updated",
+];
 
 // Live updates: the user's event stream, re-broadcast as DOM events ("parley:message.created", ...)
 // on <body>; page parts listen with hx-trigger="parley:message.created from:body". Every open tab has its own
@@ -152,4 +165,173 @@ function keepDrafts(root) {
       });
     }
   }
+}
+
+// The composer's files (<form data-upload-url data-mms-max-bytes data-mms-max-files>): each file chosen with the
+// attach button or dropped on the composer uploads at once (POST /inbox/media); the list shows its name, size and
+// state, and the total against the MMS limit (seed 001), naming the files that would be left out. Each uploaded
+// file adds a hidden "media" input with its id: the reply posts ids, never the files.
+function attachFiles(root) {
+  const found = root.querySelectorAll ? root.querySelectorAll("form[data-upload-url]") : [];
+  const forms = root.matches && root.matches("form[data-upload-url]") ? [root, ...found] : [...found];
+  for (const form of forms) {
+    if (form.dataset.attachBound) continue;
+    form.dataset.attachBound = "1";
+    form.parleyFiles = [];
+    const input = form.querySelector("input[type=file][data-attach]");
+    if (!input) continue;
+    input.addEventListener("change", () => {
+      addFiles(form, [...input.files]);
+      input.value = ""; // the same file may be chosen again after it was removed
+    });
+    const zone = form.closest("[data-dropzone]") || form;
+    const carriesFiles = (e) => !input.disabled && e.dataTransfer && [...e.dataTransfer.types].includes("Files");
+    for (const type of ["dragenter", "dragover"]) {
+      zone.addEventListener(type, (e) => {
+        if (!carriesFiles(e)) return;
+        e.preventDefault(); // allows the drop
+        e.dataTransfer.dropEffect = "copy";
+        zone.classList.add("dropping");
+      });
+    }
+    zone.addEventListener("dragleave", (e) => { if (!zone.contains(e.relatedTarget)) zone.classList.remove("dropping"); });
+    zone.addEventListener("drop", (e) => {
+      zone.classList.remove("dropping");
+      if (!carriesFiles(e)) return;
+      e.preventDefault(); // the browser would otherwise open the file in place of the console
+      addFiles(form, [...e.dataTransfer.files]);
+    });
+  }
+}
+
+function addFiles(form, chosen) {
+  for (const file of chosen) {
+    const entry = { file, name: file.name, size: file.size, type: file.type, state: "uploading", id: "", error: "" };
+    form.parleyFiles.push(entry);
+    uploadFile(form, entry);
+  }
+  showFiles(form);
+}
+
+function uploadFile(form, entry) {
+  const body = new FormData();
+  body.append("file", entry.file, entry.file.name);
+  entry.controller = new AbortController();
+  fetch(form.dataset.uploadUrl, {
+    method: "POST", body, credentials: "same-origin", redirect: "manual", signal: entry.controller.signal,
+    headers: { "X-CSRF-Token": csrfToken() },
+  })
+    .then(async (response) => {
+      // A session that ended answers with the sign-in redirect, which fetch does not follow here.
+      if (response.type === "opaqueredirect") throw new Error("Your session has ended: reload the page to sign in again");
+      const text = await response.text();
+      let answer = null;
+      try { answer = JSON.parse(text); } catch (_) { /* a plain-text refusal (a body over the server's limit) */ }
+      if (response.ok && answer && answer.id) {
+        Object.assign(entry, { state: "ready", id: answer.id, name: answer.filename, size: answer.size, type: answer.content_type });
+      } else {
+        const reason = (answer && answer.error && answer.error.reason) || text.trim() || response.statusText;
+        Object.assign(entry, { state: "error", error: reason + " (" + response.status + ")" });
+      }
+    })
+    .catch((error) => {
+      if (error.name === "AbortError") return; // removed while uploading
+      Object.assign(entry, { state: "error", error: error.message || "Parley cannot be reached: check the connection" });
+    })
+    .finally(() => { entry.controller = null; if (form.parleyFiles.includes(entry)) showFiles(form); });
+}
+
+function clearFiles(form) {
+  for (const entry of form.parleyFiles || []) if (entry.controller) entry.controller.abort();
+  if (form.parleyFiles) { form.parleyFiles = []; showFiles(form); }
+}
+
+function removeFile(form, entry) {
+  if (entry.controller) entry.controller.abort();
+  form.parleyFiles = form.parleyFiles.filter((f) => f !== entry);
+  showFiles(form);
+  const input = form.querySelector("input[type=file][data-attach]");
+  if (input) input.focus(); // the button that had the focus is gone
+}
+
+// A plain-text file goes as SMS text, not as an MMS attachment (core/mms.py `is_text`).
+function goesAsText(entry) {
+  return (entry.type || "").split(";")[0].trim().toLowerCase() === "text/plain";
+}
+
+// The MMS as the server will pack it (core/mms.py `pack`): too many files, or too many bytes, and files are left
+// out from the end of the list until the rest fits. Returns {files, bytes, leftOut: Map(entry -> reason)}.
+function packFiles(form) {
+  const maxFiles = Number(form.dataset.mmsMaxFiles), maxBytes = Number(form.dataset.mmsMaxBytes);
+  const kept = form.parleyFiles.filter((f) => f.state !== "error" && !goesAsText(f));
+  const bytes = kept.reduce((sum, f) => sum + f.size, 0);
+  const files = kept.length;
+  const leftOut = new Map();
+  while (kept.length > maxFiles) leftOut.set(kept.pop(), "an MMS carries at most " + maxFiles + " files");
+  const total = () => kept.reduce((sum, f) => sum + f.size, 0);
+  while (kept.length && total() > maxBytes) {
+    leftOut.set(kept.pop(), "an MMS carries at most " + maxBytes.toLocaleString("en-US") + " bytes");
+  }
+  return { files, bytes, maxFiles, maxBytes, leftOut };
+}
+
+// Sizes as web/inbox_media.py `filesize` writes them: decimal units, as the MMS limit is written.
+function formatSize(size) {
+  if (size < 1000) return size + (size === 1 ? " byte" : " bytes");
+  const [value, unit] = size < 1e6 ? [size / 1e3, "kB"] : [size / 1e6, "MB"];
+  return value.toFixed(2).replace(/\.?0+$/, "") + " " + unit;
+}
+
+function showFiles(form, warning) {
+  const list = form.querySelector(".attachment-list");
+  const total = form.querySelector(".composer-total");
+  if (!list || !total) return;
+  const packed = packFiles(form);
+  list.replaceChildren(...form.parleyFiles.map((entry) => fileItem(form, entry, packed.leftOut.get(entry))));
+  const lines = [];
+  if (packed.files) {
+    lines.push("Total " + formatSize(packed.bytes) + " of " + formatSize(packed.maxBytes) + " · " + packed.files
+      + " of " + packed.maxFiles + " files");
+  }
+  if (packed.leftOut.size) {
+    const names = [...packed.leftOut.keys()].map((f) => f.name).join(", ");
+    lines.push("Over the MMS limit: " + names + (packed.leftOut.size === 1 ? " will" : " will all") + " be left out");
+  }
+  if (warning) lines.push(warning);
+  total.textContent = lines.join(" — ");
+  total.classList.toggle("error-text", packed.leftOut.size > 0 || !!warning);
+}
+
+function fileItem(form, entry, leftOutReason) {
+  const item = document.createElement("li");
+  item.className = "attachment";
+  const state = entry.state === "ready" && leftOutReason ? "left-out" : entry.state;
+  item.dataset.state = state;
+  const name = document.createElement("span");
+  name.className = "file-name";
+  name.textContent = entry.name;
+  const size = document.createElement("span");
+  size.className = "file-size";
+  size.textContent = formatSize(entry.size);
+  const note = document.createElement("span");
+  note.className = "file-state";
+  if (entry.state === "uploading") note.textContent = "uploading…" + (leftOutReason ? " (will be left out: " + leftOutReason + ")" : "");
+  else if (entry.state === "error") { note.textContent = entry.error; note.classList.add("error-text"); }
+  else if (leftOutReason) { note.textContent = "will be left out: " + leftOutReason; note.classList.add("error-text"); }
+  else if (goesAsText(entry)) note.textContent = "goes as SMS text";
+  const remove = document.createElement("button");
+  remove.type = "button";
+  remove.className = "link";
+  remove.textContent = "Remove";
+  remove.setAttribute("aria-label", "Remove " + entry.name);
+  remove.addEventListener("click", () => removeFile(form, entry));
+  item.append(name, " ", size, " ", note, " ", remove);
+  if (entry.state === "ready") {
+    const id = document.createElement("input");
+    id.type = "hidden";
+    id.name = "media";
+    id.value = entry.id;
+    item.append(id);
+  }
+  return item;
 }
