@@ -68,6 +68,7 @@ async def test_an_agent_attaches_a_picture_sees_limits_and_refusals_and_sends_it
 ) -> None:
     await sign_in(page, mms_console, BOB, "/inbox")
     await page.get_by_role("link", name="New SMS conversation").click()
+    await expect(page).to_have_url(f"{mms_console.url}/inbox/new")  # the form swapped in: filled, it stays filled
     await page.get_by_label("Customer number").fill(CUSTOMER)
     await page.get_by_label("Service", exact=True).select_option("Support")
     await page.get_by_role("button", name="Start conversation").click()
