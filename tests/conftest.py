@@ -16,6 +16,12 @@ from parley.store.db import Database
 from parley.store.migrate import upgrade
 from parley.store.tables import metadata
 
+# Passwords are hashed with argon2id at a test cost (1 pass over 1 MiB instead of 3 over 64 MiB): the suite
+# hashes and verifies thousands of passwords, and every `parley serve` it starts inherits this environment. The
+# production cost is the default (parley/settings.py); nothing here tests how long hashing takes.
+os.environ.setdefault("PARLEY_ARGON2_TIME_COST", "1")
+os.environ.setdefault("PARLEY_ARGON2_MEMORY_KIB", "1024")
+
 PG_ADMIN_URL = os.environ.get("PARLEY_TEST_PG_URL", "postgresql://postgres@127.0.0.1:5432/test")
 
 # The console tests each run a `parley serve`, an SMSC and a Chromium: four of them at once on a two-core machine

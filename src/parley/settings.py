@@ -26,6 +26,10 @@ class Settings(BaseSettings):
     smtp: str = "127.0.0.1:2525"
     country: str = "US"
     timezone: str = "UTC"
+    # Password hashing cost (argon2id): argon2-cffi's defaults, RFC 9106's low-memory profile. The test suite
+    # lowers them (tests/conftest.py), as Django's suites swap in a fast hasher; never lower them in production.
+    argon2_time_cost: int = Field(default=3, ge=1)
+    argon2_memory_kib: int = Field(default=65536, ge=64)
     # Secret for keyed hashes of cached credentials; random per process when unset.
     secret: str = Field(default="", repr=False)
     log_level: str = "info"

@@ -16,16 +16,24 @@ from functools import cache
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
 
-_hasher = PasswordHasher()
+from parley.settings import Settings
+
+
+@cache
+def _hasher() -> PasswordHasher:
+    """argon2id at the cost `Settings` gives (argon2-cffi's defaults: RFC 9106's low-memory profile, 64 MiB and
+    3 passes), read once. A hash carries its own parameters, so a hash made at one cost verifies at any other."""
+    settings = Settings()
+    return PasswordHasher(time_cost=settings.argon2_time_cost, memory_cost=settings.argon2_memory_kib)
 
 
 def hash_password(password: str) -> str:
-    return _hasher.hash(password)
+    return _hasher().hash(password)
 
 
 def verify_password(stored_hash: str, password: str) -> bool:
     try:
-        return _hasher.verify(stored_hash, password)
+        return _hasher().verify(stored_hash, password)
     except (VerifyMismatchError, VerificationError, InvalidHashError):
         return False
 
@@ -33,7 +41,7 @@ def verify_password(stored_hash: str, password: str) -> bool:
 @cache
 def dummy_hash() -> str:
     """A hash no password matches, checked for unknown users so that they cost as long as known ones."""
-    return _hasher.hash(secrets.token_urlsafe(32))
+    return _hasher().hash(secrets.token_urlsafe(32))
 
 
 class VerifiedCache:
