@@ -73,6 +73,10 @@ async def test_an_agent_attaches_a_picture_sees_limits_and_refusals_and_sends_it
     await page.get_by_label("Service", exact=True).select_option("Support")
     await page.get_by_role("button", name="Start conversation").click()
     await expect(page.locator("#conv-head")).to_contain_text(CUSTOMER)
+    # The conversation's live refresh after it opened, and console.js wired to the composer that stays: a file
+    # chosen before either would go to a composer that is about to be replaced, or that nobody listens to yet.
+    await expect(page.get_by_role("list", name="Messages and events")).to_contain_text("joined")
+    await expect(page.locator("form[data-upload-url]")).to_have_attribute("data-attach-bound", "1")
 
     picture = tiny_png((20, 120, 200), size=16)
     attach = page.get_by_label("Attach files")
