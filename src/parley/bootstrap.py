@@ -183,6 +183,9 @@ def build(settings: Settings | None = None, *, clock: Callable[[], datetime] = u
         config = row.config
         if row.kind == "curl":
             return CurlChannel(row.name, config["command"])
+        if row.kind == "whatsapp":
+            # Issue 12: provisioning checks WhatsApp numbers and transports; the channel is not wired yet.
+            raise ValueError("the WhatsApp channel is not available in this version (issue 12)")
         if row.kind == "twilio":
             return TwilioChannel(
                 row.name,

@@ -168,3 +168,60 @@ def test_a_price_may_carry_an_mms_price(given: dict[str, object], expected: Deci
     spec = parse(document(prices=[{"prefix": "+1", "price": "0.0079", "currency": "USD", **given}]))
     assert spec.prices[0].mms_price == expected
     assert spec.prices[0].price == Decimal("0.0079")
+
+
+WHATSAPP = {
+    "name": "wa-main",
+    "role": "whatsapp",
+    "kind": "whatsapp",
+    "number": "+15551230001",
+    "phone_number_id": "1234567890",
+    "waba_id": "9876543210",
+    "access_token": "EAAG-token",
+    "app_secret": "app-secret",
+    "verify_token": "verify-me",
+}
+WA_NUMBER = {"number": "+15551230001", "whatsapp": True, "linked_service": "Support"}
+
+
+def test_a_whatsapp_number_and_its_transport_are_read_together() -> None:
+    spec = parse(document(numbers=[WA_NUMBER], transports=[WHATSAPP]))
+    [transport] = spec.transports
+    assert (transport.role, transport.kind) == ("whatsapp", "whatsapp")
+    assert transport.config["number"] == "+15551230001"
+    assert transport.config["api_base"] == "https://graph.facebook.com/v21.0"
+    assert spec.numbers[0].whatsapp is True
+
+
+@pytest.mark.parametrize(
+    ("overrides", "expected"),
+    [
+        pytest.param(
+            {"numbers": [WA_NUMBER]},
+            'numbers[0].whatsapp: no [[transports]] with kind = "whatsapp" serves +15551230001',
+            id="number-without-transport",
+        ),
+        pytest.param(
+            {"transports": [WHATSAPP]},
+            "transports[0].number: +15551230001 is not a [[numbers]] entry with whatsapp = true",
+            id="transport-without-number",
+        ),
+        pytest.param(
+            {"numbers": [WA_NUMBER], "transports": [{**WHATSAPP, "role": "carrier"}]},
+            'transports[0].role: a WhatsApp transport has role = "whatsapp"',
+            id="wrong-role",
+        ),
+        pytest.param(
+            {"numbers": [WA_NUMBER], "transports": [{**WHATSAPP, "phone_number_id": "abc"}]},
+            "transports[0].phone_number_id: must be the numeric id",
+            id="phone-number-id",
+        ),
+        pytest.param(
+            {"numbers": [WA_NUMBER], "transports": [{**WHATSAPP, "app_secret": ""}]},
+            "transports[0].app_secret: must not be empty",
+            id="no-app-secret",
+        ),
+    ],
+)
+def test_a_wrong_whatsapp_entry_is_named_with_its_field(overrides: dict[str, object], expected: str) -> None:
+    assert any(p.startswith(expected) for p in _problems(**overrides)), _problems(**overrides)

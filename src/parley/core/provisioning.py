@@ -19,7 +19,7 @@ from parley.core.number_config import KEYS as CONFIG_KEYS
 from parley.core.number_config import ConfigError, NumberConfig, config_to_doc, parse_config
 from parley.core.numbers import InvalidNumber, parse_e164
 from parley.core.routing import normalise_gateway_id
-from parley.core.transport_specs import TRANSPORT_KINDS, TRANSPORT_ROLES, read_kind_config
+from parley.core.transport_specs import TRANSPORT_KINDS, TRANSPORT_ROLES, read_kind_config, whatsapp_problems
 
 ROLES = ("admin", "user")
 
@@ -217,7 +217,7 @@ def parse(doc: dict[str, Any]) -> Provisioning:
     numbers = [read_number(r, region, service_names, names_of) for r in _entries(doc, "numbers", problems)]
     _duplicates("numbers", "number", [n.number for n in numbers], problems)
 
-    transports = [read_transport(r) for r in _entries(doc, "transports", problems)]
+    transports = [read_transport(r, region) for r in _entries(doc, "transports", problems)]
     _duplicates("transports", "name", [t.name for t in transports], problems)
     _duplicates("transports", "id", [t.gateway_id for t in transports], problems)
     if sum(t.role == "curl" for t in transports) > 1:
@@ -226,6 +226,7 @@ def parse(doc: dict[str, Any]) -> Provisioning:
     for i, n in enumerate(numbers):
         if n.carrier is not None and n.carrier not in carriers:
             problems.append(f'numbers[{i}].carrier: "{n.carrier}" is not a carrier transport in this file')
+    problems += whatsapp_problems([(n.number, n.whatsapp) for n in numbers], [(t.kind, t.config) for t in transports])
 
     prices = [read_price(r) for r in _entries(doc, "prices", problems)]
     _duplicates("prices", "prefix", [p.prefix for p in prices], problems)
@@ -366,14 +367,14 @@ def read_number(r: EntryReader, region: str | None, service_names: set[str], nam
     )
 
 
-def read_transport(r: EntryReader) -> TransportSpec:
+def read_transport(r: EntryReader, region: str | None = None) -> TransportSpec:
     name = r.str_("name", required=True) or ""
     role = r.choice("role", TRANSPORT_ROLES)
     kind = r.choice("kind", TRANSPORT_KINDS, default="curl" if role == "curl" else "smpp")
     gateway_id = r.str_("id")
     if role == "gsm" and not gateway_id:
         r.problem("id", "is required for a GSM gateway (its MAC address, used by gsm=)")
-    config = read_kind_config(kind, role, r)
+    config = read_kind_config(kind, role, r, region=region)
     throughput = r.table.get("throughput")
     if throughput is not None:
         if not isinstance(throughput, int | float) or isinstance(throughput, bool) or throughput <= 0:

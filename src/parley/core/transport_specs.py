@@ -8,15 +8,20 @@ from __future__ import annotations
 
 import base64
 import binascii
+from collections.abc import Sequence
 from typing import Any, Protocol
 from urllib.parse import urlsplit
 
-TRANSPORT_ROLES = ("curl", "gsm", "carrier")
-TRANSPORT_KINDS = ("curl", "smpp", "twilio", "telnyx")
+TRANSPORT_ROLES = ("curl", "gsm", "carrier", "whatsapp")
+TRANSPORT_KINDS = ("curl", "smpp", "twilio", "telnyx", "whatsapp")
 HTTP_CARRIERS = ("twilio", "telnyx")
-DEFAULT_API_BASE = {"twilio": "https://api.twilio.com", "telnyx": "https://api.telnyx.com"}
-# Fields that hold secrets: masked in every answer and log (services/transport_secrets.py).
-SECRET_FIELDS = ("password", "auth_token", "api_key")
+DEFAULT_API_BASE = {
+    "twilio": "https://api.twilio.com",
+    "telnyx": "https://api.telnyx.com",
+    "whatsapp": "https://graph.facebook.com/v21.0",
+}
+# Fields that hold secrets: never in an answer or a log (services/admin_transports.py, transport_secrets.py).
+SECRET_FIELDS = ("password", "auth_token", "api_key", "access_token", "app_secret", "verify_token")
 
 
 class Reader(Protocol):
@@ -30,11 +35,25 @@ class Reader(Protocol):
 
     def int_(self, key: str, default: int, *, minimum: int = 0) -> int: ...
 
+    def number(self, key: str, *, region: str | None, required: bool = False) -> str | None: ...
 
-def read_kind_config(kind: str, role: str, r: Reader) -> dict[str, Any]:
+
+def read_kind_config(kind: str, role: str, r: Reader, *, region: str | None = None) -> dict[str, Any]:
     """The stored config of one transport of ``kind``; problems are recorded on ``r``."""
     if kind in HTTP_CARRIERS and role != "carrier":
         r.problem("role", f'a {kind} transport is a carrier: role = "carrier"')
+    if (kind == "whatsapp") != (role == "whatsapp"):
+        r.problem("role", 'a WhatsApp transport has role = "whatsapp" and kind = "whatsapp", both')
+    if kind == "whatsapp":
+        return {
+            "number": r.number("number", region=region, required=True),  # the company number it serves
+            "phone_number_id": _digits(r, "phone_number_id"),
+            "waba_id": _digits(r, "waba_id"),
+            "access_token": r.str_("access_token", required=True),
+            "app_secret": r.str_("app_secret", required=True),
+            "verify_token": r.str_("verify_token", required=True),
+            "api_base": _api_base(r, kind),
+        }
     if kind == "curl":
         return {"command": r.str_("command", required=True)}
     if kind == "twilio":
@@ -66,6 +85,13 @@ def read_kind_config(kind: str, role: str, r: Reader) -> dict[str, Any]:
     }
 
 
+def _digits(r: Reader, key: str) -> str:
+    value = r.str_(key, required=True) or ""
+    if value and not value.isdigit():
+        r.problem(key, "must be the numeric id Meta's WhatsApp Manager shows")
+    return value
+
+
 def _api_base(r: Reader, kind: str) -> str:
     value = (r.str_("api_base") or DEFAULT_API_BASE[kind]).rstrip("/")
     parts = urlsplit(value)
@@ -79,3 +105,25 @@ def _is_ed25519_key(value: str) -> bool:
         return len(base64.b64decode(value, validate=True)) == 32
     except (binascii.Error, ValueError):
         return False
+
+
+def whatsapp_problems(
+    numbers: Sequence[tuple[str, bool]], transports: Sequence[tuple[str, dict[str, Any]]]
+) -> list[str]:
+    """`whatsapp = true` on a number and a whatsapp transport serving it go together (issue 12 §1).
+
+    ``numbers``: (number, whatsapp) of each `[[numbers]]` entry; ``transports``: (kind, config) of each transport.
+    """
+    served = {config.get("number"): i for i, (kind, config) in enumerate(transports) if kind == "whatsapp"}
+    with_whatsapp = {number for number, whatsapp in numbers if whatsapp}
+    problems = [
+        f'numbers[{i}].whatsapp: no [[transports]] with kind = "whatsapp" serves {number}'
+        for i, (number, whatsapp) in enumerate(numbers)
+        if whatsapp and number not in served
+    ]
+    problems += [
+        f"transports[{i}].number: {number} is not a [[numbers]] entry with whatsapp = true"
+        for number, i in served.items()
+        if number and number not in with_whatsapp
+    ]
+    return problems

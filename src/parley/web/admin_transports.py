@@ -17,7 +17,7 @@ from parley.web.templating import field_errors, render
 if TYPE_CHECKING:
     from parley.bootstrap import Parley
 
-KINDS = TRANSPORT_KINDS
+KINDS = tuple(k for k in TRANSPORT_KINDS if k != "whatsapp")  # WhatsApp: provisioning only, for now
 
 
 def transport_url(name: str) -> str:
