@@ -58,3 +58,19 @@ def test_parts_outside_the_window_are_never_a_receipts() -> None:
     assert choose([too_old, too_late], now=NOW + RACE + timedelta(seconds=2)) == Discard(
         "no part with this id was recorded in time"
     )
+
+
+def test_a_read_receipt_still_goes_to_a_part_that_was_delivered() -> None:
+    delivered = part("wa", timedelta(minutes=5), "delivered")
+    assert choose_part(NOW, [delivered], NOW, window=WINDOW, race=RACE, state="read") == Apply(delivered)
+    assert choose_part(NOW, [delivered], NOW, window=WINDOW, race=RACE, state="delivered") == Wait()
+
+
+def test_read_is_the_last_state_and_delivered_never_overwrites_it() -> None:
+    from parley.core.receipts import advance, message_status
+
+    assert message_status("delivered", ["read"]) == "read"
+    assert message_status("sent", ["read", "delivered"]) == "delivered"
+    assert message_status("read", ["delivered"]) is None
+    assert advance("read", "delivered") == "read"
+    assert advance("delivered", "read") == "read"

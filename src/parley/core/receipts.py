@@ -12,7 +12,7 @@ _FAILED = ("failed", "undelivered")
 
 # A message or a part only moves forward: a late "sent" never overwrites "delivered" (HTTP carriers' callbacks
 # arrive in any order), and nothing follows a final state.
-_RANK = {"sending": 1, "sent": 2, "delivered": 3, "undelivered": 3, "failed": 3}
+_RANK = {"sending": 1, "sent": 2, "delivered": 3, "undelivered": 3, "failed": 3, "read": 4}
 _BEFORE_SENT = ("queued", "sending", "submitting")
 
 
@@ -23,7 +23,11 @@ def message_status(current: str, part_states: Sequence[str | None]) -> str | Non
     for bad in _FAILED:
         if bad in part_states:
             return bad
-    if all(s == "delivered" for s in part_states):
+    if current == "read":
+        return None
+    if all(s == "read" for s in part_states):
+        return "read"  # WhatsApp: the customer opened it
+    if all(s in ("delivered", "read") for s in part_states):
         return None if current == "delivered" else "delivered"
     if current in _BEFORE_SENT and all(s in ("sent", "delivered") for s in part_states):
         return "sent"
@@ -70,11 +74,18 @@ class Discard:
 
 
 def choose_part(
-    received_at: datetime, candidates: Sequence[Candidate], now: datetime, *, window: timedelta, race: timedelta
+    received_at: datetime,
+    candidates: Sequence[Candidate],
+    now: datetime,
+    *,
+    window: timedelta,
+    race: timedelta,
+    state: str | None = None,
 ) -> Apply | Wait | Discard:
-    """What to do with a receipt received at ``received_at``, given the parts that carry its id."""
+    """What to do with a receipt received at ``received_at`` (saying ``state``), given the parts that carry its
+    id. A "read" (WhatsApp) still goes to a part that was delivered: for it, delivered is not the end."""
     plausible = [c for c in candidates if received_at - window <= c.recorded_at <= received_at + race]
-    waiting = [c for c in plausible if c.state not in FINAL]
+    waiting = [c for c in plausible if c.state not in FINAL or (state == "read" and c.state == "delivered")]
     if waiting:
         return Apply(max(waiting, key=lambda c: (c.recorded_at, c.message_id, c.part)))
     # Only parts that already have their final state (an old message whose id the SMSC reuses, or a receipt

@@ -21,13 +21,14 @@ STATUSES = (
     "submitting",  # a campaign message about to reach the peer (journalled: never sent twice)
     "sent",
     "delivered",
+    "read",  # WhatsApp: the customer opened it (after delivered)
     "undelivered",
     "failed",
     "received",
     "blocked",  # inbound from a customer an agent blocked: kept, not shown to agents
     "cancelled",  # a campaign message withdrawn by a stop before it was sent
 )
-FINAL = frozenset({"delivered", "undelivered", "failed", "received", "blocked"})
+FINAL = frozenset({"delivered", "read", "undelivered", "failed", "received", "blocked"})
 
 
 @dataclass(frozen=True)

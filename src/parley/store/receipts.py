@@ -118,7 +118,7 @@ async def match(
     done: list[int] = []
     for r in pending:
         options = candidates.get((r.transport, r.carrier_id), [])
-        choice = choose_part(r.received_at, options, now, window=WINDOW, race=RACE)
+        choice = choose_part(r.received_at, options, now, window=WINDOW, race=RACE, state=r.state)
         if isinstance(choice, Apply):
             part = choice.part
             state = advance(part.state, r.state)
