@@ -16,7 +16,8 @@ from parley.core.text import Encoding
 
 # "sending" and "sent" come from HTTP carriers' status callbacks (the message is on its way, or reached the
 # carrier's upstream); SMPP receipts carry only final states, "accepted" or "unknown".
-ReceiptState = Literal["sending", "sent", "delivered", "undelivered", "failed", "accepted", "unknown"]
+# "read" comes from WhatsApp: the recipient opened it (never downgraded to "delivered" by a late status).
+ReceiptState = Literal["sending", "sent", "delivered", "read", "undelivered", "failed", "accepted", "unknown"]
 MessageChannel = Literal["sms", "mms", "whatsapp"]
 
 
