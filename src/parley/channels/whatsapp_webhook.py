@@ -202,7 +202,7 @@ def _message(message: Mapping[str, Any], at: str, to: str, profiles: Mapping[str
     if message.get("group_id") is not None:
         return None
     wamid = _id(message.get("id"), f"{at}.id")
-    kind = _word(message.get("type"), 32)
+    kind = _word(message.get("type"), 32) if isinstance(message.get("type"), str) else ""
     if not kind:
         raise WhatsAppWebhookError(f"{at}.type", "must be a non-empty string")
     extra: dict[str, str] = {"type": kind}
