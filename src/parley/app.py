@@ -24,6 +24,7 @@ from parley.ingress import (
     numbers_api,
     telnyx_webhook,
     webhooks,
+    whatsapp_webhook,
     wildix_api,
 )
 from parley.ingress.input_guard import InputGuard
@@ -100,6 +101,7 @@ def create_app(parley: Parley, *, workers: bool = True) -> FastAPI:
         webhooks.router(parley.inbox, parley.cache, parley.deliveries, parley.carrier_accounts, parley.settings)
     )
     app.include_router(telnyx_webhook.router(parley.inbox, parley.deliveries, parley.carrier_accounts, parley.cache))
+    app.include_router(whatsapp_webhook.router(parley.inbox, parley.deliveries, parley.carrier_accounts))
     app.include_router(numbers_api.router(parley.numbers))
     app.include_router(blocklist_api.router(parley.blocklist))
     app.include_router(campaigns_api.router(parley.campaigns))

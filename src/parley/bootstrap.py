@@ -17,6 +17,7 @@ from parley.channels.curl import CurlChannel
 from parley.channels.smpp import SmppChannel
 from parley.channels.telnyx import TelnyxChannel
 from parley.channels.twilio import TwilioChannel
+from parley.channels.whatsapp import WhatsAppChannel
 from parley.core.delivery import RetryPolicy
 from parley.logs import Failures
 from parley.services.admin import Admin
@@ -184,8 +185,13 @@ def build(settings: Settings | None = None, *, clock: Callable[[], datetime] = u
         if row.kind == "curl":
             return CurlChannel(row.name, config["command"])
         if row.kind == "whatsapp":
-            # Issue 12: provisioning checks WhatsApp numbers and transports; the channel is not wired yet.
-            raise ValueError("the WhatsApp channel is not available in this version (issue 12)")
+            return WhatsAppChannel(
+                row.name,
+                phone_number_id=config["phone_number_id"],
+                waba_id=config["waba_id"],
+                access_token=config["access_token"],
+                api_base=config.get("api_base") or "https://graph.facebook.com/v21.0",
+            )
         if row.kind == "twilio":
             return TwilioChannel(
                 row.name,

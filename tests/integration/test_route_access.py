@@ -29,6 +29,7 @@ OPEN = {
     "/api/v2/webhooks/twilio/status": "X-Twilio-Signature",
     "/api/v2/webhooks/inbound": "X-Parley-Signature",
     "/api/v2/webhooks/telnyx": "telnyx-signature-ed25519 (a telnyx transport's public key)",
+    "/api/v2/webhooks/whatsapp": "GET: a whatsapp transport's verify token; POST: X-Hub-Signature-256 (app secret)",
     "/media/{token}": "a signed, expiring token: the address of an MMS attachment handed to carriers",
     "/metrics": "loopback, PARLEY_METRICS_ALLOW or PARLEY_METRICS_TOKEN",
     "/api/v1/openapi.json": "the API's description",
@@ -133,8 +134,10 @@ async def test_the_allow_listed_routes_still_check_their_own_credentials(app: In
             "/api/v2/webhooks/twilio/status",
             "/api/v2/webhooks/inbound",
             "/api/v2/webhooks/telnyx",
+            "/api/v2/webhooks/whatsapp",
         ):
             assert (await anonymous.post(path, json={})).status_code in (403, 404), path
+        assert (await anonymous.get("/api/v2/webhooks/whatsapp", params={"hub.challenge": "1"})).status_code == 403
         assert (await anonymous.get("/metrics")).status_code == 403
         assert (await anonymous.get("/media/0123456789abcdef0123")).status_code == 404  # no token, nothing served
         assert (await anonymous.post("/login", data={"extension": "101", "password": "x"})).status_code == 403
