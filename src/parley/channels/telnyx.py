@@ -42,6 +42,7 @@ from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
 from parley.channels.base import Inbound, MediaUnavailable, MediaWriter, Outgoing, Receipt, ReceiptState, Sent
+from parley.channels.media_download import check_status, copy_limited, download_errors
 from parley.core.delivery import DeliveryError, Rejected, Throttled, TimedOut, Unreachable
 from parley.core.numbers import InvalidNumber, parse_e164
 
@@ -157,34 +158,13 @@ class TelnyxChannel:
             raise RuntimeError(f"telnyx channel {self.name!r} is not started")
         if not ref.lower().startswith(("https://", "http://")):
             raise MediaUnavailable("the attachment reference is not an http(s) URL", retryable=False)
-        try:
-            async with asyncio.timeout(self._media_timeout):
-                return await self._download(self._client, ref, write, max_bytes)
-        except (TimeoutError, httpx.TimeoutException) as exc:
-            raise MediaUnavailable("the media host did not answer in time", retryable=True) from exc
-        except httpx.TooManyRedirects as exc:
-            raise MediaUnavailable("the media URL redirects too many times", retryable=False) from exc
-        except httpx.RequestError as exc:
-            raise MediaUnavailable(
-                f"the media host could not be reached: {type(exc).__name__}", retryable=True
-            ) from exc
-
-    async def _download(self, client: httpx.AsyncClient, url: str, write: MediaWriter, max_bytes: int) -> str:
-        too_big = f"the attachment is larger than {max_bytes:,} bytes"
-        async with client.stream("GET", url, follow_redirects=True, timeout=self._timeout) as response:
-            status = response.status_code
-            if status != 200:
-                retryable = status in (408, 425, 429) or status >= 500
-                raise MediaUnavailable(f"the media host answered HTTP {status}", retryable=retryable)
-            declared = response.headers.get("content-length", "")
-            if declared.isdigit() and (len(declared) > 18 or int(declared) > max_bytes):
-                raise MediaUnavailable(too_big, retryable=False)
-            received = 0
-            async for chunk in response.aiter_bytes():  # decoded: the limit counts what is stored
-                received += len(chunk)
-                if received > max_bytes:
-                    raise MediaUnavailable(too_big, retryable=False)
-                await write(chunk)
+        async with (
+            download_errors("the media host", timeout=self._media_timeout),
+            self._client.stream("GET", ref, follow_redirects=True, timeout=self._timeout) as response,
+        ):
+            check_status(response.status_code, "the media host")
+            too_big = f"the attachment is larger than {max_bytes:,} bytes"
+            await copy_limited(response, write, max_bytes=max_bytes, too_big=too_big)
             return response.headers.get("content-type") or "application/octet-stream"
 
     def _scrub(self, text: str) -> str:

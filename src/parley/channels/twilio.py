@@ -26,6 +26,7 @@ from urllib.parse import urlsplit
 import httpx
 
 from parley.channels.base import MediaUnavailable, MediaWriter, Outgoing, Receipt, ReceiptState, Sent
+from parley.channels.media_download import check_status, copy_limited, download_errors
 from parley.core.delivery import DeliveryError, Rejected, Throttled, TimedOut, Unreachable
 
 # A channel reads the ingress' parse error so that both webhooks answer a malformed callback the same way (a 4xx
@@ -172,29 +173,15 @@ class TwilioChannel:
         if parts.scheme not in ("http", "https") or not parts.hostname:
             raise MediaUnavailable(f"the media reference is not an http(s) URL: {_where(ref)}", retryable=False)
         auth = self._auth if self._authenticates(ref) else None
-        try:
-            async with (
-                asyncio.timeout(self._media_timeout),
-                client.stream("GET", ref, auth=auth, follow_redirects=True, timeout=self._timeout) as response,
-            ):
-                _check_media_answer(response, max_bytes)
-                size = 0
-                async for chunk in response.aiter_bytes():
-                    size += len(chunk)
-                    if size > max_bytes:
-                        raise MediaUnavailable(
-                            f"the media at {_where(ref)} is larger than {max_bytes:,} bytes", retryable=False
-                        )
-                    await write(chunk)
-                content_type = response.headers.get("content-type", "").split(";")[0].strip().lower()
-                return content_type or "application/octet-stream"
-        except (TimeoutError, httpx.TimeoutException) as exc:
-            raise MediaUnavailable(f"no answer for the media at {_where(ref)} in time", retryable=True) from exc
-        except httpx.TooManyRedirects as exc:
-            raise MediaUnavailable(f"the media at {_where(ref)} redirects too often", retryable=False) from exc
-        except httpx.RequestError as exc:
-            reason = f"the media at {_where(ref)} cannot be reached: {type(exc).__name__}"
-            raise MediaUnavailable(reason, retryable=True) from exc
+        async with (
+            download_errors(f"the media at {_where(ref)}", timeout=self._media_timeout),
+            client.stream("GET", ref, auth=auth, follow_redirects=True, timeout=self._timeout) as response,
+        ):
+            _check_media_answer(response, max_bytes)
+            too_big = f"the media at {_where(ref)} is larger than {max_bytes:,} bytes"
+            await copy_limited(response, write, max_bytes=max_bytes, too_big=too_big)
+            content_type = response.headers.get("content-type", "").split(";")[0].strip().lower()
+            return content_type or "application/octet-stream"
 
 
 def _where(url: str) -> str:
@@ -215,8 +202,7 @@ def _check_media_answer(response: httpx.Response, max_bytes: int) -> None:
     if status == 401:  # our credentials: retried while the admin fixes the transport's auth_token
         reason = f"HTTP 401 for the media at {where}: check the transport's auth_token"
         raise MediaUnavailable(reason, retryable=True)
-    retryable = status in (408, 425, 429) or status >= 500
-    raise MediaUnavailable(f"HTTP {status} for the media at {where}", retryable=retryable)
+    check_status(status, f"the media at {where}")
 
 
 def _twilio_error(payload: object) -> tuple[int | None, str]:

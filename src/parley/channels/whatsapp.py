@@ -30,6 +30,7 @@ from typing import Any, ClassVar
 import httpx
 
 from parley.channels.base import MediaRef, MediaUnavailable, MediaWriter, Outgoing, Sent
+from parley.channels.media_download import check_status, copy_limited, download_errors
 from parley.channels.whatsapp_webhook import carrier_key
 from parley.core.delivery import DeliveryError, Rejected, Throttled, TimedOut, Unreachable
 
@@ -285,21 +286,13 @@ class WhatsAppChannel:
             raise RuntimeError(f"whatsapp channel {self.name!r} is not started")
         if not ref or not ref.isascii() or not ref.replace("_", "").replace("-", "").isalnum() or len(ref) > 100:
             raise MediaUnavailable("the attachment reference is not a WhatsApp media id", retryable=False)
-        try:
-            async with asyncio.timeout(self._media_timeout):
-                return await self._download(self._client, ref, write, max_bytes)
-        except (TimeoutError, httpx.TimeoutException) as exc:
-            raise MediaUnavailable("WhatsApp's media host did not answer in time", retryable=True) from exc
-        except httpx.TooManyRedirects as exc:
-            raise MediaUnavailable("the media URL redirects too many times", retryable=False) from exc
-        except httpx.RequestError as exc:
-            raise MediaUnavailable(f"WhatsApp's media host could not be reached: {type(exc).__name__}",
-                                   retryable=True) from exc  # fmt: skip
+        async with download_errors("WhatsApp's media host", timeout=self._media_timeout):
+            return await self._download(self._client, ref, write, max_bytes)
 
     async def _download(self, client: httpx.AsyncClient, media_id: str, write: MediaWriter, max_bytes: int) -> str:
         too_big = f"the attachment is larger than {max_bytes:,} bytes"
         info = await client.get(f"{self._base}/{media_id}", headers=self._auth(), timeout=self._timeout)
-        _media_status(info.status_code, "WhatsApp's media lookup")
+        check_status(info.status_code, "WhatsApp's media lookup")
         meta = _json(self._scrub_bytes(info.content))
         meta = meta if isinstance(meta, dict) else {}
         url, mime, size = meta.get("url"), meta.get("mime_type"), meta.get("file_size")
@@ -310,16 +303,8 @@ class WhatsAppChannel:
         # httpx drops Authorization when a redirect leaves the host, so the token stays with Meta.
         async with client.stream("GET", url, headers=self._auth(), follow_redirects=True,
                                  timeout=self._timeout) as response:  # fmt: skip
-            _media_status(response.status_code, "WhatsApp's media host")
-            declared = response.headers.get("content-length", "")
-            if declared.isdigit() and (len(declared) > 18 or int(declared) > max_bytes):
-                raise MediaUnavailable(too_big, retryable=False)
-            received = 0
-            async for chunk in response.aiter_bytes():
-                received += len(chunk)
-                if received > max_bytes:
-                    raise MediaUnavailable(too_big, retryable=False)
-                await write(chunk)
+            check_status(response.status_code, "WhatsApp's media host")
+            await copy_limited(response, write, max_bytes=max_bytes, too_big=too_big)
             kind = mime if isinstance(mime, str) and mime.strip() else response.headers.get("content-type")
             return kind or "application/octet-stream"
 
@@ -332,12 +317,6 @@ class WhatsAppChannel:
     def _scrub_bytes(self, content: bytes) -> bytes:
         # An error that quotes the token back must not carry it into a reason or a log.
         return content.replace(self._token.encode(), b"[access token]") if self._token else content
-
-
-def _media_status(status: int, who: str) -> None:
-    if status != 200:
-        retryable = status in (408, 425, 429) or status >= 500
-        raise MediaUnavailable(f"{who} answered HTTP {status}", retryable=retryable)
 
 
 def _json(content: bytes) -> object:
