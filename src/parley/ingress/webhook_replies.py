@@ -25,12 +25,20 @@ def error_reply(status: int, field: str | None, reason: str) -> JSONResponse:
     return JSONResponse({"error": {"field": field, "reason": reason}}, status_code=status)
 
 
-async def store_or_503(write: Awaitable[T], *, transport: str) -> T | JSONResponse:
+def unavailable(exc: Exception, transport: str, reason: str) -> JSONResponse:
+    """A 503 when ``exc`` is the database being unreachable (the carrier tries again later); anything else is
+    raised again."""
+    if not is_temporary(exc):
+        raise exc
+    log.warning("webhook.store_failed", transport=transport, error=type(exc).__name__)
+    return error_reply(503, None, f"{reason}; try again later")
+
+
+async def store_or_503(
+    write: Awaitable[T], *, transport: str, reason: str = "the message could not be stored now"
+) -> T | JSONResponse:
     """What ``write`` returns; or a 503 when the database is unreachable (the carrier tries again later)."""
     try:
         return await write
     except Exception as exc:
-        if not is_temporary(exc):
-            raise
-        log.warning("webhook.store_failed", transport=transport, error=type(exc).__name__)
-        return error_reply(503, None, "the message could not be stored now; try again later")
+        return unavailable(exc, transport, reason)

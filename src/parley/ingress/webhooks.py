@@ -18,13 +18,11 @@ from __future__ import annotations
 import json
 from typing import Any
 
-import structlog
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, Response
 
 from parley.channels.base import Inbound
 from parley.channels.twilio import parse_status
-from parley.ingress.failures import is_temporary
 from parley.ingress.webhook_formats import (
     GENERIC_SIGNATURE_HEADER,
     TWILIO_SIGNATURE_HEADER,
@@ -37,13 +35,12 @@ from parley.ingress.webhook_formats import (
     verify_twilio,
 )
 from parley.ingress.webhook_replies import error_reply as _error
+from parley.ingress.webhook_replies import store_or_503, unavailable
 from parley.services.carrier_accounts import CarrierAccounts
 from parley.services.delivery import Deliveries
 from parley.services.directory import DirectoryCache
 from parley.services.receive import Inbox
 from parley.settings import Settings
-
-log = structlog.get_logger()
 
 EMPTY_TWIML = '<?xml version="1.0" encoding="UTF-8"?><Response></Response>'
 
@@ -68,22 +65,12 @@ def _inbound(hook: InboundWebhook, *, fetch_media: bool) -> Inbound:
     )
 
 
-def _unavailable(exc: Exception, transport: str, reason: str) -> JSONResponse:
-    """A 503 when the database is unreachable (the carrier tries again later); anything else is raised again."""
-    if not is_temporary(exc):
-        raise exc
-    log.warning("webhook.store_failed", transport=transport, error=type(exc).__name__)
-    return _error(503, None, f"{reason}; try again later")
-
-
 async def _store(
     inbox: Inbox, transport: str, hook: InboundWebhook, *, fetch_media: bool = False
 ) -> str | JSONResponse | None:
     """The stored message's id; or a 503 when the database is unreachable (the carrier tries again later)."""
-    try:
-        return await inbox.receive(transport, _inbound(hook, fetch_media=fetch_media), source=transport)
-    except Exception as exc:
-        return _unavailable(exc, transport, "the message could not be stored now")
+    inbound = _inbound(hook, fetch_media=fetch_media)
+    return await store_or_503(inbox.receive(transport, inbound, source=transport), transport=transport)
 
 
 def router(
@@ -107,7 +94,7 @@ def router(
             account = await accounts.twilio(account_sid) if account_sid else None
             config = await webhook_settings()
         except Exception as exc:  # the database is down: Twilio tries again later
-            return _unavailable(exc, "twilio", "the request could not be checked now")
+            return unavailable(exc, "twilio", "the request could not be checked now")
         if account is not None:
             transport, token = account.transport, account.auth_token
         elif config.get("twilio_auth_token"):
@@ -159,11 +146,9 @@ def router(
             receipt = parse_status(dict(params))
         except WebhookError as exc:
             return _error(exc.status, exc.field, exc.reason)
-        try:
-            await deliveries.receipt(transport, receipt)
-        except Exception as exc:
-            return _unavailable(exc, transport, "the status could not be stored now")
-        return Response(status_code=200)
+        reason = "the status could not be stored now"
+        stored = await store_or_503(deliveries.receipt(transport, receipt), transport=transport, reason=reason)
+        return stored if isinstance(stored, JSONResponse) else Response(status_code=200)
 
     @api.post("/inbound", status_code=202)
     async def generic(request: Request) -> JSONResponse:
