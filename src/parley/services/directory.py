@@ -50,6 +50,16 @@ class Config:
     carriers: dict[str, str] = field(default_factory=dict)
     mms_numbers: frozenset[str] = frozenset()  # company numbers with `mms = true`
     mms_transports: frozenset[str] = frozenset()  # transports whose channel carries MMS (HTTP carriers)
+    # Company numbers on WhatsApp (`whatsapp = true` and a whatsapp transport naming the number).
+    whatsapp: dict[str, WhatsAppNumber] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class WhatsAppNumber:
+    """A company number's WhatsApp transport and the WhatsApp Business Account whose templates it sends."""
+
+    transport: str
+    waba_id: str
 
 
 def user_from_row(row: Any) -> User:
@@ -143,6 +153,18 @@ class DirectoryCache:
             carriers={n.number: n.carrier for n in numbers if n.carrier},
             mms_numbers=frozenset(n.number for n in numbers if n.mms),
             mms_transports=frozenset(t.name for t in transports if t.kind in HTTP_CARRIERS),
+            whatsapp=_whatsapp_numbers(numbers, transports),
         )
         self._config = (now + self._ttl, config)
         return config
+
+
+def _whatsapp_numbers(numbers: Any, transports: Any) -> dict[str, WhatsAppNumber]:
+    on_whatsapp = {n.number for n in numbers if n.whatsapp}
+    found: dict[str, WhatsAppNumber] = {}
+    for t in sorted(transports, key=lambda t: t.name):
+        config = t.config if isinstance(t.config, dict) else {}
+        number = config.get("number")
+        if t.kind == "whatsapp" and number in on_whatsapp:
+            found.setdefault(str(number), WhatsAppNumber(t.name, str(config.get("waba_id", ""))))
+    return found

@@ -143,6 +143,14 @@ messages = sa.Table(
     sa.Column("bot", sa.String(100)),  # the bot that wrote an outbound message
     sa.Column("carrier_id", sa.String(100)),  # an inbound message's id at the carrier (duplicates stored once)
     sa.Column("campaign_id", sa.String(24), index=True),  # set for campaign messages (never sent twice)
+    # WhatsApp: the approved template this message sends, as JSON {"name", "language", "variables": [...],
+    # "header_media": <media id> | null} (`body` holds its rendered text, for the timeline and search).
+    sa.Column("template", sa.JSON),
+    # "WhatsApp first, then SMS" (issue 12 §7): "sms" to fall back to; ``fallback_at`` when to, if not delivered.
+    sa.Column("fallback", sa.String(8)),
+    sa.Column("fallback_at", UtcDateTime),
+    # The ways the message tried, in order: [{"channel", "at", "outcome", "code"?, "detail"?}] (null: one try).
+    sa.Column("route", sa.JSON),
     sa.Column("send_at", UtcDateTime),
     sa.Column("created_at", UtcDateTime, nullable=False, index=True),
     sa.Column("updated_at", UtcDateTime, nullable=False),
@@ -227,6 +235,9 @@ bots = sa.Table(
     sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
     sa.Column("name", sa.String(100), nullable=False, unique=True),
     sa.Column("message", sa.Text, nullable=False),  # what the bot answers out of working hours
+    # The template it sends instead on WhatsApp once the customer's 24-hour window is closed (else it records
+    # that it could not answer): {"name", "language", "variables": [...]}.
+    sa.Column("whatsapp_template", sa.JSON),
 )
 
 conversations = sa.Table(
@@ -246,6 +257,10 @@ conversations = sa.Table(
     sa.Column("last_message_at", UtcDateTime),
     sa.Column("last_inbound_at", UtcDateTime),
     sa.Column("last_reply_at", UtcDateTime),
+    # WhatsApp: when the customer's last WhatsApp message was written (Meta's timestamp); the 24-hour window
+    # counts from it. ``last_channel``: the channel the customer last wrote on (replies go there by default).
+    sa.Column("whatsapp_last_inbound_at", UtcDateTime),
+    sa.Column("last_channel", sa.String(8)),
     sa.Index("ix_conversations_updated", "updated_at", "id"),  # the inbox lists newest first, keyset pages
 )
 
@@ -376,6 +391,9 @@ campaigns = sa.Table(
     sa.Column("sender_type", sa.String(16), nullable=False),  # number | alphanumeric
     sa.Column("sender", sa.String(32), nullable=False),
     sa.Column("template", sa.Text, nullable=False),
+    sa.Column("channel", sa.String(8), nullable=False, server_default="sms"),  # sms | whatsapp
+    # A WhatsApp campaign's approved template: {"name", "language", "variables": ["{column}" or text, ...]}.
+    sa.Column("whatsapp_template", sa.JSON),
     sa.Column("list_id", sa.ForeignKey("lists.id", ondelete="SET NULL")),
     sa.Column("start_at", UtcDateTime),
     sa.Column("hours", sa.JSON),  # sending hours in each recipient's local time: {"from": "09:00", "to": "20:00"}
@@ -489,4 +507,20 @@ message_media = sa.Table(
     sa.Column("lease_until", UtcDateTime),
     sa.Column("error", sa.Text),
     sa.Index("ix_message_media_pending", "state", "due_at"),
+)
+
+# WhatsApp message templates of each WhatsApp Business Account, as last synced from Meta
+# (`GET /{waba_id}/message_templates`): only an approved one may be sent.
+whatsapp_templates = sa.Table(
+    "whatsapp_templates",
+    metadata,
+    sa.Column("waba_id", sa.String(64), primary_key=True),
+    sa.Column("name", sa.String(512), primary_key=True),
+    sa.Column("language", sa.String(16), primary_key=True),
+    sa.Column("meta_id", sa.String(64)),
+    sa.Column("category", sa.String(32), nullable=False),  # marketing | utility | authentication
+    sa.Column("status", sa.String(16), nullable=False),  # approved | pending | rejected | paused | disabled ...
+    sa.Column("components", sa.JSON, nullable=False),  # as Meta lists them, each with "variables": its count
+    sa.Column("reason", sa.Text),  # why Meta rejected or paused it
+    sa.Column("synced_at", UtcDateTime, nullable=False),
 )
