@@ -6,6 +6,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI, Request
+from fastapi.encoders import jsonable_encoder
 from fastapi.exception_handlers import request_validation_exception_handler
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
@@ -78,7 +79,7 @@ def create_app(parley: Parley, *, workers: bool = True) -> FastAPI:
             ]  # fmt: skip
         else:
             detail = exc.reason
-        return JSONResponse({"detail": detail}, status_code=exc.status)
+        return JSONResponse(jsonable_encoder({"detail": detail, **exc.extra}), status_code=exc.status)
 
     @app.exception_handler(RequestValidationError)
     async def invalid_request(request: Request, exc: RequestValidationError) -> Response:

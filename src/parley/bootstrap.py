@@ -28,7 +28,7 @@ from parley.services.campaigns import Campaigns
 from parley.services.carrier_accounts import CarrierAccounts
 from parley.services.conversations import Conversations
 from parley.services.delivery import Deliveries
-from parley.services.directory import DirectoryCache
+from parley.services.directory import DirectoryCache, WhatsAppNumber
 from parley.services.events import EventBus, postgres_dsn
 from parley.services.inbound import InboundRouter
 from parley.services.inbox_view import InboxView
@@ -45,6 +45,7 @@ from parley.services.statistics import Statistics
 from parley.services.throttle import Throttle
 from parley.services.timers import Timers
 from parley.services.transports import Transports
+from parley.services.whatsapp_sends import WhatsAppSends
 from parley.settings import Settings
 from parley.store.db import Database, worker_name
 from parley.workers.dispatcher import Dispatcher
@@ -135,6 +136,8 @@ class Parley:
             tick += 1
             try:
                 await self.deliveries.sweep()
+                if tick % 5 == 0:
+                    await self.deliveries.fall_back_overdue()
                 if tick % 60 == 0:
                     await self.inbox.expire_parts()
                 if tick % 5 == 0:
@@ -234,6 +237,9 @@ def build(settings: Settings | None = None, *, clock: Callable[[], datetime] = u
     async def carriers() -> dict[str, str]:
         return (await cache.config()).carriers
 
+    async def whatsapp_numbers() -> dict[str, WhatsAppNumber]:
+        return (await cache.config()).whatsapp
+
     media = MediaStore(
         db,
         clock,
@@ -253,13 +259,17 @@ def build(settings: Settings | None = None, *, clock: Callable[[], datetime] = u
         max_in_flight=settings.max_in_flight,
         lease=timedelta(seconds=settings.lease_seconds),
         carriers=carriers,
+        whatsapp=whatsapp_numbers,
         media=media.media_refs,
         policy=RetryPolicy(
             base=timedelta(seconds=settings.retry_base_seconds),
             give_up_after=timedelta(hours=settings.give_up_hours),
         ),
     )
-    outbox = Outbox(db, cache, clock, on_enqueued=dispatcher.wake, attachments=media)
+    # WhatsApp templates are checked against the last sync: WhatsAppTemplates is the resolver once it is wired.
+    outbox = Outbox(
+        db, cache, clock, on_enqueued=dispatcher.wake, attachments=media, whatsapp=WhatsAppSends(db, templates=None)
+    )
     campaign_wake = asyncio.Event()
     router = RouterWorker(db, InboundRouter(db, bus, clock, on_enqueued=dispatcher.wake), clock, worker=worker_name())
     media_fetcher = MediaFetcher(

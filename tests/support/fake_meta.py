@@ -34,7 +34,7 @@ import httpx
 from tests.support.http_sink import HttpSink, RecordedRequest, SinkResponse
 
 MEDIA_TYPES = {"image", "audio", "video", "document", "sticker"}
-SEND_FIELDS = {"messaging_product", "recipient_type", "to", "type", "text", "template", "context",
+SEND_FIELDS = {"messaging_product", "recipient_type", "to", "recipient", "type", "text", "template", "context",
                "biz_opaque_callback_data", *MEDIA_TYPES}  # fmt: skip
 
 
@@ -273,8 +273,11 @@ def _check_send(body: dict[str, Any]) -> list[str]:
         problems.append("messaging_product: must be whatsapp")
     if body.get("recipient_type", "individual") != "individual":
         problems.append("recipient_type: must be individual")
-    to = body.get("to")
-    if not isinstance(to, str) or not to.isdigit() or not 6 <= len(to) <= 15:
+    to, user = body.get("to"), body.get("recipient")
+    if user is not None:  # a business-scoped user id, for a customer without a phone number
+        if to is not None or not isinstance(user, str) or not user.strip():
+            problems.append("recipient: a user id, instead of to")
+    elif not isinstance(to, str) or not to.isdigit() or not 6 <= len(to) <= 15:
         problems.append(f"to: {to!r} is not the digits of a number")
     kind = body.get("type")
     part = body.get(kind) if isinstance(kind, str) else None

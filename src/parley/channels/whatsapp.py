@@ -33,12 +33,11 @@ from parley.channels.base import MediaRef, MediaUnavailable, MediaWriter, Outgoi
 from parley.channels.media_download import check_status, copy_limited, download_errors
 from parley.channels.whatsapp_webhook import carrier_key
 from parley.core.delivery import DeliveryError, Rejected, Throttled, TimedOut, Unreachable
+from parley.core.whatsapp_rules import MAX_CAPTION, MAX_TEXT, media_kind
 
 THROTTLE_CODES = frozenset({"4", "80007", "130429", "131048", "131056", "133016"})
 RETRY_CODES = frozenset({"131053"})  # media upload error: Meta could not fetch the link this time
 TOKEN_CODES = frozenset({"190"})  # access token expired, revoked or wrong
-MAX_TEXT = 4096
-MAX_CAPTION = 1024
 MAX_TEMPLATE_PAGES = 50
 _PLACEHOLDER = re.compile(r"\{\{\s*([A-Za-z0-9_]+)\s*\}\}")
 
@@ -100,18 +99,17 @@ def classify(status_code: int, payload: object) -> DeliveryError:
     return Rejected(what, code=code or str(status_code))
 
 
-def media_kind(content_type: str) -> str:
-    """The WhatsApp message type that carries an attachment of this type."""
-    major = content_type.split("/", 1)[0].strip().lower()
-    return major if major in ("image", "audio", "video") else "document"
-
-
-def recipient(number: str) -> str:
-    """``to`` as WhatsApp wants it: the digits of the E.164 number."""
-    digits = number.removeprefix("+")
-    if not (digits.isascii() and digits.isdigit() and 6 <= len(digits) <= 15):
-        raise Rejected("the recipient is not a phone number WhatsApp can address", code="recipient")
-    return digits
+def address(to: str) -> dict[str, str]:
+    """Who a message goes to, as WhatsApp wants it: ``to`` with the digits of an E.164 number, or ``recipient``
+    with a business-scoped user id for a customer who has no phone number."""
+    digits = to.removeprefix("+")
+    if to.startswith("+"):
+        if not (digits.isascii() and digits.isdigit() and 6 <= len(digits) <= 15):
+            raise Rejected("the recipient is not a phone number WhatsApp can address", code="recipient")
+        return {"to": digits}
+    if not to or len(to) > 100 or not to.isascii() or not to.isprintable() or " " in to:
+        raise Rejected("the recipient is neither a phone number nor a WhatsApp user id", code="recipient")
+    return {"recipient": to}
 
 
 def count_variables(component: Mapping[str, Any]) -> int:
@@ -168,8 +166,7 @@ class WhatsAppChannel:
 
     def request_body(self, msg: Outgoing) -> dict[str, Any]:
         """The JSON of ``POST /{phone_number_id}/messages`` for one text or one attachment (with its caption)."""
-        body: dict[str, Any] = {"messaging_product": "whatsapp", "recipient_type": "individual",
-                                "to": recipient(msg.to)}  # fmt: skip
+        body: dict[str, Any] = {"messaging_product": "whatsapp", "recipient_type": "individual", **address(msg.to)}
         if len(msg.media) > 1:
             raise Rejected("a WhatsApp message carries one attachment; send each separately", code="media")
         if not msg.media:
@@ -204,7 +201,7 @@ class WhatsAppChannel:
         spec: dict[str, Any] = {"name": template.name, "language": {"code": template.language}}
         if components:
             spec["components"] = components
-        return {"messaging_product": "whatsapp", "recipient_type": "individual", "to": recipient(to),
+        return {"messaging_product": "whatsapp", "recipient_type": "individual", **address(to),
                 "type": "template", "template": spec}  # fmt: skip
 
     # --- the API -------------------------------------------------------------------------------------------------

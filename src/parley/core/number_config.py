@@ -4,6 +4,8 @@
     out_of_hours  who joins out of hours (optional; else `routing`)
     hours         working hours (core.hours), e.g. {"timezone": "Europe/Rome", "rules": [...]}
     actions       timed actions (core.actions)
+    fallback      "sms": a WhatsApp message that cannot be delivered goes as SMS (issue 12 §7); off when absent
+    fallback_after  how long a WhatsApp message may stay undelivered before it goes as SMS (e.g. "10m")
 
 A number without settings of its own takes its linked service's: such a number is *partially
 configured* until an admin saves settings on the number itself.
@@ -13,15 +15,18 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any, cast
 
-from parley.core.actions import Action, ActionsError, actions_to_docs, parse_actions
+from parley.core.actions import Action, ActionsError, actions_to_docs, format_duration, parse_actions, parse_duration
 from parley.core.hours import HoursError, WorkingHours, hours_to_doc, is_open, parse_hours
 from parley.core.membership import Route, RouteKind
 
 ROUTE_KINDS: tuple[RouteKind, ...] = ("agent", "group", "bot")
-KEYS = ("routing", "out_of_hours", "hours", "actions")
+KEYS = ("routing", "out_of_hours", "hours", "actions", "fallback", "fallback_after")
+FALLBACKS = ("sms",)
+MIN_FALLBACK_AFTER = timedelta(seconds=30)
+MAX_FALLBACK_AFTER = timedelta(days=1)
 
 
 class ConfigError(ValueError):
@@ -36,10 +41,13 @@ class NumberConfig:
     out_of_hours: Route | None = None
     hours: WorkingHours | None = None
     actions: tuple[Action, ...] = ()
+    fallback: str | None = None
+    fallback_after: timedelta | None = None
 
     @property
     def empty(self) -> bool:
-        return self == NumberConfig()
+        """No conversation settings (the WhatsApp fallback is the number's own and never inherited)."""
+        return (self.routing, self.out_of_hours, self.hours, self.actions) == (None, None, None, ())
 
     def is_open(self, at: datetime) -> bool:
         return is_open(self.hours, at)
@@ -95,9 +103,28 @@ def parse_config(doc: Mapping[str, Any], path: str) -> NumberConfig:
             problems.append(f"{path}.actions: must be an array of tables")
     if out_of_hours is not None and hours is None:
         problems.append(f"{path}.out_of_hours: needs hours (working hours) to know when it applies")
+    fallback, after = _fallback(doc, path, problems)
     if problems:
         raise ConfigError(problems)
-    return NumberConfig(routing, out_of_hours, hours, actions)
+    return NumberConfig(routing, out_of_hours, hours, actions, fallback, after)
+
+
+def _fallback(doc: Mapping[str, Any], path: str, problems: list[str]) -> tuple[str | None, timedelta | None]:
+    fallback, after = doc.get("fallback"), None
+    if fallback is not None and fallback not in FALLBACKS:
+        problems.append(f'{path}.fallback: "{fallback}" is not one of {", ".join(FALLBACKS)}')
+        fallback = None
+    if doc.get("fallback_after") is not None:
+        try:
+            after = parse_duration(doc["fallback_after"])
+        except ValueError as exc:
+            problems.append(f"{path}.fallback_after: {exc}")
+        else:
+            if not MIN_FALLBACK_AFTER <= after <= MAX_FALLBACK_AFTER:
+                problems.append(f"{path}.fallback_after: must be between 30s and 1d")
+        if doc.get("fallback") is None:
+            problems.append(f'{path}.fallback_after: needs fallback = "sms"')
+    return fallback, after
 
 
 def config_to_doc(config: NumberConfig) -> dict[str, Any]:
@@ -109,6 +136,10 @@ def config_to_doc(config: NumberConfig) -> dict[str, Any]:
         doc["hours"] = hours_to_doc(config.hours)
     if config.actions:
         doc["actions"] = actions_to_docs(config.actions)
+    if config.fallback is not None:
+        doc["fallback"] = config.fallback
+    if config.fallback_after is not None:
+        doc["fallback_after"] = format_duration(config.fallback_after)
     return doc
 
 

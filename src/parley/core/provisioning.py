@@ -356,6 +356,8 @@ def read_number(r: EntryReader, region: str | None, service_names: set[str], nam
     linked = r.str_("linked_service")
     if linked and linked not in service_names:
         r.problem("linked_service", f'"{linked}" is not a service in this file')
+    if r.table.get("fallback") is not None and not r.table.get("whatsapp"):
+        r.problem("fallback", "falling back to SMS is for a number with whatsapp = true")
     return NumberSpec(
         number=r.number("number", region=region, required=True) or "",
         sms=r.bool_("sms", True),

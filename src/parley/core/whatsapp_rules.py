@@ -74,3 +74,31 @@ class TemplateSpec:
         if header is not None and (not isinstance(header, str) or not header.strip() or len(header) > 64):
             raise TemplateSpecError(f"{field}.header_media", "must be an uploaded file's id")
         return cls(name.strip(), language.strip(), tuple(variables), header)
+
+
+# --- media ------------------------------------------------------------------------------------------------------------
+
+MAX_TEXT = 4096  # characters of a free-form WhatsApp text
+MAX_CAPTION = 1024
+_KINDS = {
+    "image": frozenset({"image/jpeg", "image/png"}),
+    "video": frozenset({"video/mp4", "video/3gpp"}),
+    "audio": frozenset({"audio/aac", "audio/amr", "audio/mpeg", "audio/mp4", "audio/ogg"}),
+}
+MEDIA_LIMITS = {"image": 5 * 1024 * 1024, "video": 16 * 1024 * 1024, "audio": 16 * 1024 * 1024,
+                "document": 100 * 1024 * 1024}  # fmt: skip
+
+
+def media_kind(content_type: str) -> str:
+    """The WhatsApp message type that carries a file of this type; what WhatsApp does not play goes as a document."""
+    base = content_type.split(";", 1)[0].strip().lower()
+    return next((kind for kind, types in _KINDS.items() if base in types), "document")
+
+
+def media_problem(content_type: str, size: int) -> str | None:
+    """Why a file cannot go on WhatsApp (over the size Meta takes for its kind), or None."""
+    kind = media_kind(content_type)
+    limit = MEDIA_LIMITS[kind]
+    if size > limit:
+        return f"a WhatsApp {kind} may have at most {limit // (1024 * 1024)} MB; this one has {size:,} bytes"
+    return None

@@ -16,14 +16,17 @@ from parley.ingress.schemas import (
     MessageOut,
     MessagePage,
     Refused,
+    RouteStep,
     SendRequest,
     SendResponse,
     StatusChange,
 )
 from parley.services.admin_transports import TransportAdmin
+from parley.services.conversation_support import window_closed
 from parley.services.directory import DirectoryCache
 from parley.services.queries import Messages
 from parley.services.send import Outbox, SendSms
+from parley.services.whatsapp_sends import WindowClosedError
 from parley.store.messages import STATUSES, MessageFilter
 
 
@@ -55,6 +58,8 @@ def message_out(row: Any, history: list[Any] | None = None, media: list[dict[str
         error_code=data.get("error_code"),
         channel=data.get("channel") or "sms",
         media=[MediaOut(**m) for m in (media if media is not None else data.get("media")) or []],
+        template=data.get("template"),
+        route=[RouteStep(**step) for step in data["route"]] if data.get("route") else None,
         history=[StatusChange(status=h.status, at=h.at, detail=h.detail) for h in history]
         if history is not None
         else None,
@@ -99,8 +104,13 @@ def router(
                     gsm=body.gsm,
                     source="api",
                     media=body.media,
+                    channel=body.channel,
+                    template=body.template.spec() if body.template is not None else None,
+                    fallback=body.fallback,
                 )
             )
+        except WindowClosedError as exc:
+            raise window_closed(exc) from None
         except OutboundError as exc:
             if exc.forbidden:
                 raise HTTPException(403, exc.reason) from None

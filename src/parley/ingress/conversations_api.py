@@ -10,7 +10,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from parley.ingress.api import CurrentUser, MediaLookup, messages_out
 from parley.ingress.inputs import Instant
-from parley.ingress.schemas import LeftOutOut, MessageOut
+from parley.ingress.schemas import LeftOutOut, MessageOut, TemplateIn
 from parley.services.conversations import Conversations
 from parley.store.conversations import ConversationFilter
 
@@ -29,6 +29,14 @@ class ConversationOut(BaseModel):
     created_at: datetime
     updated_at: datetime
     last_message_at: datetime | None
+    last_channel: Literal["sms", "whatsapp"] | None = Field(
+        None, description="The channel the customer last wrote on; replies go there unless another is picked"
+    )
+    whatsapp_window_expires_at: datetime | None = Field(
+        None,
+        description="When WhatsApp's 24-hour customer-service window closes (from Meta's time of the customer's last "
+        "WhatsApp message); free-form WhatsApp messages only before it, templates after; null without WhatsApp",
+    )
 
 
 class OpenConversation(BaseModel):
@@ -39,9 +47,23 @@ class OpenConversation(BaseModel):
 
 class PostText(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    text: str = Field(default="", description="At most 670 characters. STOP blocks the customer, START unblocks")
+    text: str = Field(
+        default="",
+        description="At most 670 characters by SMS, 4,096 on WhatsApp. STOP blocks the customer, START unblocks",
+    )
     media: list[str] = Field(
-        default_factory=list, max_length=50, description="Uploaded files' ids (POST /api/v2/media): sent as an MMS"
+        default_factory=list,
+        max_length=50,
+        description="Uploaded files' ids (POST /api/v2/media): sent as an MMS, or one message each on WhatsApp",
+    )
+    channel: Literal["sms", "whatsapp"] | None = Field(
+        None, description="The channel of this message; by default the one the customer last wrote on"
+    )
+    template: TemplateIn | None = Field(
+        None, description="WhatsApp: an approved template instead of text (the only kind allowed outside the window)"
+    )
+    fallback: Literal["sms"] | None = Field(
+        None, description="WhatsApp: send as SMS when WhatsApp cannot deliver it (the number's setting otherwise)"
     )
 
 
@@ -168,7 +190,10 @@ def router(conversations: Conversations, media: MediaLookup | None = None) -> AP
               response_model_by_alias=True)  # fmt: skip
     async def post_message(conversation_id: str, body: PostText, user: CurrentUser) -> Any:
         """Reply to the customer from the conversation's company number."""
-        posted = await conversations.post(user, conversation_id, body.text, media=body.media)
+        posted = await conversations.post(
+            user, conversation_id, body.text, media=body.media, channel=body.channel,
+            template=body.template.spec() if body.template is not None else None, fallback=body.fallback,
+        )  # fmt: skip
         sent = await messages_out(posted.messages, media)
         return PostResult(
             message=sent[0] if sent else None,

@@ -5,8 +5,9 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from parley.core.whatsapp_rules import TemplateSpec
 from parley.ingress.inputs import Instant
 
 
@@ -23,11 +24,44 @@ class SendRequest(BaseModel):
     )
     send_at: Instant | None = Field(default=None, description="Send later (ISO 8601 with a time zone)")
     gsm: str | None = Field(default=None, description="Send through this GSM gateway (its id)")
+    channel: Literal["sms", "whatsapp"] = Field(
+        default="sms", description="whatsapp: from your office number on WhatsApp (within the customer's window)"
+    )
+    template: TemplateIn | None = Field(default=None, description="WhatsApp: an approved template instead of text")
+    fallback: Literal["sms"] | None = Field(default=None, description="WhatsApp: go as SMS when WhatsApp cannot")
 
     @field_validator("to", mode="before")
     @classmethod
     def _one_or_many(cls, value: Any) -> Any:
         return [value] if isinstance(value, str) else value
+
+
+class TemplateIn(BaseModel):
+    """An approved WhatsApp template to send, with its body's variables in order."""
+
+    model_config = ConfigDict(extra="forbid")
+    name: str = Field(min_length=1, max_length=512)
+    language: str = Field(default="en_US", min_length=2, max_length=16)
+    variables: list[str] = Field(default_factory=list, max_length=100)
+    header_media: str | None = Field(
+        default=None, max_length=64, description="An uploaded file's id, for a template with a media header"
+    )
+
+    @model_validator(mode="after")
+    def _readable(self) -> TemplateIn:
+        TemplateSpec.from_doc(self.model_dump())  # a TemplateSpecError (a ValueError) is a 422 naming the field
+        return self
+
+    def spec(self) -> TemplateSpec:
+        return TemplateSpec.from_doc(self.model_dump())
+
+
+class RouteStep(BaseModel):
+    channel: str
+    at: datetime
+    outcome: str
+    code: str | None = None
+    detail: str | None = None
 
 
 class StatusChange(BaseModel):
@@ -77,6 +111,10 @@ class MessageOut(BaseModel):
     error_code: str | None = Field(default=None, description="The provider's own code (Twilio 21211, …)")
     channel: Literal["sms", "mms", "whatsapp"] = "sms"
     media: list[MediaOut] = Field(default_factory=list)
+    template: dict[str, Any] | None = Field(default=None, description="WhatsApp: the template this message sent")
+    route: list[RouteStep] | None = Field(
+        default=None, description="The channels the message tried, in order (WhatsApp first, then SMS); null: one"
+    )
     history: list[StatusChange] | None = None
 
 

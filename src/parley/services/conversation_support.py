@@ -12,6 +12,10 @@ from parley.core.actions import ConversationState
 from parley.core.licenses import License
 from parley.core.membership import Candidate, Presence, Route
 from parley.core.number_config import NumberConfig, config_from_doc, effective
+from parley.core.whatsapp_rules import window_expires_at
+from parley.services.directory import Config
+from parley.services.errors import ServiceError
+from parley.services.whatsapp_sends import WindowClosedError
 from parley.store import conversations as store
 from parley.store.tables import Record, conversation_events, numbers, participants, service_members, services, users
 
@@ -145,4 +149,32 @@ def view(conversation: Record, members: list[Record], unread: int) -> dict[str, 
         "created_at": conversation.created_at,
         "updated_at": conversation.updated_at,
         "last_message_at": conversation.last_message_at,
+        "last_channel": conversation.last_channel,
+        "whatsapp_window_expires_at": window_expires_at(conversation.whatsapp_last_inbound_at),
     }
+
+
+def reply_channel(conversation: Record, config: Config, asked: str | None, template: bool) -> str:
+    """The channel a reply goes on: the one asked for; else WhatsApp for a template, for a customer known only on
+    WhatsApp (no phone number) or who last wrote on WhatsApp to a number still on it; else SMS."""
+    on_whatsapp = conversation.company_number in config.whatsapp
+    no_number = not str(conversation.external_number).startswith("+")
+    if asked is not None:
+        if asked not in ("sms", "whatsapp"):
+            raise ServiceError(422, 'must be "sms" or "whatsapp"', "channel")
+        if asked == "sms" and (template or no_number):
+            why = "a template goes on WhatsApp" if template else "this customer has no phone number, only WhatsApp"
+            raise ServiceError(422, f"cannot be sms: {why}", "channel")
+        if asked == "whatsapp" and not on_whatsapp:
+            raise ServiceError(422, f"{conversation.company_number} is not on WhatsApp", "channel")
+        return asked
+    if template or no_number or (conversation.last_channel == "whatsapp" and on_whatsapp):
+        return "whatsapp"
+    return "sms"
+
+
+def window_closed(exc: WindowClosedError) -> ServiceError:
+    """The 409 of a free-form WhatsApp message outside the customer-service window, with ``window_closed_at``."""
+    error = ServiceError(409, exc.reason, "text")
+    error.extra = {"window": "whatsapp_customer_service", "window_closed_at": exc.closed_at}
+    return error

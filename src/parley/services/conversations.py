@@ -20,12 +20,14 @@ from parley.core.mms import LeftOut
 from parley.core.numbers import InvalidNumber, parse_e164
 from parley.core.optout import Keyword, agent_command
 from parley.core.outbound import MAX_MESSAGE_LENGTH, OutboundError, check_text
+from parley.core.whatsapp_rules import MAX_TEXT, TemplateSpec
 from parley.services import conversation_access as access
 from parley.services import conversation_support as support
 from parley.services.directory import DirectoryCache, User
 from parley.services.errors import ServiceError
 from parley.services.events import Event, EventBus
 from parley.services.send import Outbox, SendSms
+from parley.services.whatsapp_sends import WindowClosedError
 from parley.store import conversations as store
 from parley.store.conversations import ConversationFilter
 from parley.store.db import Database
@@ -165,20 +167,28 @@ class Conversations:
         text: str,
         send_at: datetime | None = None,
         media: Sequence[str] = (),
+        *,
+        channel: str | None = None,
+        template: TemplateSpec | None = None,
+        fallback: str | None = None,
     ) -> Posted:
         """Reply from the conversation's company number; ``send_at`` postpones it (the outbox holds it);
-        ``media`` (uploaded files' ids) go as an MMS beside the text."""
+        ``media`` (uploaded files' ids) go as an MMS beside the text, or one by one on WhatsApp. ``channel``:
+        "sms" or "whatsapp"; by default the one the customer last wrote on (`support.reply_channel`)."""
         self._require_license(user)
-        try:
-            if text or not media:
-                check_text(text, field="text", limit=MAX_MESSAGE_LENGTH)
-        except OutboundError as exc:
-            raise ConversationError(422, exc.reason, "text") from None
         async with self._db.read() as conn:
             conversation, _ = await self._member(conn, user, conversation_id)
             number = await support.find_number(conn, conversation.company_number)
             current = await support.owning_service(conn, number, conversation.company_number)
-        command = agent_command(text) if not media else None
+        config = await self._cache.config()
+        chosen = support.reply_channel(conversation, config, channel, template is not None)
+        if template is None:
+            try:
+                if text or not media:
+                    check_text(text, field="text", limit=MAX_TEXT if chosen == "whatsapp" else MAX_MESSAGE_LENGTH)
+            except OutboundError as exc:
+                raise ConversationError(422, exc.reason, "text") from None
+        command = agent_command(text) if not media and template is None else None
         if command is not None:
             await self._block(user, conversation, blocked=command is Keyword.STOP)
             return Posted(None, command.value)
@@ -193,11 +203,15 @@ class Conversations:
                 SendSms(
                     user=user, destinations=[conversation.external_number], text=text, source="conversation",
                     sender_number=conversation.company_number, conversation_id=conversation_id, strict_numbers=True,
-                    send_at=send_at, media=media,
+                    send_at=send_at, media=media, channel=chosen, template=template, fallback=fallback,
                 )
             )  # fmt: skip
+        except WindowClosedError as exc:
+            raise support.window_closed(exc) from None
         except OutboundError as exc:
-            field = "media" if exc.field == "media" else "text"
+            field = exc.field if exc.field in ("media", "template", "channel") else "text"
+            if exc.field.startswith("template."):
+                field = exc.field
             raise ConversationError(403 if exc.forbidden else 422, exc.reason, field) from None
         now = self._clock()
         async with self._db.write() as conn:

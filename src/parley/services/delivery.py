@@ -18,6 +18,7 @@ from parley.channels.base import Receipt
 from parley.core.delivery import OPT_OUT_CODES
 from parley.core.receipts import message_status
 from parley.metrics import OUTCOMES, RECEIPTS
+from parley.services import fallback
 from parley.services.batching import GroupCommitter
 from parley.store import messages, queue, receipts
 from parley.store.conversations import set_optout
@@ -165,12 +166,21 @@ class Deliveries:
                     change["error_code"] = o.code[:32]
                 changes.append(change)
                 done.append(o.message_id)
+        failed = {o.message_id: (o.reason, o.code) for o in outcomes if isinstance(o, Failed)}
+        rerouted: list[Change] = []
+        if failed:  # WhatsApp first, then SMS: what WhatsApp refused goes on as SMS instead of failing
+            found = await messages.get_many(conn, list(failed))
+            rerouted = await fallback.to_sms(conn, list(found.values()), failed, now)
+            gone = {c["id"] for c in rerouted}
+            changes = [c for c in changes if c["id"] not in gone]
+            done = [d for d in done if d not in gone]
         await messages.set_status(conn, changes, now=now)
         await queue.finish(conn, done)
         await queue.retry_at(conn, retries)
         await queue.note_faults(conn, faults)
         await receipts.add_parts(conn, parts, now=now)
         await self._opt_out(conn, {c["id"]: c.get("error_code") for c in changes}, now)
+        changes += rerouted
         if parts:
             keys = [(p["transport"], p["carrier_id"]) for p in parts]
             changes += await self._apply(conn, now, await receipts.match(conn, now=now, keys=keys))
@@ -227,9 +237,13 @@ class Deliveries:
         detail = {r.message_id: f"stat={r.stat} err={r.err}" for r in matched}
         codes = {r.message_id: r.err for r in matched if r.err and r.state in ("failed", "undelivered")}
         changes: list[dict[str, Any]] = []
+        why: dict[str, tuple[str, str | None]] = {}
         for mid in ids:
             row = current.get(mid)
             new = message_status(row.status, states.get(mid, [])) if row is not None else None
+            if new in ("failed", "undelivered") and fallback.wants_sms(row):
+                why[mid] = (f"the provider reported {detail[mid]}", codes.get(mid))
+                continue
             if new is not None:
                 change: dict[str, Any] = {"id": mid, "status": new, "detail": detail[mid]}
                 if new in ("failed", "undelivered"):
@@ -239,7 +253,21 @@ class Deliveries:
                 changes.append(change)
         await messages.set_status(conn, changes, now=now)
         await self._opt_out(conn, {c["id"]: c.get("error_code") for c in changes}, now, rows=current)
+        if why:
+            changes += await fallback.to_sms(conn, [current[m] for m in why], why, now)
         return changes
+
+    async def fall_back_overdue(self) -> int:
+        """WhatsApp messages not delivered by their ``fallback_at`` go as SMS (run periodically by workers)."""
+        now = self._clock()
+        async with self._db.read() as conn:
+            late = await fallback.overdue(conn, now)
+        if not late:
+            return 0
+        async with self._db.write() as conn:
+            changes = await fallback.to_sms(conn, late, {r.id: (fallback.late_reason(r), None) for r in late}, now)
+        await self._notify(changes)
+        return len(changes)
 
     async def _opt_out(
         self, conn: AsyncConnection, codes: dict[str, str | None], now: datetime, *, rows: dict[str, Any] | None = None

@@ -9,10 +9,12 @@ from __future__ import annotations
 import asyncio
 import time
 from dataclasses import dataclass, field
+from datetime import timedelta
 from decimal import Decimal
 from typing import Any
 
 from parley.core.licenses import License
+from parley.core.number_config import NumberConfig, config_from_doc
 from parley.core.outbound import Sender
 from parley.core.rating import Price
 from parley.core.transport_specs import HTTP_CARRIERS
@@ -60,6 +62,8 @@ class WhatsAppNumber:
 
     transport: str
     waba_id: str
+    fallback: str | None = None  # "sms": what cannot go on WhatsApp goes as SMS (the number's `fallback`)
+    fallback_after: timedelta | None = None  # ... and what is not delivered within this time
 
 
 def user_from_row(row: Any) -> User:
@@ -160,11 +164,15 @@ class DirectoryCache:
 
 
 def _whatsapp_numbers(numbers: Any, transports: Any) -> dict[str, WhatsAppNumber]:
-    on_whatsapp = {n.number for n in numbers if n.whatsapp}
+    on_whatsapp = {n.number: config_from_doc(n.config) or NumberConfig() for n in numbers if n.whatsapp}
     found: dict[str, WhatsAppNumber] = {}
     for t in sorted(transports, key=lambda t: t.name):
         config = t.config if isinstance(t.config, dict) else {}
         number = config.get("number")
         if t.kind == "whatsapp" and number in on_whatsapp:
-            found.setdefault(str(number), WhatsAppNumber(t.name, str(config.get("waba_id", ""))))
+            own = on_whatsapp[number]
+            found.setdefault(
+                str(number),
+                WhatsAppNumber(t.name, str(config.get("waba_id", "")), own.fallback, own.fallback_after),
+            )
     return found

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 
 class ServiceError(Exception):
     """``status``: the HTTP status that fits; ``field``: the request field at fault, if one is."""
@@ -11,6 +13,7 @@ class ServiceError(Exception):
         self.status = status
         self.reason = reason
         self.field = field
+        self.extra: dict[str, Any] = {}  # more members of the answer's JSON (a 409's ``window_closed_at``)
 
     def problems(self) -> list[tuple[str | None, str]]:
         """(field, message) pairs; one unless a subclass collects several."""

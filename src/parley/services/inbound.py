@@ -231,8 +231,12 @@ class InboundRouter:
                 timeline.append(support.event_row(cid, "joined", "system", now, member=bot_key(name)))
         batch.touch(
             thread, last_message_at=msg.created_at, last_inbound_at=msg.created_at, updated_at=now,
-            unrouted=joining.unrouted,
+            unrouted=joining.unrouted, last_channel="whatsapp" if msg.channel == "whatsapp" else "sms",
         )  # fmt: skip
+        if msg.channel == "whatsapp":
+            # The 24-hour window counts from the time Meta gives the message (its created_at), never backwards.
+            known = thread.row.get("whatsapp_last_inbound_at")
+            batch.touch(thread, whatsapp_last_inbound_at=max(msg.created_at, known or msg.created_at))
         if not config.is_open(now):
             await self._bots_answer(conn, batch, thread, company, customer)
         await self._arm_timers(conn, batch, thread, config)

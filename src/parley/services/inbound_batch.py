@@ -27,7 +27,10 @@ from parley.store.ids import new_id
 from parley.store.tables import timers
 
 # The conversation columns routing changes; `flush` writes only those a message actually touched.
-_TRACKED = ("last_message_at", "last_inbound_at", "last_reply_at", "updated_at", "unrouted")
+_TRACKED = (
+    "last_message_at", "last_inbound_at", "last_reply_at", "updated_at", "unrouted", "whatsapp_last_inbound_at",
+    "last_channel",
+)  # fmt: skip
 
 
 @dataclass
@@ -97,7 +100,7 @@ class RoutingBatch:
             "id": cid, "thread_key": key, "company_number": company, "external_number": customer,
             "service_id": service_id, "title": customer, "assignee_id": None, "unrouted": False,
             "created_at": self.now, "updated_at": self.now, "last_message_at": None, "last_inbound_at": None,
-            "last_reply_at": None,
+            "last_reply_at": None, "whatsapp_last_inbound_at": None, "last_channel": None,
         }  # fmt: skip
         opened = self._threads[key] = Thread(id=cid, opened=True, row=row, presence={})
         return opened, True

@@ -17,9 +17,11 @@ from parley.core.outbound import OutboundError, Refusal, plan
 from parley.core.rating import Price, find_price, rate, rate_mms
 from parley.core.routing import normalise_gateway_id
 from parley.core.text import split
+from parley.core.whatsapp_rules import TemplateSpec
 from parley.metrics import ACCEPTED
 from parley.services.batching import GroupCommitter
 from parley.services.directory import DirectoryCache, User
+from parley.services.whatsapp_sends import WhatsAppRequest, WhatsAppSends
 from parley.store import messages, queue, usage
 from parley.store.db import Database
 from parley.store.ids import new_id
@@ -37,6 +39,9 @@ class SendSms:
     sender_number: str | None = None  # a conversation's company number, instead of the user's sender
     conversation_id: str | None = None
     media: Sequence[str] = ()  # ids of uploaded files (`POST /api/v2/media`) to send as MMS
+    channel: str | None = None  # "whatsapp": send on WhatsApp (`services.whatsapp_sends`); else SMS (and MMS)
+    template: TemplateSpec | None = None  # WhatsApp: an approved template instead of text
+    fallback: str | None = None  # WhatsApp: "sms" when it cannot go (or is not delivered in the number's time)
 
 
 @dataclass(frozen=True)
@@ -124,11 +129,14 @@ async def charge_rows(
     """Count the SMS rows' segments in the user's month and rate those past the package; rate each MMS row at
     its destination's MMS price (issue 11 §6: an MMS is billed per message and is no part of the SMS package).
     The charge is set on each row."""
-    sms = [r for r in rows if r.get("channel", "sms") != "mms"]
+    sms = [r for r in rows if r.get("channel", "sms") == "sms"]
     added = sum(r["segments"] for r in sms)
     used = (await usage.add(conn, user.id, month, added) - added) if sms else 0
     for row in rows:
         price = find_price(row["recipient"], prices)
+        if row.get("channel", "sms") == "whatsapp":
+            row["charge"], row["currency"] = None, None  # Meta bills WhatsApp conversations itself
+            continue
         if row.get("channel", "sms") == "mms":
             charge = rate_mms(1, price)
         else:
@@ -153,12 +161,14 @@ class Outbox:
         *,
         on_enqueued: Callable[[], None] = lambda: None,
         attachments: AttachmentSource | None = None,
+        whatsapp: WhatsAppSends | None = None,
     ) -> None:
         self._db = db
         self._cache = cache
         self._clock = clock
         self._on_enqueued = on_enqueued
         self._attachments = attachments
+        self._whatsapp = whatsapp
         self._committer: GroupCommitter[_Batch, None] = GroupCommitter(self._write)
 
     async def send(self, cmd: SendSms) -> SendResult:
@@ -167,6 +177,10 @@ class Outbox:
         gsm = normalise_gateway_id(cmd.gsm) if cmd.gsm else None
         if gsm is not None and gsm not in config.gateway_ids:
             raise OutboundError("gsm", f'Unknown GSM gateway "{cmd.gsm}"')
+        if cmd.channel == "whatsapp":
+            return await self._send_whatsapp(cmd, now, config, gsm)
+        if cmd.template is not None:
+            raise OutboundError("template", 'Templates are for WhatsApp: add "channel": "whatsapp"')
         media = await self._media(cmd) if cmd.media else None
         planned = plan(
             sender=cmd.user.as_sender(),
@@ -222,6 +236,41 @@ class Outbox:
         ACCEPTED.labels(cmd.source).inc(len(batch.rows))
         self._on_enqueued()
         return SendResult(batch.rows, tuple(refused), media.left_out if media is not None else ())
+
+    async def _send_whatsapp(self, cmd: SendSms, now: datetime, config: Any, gsm: str | None) -> SendResult:
+        if self._whatsapp is None:
+            raise OutboundError("channel", "WhatsApp is not available on this server")
+        if not cmd.user.license.may_send_sms:
+            raise OutboundError("license", f"User {cmd.user.extension} has a {cmd.user.license.label} license; "
+                                "sending needs essential or higher", forbidden=True)  # fmt: skip
+        if cmd.media and self._attachments is None:
+            raise OutboundError("media", "This server does not take attachments")
+        found = await self._attachments.for_send(cmd.user, cmd.media) if cmd.media and self._attachments else []
+        header = cmd.template.header_media if cmd.template is not None else None
+        if header is not None:
+            if self._attachments is None:
+                raise OutboundError("template.header_media", "This server does not take attachments")
+            try:
+                await self._attachments.for_send(cmd.user, [header])
+            except OutboundError as exc:
+                raise OutboundError("template.header_media", exc.reason) from None
+        send_at = cmd.send_at if cmd.send_at is not None and cmd.send_at > now else None
+
+        def row(to: str, sender: str, text: str) -> dict[str, Any]:
+            return outbound_row(sender=sender, to=to, text=text, now=now, user_id=cmd.user.id, source=cmd.source,
+                                gsm=gsm, send_at=send_at, conversation_id=cmd.conversation_id)  # fmt: skip
+
+        request = WhatsAppRequest(
+            sender=cmd.sender_number or cmd.user.office_number, destinations=cmd.destinations, text=cmd.text,
+            template=cmd.template, fallback=cmd.fallback, files=[a for a, _ in found],
+            in_conversation=cmd.conversation_id is not None, send_at=send_at,
+        )  # fmt: skip
+        planned = await self._whatsapp.plan(request, config, now, row)
+        batch = _Batch(cmd.user, planned.rows, planned.attachments)
+        await self._committer.submit(batch)
+        ACCEPTED.labels(cmd.source).inc(len(batch.rows))
+        self._on_enqueued()
+        return SendResult(batch.rows, tuple(planned.refused), tuple(planned.left_out))
 
     async def _media(self, cmd: SendSms) -> _Media:
         """The send's files, packed by the MMS rules; refused when nothing of them can go."""

@@ -148,7 +148,7 @@ messages = sa.Table(
     sa.Column("template", sa.JSON),
     # "WhatsApp first, then SMS" (issue 12 §7): "sms" to fall back to; ``fallback_at`` when to, if not delivered.
     sa.Column("fallback", sa.String(8)),
-    sa.Column("fallback_at", UtcDateTime),
+    sa.Column("fallback_at", UtcDateTime, index=True),
     # The ways the message tried, in order: [{"channel", "at", "outcome", "code"?, "detail"?}] (null: one try).
     sa.Column("route", sa.JSON),
     sa.Column("send_at", UtcDateTime),

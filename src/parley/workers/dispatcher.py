@@ -17,11 +17,14 @@ from datetime import datetime, timedelta
 
 import structlog
 
-from parley.channels.base import MediaRef, Outgoing
-from parley.core.delivery import DeliveryError, GiveUp, RetryPolicy, TimedOut, Unreachable
+from parley.channels.base import MediaRef, Outgoing, Sent
+from parley.channels.whatsapp import Template, WhatsAppChannel
+from parley.core.delivery import DeliveryError, GiveUp, Rejected, RetryPolicy, TimedOut, Unreachable
 from parley.core.text import Encoding
+from parley.core.whatsapp_rules import TemplateSpec
 from parley.logs import Failures
 from parley.services.delivery import Delivered, Deliveries, Failed, InDoubt, Outcome, Postponed
+from parley.services.directory import WhatsAppNumber
 from parley.services.transports import Transports
 from parley.store import messages, queue
 from parley.store.db import Database
@@ -48,6 +51,7 @@ class Dispatcher:
         max_faults: int = 3,
         carriers: Callable[[], Awaitable[dict[str, str]]] | None = None,
         media: Callable[[str], Awaitable[tuple[MediaRef, ...]]] | None = None,
+        whatsapp: Callable[[], Awaitable[dict[str, WhatsAppNumber]]] | None = None,
     ) -> None:
         self._db = db
         self._transports = transports
@@ -62,6 +66,7 @@ class Dispatcher:
         self._max_faults = max_faults
         self._carriers = carriers  # company number -> the transport that serves it
         self._media = media  # an MMS's attachments as the carrier fetches them (signed URLs)
+        self._whatsapp = whatsapp  # company number -> its WhatsApp transport
         self._in_flight: set[str] = set()
         self._tasks: set[asyncio.Task[None]] = set()
         self._wakeup = asyncio.Event()
@@ -147,10 +152,6 @@ class Dispatcher:
         transport: str | None = None
         submitted = False  # a campaign message journalled as on its way to the peer
         try:
-            mms = row.channel == "mms"
-            carrier = (await self._carriers()).get(row.sender) if self._carriers is not None else None
-            transport, channel = self._transports.choose(message_id, row.gsm, carrier=carrier, mms=mms)
-            media = await self._media(message_id) if mms and self._media is not None else ()
             journal = None
             if row.campaign_id is not None:
 
@@ -159,17 +160,18 @@ class Dispatcher:
                     await self._deliveries.submitting(message_id)
                     submitted = True
 
-            sent = await channel.send(
-                Outgoing(
-                    id=message_id,
-                    sender=row.sender,
-                    to=row.recipient,
-                    text=row.body,
-                    encoding=Encoding(row.encoding),
-                    media=media,
-                    before_submit=journal,
-                )
-            )
+            if row.channel == "whatsapp":
+                transport, whatsapp = await self._whatsapp_channel(row)
+                sent = await self._send_whatsapp(row, whatsapp, journal)
+            else:
+                mms = row.channel == "mms"
+                carrier = (await self._carriers()).get(row.sender) if self._carriers is not None else None
+                transport, channel = self._transports.choose(message_id, row.gsm, carrier=carrier, mms=mms)
+                media = await self._media(message_id) if mms and self._media is not None else ()
+                sent = await channel.send(
+                    Outgoing(id=message_id, sender=row.sender, to=row.recipient, text=row.body,
+                             encoding=Encoding(row.encoding), media=media, before_submit=journal)
+                )  # fmt: skip
             outcome = Delivered(message_id, transport, sent.carrier_ids, sent.status)
         except DeliveryError as exc:
             decision = self._policy.decide(exc, attempts, first_tried, self._clock())
@@ -198,6 +200,34 @@ class Dispatcher:
         finally:
             self._in_flight.discard(message_id)
             self._room.set()
+
+    async def _whatsapp_channel(self, row: Record) -> tuple[str, WhatsAppChannel]:
+        """The WhatsApp transport serving the message's company number, and its channel."""
+        numbers = await self._whatsapp() if self._whatsapp is not None else {}
+        number = numbers.get(row.sender)
+        if number is None:
+            raise Rejected(f"{row.sender} is no longer on WhatsApp (no whatsapp = true or no WhatsApp transport)",
+                           code="channel")  # fmt: skip
+        channel = self._transports.channel(number.transport)
+        if not isinstance(channel, WhatsAppChannel):
+            raise Unreachable(f'the WhatsApp transport "{number.transport}" is not running in this worker')
+        return number.transport, channel
+
+    async def _send_whatsapp(
+        self, row: Record, channel: WhatsAppChannel, journal: Callable[[], Awaitable[None]] | None
+    ) -> Sent:
+        """A WhatsApp message: a template (its header file attached to the message), or a text or one file."""
+        media = await self._media(row.id) if self._media is not None else ()
+        if row.template is None:
+            return await channel.send(
+                Outgoing(id=row.id, sender=row.sender, to=row.recipient, text=row.body,
+                         encoding=Encoding(row.encoding), media=media, before_submit=journal)
+            )  # fmt: skip
+        spec = TemplateSpec.from_doc(row.template)
+        template = Template(spec.name, spec.language, spec.variables, media[0] if media else None)
+        if journal is not None:
+            await journal()
+        return await channel.send_template(row.recipient, template, message_id=row.id)
 
     async def _renew_leases(self) -> None:
         # Renewed five times per lease: a renewal or two may fail (a busy database) before a lease runs out.
