@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import re
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -36,9 +37,11 @@ class InProcess:
 
 
 @asynccontextmanager
-async def in_process(tmp_path: Path, doc: dict[str, Any] | None = None, **settings: Any) -> AsyncIterator[InProcess]:
+async def in_process(
+    tmp_path: Path, doc: dict[str, Any] | None = None, *, clock: Callable[[], datetime] = utcnow, **settings: Any
+) -> AsyncIterator[InProcess]:
     """A provisioned app on its own SQLite file; ``settings`` override `Settings` fields."""
-    parley = build(Settings(database_url=f"sqlite+aiosqlite:///{tmp_path}/parley.db", smtp="", **settings))
+    parley = build(Settings(database_url=f"sqlite+aiosqlite:///{tmp_path}/parley.db", smtp="", **settings), clock=clock)
     try:
         await upgrade(parley.db)
         await apply(parley.db, parse(doc if doc is not None else document()), now=utcnow())

@@ -148,7 +148,8 @@ class FakeMeta:
             return _error(failure.status, failure.code, failure.message)
         wamid = "wamid.HBgL" + secrets.token_urlsafe(24)
         self.messages.append(body | {"id": wamid})
-        answer = {"messaging_product": "whatsapp", "contacts": [{"input": body["to"], "wa_id": body["to"]}],
+        who = body.get("to") or body.get("recipient")
+        answer = {"messaging_product": "whatsapp", "contacts": [{"input": who, "wa_id": who}],
                   "messages": [{"id": wamid}]}  # fmt: skip
         return SinkResponse(200, json.dumps(answer))
 
