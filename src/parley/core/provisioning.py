@@ -20,6 +20,7 @@ from parley.core.number_config import ConfigError, NumberConfig, config_to_doc, 
 from parley.core.numbers import InvalidNumber, parse_e164
 from parley.core.routing import normalise_gateway_id
 from parley.core.transport_specs import TRANSPORT_KINDS, TRANSPORT_ROLES, read_kind_config, whatsapp_problems
+from parley.core.whatsapp_rules import TemplateSpec, TemplateSpecError
 
 ROLES = ("admin", "user")
 
@@ -55,6 +56,8 @@ class ServiceSpec:
 class BotSpec:
     name: str
     message: str
+    # What it sends on WhatsApp once the customer's 24-hour window is closed: {"name", "language", "variables"}.
+    whatsapp_template: dict[str, Any] | None = None
 
 
 @dataclass(frozen=True)
@@ -334,7 +337,14 @@ def _check_references(r: EntryReader, config: NumberConfig, names_of: Names) -> 
 
 
 def read_bot(r: EntryReader) -> BotSpec:
-    return BotSpec(r.str_("name", required=True) or "", r.str_("message", required=True) or "")
+    template = r.table.get("whatsapp_template")
+    if template is not None:
+        try:
+            template = TemplateSpec.from_doc(template, "whatsapp_template").to_doc()
+        except TemplateSpecError as exc:
+            r.problem(exc.field, exc.reason)
+            template = None
+    return BotSpec(r.str_("name", required=True) or "", r.str_("message", required=True) or "", template)
 
 
 def read_service(r: EntryReader, region: str | None, extensions: set[str], names_of: Names) -> ServiceSpec:

@@ -24,9 +24,11 @@ from parley.core.number_config import NumberConfig
 from parley.core.optout import Keyword, classify
 from parley.logs import Failures, one_line
 from parley.services import conversation_support as support
+from parley.services.bot_messages import NotSent, bot_row
+from parley.services.bot_messages import Thread as BotThread
 from parley.services.events import Event, EventBus
 from parley.services.inbound_batch import RoutingBatch, Thread
-from parley.services.send import outbound_row
+from parley.services.whatsapp_sends import TemplateResolver
 from parley.store import blocklist, messages, queue
 from parley.store import conversations as store
 from parley.store.db import Database
@@ -61,9 +63,16 @@ ROUTING_TTL = 2.0
 
 class InboundRouter:
     def __init__(
-        self, db: Database, bus: EventBus, clock: Callable[[], datetime], *, on_enqueued: Callable[[], None]
+        self,
+        db: Database,
+        bus: EventBus,
+        clock: Callable[[], datetime],
+        *,
+        on_enqueued: Callable[[], None],
+        templates: TemplateResolver | None = None,
     ) -> None:
         self._db = db
+        self._templates = templates  # a bot outside a customer's WhatsApp window answers with its template
         self._bus = bus
         self._clock = clock
         self._on_enqueued = on_enqueued
@@ -290,18 +299,14 @@ class InboundRouter:
             text = await conn.scalar(sa.select(bots.c.message).where(bots.c.name == bot))
             if recent or not text:
                 continue
-            rows.append(
-                outbound_row(
-                    sender=company,
-                    to=customer,
-                    text=text,
-                    now=now,
-                    user_id=None,
-                    source="bot",
-                    conversation_id=thread.id,
-                    bot=bot,
-                )
-            )
+            about = BotThread(thread.id, company, customer, thread.row.get("last_channel"),
+                              thread.row.get("whatsapp_last_inbound_at"))  # fmt: skip
+            row = await bot_row(conn, about, bot, text, now, self._templates)
+            if isinstance(row, NotSent):
+                batch.add_timeline([support.event_row(thread.id, "not_sent", "system", now, bot=bot,
+                                                      reason=row.reason)])  # fmt: skip
+                continue
+            rows.append(row)
         if rows:
             batch.add_replies(thread, rows)
             batch.touch(thread, last_reply_at=now, last_message_at=now)

@@ -85,6 +85,7 @@ _EVENT_WORDS = {
     "probable_opt_out": "The customer may want to opt out: “{text}”",
     "help_requested": "The customer asked for help",
     "action": "Action “{action}” ran",
+    "not_sent": "Bot {bot} could not send: {reason}",
 }
 
 
@@ -108,6 +109,8 @@ def describe_event(kind: str, actor: str | None, detail: dict[str, Any], people:
         "title": detail.get("title", ""),
         "text": detail.get("text", ""),
         "action": detail.get("action", ""),
+        "bot": detail.get("bot", ""),
+        "reason": detail.get("reason", ""),
     }
     template = _EVENT_WORDS.get(kind)
     line = template.format(**values) if template else f"{kind.replace('_', ' ')} ({values['actor']})"

@@ -107,7 +107,17 @@ async def apply(db: Database, spec: Provisioning, *, now: datetime, prune: bool 
             report.note("numbers", (await directory.upsert(conn, numbers, "number", row))[0])
 
         for b in spec.bots:
-            report.note("bots", (await directory.upsert(conn, bots, "name", {"name": b.name, "message": b.message}))[0])
+            report.note(
+                "bots",
+                (
+                    await directory.upsert(
+                        conn,
+                        bots,
+                        "name",
+                        {"name": b.name, "message": b.message, "whatsapp_template": b.whatsapp_template},
+                    )
+                )[0],
+            )
 
         for t in spec.transports:
             row = {

@@ -22,8 +22,11 @@ from parley.core.licenses import License
 from parley.core.membership import bot_key, user_key
 from parley.logs import Failures
 from parley.services import conversation_support as support
+from parley.services.bot_messages import NotSent, bot_row
+from parley.services.bot_messages import Thread as BotThread
 from parley.services.events import Event, EventBus
-from parley.services.send import enqueue_rows, outbound_row
+from parley.services.send import enqueue_rows
+from parley.services.whatsapp_sends import TemplateResolver
 from parley.store import conversations as store
 from parley.store.db import Database
 from parley.store.tables import Record, timers, users
@@ -41,8 +44,10 @@ class Timers:
         *,
         on_enqueued: Callable[[], None],
         lease: timedelta = timedelta(seconds=60),
+        templates: TemplateResolver | None = None,
     ) -> None:
         self._db = db
+        self._templates = templates
         self._bus = bus
         self._clock = clock
         self._on_enqueued = on_enqueued
@@ -131,16 +136,14 @@ class Timers:
     ) -> bool:
         if await store.put_member(conn, conversation.id, bot_key(task.bot), user_id=None, bot=task.bot, now=now):
             timeline.append(support.event_row(conversation.id, "joined", "system", now, member=bot_key(task.bot)))
-        row = outbound_row(
-            sender=conversation.company_number,
-            to=conversation.external_number,
-            text=task.message,
-            now=now,
-            user_id=None,
-            source="bot",
-            conversation_id=conversation.id,
-            bot=task.bot,
-        )
+        thread = BotThread(conversation.id, conversation.company_number, conversation.external_number,
+                           conversation.last_channel, conversation.whatsapp_last_inbound_at)  # fmt: skip
+        row = await bot_row(conn, thread, task.bot, task.message, now, self._templates)
+        if isinstance(row, NotSent):
+            timeline.append(support.event_row(conversation.id, "not_sent", "system", now, bot=task.bot,
+                                              reason=row.reason))  # fmt: skip
+            log.warning("timer.not_sent", conversation=conversation.id, bot=task.bot, reason=row.reason)
+            return False
         await enqueue_rows(conn, [row], now)
         await store.update(conn, conversation.id, last_reply_at=now, last_message_at=now, updated_at=now)
         return True
