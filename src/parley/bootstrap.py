@@ -7,7 +7,7 @@ import contextlib
 import gc
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 import structlog
@@ -18,6 +18,8 @@ from parley.channels.smpp import SmppChannel
 from parley.channels.telnyx import TelnyxChannel
 from parley.channels.twilio import TwilioChannel
 from parley.channels.whatsapp import WhatsAppChannel
+from parley.clock import OffsetClock
+from parley.clock import utcnow as utcnow  # re-exported: the CLI and tests read the clock from here
 from parley.core.delivery import RetryPolicy
 from parley.logs import Failures
 from parley.services.admin import Admin
@@ -53,10 +55,6 @@ from parley.workers.router import RouterWorker
 
 log = structlog.get_logger()
 failures = Failures(log)  # a failure that repeats in a loop: its traceback once, then counts
-
-
-def utcnow() -> datetime:
-    return datetime.now(UTC)
 
 
 @dataclass
@@ -176,8 +174,10 @@ def freeze_startup_heap() -> None:
     gc.freeze()
 
 
-def build(settings: Settings | None = None, *, clock: Callable[[], datetime] = utcnow) -> Parley:
+def build(settings: Settings | None = None, *, clock: Callable[[], datetime] | None = None) -> Parley:
     settings = settings or Settings()
+    if clock is None:
+        clock = OffsetClock(settings.clock_offset_file) if settings.clock_offset_file else utcnow
     db = Database(settings.database_url)
     cache = DirectoryCache(db, country=settings.country, timezone=settings.timezone)
     bus = EventBus(postgres_dsn(settings.database_url), expand=MessageDetails(db))

@@ -28,6 +28,8 @@ class Settings(BaseSettings):
     timezone: str = "UTC"
     # Password hashing cost (argon2id): argon2-cffi's defaults, RFC 9106's low-memory profile. The test suite
     # lowers them (tests/conftest.py), as Django's suites swap in a fast hasher; never lower them in production.
+    # End-to-end tests and drills only: a file holding seconds to add to the clock (`parley.clock.OffsetClock`).
+    clock_offset_file: str = ""
     argon2_time_cost: int = Field(default=3, ge=1)
     argon2_memory_kib: int = Field(default=65536, ge=64)
     # Secret for keyed hashes of cached credentials; random per process when unset.
