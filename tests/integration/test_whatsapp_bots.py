@@ -76,7 +76,7 @@ async def test_a_timed_action_after_the_window_closed_records_why_it_could_not_s
     assert await Timers(db, EventBus(), clock, on_enqueued=lambda: None).fire_due() == 1
     assert await bot_rows(db) == []
     async with db.read() as conn:
-        found = (await conn.execute(sa.select(conversation_events).where(conversation_events.c.kind == "not_sent")))
+        found = await conn.execute(sa.select(conversation_events).where(conversation_events.c.kind == "not_sent"))
         events = found.all()
     assert len(events) == 1
     assert events[0].detail["bot"] == "Helper" and "has no whatsapp_template" in events[0].detail["reason"]

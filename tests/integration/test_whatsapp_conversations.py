@@ -232,3 +232,23 @@ async def test_outside_the_window_with_fallback_the_text_goes_by_sms_at_once(tmp
         assert message["channel"] == "sms"
         assert [(s["channel"], s["outcome"]) for s in message["route"]] == [("whatsapp", "not sent"), ("sms", "queued")]
         assert "closed at" in message["route"][0]["detail"]
+
+
+async def test_statuses_move_forward_only_and_a_failure_keeps_metas_code_and_title(tmp_path: Path) -> None:
+    clock = Clock()
+    async with FakeMeta() as meta, whatsapp_app(tmp_path, meta, clock) as (app, agent):
+        await write_on_whatsapp(app, meta, "Question", clock.now - timedelta(minutes=5))
+        conversation = await the_conversation(agent)
+        path = f"/api/v2/conversations/{conversation['id']}/messages"
+        one = (await agent.post(path, json={"text": "One"})).json()["message"]
+        two = (await agent.post(path, json={"text": "Two"})).json()["message"]
+        await app.parley.dispatcher.claim_and_send()
+        await until(lambda: _status_in(app, one["id"], ("sending",)))
+        await until(lambda: _status_in(app, two["id"], ("sending",)))
+        wamid = {m["text"]["body"]: m["id"] for m in meta.messages}
+        for status in ("sent", "read", "delivered"):  # a late "delivered" never overwrites "read"
+            assert (await meta.post(URL, meta.status(wamid["One"], status))).status_code == 200
+        assert (await until(lambda: _status_in(app, one["id"], ("read",)))).status == "read"
+        assert (await meta.post(URL, meta.status(wamid["Two"], "failed", error_code=131026))).status_code == 200
+        failed = await until(lambda: _status_in(app, two["id"], ("failed",)))
+        assert failed.error_code == "131026" and "Message undeliverable" in failed.error

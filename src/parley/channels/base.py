@@ -69,6 +69,7 @@ class Receipt:
     stat: str
     err: str = ""
     done_at: datetime | None = None
+    detail: str = ""  # what the provider said beyond its code (WhatsApp: the error's title and details)
 
 
 @dataclass(frozen=True)

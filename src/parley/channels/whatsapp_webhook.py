@@ -325,4 +325,7 @@ def _status(status: Mapping[str, Any], at: str) -> Receipt:
     errors = _list(status.get("errors"), f"{at}.errors")
     first = errors[0] if errors and isinstance(errors[0], dict) else {}
     done_at = _instant(status.get("timestamp"), f"{at}.timestamp") if status.get("timestamp") is not None else None
-    return Receipt(wamid, _STATES.get(raw, "unknown"), raw, _word(first.get("code")), done_at)
+    data = first.get("error_data")
+    words = [first.get("title"), first.get("message"), data.get("details") if isinstance(data, dict) else None]
+    said = dict.fromkeys(_clean(w.strip(), 200) for w in words if isinstance(w, str) and w.strip())
+    return Receipt(wamid, _STATES.get(raw, "unknown"), raw, _word(first.get("code")), done_at, "; ".join(said))

@@ -195,6 +195,7 @@ class Deliveries:
                 "state": i.receipt.state,
                 "stat": i.receipt.stat[:16],
                 "err": i.receipt.err[:16],
+                "detail": i.receipt.detail[:500] or None,
                 "received_at": now,
             }
             for i in items
@@ -234,7 +235,7 @@ class Deliveries:
         ids: list[str] = list(dict.fromkeys(str(r.message_id) for r in matched))
         states = await receipts.part_states(conn, ids)
         current = await messages.get_many(conn, ids)
-        detail = {r.message_id: f"stat={r.stat} err={r.err}" for r in matched}
+        detail = {r.message_id: f"stat={r.stat} err={r.err}" + (f": {r.detail}" if r.detail else "") for r in matched}
         codes = {r.message_id: r.err for r in matched if r.err and r.state in ("failed", "undelivered")}
         changes: list[dict[str, Any]] = []
         why: dict[str, tuple[str, str | None]] = {}

@@ -46,6 +46,7 @@ class Matched:
     state: str
     stat: str
     err: str
+    detail: str | None = None  # the provider's words (WhatsApp's error title)
 
 
 async def add_parts(conn: AsyncConnection, parts: Sequence[dict[str, Any]], *, now: datetime) -> None:
@@ -122,7 +123,7 @@ async def match(
         if isinstance(choice, Apply):
             part = choice.part
             state = advance(part.state, r.state)
-            hit = Matched(r.id, part.message_id, state or r.state, r.stat, r.err)
+            hit = Matched(r.id, part.message_id, state or r.state, r.stat, r.err, r.detail)
             applied.append(hit)
             if state != part.state:  # a receipt that would take the part backwards changes nothing
                 changed[(part.message_id, part.part)] = hit

@@ -208,6 +208,7 @@ receipts = sa.Table(
     sa.Column("state", sa.String(16), nullable=False),
     sa.Column("stat", sa.String(16), nullable=False),
     sa.Column("err", sa.String(16), nullable=False),
+    sa.Column("detail", sa.Text),  # what the provider said beyond the code (WhatsApp's error title and details)
     sa.Column("received_at", UtcDateTime, nullable=False),
     sa.Column("applied_at", UtcDateTime),
     sa.Index("ix_receipts_unapplied", "applied_at", "received_at"),

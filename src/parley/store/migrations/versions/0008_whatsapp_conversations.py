@@ -29,6 +29,8 @@ def upgrade() -> None:
         batch_op.add_column(sa.Column("fallback_at", parley.store.tables.UtcDateTime(), nullable=True))
         batch_op.add_column(sa.Column("route", sa.JSON(), nullable=True))
         batch_op.create_index(batch_op.f("ix_messages_fallback_at"), ["fallback_at"], unique=False)
+    with op.batch_alter_table("receipts", schema=None) as batch_op:
+        batch_op.add_column(sa.Column("detail", sa.Text(), nullable=True))
     with op.batch_alter_table("bots", schema=None) as batch_op:
         batch_op.add_column(sa.Column("whatsapp_template", sa.JSON(), nullable=True))
     with op.batch_alter_table("campaigns", schema=None) as batch_op:
@@ -56,6 +58,8 @@ def downgrade() -> None:
         batch_op.drop_column("channel")
     with op.batch_alter_table("bots", schema=None) as batch_op:
         batch_op.drop_column("whatsapp_template")
+    with op.batch_alter_table("receipts", schema=None) as batch_op:
+        batch_op.drop_column("detail")
     with op.batch_alter_table("messages", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_messages_fallback_at"))
         batch_op.drop_column("route")
