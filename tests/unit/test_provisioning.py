@@ -86,6 +86,20 @@ def _problems(**overrides: object) -> list[str]:
             id="mms-price-not-a-number",
         ),
         pytest.param({"colours": {}}, "colours: unknown section", id="unknown-section"),
+        pytest.param(
+            {"numbers": [{"number": "+15551230001", "fallback": "sms"}]},
+            "numbers[0].fallback: falling back to SMS is for a number with whatsapp = true",
+            id="fallback-without-whatsapp",
+        ),
+        pytest.param(
+            {
+                "bots": [
+                    {"name": "Night", "message": "Closed", "whatsapp_template": {"name": "closed", "variables": [1]}}
+                ]
+            },
+            "bots[0].whatsapp_template.variables[0]: must be a text",
+            id="bot-template-variable",
+        ),
     ],
 )
 def test_a_wrong_entry_is_named_with_its_field(overrides: dict[str, object], expected: str) -> None:
