@@ -16,9 +16,9 @@ import structlog
 
 from parley.channels.base import MediaRef, MediaUnavailable, Outgoing, Receipt, Sent
 from parley.channels.twilio import TwilioChannel, classify, parse_status
+from parley.channels.webhook_formats import WebhookError
 from parley.core.delivery import DeliveryError, Rejected, Throttled, TimedOut, Unreachable
 from parley.core.text import Encoding
-from parley.ingress.webhook_formats import WebhookError
 from tests.support.fake_twilio import AUTH_TOKEN, FakeTwilio, tiny_png
 
 CALLBACK = "https://sms.example.com/api/v2/webhooks/twilio/status"
@@ -630,7 +630,7 @@ async def test_the_fake_twilio_refuses_what_twilio_refuses(
 
 
 async def test_the_fake_twilio_fetches_what_it_was_given_and_signs_as_parley_verifies(twilio: FakeTwilio) -> None:
-    from parley.ingress.webhook_formats import verify_twilio
+    from parley.channels.webhook_formats import verify_twilio
     from tests.support.http_sink import HttpSink, SinkResponse
 
     async with HttpSink(respond=lambda r: SinkResponse(200, PNG, "image/png")) as parley:

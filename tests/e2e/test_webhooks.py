@@ -10,7 +10,7 @@ from typing import Any
 import httpx
 import pytest
 
-from parley.ingress.webhook_formats import generic_signature, twilio_signature
+from parley.channels.webhook_formats import generic_signature, twilio_signature
 from tests.support.provisioning import document
 from tests.support.server import ParleyServer, wait_until
 

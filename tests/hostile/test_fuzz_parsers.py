@@ -32,9 +32,7 @@ from parley.channels.smpp_pdu import (
     parse_receipt,
     parse_udh,
 )
-from parley.core.mail2sms import MailError, MailRequest, parse_mail, read_email
-from parley.ingress.inputs import EARLIEST, LATEST, text_problem
-from parley.ingress.webhook_formats import (
+from parley.channels.webhook_formats import (
     MAX_CARRIER_ID_LENGTH,
     MAX_TEXT_LENGTH,
     InboundWebhook,
@@ -45,6 +43,8 @@ from parley.ingress.webhook_formats import (
     verify_generic,
     verify_twilio,
 )
+from parley.core.mail2sms import MailError, MailRequest, parse_mail, read_email
+from parley.ingress.inputs import EARLIEST, LATEST, text_problem
 
 FUZZ = settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 

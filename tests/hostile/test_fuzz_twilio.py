@@ -11,8 +11,8 @@ from hypothesis import strategies as st
 
 from parley.channels.base import Receipt
 from parley.channels.twilio import STATES, classify, parse_status
+from parley.channels.webhook_formats import MAX_CARRIER_ID_LENGTH, WebhookError
 from parley.core.delivery import DeliveryError, Rejected
-from parley.ingress.webhook_formats import MAX_CARRIER_ID_LENGTH, WebhookError
 from tests.hostile.test_fuzz_parsers import FUZZ, assert_storable, json_values, odd_text
 
 RECEIPT_STATES = {"sending", "sent", "delivered", "undelivered", "failed", "accepted", "unknown"}

@@ -9,7 +9,7 @@ from typing import Any
 import httpx
 import pytest
 
-from parley.ingress.webhook_formats import generic_signature, twilio_signature
+from parley.channels.webhook_formats import generic_signature, twilio_signature
 from tests.hostile.conftest import ADMIN, TWILIO_TOKEN, WEBHOOK_SECRET
 from tests.support.server import ParleyServer
 

@@ -12,7 +12,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from parley.ingress.webhook_formats import (
+from parley.channels.webhook_formats import (
     InboundWebhook,
     WebhookError,
     generic_signature,

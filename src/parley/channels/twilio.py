@@ -27,11 +27,11 @@ import httpx
 
 from parley.channels.base import MediaUnavailable, MediaWriter, Outgoing, Receipt, ReceiptState, Sent
 from parley.channels.media_download import check_status, copy_limited, download_errors
-from parley.core.delivery import DeliveryError, Rejected, Throttled, TimedOut, Unreachable
 
 # A channel reads the ingress' parse error so that both webhooks answer a malformed callback the same way (a 4xx
 # naming the field); webhook_formats imports nothing from channels, so there is no cycle.
-from parley.ingress.webhook_formats import WebhookError, storable_id
+from parley.channels.webhook_formats import WebhookError, storable_id
+from parley.core.delivery import DeliveryError, Rejected, Throttled, TimedOut, Unreachable
 
 API_VERSION = "2010-04-01"
 MAX_MEDIA = 10  # MediaUrl values per message (Twilio's limit)

@@ -1,4 +1,5 @@
-"""What every value from the outside must be before it reaches a use case or the database. Pure.
+"""What every value from the outside must be before it reaches a use case or the database (the checks themselves are
+pure, in `parley.core.values`; here are the FastAPI types that apply them).
 
 PostgreSQL refuses a NUL character in text, a UTF-8 encoder refuses a lone surrogate (``"\\ud800"`` is valid JSON),
 an ``integer`` column holds 32 bits, and Python's datetimes end at the year 9999 (so converting
@@ -9,63 +10,18 @@ JSON or form body; `Instant` and `RowId` are the types of date and id parameters
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from datetime import UTC, datetime
-from typing import Annotated, Any
+from datetime import datetime
+from typing import Annotated
 
 from fastapi import Path
 from pydantic import AfterValidator
 
-INT32_MAX = 2**31 - 1  # the largest value of an `integer` column (PostgreSQL; SQLAlchemy `Integer`)
-# Dates outside these are typing mistakes or probes; inside them date arithmetic (backoff, timers, time zones) is safe.
-EARLIEST = datetime(1900, 1, 1, tzinfo=UTC)
-LATEST = datetime(9000, 1, 1, tzinfo=UTC)
-
-
-def text_problem(value: str) -> str | None:
-    """Why ``value`` cannot be stored as text, or None when it can."""
-    if "\x00" in value:
-        return "must not contain NUL characters"
-    if not value.isascii():
-        try:
-            value.encode("utf-8")  # fails exactly on a lone surrogate, at C speed
-        except UnicodeEncodeError:
-            return "must not contain lone UTF-16 surrogates (not Unicode text)"
-    return None
-
-
-def json_problems(value: Any, loc: tuple[str | int, ...] = ()) -> Iterator[tuple[tuple[str | int, ...], str]]:
-    """(location, problem) for every string (object keys included) in a decoded JSON value that `text_problem`
-    refuses; the location is the path of keys and indexes down to it."""
-    stack: list[tuple[tuple[str | int, ...], Any]] = [(loc, value)]
-    while stack:  # iterative: a hostile body may nest deeper than Python's recursion limit
-        where, item = stack.pop()
-        if isinstance(item, str):
-            problem = text_problem(item)
-            if problem is not None:
-                yield where, problem
-        elif isinstance(item, dict):
-            for key, child in reversed(item.items()):
-                problem = text_problem(key)
-                if problem is not None:
-                    yield (*where, key), f"key {problem}"
-                stack.append(((*where, key), child))
-        elif isinstance(item, list):
-            stack.extend(((*where, i), child) for i, child in reversed(list(enumerate(item))))
-
-
-def instant(value: datetime, *, field_hint: str = "") -> datetime:
-    """``value`` in UTC; ValueError when it has no time zone or lies outside EARLIEST … LATEST."""
-    example = "e.g. 2026-12-01T09:30:00+01:00 or …Z"
-    if value.tzinfo is None or value.utcoffset() is None:
-        raise ValueError(f"{field_hint}must include a time zone, {example}")
-    try:
-        utc = value.astimezone(UTC)
-    except OverflowError:
-        utc = None
-    if utc is None or not EARLIEST <= utc < LATEST:
-        raise ValueError(f"{field_hint}must be between the years {EARLIEST.year} and {LATEST.year - 1}")
-    return utc
+from parley.core.values import EARLIEST as EARLIEST
+from parley.core.values import INT32_MAX as INT32_MAX
+from parley.core.values import LATEST as LATEST
+from parley.core.values import instant as instant
+from parley.core.values import json_problems as json_problems
+from parley.core.values import text_problem as text_problem
 
 
 def _instant(value: datetime) -> datetime:

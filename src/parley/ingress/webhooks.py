@@ -23,7 +23,7 @@ from fastapi.responses import JSONResponse, Response
 
 from parley.channels.base import Inbound
 from parley.channels.twilio import parse_status
-from parley.ingress.webhook_formats import (
+from parley.channels.webhook_formats import (
     GENERIC_SIGNATURE_HEADER,
     TWILIO_SIGNATURE_HEADER,
     InboundWebhook,

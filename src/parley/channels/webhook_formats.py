@@ -42,7 +42,7 @@ from datetime import datetime
 from typing import Any, Literal
 
 from parley.core.numbers import InvalidNumber, parse_e164
-from parley.ingress.inputs import instant, text_problem
+from parley.core.values import instant, text_problem
 
 TWILIO_SIGNATURE_HEADER = "X-Twilio-Signature"
 GENERIC_SIGNATURE_HEADER = "X-Parley-Signature"
