@@ -13,11 +13,11 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import phonenumbers
 
+from parley.core.entry_reader import EntryReader
 from parley.core.licenses import License, names
 from parley.core.mail_senders import pattern_problem
 from parley.core.number_config import KEYS as CONFIG_KEYS
 from parley.core.number_config import ConfigError, NumberConfig, config_to_doc, parse_config
-from parley.core.numbers import InvalidNumber, parse_e164
 from parley.core.routing import normalise_gateway_id
 from parley.core.transport_specs import TRANSPORT_KINDS, TRANSPORT_ROLES, read_kind_config, whatsapp_problems
 from parley.core.whatsapp_rules import TemplateSpec, TemplateSpecError
@@ -99,69 +99,6 @@ class Provisioning:
     mail2sms: dict[str, Any] | None = None
     bots: tuple[BotSpec, ...] = ()
     webhooks: dict[str, Any] | None = None
-
-
-class EntryReader:
-    """Reads typed fields out of one table, recording problems under its path."""
-
-    def __init__(self, path: str, table: Any, problems: list[str]) -> None:
-        self.path, self.problems = path, problems
-        self.table: dict[str, Any] = table if isinstance(table, dict) else {}
-        if not isinstance(table, dict):
-            self.problem("", "must be a table")
-
-    def problem(self, key: str, message: str) -> None:
-        self.problems.append(f"{self.path}.{key}: {message}" if key else f"{self.path}: {message}")
-
-    def str_(self, key: str, *, required: bool = False, default: str | None = None) -> str | None:
-        value = self.table.get(key)
-        if value is None:
-            if required:
-                self.problem(key, "is required")
-            return default
-        if not isinstance(value, str):
-            self.problem(key, f"must be a string, not {type(value).__name__}")
-            return default
-        if required and not value.strip():
-            self.problem(key, "must not be empty")
-        return value.strip()
-
-    def int_(self, key: str, default: int, *, minimum: int = 0) -> int:
-        value = self.table.get(key, default)
-        if not isinstance(value, int) or isinstance(value, bool) or value < minimum:
-            self.problem(key, f"must be a whole number of at least {minimum}")
-            return default
-        return value
-
-    def bool_(self, key: str, default: bool) -> bool:
-        value = self.table.get(key, default)
-        if not isinstance(value, bool):
-            self.problem(key, "must be true or false")
-            return default
-        return value
-
-    def list_(self, key: str) -> tuple[str, ...]:
-        value = self.table.get(key, [])
-        if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
-            self.problem(key, "must be a list of strings")
-            return ()
-        return tuple(v.strip() for v in value)
-
-    def number(self, key: str, *, region: str | None, required: bool = False) -> str | None:
-        raw = self.str_(key, required=required)
-        if not raw:
-            return None
-        try:
-            return parse_e164(raw, region)
-        except InvalidNumber as exc:
-            self.problem(key, exc.reason)
-            return None
-
-    def choice(self, key: str, options: tuple[str, ...], default: str | None = None) -> str:
-        value = self.str_(key, required=default is None, default=default)
-        if value is not None and value not in options:
-            self.problem(key, f'"{value}" is not one of {", ".join(options)}')
-        return value or (default or "")
 
 
 def _entries(doc: dict[str, Any], key: str, problems: list[str]) -> list[EntryReader]:

@@ -10,7 +10,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
-from parley.core.provisioning import EntryReader
+from parley.core.entry_reader import EntryReader
 from parley.services.directory import User
 from parley.services.errors import ServiceError
 
