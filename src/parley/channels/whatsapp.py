@@ -4,7 +4,8 @@ What this module relies on (Meta's "Send messages", "Mark messages as read", "Me
 "Graph API error codes" pages; the wire-formats notes). The webhook side lives in `whatsapp_webhook`.
 
 - **Send**: ``POST {api_base}/{phone_number_id}/messages`` with ``Authorization: Bearer <access token>`` and JSON
-  ``messaging_product: "whatsapp"``, ``recipient_type: "individual"``, ``to`` (the number's digits, no +), then
+  ``messaging_product: "whatsapp"``, ``recipient_type: "individual"``, ``to`` (the number's digits, no +; for a
+  customer without a number, ``recipient`` with the business-scoped user id instead), then
   ``type: text`` (``text.body`` ≤ 4096), a media type (``image|audio|video|document`` with a ``link`` Meta fetches;
   ``caption`` ≤ 1024 except audio; ``filename`` for documents) or ``template``. The answer is
   ``{"messaging_product", "contacts": [{"input", "wa_id"}], "messages": [{"id": "wamid…"}]}``: accepted, not yet sent,
