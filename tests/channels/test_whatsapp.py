@@ -138,8 +138,11 @@ async def test_templates_are_listed_across_pages_and_created() -> None:
         for i in range(5):
             meta.add_template(f"t{i}", "en_US", "UTILITY", "APPROVED", "Hi {{1}}, order {{2}} ships {{1}}")
         templates = await channel.list_templates()
-        created = await channel.create_template("new", "en_US", "utility", [{"type": "BODY", "text": "Hi {{1}}"}])
+        body = {"type": "BODY", "text": "Hi {{1}}!", "example": {"body_text": [["Kerry"]]}}
+        created = await channel.create_template("new", "en_US", "utility", [body])
     assert [t["name"] for t in templates] == ["t0", "t1", "t2", "t3", "t4"]
+    assert all("fields=" in r.target for r in meta.requests if r.method == "GET")  # asks for rejected_reason too
+    assert templates[0]["id"] == "1" and templates[0]["reason"] == "NONE"
     assert templates[0]["status"] == "approved" and templates[0]["components"][0]["variables"] == 2
     assert created["status"] == "PENDING" and meta.created[0]["category"] == "UTILITY"
     assert meta.problems == []

@@ -12,6 +12,8 @@ App Secret exactly as Meta does (``X-Hub-Signature-256: sha256=<hex HMAC-SHA256 
         meta.fail_next(400, 131047, "Re-engagement message")       # the next send answers Meta's error JSON
         media_id = meta.add_media(b"...", "image/jpeg")            # GET /{media_id} → {url, mime_type, ...}
         meta.add_template("hello", "en_US", "UTILITY", "APPROVED", "Hi {{1}}")
+        meta.created / meta.set_status("new_one", "APPROVED")  # templates submitted (listed as PENDING); review them
+        meta.fail_templates(500, 2, "Service temporarily unavailable")   # the next listing or creation fails
         await meta.fetch_link(url)        # GETs a `link` it was given, as Meta does before sending the media
         body = meta.inbound(sender="15557654321", text="Hi")       # a webhook body; also status(wamid, "read")
         await meta.post(url, body)        # signed POST;  await meta.handshake(url, verify_token) GETs the check
@@ -22,6 +24,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
+import re
 import secrets
 import time
 from dataclasses import dataclass, field
@@ -63,6 +66,7 @@ class FakeMeta:
     declared_size: dict[str, int] = field(default_factory=dict)  # media id → a file_size to claim instead
     redirects: dict[str, str] = field(default_factory=dict)  # media id → where its download URL redirects
     _failures: list[_Failure] = field(default_factory=list)
+    _template_failures: list[_Failure] = field(default_factory=list)
     _urls: dict[str, str] = field(default_factory=dict)  # download token → media id
 
     def __post_init__(self) -> None:
@@ -94,10 +98,26 @@ class FakeMeta:
         self.media[media_id] = (body, mime_type)
         return media_id
 
-    def add_template(self, name: str, language: str, category: str, status: str, body: str) -> None:
-        components = [{"type": "BODY", "text": body}]
+    def add_template(
+        self, name: str, language: str, category: str, status: str, body: str,
+        extra: list[dict[str, Any]] | None = None, reason: str = "NONE",
+    ) -> None:  # fmt: skip
+        """A template as Meta lists it; ``extra`` components (HEADER, FOOTER, BUTTONS) go around the body."""
+        extra = extra or []
+        header = [c for c in extra if c["type"] == "HEADER"]
+        components = [*header, {"type": "BODY", "text": body}, *(c for c in extra if c["type"] != "HEADER")]
         self.templates.append({"name": name, "language": language, "category": category, "status": status,
-                               "components": components, "id": str(len(self.templates) + 1)})  # fmt: skip
+                               "components": components, "id": str(len(self.templates) + 1),
+                               "rejected_reason": reason})  # fmt: skip
+
+    def set_status(self, name: str, status: str, language: str = "en_US", reason: str = "NONE") -> None:
+        """Meta's review: the template's status (APPROVED, REJECTED, PAUSED, …) as the next listing shows it."""
+        [template] = [t for t in self.templates if (t["name"], t["language"]) == (name, language)]
+        template.update(status=status, rejected_reason=reason)
+
+    def fail_templates(self, status: int, code: int, message: str) -> None:
+        """The next template listing (or creation) is answered with Meta's error JSON instead."""
+        self._template_failures.append(_Failure(status, code, message))
 
     # --- the API ---------------------------------------------------------------------------------------------------
 
@@ -111,6 +131,9 @@ class FakeMeta:
         if (request.method, path) == ("POST", f"/{self.phone_number_id}/messages"):
             return self._messages(request)
         if path == f"/{self.waba_id}/message_templates":
+            if self._template_failures:
+                failure = self._template_failures.pop(0)
+                return _error(failure.status, failure.code, failure.message)
             return self._create(request) if request.method == "POST" else self._templates(request)
         if request.method == "GET" and path.lstrip("/") in self.media:
             return self._media_info(path.lstrip("/"))
@@ -158,23 +181,26 @@ class FakeMeta:
         page = self.templates[after : after + self.page_size]
         answer: dict[str, Any] = {"data": page, "paging": {"cursors": {"before": str(after), "after": str(after)}}}
         if after + self.page_size < len(self.templates):
-            query = urlencode({"limit": self.page_size, "after": after + self.page_size})
+            fields = {"fields": request.query_params["fields"][0]} if "fields" in request.query_params else {}
+            query = urlencode({"limit": self.page_size, **fields, "after": after + self.page_size})
             answer["paging"]["next"] = f"{self.api_base}/{self.waba_id}/message_templates?{query}"
         return SinkResponse(200, json.dumps(answer))
 
     def _create(self, request: RecordedRequest) -> SinkResponse:
         body = self._json_body(request)
-        required = {"name", "language", "category", "components"}
-        if (
-            body is None
-            or not required <= set(body)
-            or body["category"] not in {"MARKETING", "UTILITY", "AUTHENTICATION"}
-        ):
-            self.problems.append(f"template creation: {body!r}")
-            return _error(400, 100, "Invalid parameter")
+        problems = _check_template(body) if body is not None else ["template creation: no JSON object"]
+        if problems:
+            self.problems += problems
+            return _error(400, 100, "Invalid parameter: " + "; ".join(problems))
+        assert body is not None
+        if any((t["name"], t["language"]) == (body["name"], body["language"]) for t in self.templates):
+            return _error(400, 100, "Message template already exists")  # Meta: subcode 2388024
         self.created.append(body)
-        return SinkResponse(200, json.dumps({"id": str(900 + len(self.created)), "status": "PENDING",
-                                             "category": body["category"]}))  # fmt: skip
+        meta_id = str(900 + len(self.created))
+        self.templates.append({"name": body["name"], "language": body["language"], "category": body["category"],
+                               "status": "PENDING", "components": body["components"], "id": meta_id,
+                               "rejected_reason": "NONE"})  # fmt: skip
+        return SinkResponse(200, json.dumps({"id": meta_id, "status": "PENDING", "category": body["category"]}))
 
     def _media_info(self, media_id: str) -> SinkResponse:
         body, mime = self.media[media_id]
@@ -302,4 +328,52 @@ def _check_send(body: dict[str, Any]) -> list[str]:
                 problems.append(f"template.components: {component.get('type')!r}")
     else:
         problems.append(f"type: {kind!r} not supported here")
+    return problems
+
+
+TEMPLATE_FIELDS = {"name", "language", "category", "components", "allow_category_change", "parameter_format"}
+COMPONENT_TYPES = {"HEADER", "BODY", "FOOTER", "BUTTONS"}
+_VARIABLE = re.compile(r"\{\{\s*([A-Za-z0-9_]+)\s*\}\}")
+
+
+def _check_template(body: dict[str, Any]) -> list[str]:
+    """What is wrong with a template creation, field by field (Meta's "Create templates" page; empty: nothing)."""
+    problems = [f"{name}: not a field of a template" for name in sorted(set(body) - TEMPLATE_FIELDS)]
+    problems += [f"{name}: required" for name in ("name", "language", "category", "components") if name not in body]
+    if problems:
+        return problems
+    if not isinstance(body["name"], str) or not re.fullmatch(r"[a-z0-9_]{1,512}", body["name"]):
+        problems.append("name: lower-case letters, digits and underscores, at most 512")
+    if not isinstance(body["language"], str) or not re.fullmatch(r"[a-z]{2,3}(_[A-Za-z]{2,4})?", body["language"]):
+        problems.append(f"language: {body['language']!r} is not a language code")
+    if body["category"] not in {"MARKETING", "UTILITY", "AUTHENTICATION"}:
+        problems.append(f"category: {body['category']!r}")
+    components = body["components"]
+    if not isinstance(components, list) or not all(isinstance(c, dict) for c in components):
+        return [*problems, "components: a list of objects"]
+    kinds = [c.get("type") for c in components]
+    if kinds.count("BODY") != 1 or any(kinds.count(k) > 1 for k in COMPONENT_TYPES):
+        problems.append(f"components: one BODY and at most one of each other type, not {kinds}")
+    for c in components:
+        kind, text = c.get("type"), c.get("text")
+        if kind not in COMPONENT_TYPES:
+            problems.append(f"components.type: {kind!r}")
+        elif kind == "BODY":
+            variables = _VARIABLE.findall(text) if isinstance(text, str) else []
+            if not isinstance(text, str) or not 1 <= len(text) <= 1024:
+                problems.append("BODY.text: 1 to 1024 characters")
+            elif variables and not (
+                isinstance(c.get("example"), dict)
+                and isinstance(c["example"].get("body_text"), list)
+                and len(c["example"]["body_text"]) == 1
+                and len(c["example"]["body_text"][0]) == len(set(variables))
+            ):
+                problems.append("BODY.example.body_text: one list with a sample for each variable")
+        elif kind == "HEADER":
+            if c.get("format") not in {"TEXT", "IMAGE", "VIDEO", "DOCUMENT", "LOCATION"}:
+                problems.append(f"HEADER.format: {c.get('format')!r}")
+            elif c["format"] == "TEXT" and (not isinstance(text, str) or not 1 <= len(text) <= 60):
+                problems.append("HEADER.text: 1 to 60 characters")
+        elif kind == "FOOTER" and (not isinstance(text, str) or not 1 <= len(text) <= 60 or _VARIABLE.search(text)):
+            problems.append("FOOTER.text: 1 to 60 characters, no variables")
     return problems

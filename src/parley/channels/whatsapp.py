@@ -40,6 +40,7 @@ THROTTLE_CODES = frozenset({"4", "80007", "130429", "131048", "131056", "133016"
 RETRY_CODES = frozenset({"131053"})  # media upload error: Meta could not fetch the link this time
 TOKEN_CODES = frozenset({"190"})  # access token expired, revoked or wrong
 MAX_TEMPLATE_PAGES = 50
+TEMPLATE_FIELDS = "id,name,language,category,status,rejected_reason,components"  # rejected_reason only if asked
 _PLACEHOLDER = re.compile(r"\{\{\s*([A-Za-z0-9_]+)\s*\}\}")
 
 
@@ -227,9 +228,9 @@ class WhatsAppChannel:
 
     async def list_templates(self) -> list[dict[str, Any]]:
         """The account's templates, normalised: name, language, category, status (lower case), components (each
-        with ``variables``: how many placeholders it has)."""
+        with ``variables``: how many placeholders it has), Meta's ``id`` and ``reason`` (its ``rejected_reason``)."""
         found: list[dict[str, Any]] = []
-        url: str | None = f"{self._base}/{self.waba_id}/message_templates?limit=100"
+        url: str | None = f"{self._base}/{self.waba_id}/message_templates?limit=100&fields={TEMPLATE_FIELDS}"
         for _ in range(MAX_TEMPLATE_PAGES):
             if url is None:
                 break
@@ -333,4 +334,6 @@ def _template(raw: Mapping[str, Any]) -> dict[str, Any]:
         "category": str(raw.get("category") or "").lower(),
         "status": str(raw.get("status") or "").lower(),
         "components": [dict(c) | {"variables": count_variables(c)} for c in components if isinstance(c, dict)],
+        "id": str(raw["id"]) if isinstance(raw.get("id"), str | int) else None,
+        "reason": raw.get("rejected_reason") if isinstance(raw.get("rejected_reason"), str) else None,
     }
