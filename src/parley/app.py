@@ -25,6 +25,7 @@ from parley.ingress import (
     numbers_api,
     telnyx_webhook,
     webhooks,
+    whatsapp_api,
     whatsapp_webhook,
     wildix_api,
 )
@@ -103,6 +104,7 @@ def create_app(parley: Parley, *, workers: bool = True) -> FastAPI:
     )
     app.include_router(telnyx_webhook.router(parley.inbox, parley.deliveries, parley.carrier_accounts, parley.cache))
     app.include_router(whatsapp_webhook.router(parley.inbox, parley.deliveries, parley.carrier_accounts))
+    app.include_router(whatsapp_api.router(parley.whatsapp_templates))
     app.include_router(numbers_api.router(parley.numbers))
     app.include_router(blocklist_api.router(parley.blocklist))
     app.include_router(campaigns_api.router(parley.campaigns))

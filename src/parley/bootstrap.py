@@ -48,6 +48,7 @@ from parley.services.throttle import Throttle
 from parley.services.timers import Timers
 from parley.services.transports import Transports
 from parley.services.whatsapp_sends import WhatsAppSends
+from parley.services.whatsapp_templates import SYNC_EVERY, WhatsAppTemplates
 from parley.settings import Settings
 from parley.store.db import Database, worker_name
 from parley.workers.dispatcher import Dispatcher
@@ -85,6 +86,7 @@ class Parley:
     carrier_accounts: CarrierAccounts
     media: MediaStore
     media_fetcher: MediaFetcher
+    whatsapp_templates: WhatsAppTemplates
     campaign_wake: asyncio.Event = field(default_factory=asyncio.Event)
     _tasks: list[asyncio.Task[None]] = field(default_factory=list)
 
@@ -97,6 +99,16 @@ class Parley:
         self._tasks.append(asyncio.create_task(self._maintain(), name="maintenance"))
         await self.media.load_key()  # signed media URLs are made by the dispatcher
         self._tasks.append(asyncio.create_task(self.media_fetcher.run(), name="media-fetcher"))
+        self._tasks.append(asyncio.create_task(self._sync_templates(), name="whatsapp-templates"))
+
+    async def _sync_templates(self) -> None:
+        """WhatsApp templates from Meta: at start, then every 15 minutes (idempotent: every worker may do it)."""
+        while True:
+            try:
+                await self.whatsapp_templates.sync_all()
+            except Exception:
+                failures.exception("whatsapp.templates_sync_failed")
+            await asyncio.sleep(SYNC_EVERY.total_seconds())
 
     async def _fire_timers(self) -> None:
         """The scheduler: timed actions whose time has come (postponed sends wait in the queue itself)."""
@@ -266,9 +278,15 @@ def build(settings: Settings | None = None, *, clock: Callable[[], datetime] | N
             give_up_after=timedelta(hours=settings.give_up_hours),
         ),
     )
-    # WhatsApp templates are checked against the last sync: WhatsAppTemplates is the resolver once it is wired.
+    # WhatsApp templates are checked against the last sync before Meta is asked.
+    whatsapp_templates = WhatsAppTemplates(db, cache, clock, make_channel)
     outbox = Outbox(
-        db, cache, clock, on_enqueued=dispatcher.wake, attachments=media, whatsapp=WhatsAppSends(db, templates=None)
+        db,
+        cache,
+        clock,
+        on_enqueued=dispatcher.wake,
+        attachments=media,
+        whatsapp=WhatsAppSends(db, templates=whatsapp_templates),
     )
     campaign_wake = asyncio.Event()
     router = RouterWorker(db, InboundRouter(db, bus, clock, on_enqueued=dispatcher.wake), clock, worker=worker_name())
@@ -317,4 +335,5 @@ def build(settings: Settings | None = None, *, clock: Callable[[], datetime] | N
         carrier_accounts=CarrierAccounts(db),
         media=media,
         media_fetcher=media_fetcher,
+        whatsapp_templates=whatsapp_templates,
     )
