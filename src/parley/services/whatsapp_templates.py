@@ -165,6 +165,10 @@ class WhatsAppTemplates:
             raise ServiceError(422, f"{number} is not a company number on WhatsApp", field)
         return found.waba_id
 
+    async def numbers(self) -> list[str]:
+        """The company numbers on WhatsApp (whose accounts have templates)."""
+        return sorted(n for n, w in (await self._cache.config()).whatsapp.items() if w.waba_id)
+
     async def list_(self, user: User, number: str | None = None) -> list[dict[str, Any]]:
         """The synced templates (of one number's account, or of every account numbers use)."""
         if not (user.is_admin or user.license.may_converse):

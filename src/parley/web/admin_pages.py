@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
-from parley.web import admin_numbers, admin_settings, admin_transports, admin_users
+from parley.web import admin_numbers, admin_settings, admin_transports, admin_users, admin_whatsapp
 from parley.web.security import AdminSession
 from parley.web.templating import render
 
@@ -20,6 +20,11 @@ SECTIONS = (
     ("/admin/numbers", "Numbers", "Company numbers: routing, working hours, actions"),
     ("/admin/bots", "Bots", "Automatic answers for routing and actions"),
     ("/admin/transports", "Transports", "SMS servers, GSM gateways and carriers; live state and test sends"),
+    (
+        "/admin/whatsapp-templates",
+        "WhatsApp templates",
+        "Message templates: Meta's review status, sync, submit new ones",
+    ),
     ("/admin/mail2sms", "Mail2SMS", "E-mail to SMS: on or off, and its protection password"),
     ("/admin/prices", "Prices", "Price per destination prefix"),
     ("/blocklist", "Blocklist", "Numbers that may not be messaged"),
@@ -33,6 +38,6 @@ def router(parley: Parley) -> APIRouter:
     async def index(request: Request, _: AdminSession) -> Response:
         return render(request, "admin/index.html", {"admin_sections": SECTIONS})
 
-    for module in (admin_users, admin_numbers, admin_transports, admin_settings):
+    for module in (admin_users, admin_numbers, admin_transports, admin_settings, admin_whatsapp):
         pages.include_router(module.router(parley))
     return pages
