@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -211,3 +212,36 @@ async def test_preview_and_resolve_fill_an_approved_template_and_refuse_the_rest
         assert not_whatsapp.value.status == 422 and not_whatsapp.value.field == "template"
         async with app.client(CARL) as carl:
             assert (await carl.post(f"{URL}/preview", json={"number": WA, "template": spec})).status_code == 403
+
+
+async def test_a_template_send_is_checked_against_the_last_sync_then_reaches_meta(tmp_path: Path) -> None:
+    """The send path calls `resolve`: refused by field before Meta, or stored with the text the customer sees."""
+    meta = FakeMeta()
+    meta.add_template("order_update", "en_US", "UTILITY", "APPROVED", ORDER, FOOTER)
+    async with templates_app(tmp_path, meta) as app, app.client(ALICE) as alice:
+        template = {"name": "order_update", "language": "en_US", "variables": ["Kerry", "#123"]}
+        send = {"to": "+15557654321", "channel": "whatsapp", "template": template}
+        unknown = await alice.post("/api/v2/messages", json=send)
+        assert unknown.status_code == 422 and "at the last sync" in unknown.text
+        assert not [r for r in meta.requests if r.path.endswith("/messages")]
+
+        await alice.post(f"{URL}/sync")
+        wrong = await alice.post("/api/v2/messages", json=send | {"template": template | {"variables": ["Kerry"]}})
+        assert wrong.status_code == 422 and "takes 2 body variables; 1 given" in wrong.text
+        sent = await alice.post("/api/v2/messages", json=send)
+        assert sent.status_code == 201, sent.text
+        message_id = sent.json()["messages"][0]["id"]
+        detail = (await alice.get(f"/api/v2/messages/{message_id}")).json()
+        assert "Hi Kerry, your order #123 has shipped." in str(detail)
+
+        await app.parley.transports.start()
+        await app.parley.dispatcher.claim_and_send()
+        async with asyncio.timeout(10):
+            while not meta.messages:
+                await asyncio.sleep(0.02)
+        [to_meta] = meta.messages
+        assert to_meta["template"]["name"] == "order_update"
+        assert to_meta["template"]["components"] == [
+            {"type": "body", "parameters": [{"type": "text", "text": "Kerry"}, {"type": "text", "text": "#123"}]}
+        ]
+    assert meta.problems == []
