@@ -79,6 +79,8 @@ async def test_a_sync_lists_metas_templates_with_their_text_and_keeps_them_in_st
         meta.set_status("promo", "REJECTED", reason="PROMOTIONAL")
         again = (await alice.post(f"{URL}/sync", params={"number": WA})).json()
         assert (again["templates"], again["removed"]) == (2, 1)
+        approved = (await bob.get(URL, params={"status": "approved"})).json()
+        assert [t["name"] for t in approved] == ["order_update"]
         listed = (await alice.get(URL)).json()
         assert [(t["name"], t["status"], t["reason"]) for t in listed] == [
             ("order_update", "approved", None),

@@ -223,3 +223,14 @@ def test_new_template_reads_anything_or_names_the_field(doc: dict[str, Any]) -> 
         assert exc.field in {"name", "language", "category", "body", "header_text", "footer", "examples"}
     else:
         assert len(new.examples) == len(placeholders(new.body))
+
+
+@given(st.dictionaries(st.sampled_from(["name", "language", "category", "status", "components", "id", "reason"]),
+                       json_scalar | components))  # fmt: skip
+def test_any_listed_template_becomes_a_row_that_fits_the_table_or_none(listed: dict[str, Any]) -> None:
+    got = from_listing("waba1", listed, NOW)
+    if got is not None:
+        assert 0 < len(got.name) <= 512 and 0 < len(got.language) <= 16
+        assert len(got.category) <= 32 and 0 < len(got.status) <= 16 and (got.meta_id is None or len(got.meta_id) <= 64)
+        assert all(isinstance(c["variables"], int) for c in got.components)
+        render(got.components)

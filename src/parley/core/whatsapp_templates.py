@@ -94,25 +94,38 @@ def with_counts(components: object) -> tuple[dict[str, Any], ...]:
     return tuple(dict(c) | {"variables": len(placeholders(c.get("text")))} for c in _components(components))
 
 
+def _storable(text: str) -> bool:
+    """Printable, and storable as text by every database (no NUL, no lone surrogates)."""
+    return text.isprintable() and not any("\ud800" <= c <= "\udfff" for c in text)
+
+
 def from_listing(waba_id: str, listed: Mapping[str, Any], now: datetime) -> TemplateRow | None:
     """A row from one template as `WhatsAppChannel.list_templates` gives it; None for one without name or language."""
     name, language = listed.get("name"), listed.get("language")
-    if not isinstance(name, str) or not name or len(name) > 512:
+    if not isinstance(name, str) or not 0 < len(name) <= 512 or not _storable(name):
         return None
-    if not isinstance(language, str) or not language or len(language) > 16:
+    if not isinstance(language, str) or not 0 < len(language) <= 16 or not _storable(language):
         return None
-    meta_id, reason = listed.get("id"), listed.get("reason")
+    meta_id, reason = _clean(listed.get("id"), 64), _clean(listed.get("reason"), 1000)
     return TemplateRow(
         waba_id=waba_id,
         name=name,
         language=language,
-        category=str(listed.get("category") or "").lower()[:32],
-        status=(str(listed.get("status") or "").lower() or "unknown")[:16],
+        category=_clean(listed.get("category"), 32).lower(),
+        status=_clean(listed.get("status"), 16).lower() or "unknown",
         components=with_counts(listed.get("components")),
-        meta_id=str(meta_id)[:64] if isinstance(meta_id, str | int) and str(meta_id) else None,
-        reason=reason if isinstance(reason, str) and reason and reason.upper() != "NONE" else None,
+        meta_id=meta_id or None,
+        reason=reason if reason and reason.upper() != "NONE" else None,
         synced_at=now,
     )
+
+
+def _clean(value: object, limit: int) -> str:
+    """A listed string or number as stored: printable characters only, cut to the column's size."""
+    if not isinstance(value, str | int) or isinstance(value, bool):
+        return ""
+    text = str(value) if isinstance(value, str) or abs(value) < 10**20 else ""
+    return "".join(c for c in text if c.isprintable() and not "\ud800" <= c <= "\udfff")[:limit]
 
 
 def _fill(text: str, values: Sequence[str] | None) -> str:

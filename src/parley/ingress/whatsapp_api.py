@@ -11,6 +11,7 @@ from parley.ingress.api import CurrentUser
 from parley.services.whatsapp_templates import WhatsAppTemplates
 
 Number = Annotated[str | None, Query(max_length=32, description="A company number on WhatsApp; all when left out")]
+Status = Annotated[str | None, Query(max_length=16, description="Only this status: approved, pending, rejected, …")]
 
 
 class NewTemplate(BaseModel):
@@ -37,10 +38,10 @@ def router(templates: WhatsAppTemplates) -> APIRouter:
     api = APIRouter(prefix="/api/v2/whatsapp/templates", tags=["WhatsApp"])
 
     @api.get("")
-    async def list_templates(user: CurrentUser, number: Number = None) -> list[dict[str, Any]]:
+    async def list_templates(user: CurrentUser, number: Number = None, status: Status = None) -> list[dict[str, Any]]:
         """Templates as last synced from Meta: name, language, category, status, components (each with its
         ``variables`` count), ``text`` (placeholders shown as ``{{1}}``) and ``synced_at``."""
-        return await templates.list_(user, number)
+        return await templates.list_(user, number, status)
 
     @api.post("/sync")
     async def sync(user: CurrentUser, number: Number = None) -> dict[str, Any]:

@@ -132,8 +132,12 @@ class WhatsAppTemplates:
                 continue
             now = self._clock()
             found = [t for t in (from_listing(waba_id, x, now) for x in listed) if t is not None]
-            async with self._db.write() as conn:
-                stored, removed = await store.replace(conn, waba_id, found)
+            try:
+                async with self._db.write() as conn:
+                    stored, removed = await store.replace(conn, waba_id, found)
+            except Exception as exc:  # the database away: the last list stays, the next sync tries again
+                problems.append(f"storing the list: {type(exc).__name__}: {exc}")
+                break
             log.info("whatsapp.templates_synced", waba_id=waba_id, transport=row.name, templates=stored,
                      removed=removed)  # fmt: skip
             return SyncResult(waba_id, stored, removed)
@@ -169,16 +173,18 @@ class WhatsAppTemplates:
         """The company numbers on WhatsApp (whose accounts have templates)."""
         return sorted(n for n, w in (await self._cache.config()).whatsapp.items() if w.waba_id)
 
-    async def list_(self, user: User, number: str | None = None) -> list[dict[str, Any]]:
-        """The synced templates (of one number's account, or of every account numbers use)."""
+    async def list_(self, user: User, number: str | None = None, status: str | None = None) -> list[dict[str, Any]]:
+        """The synced templates of one number's account or, without a number, of every account the company
+        numbers use (admins: every account synced); ``status`` keeps one status (approved, pending, …)."""
         if not (user.is_admin or user.license.may_converse):
             raise ServiceError(403, "Your license does not include conversations")
+        accounts: list[str] | None = None
         if number is not None:
             accounts = [await self._waba(number, "number")]
-        else:
+        elif not user.is_admin:
             accounts = sorted({w.waba_id for w in (await self._cache.config()).whatsapp.values() if w.waba_id})
         async with self._db.read() as conn:
-            rows = await store.list_(conn, accounts)
+            rows = await store.list_(conn, accounts, status=status.strip().lower() if status else None)
         return [view(r) for r in rows]
 
     # --- creating --------------------------------------------------------------------------------------------------
