@@ -40,3 +40,20 @@ async def test_the_page_shows_errors_by_field_and_the_sync_result(tmp_path: Path
     async with templates_app(tmp_path / "b", FakeMeta()) as app, console_client(app, BOB) as (console, csrf):
         assert (await console.get(PAGE)).status_code == 403
         assert (await console.post(f"{PAGE}/sync", data={"csrf": csrf})).status_code == 403
+
+
+async def test_the_composers_preview_answers_with_the_session_and_its_csrf_header(tmp_path: Path) -> None:
+    meta = FakeMeta()
+    meta.add_template("order_update", "en_US", "UTILITY", "APPROVED", "Hi {{1}}, it shipped.")
+    async with templates_app(tmp_path, meta) as app, console_client(app, BOB) as (console, csrf):
+        await app.parley.whatsapp_templates.sync(meta.waba_id)
+        url = "/whatsapp/templates/preview"
+        asked = {"number": WA, "template": {"name": "order_update", "language": "en_US", "variables": ["Kerry"]}}
+        shown = await console.post(url, json=asked, headers={"X-CSRF-Token": csrf})
+        assert shown.status_code == 200 and shown.json() == {"text": "Hi Kerry, it shipped."}
+        asked["template"]["variables"] = []
+        refused = await console.post(url, json=asked, headers={"X-CSRF-Token": csrf})
+        assert refused.status_code == 422
+        assert refused.json()["error"]["field"] == "template.variables"
+        assert "takes 1 body variable; 0 given" in refused.json()["error"]["reason"]
+        assert (await console.post(url, json=asked)).status_code == 403  # no CSRF header
