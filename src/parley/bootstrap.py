@@ -289,7 +289,12 @@ def build(settings: Settings | None = None, *, clock: Callable[[], datetime] | N
         whatsapp=WhatsAppSends(db, templates=whatsapp_templates),
     )
     campaign_wake = asyncio.Event()
-    router = RouterWorker(db, InboundRouter(db, bus, clock, on_enqueued=dispatcher.wake), clock, worker=worker_name())
+    router = RouterWorker(
+        db,
+        InboundRouter(db, bus, clock, on_enqueued=dispatcher.wake, templates=whatsapp_templates),
+        clock,
+        worker=worker_name(),
+    )
     media_fetcher = MediaFetcher(
         db,
         media,
@@ -321,7 +326,7 @@ def build(settings: Settings | None = None, *, clock: Callable[[], datetime] | N
         bus=bus,
         conversations=Conversations(db, cache, outbox, bus, clock),
         router=router,
-        timers=Timers(db, bus, clock, on_enqueued=dispatcher.wake),
+        timers=Timers(db, bus, clock, on_enqueued=dispatcher.wake, templates=whatsapp_templates),
         numbers=Numbers(db, cache),
         blocklist=Blocklist(db, cache, clock),
         campaigns=Campaigns(db, cache, clock, wake=campaign_wake.set),

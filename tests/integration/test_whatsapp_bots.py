@@ -10,11 +10,15 @@ import sqlalchemy as sa
 
 from parley.channels.base import Inbound
 from parley.core.provisioning import parse
+from parley.core.whatsapp_templates import TemplateRow
+from parley.services.directory import DirectoryCache
 from parley.services.events import EventBus
 from parley.services.inbound import InboundRouter
 from parley.services.provisioning import apply
 from parley.services.receive import Inbox
 from parley.services.timers import Timers
+from parley.services.whatsapp_templates import WhatsAppTemplates
+from parley.store import whatsapp_templates as whatsapp_templates_store
 from parley.store.db import Database
 from parley.store.tables import conversation_events, messages
 from tests.conftest import Clock
@@ -81,3 +85,32 @@ async def test_a_timed_action_after_the_window_closed_records_why_it_could_not_s
     assert len(events) == 1
     assert events[0].detail["bot"] == "Helper" and "has no whatsapp_template" in events[0].detail["reason"]
     assert (written + timedelta(hours=24)).isoformat().replace("+00:00", "Z") in events[0].detail["reason"]
+
+
+def no_channel(row: Any) -> Any:
+    raise AssertionError(f"resolving a template must not call Meta ({row.name})")
+
+
+async def test_outside_the_window_a_bot_with_a_whatsapp_template_sends_it(db: Database, clock: Clock) -> None:
+    doc = setup_doc(whatsapp=True, routing={"type": "agent", "target": "104"}, actions=[NUDGE])
+    template = {"name": "still_there", "variables": ["Support"]}
+    doc["bots"] = [{"name": "Night bot", "message": "Closed"},
+                   {"name": "Helper", "message": "unused", "whatsapp_template": template}]  # fmt: skip
+    doc["transports"] = [{"name": "wa-main", "role": "whatsapp", "kind": "whatsapp", "number": COMPANY,
+                          "phone_number_id": "1065", "waba_id": "1022", "access_token": "t", "app_secret": "s",
+                          "verify_token": "v"}]  # fmt: skip
+    await apply(db, parse(doc), now=clock())
+    body = {"type": "BODY", "text": "{{1}} has not forgotten you: reply to carry on."}
+    synced = TemplateRow("1022", "still_there", "en_US", "utility", "approved", (body,), synced_at=clock())
+    async with db.write() as conn:
+        await whatsapp_templates_store.replace(conn, "1022", [synced])
+    templates = WhatsAppTemplates(
+        db, DirectoryCache(db, country="US", timezone="America/New_York"), clock, no_channel
+    )  # resolve reads only the last sync
+    await on_whatsapp(db, clock, "Late question", clock() - timedelta(hours=23, minutes=55))
+    clock.advance(minutes=11)
+    assert await Timers(db, EventBus(), clock, on_enqueued=lambda: None, templates=templates).fire_due() == 1
+    async with db.read() as conn:
+        row = (await conn.execute(sa.select(messages).where(messages.c.bot == "Helper"))).one()
+    assert (row.channel, row.body) == ("whatsapp", "Support has not forgotten you: reply to carry on.")
+    assert row.template == {"name": "still_there", "language": "en_US", "variables": ["Support"], "header_media": None}

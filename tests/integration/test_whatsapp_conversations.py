@@ -252,3 +252,28 @@ async def test_statuses_move_forward_only_and_a_failure_keeps_metas_code_and_tit
         assert (await meta.post(URL, meta.status(wamid["Two"], "failed", error_code=131026))).status_code == 200
         failed = await until(lambda: _status_in(app, two["id"], ("failed",)))
         assert failed.error_code == "131026" and "Message undeliverable" in failed.error
+
+
+async def test_outside_the_window_an_approved_template_goes_and_an_unapproved_one_is_refused(tmp_path: Path) -> None:
+    clock = Clock()
+    async with FakeMeta() as meta, whatsapp_app(tmp_path, meta, clock) as (app, agent):
+        meta.add_template("order_ready", "en_US", "UTILITY", "APPROVED", "Hi {{1}}, your order is ready.")
+        meta.add_template("spring_sale", "en_US", "MARKETING", "PENDING", "Spring sale!")
+        assert [r.error for r in await app.parley.whatsapp_templates.sync_all()] == [None]
+        await write_on_whatsapp(app, meta, "Old question", clock.now - timedelta(days=3))
+        conversation = await the_conversation(agent)
+        path = f"/api/v2/conversations/{conversation['id']}/messages"
+        pending = await agent.post(path, json={"template": {"name": "spring_sale", "language": "en_US"}})
+        assert pending.status_code == 422 and "pending" in pending.text
+        wrong = await agent.post(path, json={"template": {"name": "order_ready", "variables": []}})
+        assert wrong.status_code == 422 and "takes 1" in wrong.text
+        sent = await agent.post(path, json={"template": {"name": "order_ready", "variables": ["Kim"]}})
+        assert sent.status_code == 201, sent.text
+        message = sent.json()["message"]
+        assert (message["channel"], message["body"]) == ("whatsapp", "Hi Kim, your order is ready.")
+        assert message["template"]["name"] == "order_ready"
+        await app.parley.dispatcher.claim_and_send()
+        await until(lambda: _status_in(app, message["id"], ("sending",)))
+        (template,) = [m["template"] for m in meta.messages]
+        body = {"type": "body", "parameters": [{"type": "text", "text": "Kim"}]}
+        assert template == {"name": "order_ready", "language": {"code": "en_US"}, "components": [body]}
