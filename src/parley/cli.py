@@ -76,7 +76,8 @@ def serve(
         database=make_url(settings.database_url).render_as_string(hide_password=True),
         workers=not no_workers,
     )
-    uvicorn.run(application, host=host, port=port, log_level="warning", access_log=False)
+    # Open event streams (SSE) never end on their own: after 5 s of a graceful stop uvicorn closes them.
+    uvicorn.run(application, host=host, port=port, log_level="warning", access_log=False, timeout_graceful_shutdown=5)
 
 
 async def _migrate_quietly(settings: Settings) -> None:
