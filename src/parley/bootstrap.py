@@ -47,12 +47,14 @@ from parley.services.statistics import Statistics
 from parley.services.throttle import Throttle
 from parley.services.timers import Timers
 from parley.services.transports import Transports
+from parley.services.whatsapp_read import WhatsAppReads
 from parley.services.whatsapp_sends import WhatsAppSends
 from parley.services.whatsapp_templates import SYNC_EVERY, WhatsAppTemplates
 from parley.settings import Settings
 from parley.store.db import Database, worker_name
 from parley.workers.dispatcher import Dispatcher
 from parley.workers.router import RouterWorker
+from parley.workers.whatsapp_reader import WhatsAppReader
 
 log = structlog.get_logger()
 failures = Failures(log)  # a failure that repeats in a loop: its traceback once, then counts
@@ -87,6 +89,7 @@ class Parley:
     media: MediaStore
     media_fetcher: MediaFetcher
     whatsapp_templates: WhatsAppTemplates
+    whatsapp_reads: WhatsAppReads
     campaign_wake: asyncio.Event = field(default_factory=asyncio.Event)
     _tasks: list[asyncio.Task[None]] = field(default_factory=list)
 
@@ -100,6 +103,8 @@ class Parley:
         await self.media.load_key()  # signed media URLs are made by the dispatcher
         self._tasks.append(asyncio.create_task(self.media_fetcher.run(), name="media-fetcher"))
         self._tasks.append(asyncio.create_task(self._sync_templates(), name="whatsapp-templates"))
+        reader = WhatsAppReader(self.whatsapp_reads)
+        self._tasks.append(asyncio.create_task(reader.run(), name="whatsapp-reads"))
 
     async def _sync_templates(self) -> None:
         """WhatsApp templates from Meta: at start, then every 15 minutes (idempotent: every worker may do it)."""
@@ -341,4 +346,5 @@ def build(settings: Settings | None = None, *, clock: Callable[[], datetime] | N
         media=media,
         media_fetcher=media_fetcher,
         whatsapp_templates=whatsapp_templates,
+        whatsapp_reads=WhatsAppReads(db, transports.channel, clock, worker=worker_name()),
     )

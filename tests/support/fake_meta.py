@@ -8,7 +8,7 @@ App Secret exactly as Meta does (``X-Hub-Signature-256: sha256=<hex HMAC-SHA256 
         # channel: WhatsAppChannel("wa", phone_number_id=meta.phone_number_id, waba_id=meta.waba_id,
         #                          access_token=meta.access_token, api_base=meta.api_base)
         [sent] = meta.messages            # accepted sends (their JSON); `problems` lists what it refused
-        meta.reads                        # wamids marked as read
+        meta.reads                        # wamids marked as read (meta.fail_next_read(...) fails the next one)
         meta.fail_next(400, 131047, "Re-engagement message")       # the next send answers Meta's error JSON
         media_id = meta.add_media(b"...", "image/jpeg")            # GET /{media_id} → {url, mime_type, ...}
         meta.add_template("hello", "en_US", "UTILITY", "APPROVED", "Hi {{1}}")
@@ -67,6 +67,7 @@ class FakeMeta:
     redirects: dict[str, str] = field(default_factory=dict)  # media id → where its download URL redirects
     _failures: list[_Failure] = field(default_factory=list)
     _template_failures: list[_Failure] = field(default_factory=list)
+    _read_failures: list[_Failure] = field(default_factory=list)
     _urls: dict[str, str] = field(default_factory=dict)  # download token → media id
 
     def __post_init__(self) -> None:
@@ -92,6 +93,10 @@ class FakeMeta:
     def fail_next(self, status: int, code: int, message: str) -> None:
         """The next well-formed send is answered with Meta's error JSON instead."""
         self._failures.append(_Failure(status, code, message))
+
+    def fail_next_read(self, status: int, code: int, message: str) -> None:
+        """The next well-formed mark-as-read is answered with Meta's error JSON instead (and not recorded)."""
+        self._read_failures.append(_Failure(status, code, message))
 
     def add_media(self, body: bytes, mime_type: str) -> str:
         media_id = str(secrets.randbelow(10**15) + 10**15)
@@ -160,6 +165,9 @@ class FakeMeta:
             if set(body) != {"messaging_product", "status", "message_id"} or body["messaging_product"] != "whatsapp":
                 self.problems.append(f"mark as read: unexpected fields {sorted(body)}")
                 return _error(400, 100, "Invalid parameter")
+            if self._read_failures:
+                failure = self._read_failures.pop(0)
+                return _error(failure.status, failure.code, failure.message)
             self.reads.append(body["message_id"])
             return SinkResponse(200, json.dumps({"success": True}))
         problems = _check_send(body)

@@ -41,3 +41,11 @@ def test_transient_failures_give_up_after_the_give_up_time() -> None:
     decision = policy.decide(TimedOut("no submit_sm_resp"), 9, first, NOW)
     assert isinstance(decision, GiveUp)
     assert "no submit_sm_resp" in decision.reason
+
+
+@pytest.mark.parametrize("attempts", [47, 100, 2880], ids=["past-timedelta", "hundred", "a-day-at-30s"])
+def test_a_peer_down_for_many_attempts_is_still_retried_at_the_cap(attempts: int) -> None:
+    """2 s · 2^46 is beyond what a timedelta holds: the cap applies before the backoff becomes one."""
+    policy = RetryPolicy()
+    assert policy.decide(Unreachable("down"), attempts, NOW, NOW) == Retry(NOW + timedelta(seconds=30))
+    assert policy.decide(Throttled("slow down"), attempts, NOW, NOW) == Retry(NOW + timedelta(minutes=10))

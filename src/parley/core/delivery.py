@@ -90,7 +90,8 @@ class RetryPolicy:
     def delay(self, attempts: int, error: DeliveryError | None = None) -> timedelta:
         seconds = self.base.total_seconds() * self.factor ** min(max(0, attempts - 1), 64)
         cap = min(self.cap, self.link_cap) if isinstance(error, Unreachable) else self.cap
-        return min(timedelta(seconds=seconds), cap)
+        # Capped in seconds first: past ~46 attempts the raw backoff is beyond what a timedelta can hold.
+        return timedelta(seconds=min(seconds, cap.total_seconds()))
 
     def decide(self, error: DeliveryError, attempts: int, first_tried: datetime, now: datetime) -> Retry | GiveUp:
         """``attempts`` counts tries made so far, including the one that just failed."""

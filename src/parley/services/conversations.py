@@ -23,6 +23,7 @@ from parley.core.outbound import MAX_MESSAGE_LENGTH, OutboundError, check_text
 from parley.core.whatsapp_rules import MAX_TEXT, TemplateSpec
 from parley.services import conversation_access as access
 from parley.services import conversation_support as support
+from parley.services import whatsapp_read
 from parley.services.directory import DirectoryCache, User
 from parley.services.errors import ServiceError
 from parley.services.events import Event, EventBus
@@ -338,6 +339,7 @@ class Conversations:
         async with self._db.write() as conn:
             await self._member(conn, user, conversation_id)
             await store.mark_read(conn, conversation_id, user_key(user.id), now)
+            await whatsapp_read.request(conn, conversation_id, now)  # the customer's WhatsApp messages, at Meta
 
     async def _changed(self, conn: AsyncConnection, conversation_id: str, timeline: list[Any], now: datetime) -> Event:
         """Record a change; the caller publishes the event it returns after the commit (DESIGN: nothing is
