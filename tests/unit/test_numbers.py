@@ -10,6 +10,7 @@ from parley.core.numbers import (
     InvalidNumber,
     Npi,
     Ton,
+    customer_ids,
     from_smpp_address,
     is_nanp,
     number_type,
@@ -174,3 +175,16 @@ def test_alphanumeric_carrier_address_never_raises(addr: str) -> None:
 def test_smpp_address_round_trips(e164: str, region: str | None) -> None:
     addr, ton, npi = to_smpp_address(e164)
     assert from_smpp_address(addr, ton, npi, region) == e164
+
+
+@pytest.mark.parametrize(
+    ("stored", "shown"),
+    [
+        pytest.param("+15557654321", ("+15557654321", None), id="e164"),
+        pytest.param("US.13491208655302741918", (None, "US.13491208655302741918"), id="business-scoped-id"),
+        pytest.param("15557654321", (None, "15557654321"), id="digits-without-plus"),
+        pytest.param("+1234567890123456", (None, "+1234567890123456"), id="too-long-for-e164"),
+    ],
+)
+def test_only_an_e164_number_is_shown_as_a_number(stored: str, shown: tuple[str | None, str | None]) -> None:
+    assert customer_ids(stored) == shown

@@ -49,6 +49,12 @@ class Npi(IntEnum):
     ISDN = 1  # E.163/E.164
 
 
+def customer_ids(stored: str) -> tuple[str | None, str | None]:
+    """(external_number, external_id) of a stored customer: a WhatsApp contact without a phone number is stored by
+    its business-scoped user id (issue 12 §2), which is shown as an id, never as a number."""
+    return (stored, None) if _E164.fullmatch(stored) else (None, stored)
+
+
 def _clean(raw: str) -> str:
     """Drop separators and turn any Unicode decimal digit (full-width, Arabic-Indic, …) into ASCII."""
     stripped = _SEPARATORS.sub("", raw)

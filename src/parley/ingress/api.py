@@ -7,6 +7,7 @@ from typing import Annotated, Any, Protocol
 
 from fastapi import APIRouter, HTTPException, Query
 
+from parley.core.numbers import customer_ids
 from parley.core.outbound import OutboundError
 from parley.ingress.api_auth import CurrentUser as CurrentUser  # re-exported: the routers of /api/v2 use it
 from parley.ingress.inputs import Instant
@@ -36,11 +37,18 @@ def field_error(field: str, message: str, status: int = 422) -> HTTPException:
 
 def message_out(row: Any, history: list[Any] | None = None, media: list[dict[str, Any]] | None = None) -> MessageOut:
     data = _data(row)
+    sender, recipient, external_id = data["sender"], data["recipient"], None
+    if data.get("channel") == "whatsapp":  # an SMS's alphanumeric sender ID stays what it is: its `from`
+        if data["direction"] == "in":
+            sender, external_id = customer_ids(sender)
+        else:
+            recipient, external_id = customer_ids(recipient)
     return MessageOut(
         id=data["id"],
         direction=data["direction"],
-        from_=data["sender"],
-        to=data["recipient"],
+        from_=sender,
+        to=recipient,
+        external_id=external_id,
         body=data["body"],
         status=data["status"],
         segments=data["segments"],

@@ -19,7 +19,10 @@ class ConversationOut(BaseModel):
     id: str
     title: str
     company_number: str
-    external_number: str
+    external_number: str | None = Field(description="The customer's number; null for a customer known only by an id")
+    external_id: str | None = Field(
+        default=None, description="A WhatsApp customer without a phone number: their business-scoped user id"
+    )
     service: str | None
     assignee: str | None
     participants: list[str] = Field(description="Extensions of users and names of bots now in the conversation")

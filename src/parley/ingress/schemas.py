@@ -92,8 +92,11 @@ class MessageOut(BaseModel):
 
     id: str
     direction: Literal["out", "in"]
-    from_: str = Field(alias="from", serialization_alias="from")
-    to: str
+    from_: str | None = Field(alias="from", serialization_alias="from")
+    to: str | None = Field(description="null (as `from` of an inbound message) for a customer without a number")
+    external_id: str | None = Field(
+        default=None, description="A WhatsApp customer without a phone number: their business-scoped user id"
+    )
     body: str
     status: str
     segments: int

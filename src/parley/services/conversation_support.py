@@ -12,6 +12,7 @@ from parley.core.actions import ConversationState
 from parley.core.licenses import License
 from parley.core.membership import Candidate, Presence, Route
 from parley.core.number_config import NumberConfig, config_from_doc, effective
+from parley.core.numbers import customer_ids
 from parley.core.whatsapp_rules import window_expires_at
 from parley.services.directory import Config
 from parley.services.errors import ServiceError
@@ -135,11 +136,13 @@ async def active_user_ids(conn: AsyncConnection, conversation_id: str) -> frozen
 
 def view(conversation: Record, members: list[Record], unread: int) -> dict[str, Any]:
     """A conversation as the API and the console show it."""
+    number, external_id = customer_ids(conversation.external_number)
     return {
         "id": conversation.id,
         "title": conversation.title,
         "company_number": conversation.company_number,
-        "external_number": conversation.external_number,
+        "external_number": number,
+        "external_id": external_id,  # a WhatsApp customer without a phone number (then ``external_number`` is None)
         "service": conversation.service,
         "assignee": conversation.assignee,
         "participants": [m.extension if m.user_id is not None else m.bot for m in members if m.active],

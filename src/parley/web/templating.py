@@ -11,6 +11,7 @@ from fastapi import Request
 from fastapi.responses import HTMLResponse
 from fastapi.templating import Jinja2Templates
 
+from parley.core.numbers import customer_ids
 from parley.services.errors import ServiceError
 
 TEMPLATES = Path(__file__).with_name("templates")
@@ -45,6 +46,15 @@ class _Zone:
 
 _zone = _Zone()
 templates.env.filters["local"] = local_time
+
+
+def customer(stored: str) -> str:
+    """A stored customer as the console shows it: the number, or a WhatsApp contact's id (no number: issue 12 §2)."""
+    number, external_id = customer_ids(stored)
+    return number or f"WhatsApp user {external_id}"
+
+
+templates.env.filters["customer"] = customer
 
 
 def set_timezone(name: str) -> None:
