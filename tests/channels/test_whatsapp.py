@@ -12,7 +12,7 @@ import pytest
 import structlog
 
 from parley.channels.base import Inbound, MediaRef, MediaUnavailable, Outgoing, Receipt
-from parley.channels.whatsapp import NotOnWhatsApp, Template, WhatsAppChannel, WindowClosed, classify
+from parley.channels.whatsapp import NotOnWhatsApp, Template, TokenRejected, WhatsAppChannel, WindowClosed, classify
 from parley.channels.whatsapp_webhook import (
     WebhookProblem,
     WhatsAppWebhookError,
@@ -163,8 +163,8 @@ def graph_error(code: int, message: str = "Something") -> dict[str, Any]:
           for c in (4, 80007, 130429, 131048, 131056)],
         pytest.param(503, {}, Unreachable, True, None, id="http-503"),
         pytest.param(400, graph_error(131053), Unreachable, True, None, id="media-upload-131053"),
-        pytest.param(401, graph_error(190), Unreachable, True, None, id="token-190"),
-        pytest.param(401, {}, Unreachable, True, None, id="http-401"),
+        pytest.param(401, graph_error(190), TokenRejected, True, None, id="token-190"),
+        pytest.param(401, {}, TokenRejected, True, None, id="http-401"),
         pytest.param(400, graph_error(131047), WindowClosed, False, "131047", id="window-131047"),
         pytest.param(400, graph_error(131026), NotOnWhatsApp, False, "131026", id="not-on-whatsapp-131026"),
         pytest.param(400, graph_error(100, "Invalid parameter"), Rejected, False, "100", id="other-4xx"),

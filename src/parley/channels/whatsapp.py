@@ -39,6 +39,7 @@ from parley.core.whatsapp_rules import MAX_CAPTION, MAX_TEXT, media_kind
 THROTTLE_CODES = frozenset({"4", "80007", "130429", "131048", "131056", "133016"})
 RETRY_CODES = frozenset({"131053"})  # media upload error: Meta could not fetch the link this time
 TOKEN_CODES = frozenset({"190"})  # access token expired, revoked or wrong
+TOKEN_STATE = "access token expired or wrong"
 MAX_TEMPLATE_PAGES = 50
 TEMPLATE_FIELDS = "id,name,language,category,status,rejected_reason,components"  # rejected_reason only if asked
 _PLACEHOLDER = re.compile(r"\{\{\s*([A-Za-z0-9_]+)\s*\}\}")
@@ -49,6 +50,11 @@ class WindowClosed(Rejected):
 
     def __init__(self, reason: str) -> None:
         super().__init__(reason, code="131047")
+
+
+class TokenRejected(Unreachable):
+    """190 or HTTP 401: the access token expired, was revoked or is wrong. Retried (messages wait) while the admin
+    renews it; the transport's state says so in the console meanwhile (`WhatsAppChannel.state`)."""
 
 
 class NotOnWhatsApp(Rejected):
@@ -91,7 +97,7 @@ def classify(status_code: int, payload: object) -> DeliveryError:
     if status_code == 429 or code in THROTTLE_CODES:
         return Throttled(what)
     if code in TOKEN_CODES or status_code == 401:
-        return Unreachable(f"{what}; the access token expired or is wrong: renew it in the transport")
+        return TokenRejected(f"{what}; the access token expired or is wrong: renew it in the transport")
     if status_code >= 500 or code in RETRY_CODES:
         return Unreachable(what)
     if code == "131047":
@@ -148,6 +154,10 @@ class WhatsAppChannel:
         self._timeout = timeout
         self._media_timeout = media_timeout
         self._client: httpx.AsyncClient | None = None
+        # What the admin console shows (as an SMPP bind's state): "ready", or TOKEN_STATE since Meta last refused
+        # the access token (until a call succeeds), with Meta's reason in ``last_error``.
+        self.state = "ready"
+        self.last_error: str | None = None
 
     def describe(self) -> str:
         """A line for logs (never the access token)."""
@@ -274,7 +284,11 @@ class WhatsAppChannel:
             raise Unreachable(self._scrub(f"WhatsApp could not be reached: {type(exc).__name__}: {exc}")) from exc
         payload = _json(self._scrub_bytes(content))
         if not 200 <= response.status_code < 300:
-            raise classify(response.status_code, payload)
+            error = classify(response.status_code, payload)
+            if isinstance(error, TokenRejected):
+                self.state, self.last_error = TOKEN_STATE, error.reason
+            raise error
+        self.state, self.last_error = "ready", None
         return payload
 
     # --- media ---------------------------------------------------------------------------------------------------

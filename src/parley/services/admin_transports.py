@@ -15,6 +15,7 @@ from datetime import datetime
 from typing import Any
 
 import httpx
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 from parley.channels.base import Outgoing
 from parley.channels.curl import CurlChannel
@@ -31,7 +32,7 @@ from parley.services.transports import Transports
 from parley.store import admin as store
 from parley.store import directory
 from parley.store.db import Database
-from parley.store.tables import transports
+from parley.store.tables import numbers, transports
 
 TEST_TEXT = "Parley test message"
 MAX_SMPP_SYSTEM_ID, MAX_SMPP_PASSWORD = 15, 8  # SMPP 3.4 §4.1.1: C-Octet Strings of 16 and 9 octets
@@ -91,6 +92,7 @@ class TransportAdmin:
         if name is not None:
             form = {**form, "name": name}
         entry = form_entry(form, numbers=("port", "window", "throughput"))
+        region = (await self._cache.config()).country  # a WhatsApp transport's number, as people type it
         async with self._db.write() as conn:
             existing = await store.find(conn, transports, "name", name) if name is not None else None
             if name is not None and existing is None:
@@ -105,8 +107,10 @@ class TransportAdmin:
                     entry["command"] = unmask(str(entry["command"]), stored)
                 except MaskMismatch as exc:
                     raise AdminError.on("command", str(exc)) from None
-            t = check_entry(spec.read_transport, entry)
+            t = check_entry(spec.read_transport, entry, region)
             problems = _channel_problems(t)
+            if t.kind == "whatsapp":
+                problems += await _whatsapp_problems(conn, t)
             if name is None and await store.find(conn, transports, "name", t.name) is not None:
                 problems.append(("name", f'"{t.name}" is already a transport'))
             curl = await store.curl_transport(conn)
@@ -202,12 +206,27 @@ def _channel_problems(t: spec.TransportSpec) -> list[tuple[str | None, str]]:
     return problems
 
 
+async def _whatsapp_problems(conn: AsyncConnection, t: spec.TransportSpec) -> list[tuple[str | None, str]]:
+    """As provisioning (issue 12 §1): the number it serves is a company number with ``whatsapp = true``, and no other
+    WhatsApp transport serves it."""
+    number = str(t.config["number"])
+    row = await store.find(conn, numbers, "number", number)
+    if row is None or not row.whatsapp:
+        return [("number", f"{number} is not a company number with WhatsApp on: tick WhatsApp on it in Numbers first")]
+    for other in await directory.list_transports(conn):
+        if other.kind == "whatsapp" and other.name != t.name and other.config.get("number") == number:
+            return [("number", f'{number} is already served on WhatsApp by "{other.name}"')]
+    return []
+
+
 def _view(row: Any, live: dict[str, Any] | None) -> dict[str, Any]:
     config = dict(row.config)
     if row.kind == "curl":
         where = redact(parse_curl(config["command"]).url) if _parses(config["command"]) else "(cannot be parsed)"
     elif row.kind == "smpp":
         where = f"{config['host']}:{config['port']} as {config['system_id']}"
+    elif row.kind == "whatsapp":
+        where = f"{config.get('number', '')} · phone number id {config.get('phone_number_id', '')}"
     else:  # an HTTP carrier
         account = config.get("account_sid") or config.get("messaging_profile_id") or ""
         where = f"{config.get('api_base', '')} {account}".strip()

@@ -1,4 +1,4 @@
-"""Admin pages for transports: the list with live state; curl, SMPP, Twilio and Telnyx forms; "send test"."""
+"""Admin pages for transports: the list with live state; curl, SMPP, Twilio, Telnyx and WhatsApp forms; "send test"."""
 
 from __future__ import annotations
 
@@ -17,7 +17,7 @@ from parley.web.templating import field_errors, render
 if TYPE_CHECKING:
     from parley.bootstrap import Parley
 
-KINDS = tuple(k for k in TRANSPORT_KINDS if k != "whatsapp")  # WhatsApp: provisioning only, for now
+KINDS = TRANSPORT_KINDS
 
 
 def transport_url(name: str) -> str:
@@ -34,8 +34,12 @@ def router(parley: Parley) -> APIRouter:
     pages = APIRouter(prefix="/admin/transports", include_in_schema=False)
 
     def context(kind: str, editing: str | None) -> dict[str, Any]:
-        http = kind in HTTP_CARRIERS
-        roles = ["carrier"] if http else [r for r in TRANSPORT_ROLES if kind == "curl" or r != "curl"]
+        if kind == "whatsapp":
+            roles = ["whatsapp"]
+        elif kind in HTTP_CARRIERS:
+            roles = ["carrier"]
+        else:
+            roles = [r for r in TRANSPORT_ROLES if r != "whatsapp" and (kind == "curl" or r != "curl")]
         return {
             "kind": kind,
             "editing": editing,
@@ -58,7 +62,8 @@ def router(parley: Parley) -> APIRouter:
     @pages.get("/new")
     async def new_transport(request: Request, _: AdminSession, kind: str = "curl") -> Response:
         kind = kind if kind in KINDS else "curl"
-        values = {"role": "curl" if kind == "curl" else "carrier", "port": 2775}
+        role = {"curl": "curl", "whatsapp": "whatsapp"}.get(kind, "carrier")
+        values = {"role": role, "port": 2775}
         return render(request, "admin/transport.html", {**context(kind, None), "values": values, "errors": {}})
 
     @pages.post("/new")
