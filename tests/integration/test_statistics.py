@@ -158,7 +158,8 @@ async def test_admin_sees_everyones_figures_per_local_day_user_number_and_status
         ("delivered", "out"): 2, ("sent", "out"): 1, ("failed", "out"): 1, ("received", "in"): 2
     }  # fmt: skip
     assert figures["totals"] == {
-        "in": 2, "out": 4, "segments_out": 7, "mms_in": 0, "mms_out": 0, "cost_text": "0.0158 USD", "mms_cost_text": ""
+        "in": 2, "out": 4, "segments_out": 7, "mms_in": 0, "mms_out": 0, "cost_text": "0.0158 USD", "mms_cost_text": "",
+        "whatsapp_in": 0, "whatsapp_out": 0,
     }  # fmt: skip
 
 
@@ -183,7 +184,8 @@ async def test_an_agent_sees_only_what_they_sent_and_what_came_into_their_conver
     figures = await statistics.overview(bob, await statistics.period("this-month"), user="101")
     assert [u["extension"] for u in figures["by_user"]] == ["102"]
     assert figures["totals"] == {
-        "in": 2, "out": 1, "segments_out": 3, "mms_in": 0, "mms_out": 0, "cost_text": "", "mms_cost_text": ""
+        "in": 2, "out": 1, "segments_out": 3, "mms_in": 0, "mms_out": 0, "cost_text": "", "mms_cost_text": "",
+        "whatsapp_in": 0, "whatsapp_out": 0,
     }  # fmt: skip
     assert {(s["status"], s["direction"]): s["messages"] for s in figures["by_status"]} == {
         ("delivered", "out"): 1,
@@ -278,7 +280,7 @@ async def test_mms_are_counted_apart_from_sms_and_charged_at_the_mms_price_outsi
     figures = await statistics.overview(alice, await statistics.period("this-month"))
     assert figures["totals"] == {
         "in": 2, "out": 5, "segments_out": 8, "mms_in": 2, "mms_out": 3,
-        "cost_text": "0.0637 USD", "mms_cost_text": "0.04 USD",
+        "cost_text": "0.0637 USD", "mms_cost_text": "0.04 USD", "whatsapp_in": 0, "whatsapp_out": 0,
     }  # fmt: skip
     by_user = {u["extension"]: u for u in figures["by_user"]}
     keys = ("sent", "received", "segments", "mms_sent", "mms_received", "cost_text", "used")
@@ -304,3 +306,36 @@ async def test_mms_are_counted_apart_from_sms_and_charged_at_the_mms_price_outsi
     assert channels["0m0"] == ("mms", "")
     page = await statistics.messages(await statistics.query(alice, ReportFilter()), before=None)
     assert {m.id: m.channel for m in page["messages"]}[bobs[0]["id"]] == "mms"
+
+
+async def test_whatsapp_messages_are_counted_apart_from_sms_and_mms(
+    db: Database, seeded: dict[str, int], statistics: Statistics, clock: Clock
+) -> None:
+    alice, bob = await who(db, "101"), await who(db, "102")
+    now = clock()
+    async with db.write() as conn:
+        await message_store.add_all(
+            conn,
+            [
+                message("0w1", "out", now, user_id=alice.id, channel="whatsapp", status="read"),
+                message("0w2", "out", now, user_id=alice.id, channel="whatsapp"),
+                message("0w3", "in", now, conversation_id="c1", channel="whatsapp"),
+                message("0w4", "in", now, conversation_id="c2", channel="whatsapp", sender="US.1349120865530"),
+            ],
+        )
+    figures = await statistics.overview(alice, await statistics.period("this-month"))
+    totals = figures["totals"]
+    assert (totals["whatsapp_out"], totals["whatsapp_in"]) == (2, 2)
+    assert (totals["out"], totals["in"], totals["mms_out"], totals["mms_in"]) == (4, 2, 0, 0)  # as before
+    by_user = {u["extension"]: u for u in figures["by_user"]}
+    keys = ("sent", "received", "whatsapp_sent", "whatsapp_received")
+    assert {ext: tuple(by_user[ext][k] for k in keys) for ext in ("101", "102")} == {
+        "101": (3, 1, 2, 1),
+        "102": (1, 2, 0, 2),
+    }
+    numbers = {n["number"]: (n["out"], n["in"], n["whatsapp_out"], n["whatsapp_in"]) for n in figures["by_number"]}
+    assert numbers[SUPPORT] == (3, 2, 2, 2)
+    today = {d["day"].isoformat(): (d["out"], d["in"]) for d in figures["days"]}["2026-11-24"]
+    assert today == (2, 2)  # the chart counts every message, WhatsApp too
+    theirs = await statistics.overview(bob, await statistics.period("this-month"))
+    assert (theirs["totals"]["whatsapp_out"], theirs["totals"]["whatsapp_in"]) == (0, 2)

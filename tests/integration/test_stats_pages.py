@@ -83,7 +83,38 @@ async def test_the_overview_shows_sms_and_mms_apart_and_the_cost_of_both(tmp_pat
         "3",
         "2",
         "1",
-    ]  # SMS out, in, segments; MMS out, in
+        "0",
+        "0",
+    ]  # SMS out, in, segments; MMS out, in; WhatsApp out, in
+
+
+async def test_the_overview_and_the_report_show_whatsapp_apart(tmp_path: Path) -> None:
+    async with in_process(tmp_path, with_mms_price()) as app:
+        await alice_sends_sms_and_mms_and_a_customer_sends_mms(app)
+        alice_user = await app.parley.cache.user("101")
+        assert alice_user is not None
+        now = utcnow()
+        sent = {**outbound_row(sender=SUPPORT, to=CUSTOMER, text="on WhatsApp", now=now, user_id=alice_user.id,
+                               source="api"), "channel": "whatsapp"}  # fmt: skip
+        received = {**sent, "id": new_id(), "direction": "in", "user_id": None, "sender": CUSTOMER,
+                    "recipient": SUPPORT, "status": "received"}  # fmt: skip
+        async with app.parley.db.write() as conn:
+            await message_store.add_all(conn, [sent, received])
+        async with console_client(app, ALICE) as (alice, _):
+            page = (await alice.get("/stats")).text
+            report = (await alice.get("/stats/messages")).text
+    totals = {
+        key: cell(page, f"total-{key}") for key in ("out", "in", "mms-out", "mms-in", "whatsapp-out", "whatsapp-in")
+    }
+    assert totals == {"out": "3", "in": "0", "mms-out": "2", "mms-in": "1", "whatsapp-out": "1", "whatsapp-in": "1"}
+    row = re.search(r'<tr data-extension="101">(.*?)</tr>', page, re.S)
+    assert row is not None
+    by_class = dict(re.findall(r'<td class="([a-z-]+)">([^<]*)', row.group(1)))
+    assert (by_class["sent"], by_class["whatsapp-sent"]) == ("3", "1")
+    number = re.search(rf"<tr><th scope=\"row\">{re.escape(SUPPORT)}</th>(.*?)</tr>", page)
+    assert number is not None
+    assert re.findall(r"<td>(\d+)</td>", number.group(1))[-2:] == ["1", "1"]  # WhatsApp out, in
+    assert re.findall(r'<td class="channel">(\w+)</td>', report).count("WhatsApp") == 2
 
 
 async def test_the_report_and_its_csv_name_each_messages_channel(tmp_path: Path) -> None:

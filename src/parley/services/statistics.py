@@ -1,5 +1,5 @@
 """Statistics and reports (issue 5 item 5): messages per day, by user, by number, by status; cost and quota.
-SMS and MMS are counted apart and both charged (issue 11 §6).
+SMS and MMS are counted apart and both charged (issue 11 §6); WhatsApp messages apart from both (issue 12).
 
 Agents see their own figures (what they sent, what came into their conversations); admins see everyone's and may
 narrow to one user. Days are calendar days in the PBX zone; a period is a run of whole local days.
@@ -122,18 +122,19 @@ def offset_spans(since: datetime, until: datetime, zone: ZoneInfo) -> list[Span]
 
 
 def _channel_counts() -> dict[str, int]:
-    """SMS and MMS counted apart (issue 11 §6): ``in``/``out``/``segments_out`` are SMS, ``mms_*`` MMS."""
-    return {"in": 0, "out": 0, "segments_out": 0, "mms_in": 0, "mms_out": 0}
+    """SMS, MMS and WhatsApp counted apart (issue 11 §6, issue 12): ``in``/``out``/``segments_out`` are SMS,
+    ``mms_*`` MMS, ``whatsapp_*`` WhatsApp."""
+    return {"in": 0, "out": 0, "segments_out": 0, "mms_in": 0, "mms_out": 0, "whatsapp_in": 0, "whatsapp_out": 0}
 
 
 def _count(entry: dict[str, Any], g: Any) -> None:
-    """Add a `count_grouped` group to SMS or MMS counts; other channels (WhatsApp) are counted by day only."""
+    """Add a `count_grouped` group to the SMS, MMS or WhatsApp counts."""
     if g.channel == "sms":
         entry[g.direction] += int(g.messages)
         if g.direction == "out":
             entry["segments_out"] += int(g.segments)
-    elif g.channel == "mms":
-        entry[f"mms_{g.direction}"] += int(g.messages)
+    elif g.channel in ("mms", "whatsapp"):
+        entry[f"{g.channel}_{g.direction}"] += int(g.messages)
 
 
 def _add_cost(cost: dict[str, Decimal], g: Any) -> None:
@@ -200,8 +201,8 @@ class Statistics:
     async def overview(self, actor: User, period: Period, user: str = "", users_page: int = 1) -> dict[str, Any]:
         """The /stats figures: per day, per user (a page), per company number, per status, and the totals.
 
-        Per day and per status count every message; per user, per number and the totals count SMS and MMS apart
-        (``sent``/``in``/``out``/``segments`` are SMS, ``mms_*`` MMS) and cost both.
+        Per day and per status count every message; per user, per number and the totals count SMS, MMS and WhatsApp
+        apart (``sent``/``in``/``out``/``segments`` are SMS, ``mms_*`` MMS, ``whatsapp_*`` WhatsApp) and cost them.
         """
         user_id = await self._scope(actor, user)
         zone = await self.zone()
@@ -241,7 +242,8 @@ class Statistics:
         for uid, person in people.items():
             rows[uid] = {
                 "extension": person.extension, "name": person.name, "sent": 0, "received": 0, "segments": 0,
-                "mms_sent": 0, "mms_received": 0, "cost": {}, "used": used.get(uid, 0),
+                "mms_sent": 0, "mms_received": 0, "whatsapp_sent": 0, "whatsapp_received": 0, "cost": {},
+                "used": used.get(uid, 0),
                 "package": int(person.sms_package),
             }  # fmt: skip
         for g in groups:
@@ -251,16 +253,16 @@ class Statistics:
             if g.channel == "sms":
                 row["sent"] += int(g.messages)
                 row["segments"] += int(g.segments)
-            elif g.channel == "mms":
-                row["mms_sent"] += int(g.messages)
+            elif g.channel in ("mms", "whatsapp"):
+                row[f"{g.channel}_sent"] += int(g.messages)
             _add_cost(row["cost"], g)
         for r in received:
-            if r.user_id in rows and r.channel in ("sms", "mms"):
-                rows[r.user_id]["received" if r.channel == "sms" else "mms_received"] += int(r.received)
+            if r.user_id in rows and r.channel in ("sms", "mms", "whatsapp"):
+                rows[r.user_id]["received" if r.channel == "sms" else f"{r.channel}_received"] += int(r.received)
         for row in rows.values():
             row["cost_text"] = _money(row["cost"])
             row["quota_percent"] = min(100, round(100 * row["used"] / row["package"])) if row["package"] else 100
-        activity = ("sent", "received", "mms_sent", "mms_received")
+        activity = ("sent", "received", "mms_sent", "mms_received", "whatsapp_sent", "whatsapp_received")
         return sorted(rows.values(), key=lambda r: (-sum(r[k] for k in activity), r["extension"]))
 
     @staticmethod
@@ -269,7 +271,7 @@ class Statistics:
         for r in rows:
             entry = numbers.setdefault(r.number, {"number": r.number, **_channel_counts()})
             _count(entry, r)
-        activity = ("in", "out", "mms_in", "mms_out")
+        activity = ("in", "out", "mms_in", "mms_out", "whatsapp_in", "whatsapp_out")
         return sorted(numbers.values(), key=lambda n: (-sum(n[k] for k in activity), n["number"]))
 
     @staticmethod
