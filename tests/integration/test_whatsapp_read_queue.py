@@ -38,7 +38,8 @@ async def seed(db: Database, clock: Clock, *wamids: str | None) -> list[str]:
     async with db.write() as conn:
         await conn.execute(conversations.insert().values(
             id="c1", thread_key=f"{SUPPORT}|{CUSTOMER}|-", company_number=SUPPORT, external_number=CUSTOMER,
-            title=CUSTOMER, unrouted=False, created_at=now, updated_at=now))  # fmt: skip
+            title=CUSTOMER, unrouted=False, created_at=now, updated_at=now,
+            whatsapp_last_inbound_at=now if wamids else None))  # fmt: skip
         ids = []
         for n, wamid in enumerate(wamids):
             at = now + timedelta(seconds=n)
@@ -119,3 +120,9 @@ async def test_a_message_without_a_wamid_is_not_asked_for(db: Database, clock: C
     assert await waread_jobs(db) == ["m0"]
     assert await WhatsAppReads(db, {"wa-main": channel}.get, clock, worker="w1").mark_due() == 1
     assert channel.marked == ["wamid.a"]
+
+
+async def test_a_conversation_without_whatsapp_messages_asks_for_nothing(db: Database, clock: Clock) -> None:
+    await seed(db, clock)
+    await read(db, clock)
+    assert await waread_jobs(db) == []

@@ -14,7 +14,7 @@ import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from parley.store.tables import jobs, message_events, messages
+from parley.store.tables import conversations, jobs, message_events, messages
 
 KIND = "waread"
 MARKED = "read"  # the message_events status of a message marked read at Meta
@@ -36,7 +36,11 @@ class ToMark:
 
 
 async def newest_inbound(conn: AsyncConnection, conversation_id: str) -> list[Candidate]:
-    """The conversation's latest inbound WhatsApp messages, newest first, with whether each is marked and its job."""
+    """The conversation's latest inbound WhatsApp messages, newest (last received) first, with whether each is
+    marked and its job. A conversation the customer never wrote in on WhatsApp costs one primary-key read."""
+    wrote = sa.select(conversations.c.whatsapp_last_inbound_at).where(conversations.c.id == conversation_id)
+    if await conn.scalar(wrote) is None:
+        return []
     marked = (
         sa.select(message_events.c.id)
         .where(message_events.c.message_id == messages.c.id, message_events.c.status == MARKED)
@@ -51,7 +55,7 @@ async def newest_inbound(conn: AsyncConnection, conversation_id: str) -> list[Ca
             messages.c.channel == "whatsapp",
             messages.c.carrier_id.is_not(None),
         )
-        .order_by(messages.c.created_at.desc(), messages.c.id.desc())
+        .order_by(messages.c.id.desc())  # ix_messages_conversation_latest: no sort however long the conversation
         .limit(LOOK_BACK)
     )
     return [Candidate(r.id, bool(r.marked), r.kind) for r in (await conn.execute(query)).all()]
