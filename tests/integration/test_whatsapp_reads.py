@@ -15,7 +15,7 @@ from structlog.testing import capture_logs
 from parley.bootstrap import utcnow
 from parley.services.whatsapp_read import WhatsAppReads
 from parley.store.tables import jobs, message_events, messages
-from tests.support.app import ALICE, InProcess, in_process
+from tests.support.app import ALICE, InProcess, console_client, in_process
 from tests.support.fake_meta import FakeMeta
 from tests.support.provisioning import document
 
@@ -161,5 +161,18 @@ async def test_a_newest_message_that_still_has_another_job_is_passed_over_for_th
             await conn.execute(jobs.insert().values(message_id=newest, kind="route", due_at=due, attempts=0))
         await member_reads(app, cid)
         assert await waread_jobs(app) == [("wamid.one", 0)]
+        assert await reads(app, Clock()).mark_due() == 1
+        assert meta.reads == ["wamid.one"]
+
+
+async def test_the_console_marking_the_conversation_read_asks_meta_too(tmp_path: Path) -> None:
+    meta = FakeMeta()
+    async with whatsapp_app(tmp_path, meta) as app:
+        cid = await customer_writes(app, meta, "wamid.one")
+        async with console_client(app, ALICE) as (alice, csrf):
+            assert (await alice.get(f"/inbox/{cid}")).status_code == 200  # a GET alone marks nothing
+            assert await waread_jobs(app) == []
+            read = await alice.post(f"/inbox/{cid}/read", headers={"X-CSRF-Token": csrf})
+            assert read.status_code == 204
         assert await reads(app, Clock()).mark_due() == 1
         assert meta.reads == ["wamid.one"]

@@ -38,6 +38,10 @@ async def test_an_admin_adds_a_whatsapp_number_and_edits_it_without_retyping_its
         assert added.status_code == 303, added.text
         page = await alice.get("/admin/transports/wa-main")
         assert "106540352242922" in page.text and "Send a test SMS" not in page.text
+        test = await alice.post(
+            "/admin/transports/wa-main/test", data={"csrf": csrf, "to": "+15557654321"}, headers={"HX-Request": "true"}
+        )
+        assert "not sent: try a WhatsApp number from a conversation" in test.text
         assert not any(secret in page.text for secret in SECRETS.values())
 
         blanks = {**FORM, "access_token": "", "app_secret": "", "verify_token": "", "waba_id": "102290129340399"}

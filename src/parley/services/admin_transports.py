@@ -158,6 +158,8 @@ class TransportAdmin:
         )
         if row.kind == "curl":
             return await _curl_test(row, message, http)
+        if row.kind == "whatsapp":  # Meta takes free text only within a customer's 24-hour window
+            return TestOutcome(False, "not sent: try a WhatsApp number from a conversation the customer started")
         channel = self._live.channel(name)
         if channel is None or getattr(channel, "state", "bound") != "bound":
             state = (
