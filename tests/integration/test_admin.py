@@ -269,3 +269,17 @@ async def test_an_smpp_test_goes_through_the_running_bound_channel(admin: Admin,
     assert outcome.ok and "abc123" in outcome.summary
     await admin.transports.delete(alice, "carrier")
     assert await admin.transports.list_(alice) == []
+
+
+async def test_a_bots_whatsapp_template_is_saved_shown_and_checked_by_field(admin: Admin, db: Database) -> None:
+    alice = await user(db, "101")
+    form = {"name": "Night bot", "message": "Closed", "template_name": "we_are_closed",
+            "template_language": "it_IT", "template_variables": "Support\n 9am \n"}  # fmt: skip
+    await admin.save_bot(alice, form)
+    (bot,) = await admin.bots(alice)
+    assert bot == {"name": "Night bot", "message": "Closed", "template_name": "we_are_closed",
+                   "template_language": "it_IT", "template_variables": "Support\n9am"}  # fmt: skip
+    bad = {**form, "template_language": "x"}
+    assert (await problems(admin.save_bot(alice, bad, "Night bot")))["template_language"]
+    await admin.save_bot(alice, {"message": "Closed", "template_name": ""}, "Night bot")  # no name: no template
+    assert (await admin.bots(alice))[0]["template_name"] == ""

@@ -22,6 +22,8 @@ SETTINGS = {
             "once_per_conversation": True,
         }
     ],
+    "fallback": "sms",
+    "fallback_after": "10m",
 }
 
 
@@ -34,6 +36,8 @@ def submitted(values: dict[str, Any]) -> FormData:
         ("timezone", str(values["timezone"])),
         ("rule_count", str(len(values["rules"]))),
         ("action_count", str(len(values["actions"]))),
+        ("fallback", str(values["fallback"])),
+        ("fallback_after", str(values["fallback_after"])),
     ]
     if values["hours_enabled"]:
         pairs.append(("hours_enabled", "on"))
@@ -103,3 +107,12 @@ def test_what_the_core_refuses_lands_next_to_the_rows_typed() -> None:
     # The one condition filled in (the second slot) moves up to the first, and its problem with it.
     assert set(errors) == {"rule0_ranges", "action0_cond0_after"}
     assert "shorter than 5 seconds" in errors["action0_cond0_after"]
+
+
+def test_a_fallback_problem_is_shown_under_its_field() -> None:
+    assert number_form.problem_fields(["settings.fallback_after: must be between 30s and 1d"]) == {
+        "fallback_after": "must be between 30s and 1d"
+    }
+    assert number_form.problem_fields(['settings.fallback: "fax" is not one of sms']) == {
+        "fallback": '"fax" is not one of sms'
+    }

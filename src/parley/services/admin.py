@@ -161,19 +161,31 @@ class Admin:
         require_admin(actor)
         async with self._db.read() as conn:
             rows, _ = await store.page(conn, bots, "name", offset=0, limit=1000)
-        return [{"name": r.name, "message": r.message} for r in rows]
+        return [{"name": r.name, "message": r.message, **_template_fields(r.whatsapp_template)} for r in rows]
 
     async def save_bot(self, actor: User, form: dict[str, str], name: str | None = None) -> str:
-        """Create a bot or change its message (a bot keeps its name: routing and actions refer to it)."""
+        """Create a bot or change its message and WhatsApp template (a bot keeps its name: routing and actions
+        refer to it). The form's ``template_name``, ``template_language`` and ``template_variables`` (one per line)
+        are the `[[bots]] whatsapp_template` of provisioning; no name, no template."""
         require_admin(actor)
         if name is not None:
             form = {**form, "name": name}
-        b = check_entry(spec.read_bot, form_entry(form))
+        entry = form_entry({k: v for k, v in form.items() if not k.startswith("template_")})
+        if form.get("template_name", "").strip():
+            lines = form.get("template_variables", "").splitlines()
+            entry["whatsapp_template"] = {"name": form["template_name"].strip(),
+                                          "language": form.get("template_language", "").strip() or "en_US",
+                                          "variables": [v.strip() for v in lines if v.strip()]}  # fmt: skip
+        try:
+            b = check_entry(spec.read_bot, entry)
+        except AdminError as exc:
+            raise AdminError(exc.status, [(_template_field(f), m) for f, m in exc.all]) from None
         async with self._db.write() as conn:
             existing = await store.find(conn, bots, "name", b.name)
             if name is None and existing is not None:
                 raise AdminError.on("name", f'"{b.name}" is already a bot')
-            await directory.upsert(conn, bots, "name", {"name": b.name, "message": b.message})
+            row = {"name": b.name, "message": b.message, "whatsapp_template": b.whatsapp_template}
+            await directory.upsert(conn, bots, "name", row)
         self._cache.invalidate()
         return b.name
 
@@ -358,3 +370,20 @@ def _names_agent(doc: Any, extension: str) -> bool:
     return any(r.kind == "agent" and r.target == extension for r in routes) or any(
         isinstance(t, AddMembers) and extension in t.extensions for t in tasks
     )
+
+
+def _template_fields(doc: Any) -> dict[str, str]:
+    """A bot's WhatsApp template as the form's fields."""
+    doc = doc if isinstance(doc, dict) else {}
+    return {"template_name": str(doc.get("name") or ""), "template_language": str(doc.get("language") or ""),
+            "template_variables": "\n".join(str(v) for v in doc.get("variables") or [])}  # fmt: skip
+
+
+def _template_field(field: str | None) -> str | None:
+    """``whatsapp_template.variables[1]`` → the form field that holds it."""
+    if field is None or not field.startswith("whatsapp_template"):
+        return field
+    for part in ("name", "language", "variables"):
+        if field.startswith(f"whatsapp_template.{part}"):
+            return f"template_{part}"
+    return "template_name"

@@ -64,6 +64,8 @@ def from_settings(linked_service: str | None, settings: Mapping[str, Any], defau
         "timezone": hours["timezone"] if hours else default_timezone,
         "rules": [{"days": r["days"], "ranges": ", ".join(r["ranges"])} for r in hours["rules"]] if hours else [],
         "actions": actions,
+        "fallback": settings.get("fallback") or "",
+        "fallback_after": settings.get("fallback_after") or "",
     }
 
 
@@ -103,6 +105,8 @@ def from_form(form: Any) -> dict[str, Any]:
         "timezone": text("timezone"),
         "rules": rules,
         "actions": actions,
+        "fallback": text("fallback"),
+        "fallback_after": text("fallback_after"),
     }
 
 
@@ -158,6 +162,9 @@ def to_settings(values: Mapping[str, Any]) -> dict[str, Any]:
         actions.append({"name": a["name"], "conditions": conditions, "task": task, "once_per_conversation": a["once"]})
     if actions:
         doc["actions"] = actions
+    for key in ("fallback", "fallback_after"):  # WhatsApp first, then SMS (a number on WhatsApp)
+        if values.get(key):
+            doc[key] = values[key]
     return doc
 
 
@@ -171,7 +178,7 @@ def problem_fields(problems: list[str]) -> dict[str, str]:
 
 
 def _field(path: str) -> str:
-    for key in ("linked_service", "routing", "out_of_hours"):
+    for key in ("linked_service", "routing", "out_of_hours", "fallback_after", "fallback"):
         if path.startswith(f"settings.{key}"):
             return key
     if match := _RULE.match(path):
