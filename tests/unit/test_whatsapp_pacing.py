@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -83,7 +84,7 @@ def test_any_batch_keeps_both_limits(last_ms: dict[str, int], rate: int, tail_ms
     due = due_times(recipients, now=NOW, rate=rate, tail=tail, last_to=last_to)
     assert set(due) == set(recipients)
     times = sorted(due.values())
-    assert all(b - a >= interval(rate) for a, b in zip(times, times[1:], strict=False))
+    assert all(b - a >= interval(rate) for a, b in itertools.pairwise(times))
     assert all(t >= NOW for t in times)
     assert tail is None or all(t >= tail + interval(rate) for t in times)
     assert all(due[r] >= last_to[r] + CUSTOMER_GAP for r in last_to)

@@ -21,6 +21,7 @@ DEFAULT_API_BASE = {
     "whatsapp": "https://graph.facebook.com/v21.0",
 }
 # Fields that hold secrets: never in an answer or a log (services/admin_transports.py, transport_secrets.py).
+DEFAULT_WHATSAPP_RATE = 80  # messages per second: Meta's default throughput for a business number
 SECRET_FIELDS = ("password", "auth_token", "api_key", "access_token", "app_secret", "verify_token")
 
 
@@ -53,6 +54,8 @@ def read_kind_config(kind: str, role: str, r: Reader, *, region: str | None = No
             "app_secret": r.str_("app_secret", required=True),
             "verify_token": r.str_("verify_token", required=True),
             "api_base": _api_base(r, kind),
+            # Messages per second this number may send (Meta's throughput; campaigns are paced to it).
+            "rate": r.int_("rate", DEFAULT_WHATSAPP_RATE, minimum=1),
         }
     if kind == "curl":
         return {"command": r.str_("command", required=True)}

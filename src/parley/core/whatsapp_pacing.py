@@ -20,7 +20,6 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime, timedelta
 
 CUSTOMER_GAP = timedelta(seconds=6)
-DEFAULT_RATE = 80  # messages per second: Meta's default throughput for a business number
 HORIZON = timedelta(seconds=60)  # queue at most this far ahead: a stop withdraws little, a rate change applies soon
 
 

@@ -9,6 +9,7 @@ A recipient outside the campaign's sending hours (in the recipient's own time zo
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -16,15 +17,20 @@ import sqlalchemy as sa
 import structlog
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from parley.core import whatsapp_pacing as pacing
+from parley.core.campaign_templates import fill
 from parley.core.characters import clean, problem
 from parley.core.outbound import MAX_MESSAGE_LENGTH
 from parley.core.sending_hours import next_allowed, parse_sending_hours, recipient_zone
 from parley.core.templates import render
+from parley.core.whatsapp_rules import TemplateSpec
 from parley.logs import Failures, one_line
+from parley.services.campaign_whatsapp import TemplateResolver, resolve, whatsapp_number
 from parley.services.campaigns import plus_one_needs_a_number
 from parley.services.directory import DirectoryCache, User, user_from_row
+from parley.services.errors import ServiceError
 from parley.services.send import charge_rows, enqueue_rows, outbound_row
-from parley.store import blocklist
+from parley.store import blocklist, messages, queue
 from parley.store import campaigns as store
 from parley.store.db import Database
 from parley.store.tables import Record, users
@@ -37,9 +43,16 @@ BATCH = 500
 
 class CampaignRunner:
     def __init__(
-        self, db: Database, cache: DirectoryCache, clock: Callable[[], datetime], *, on_enqueued: Callable[[], None]
+        self,
+        db: Database,
+        cache: DirectoryCache,
+        clock: Callable[[], datetime],
+        *,
+        on_enqueued: Callable[[], None],
+        templates: TemplateResolver | None = None,
     ) -> None:
         self._db = db
+        self._templates = templates
         self._cache = cache
         self._clock = clock
         self._on_enqueued = on_enqueued
@@ -70,14 +83,25 @@ class CampaignRunner:
         return handled
 
     async def _advance(self, campaign: Record) -> int:
-        """Queue the next window of recipients in one transaction; if it fails, again one recipient at a time."""
+        """Queue the next window of recipients in one transaction; if it fails, again one recipient at a time.
+
+        A WhatsApp campaign whose number left WhatsApp or whose template is no longer approved sends nothing (the
+        reason is noted on it) until that is put right: its recipients are not skipped."""
+        whatsapp = await self._whatsapp(campaign) if campaign.channel == "whatsapp" else None
         try:
-            return await self._top_up(campaign, one_by_one=False)
+            return await self._top_up(campaign, whatsapp, one_by_one=False)
         except Exception:
             self._failures.exception("campaign.batch_failed", campaign=campaign.id)
-            return await self._top_up(campaign, one_by_one=True)
+            return await self._top_up(campaign, whatsapp, one_by_one=True)
 
-    async def _top_up(self, campaign: Record, *, one_by_one: bool) -> int:
+    async def _whatsapp(self, campaign: Record) -> _WhatsApp:
+        number = whatsapp_number(await self._cache.config(), campaign.sender)
+        spec = TemplateSpec.from_doc(campaign.whatsapp_template or {}, "whatsapp_template")
+        await resolve(self._templates, campaign.sender, spec)
+        assert self._templates is not None  # resolve refuses without one
+        return _WhatsApp(number.rate, spec, self._templates)
+
+    async def _top_up(self, campaign: Record, whatsapp: _WhatsApp | None, *, one_by_one: bool) -> int:
         """Take pending recipients up to the window and queue their messages. ``one_by_one``: each recipient in a
         savepoint; one that fails is skipped with the reason (shown with the recipients) and the others go on."""
         now = self._clock()
@@ -87,20 +111,23 @@ class CampaignRunner:
             if current is None or current.status != "running":  # stopped meanwhile
                 return 0
             room = WINDOW - await store.in_flight(conn, campaign.id)
+            if whatsapp is not None and room > 0:  # no further ahead than the number's pace allows
+                await store.lock_sender(conn, campaign.sender)
+                room = min(room, pacing.room(whatsapp.rate, await store.whatsapp_tail(conn, campaign.sender), now))
             batch = await store.take_pending(conn, campaign.id, now=now, limit=min(BATCH, room)) if room > 0 else []
             if not batch:
                 await self._maybe_complete(conn, campaign, now)
                 return 0
             rating = await _rating_user(conn, campaign.rating_user_id)
             blocked = await blocklist.contains(conn, [r.number for r in batch])
-            plan = _Plan(campaign, rating, blocked, config, now)
+            plan = _Plan(campaign, rating, blocked, config, now, whatsapp)
             if not one_by_one:
-                await plan.write(conn, [plan.recipient(r) for r in batch])
+                await plan.write(conn, [await plan.recipient(r) for r in batch])
             else:
                 for recipient in batch:
                     try:
                         async with conn.begin_nested():
-                            await plan.write(conn, [plan.recipient(recipient)])
+                            await plan.write(conn, [await plan.recipient(recipient)])
                     except Exception as exc:
                         self._failures.exception("campaign.recipient_failed", campaign=campaign.id)
                         skipped = {"number": recipient.number, "state": "skipped", "reason": _reason(exc)}
@@ -136,28 +163,55 @@ def _reason(exc: BaseException) -> str:
     return clean(one_line(exc, 200)).text
 
 
+@dataclass(frozen=True)
+class _WhatsApp:
+    """What a top-up of a WhatsApp campaign needs: the number's pace, the template as written, its resolver."""
+
+    rate: int
+    spec: TemplateSpec
+    templates: TemplateResolver
+
+
 class _Plan:
     """What one top-up of a campaign knows: turns a pending recipient into its change (and message row), and
     writes changes with their messages and jobs."""
 
-    def __init__(self, campaign: Record, rating: User | None, blocked: set[str], config: Any, now: datetime) -> None:
+    def __init__(
+        self,
+        campaign: Record,
+        rating: User | None,
+        blocked: set[str],
+        config: Any,
+        now: datetime,
+        whatsapp: _WhatsApp | None = None,
+    ) -> None:
         self.campaign = campaign
         self.rating = rating
         self.blocked = blocked
         self.config = config
         self.now = now
         self.hours = parse_sending_hours(campaign.hours) if campaign.hours else None
+        self.whatsapp = whatsapp
 
-    def recipient(self, recipient: Record) -> tuple[dict[str, Any], dict[str, Any] | None]:
+    async def recipient(self, recipient: Record) -> tuple[dict[str, Any], dict[str, Any] | None]:
         campaign, now = self.campaign, self.now
         change: dict[str, Any] = {"number": recipient.number}
-        text = render(campaign.template, recipient.fields)
+        if recipient.number in self.blocked:  # opted out or blocklisted: nothing, on any channel
+            change.update(state="skipped", reason="blocklisted or opted out")
+            return change, None
+        template: TemplateSpec | None = None
+        if self.whatsapp is not None:
+            filled = await self._fill(recipient)
+            if isinstance(filled, str):
+                change.update(state="skipped", reason=filled[:200])
+                return change, None
+            template, text = filled
+        else:
+            text = render(campaign.template, recipient.fields)
         hours = self.hours
         wait = next_allowed(hours, recipient_zone(recipient.number, self.config.timezone), now) if hours else None
         unsafe = problem("the message for this recipient", text)
-        if recipient.number in self.blocked:
-            change.update(state="skipped", reason="blocklisted or opted out")
-        elif plus_one_needs_a_number(campaign.sender_type, recipient.number):
+        if plus_one_needs_a_number(campaign.sender_type, recipient.number):
             change.update(state="skipped", reason="+1 destinations need a company number as the sender")
         elif not text.strip() or len(text) > MAX_MESSAGE_LENGTH:
             change.update(state="skipped", reason=f"the message is empty or longer than {MAX_MESSAGE_LENGTH}")
@@ -175,13 +229,48 @@ class _Plan:
                 source="campaign",
                 campaign_id=campaign.id,
             )
+            if template is not None:  # the dispatcher sends it as this template on the number's WhatsApp transport
+                row.update(channel="whatsapp", template=template.to_doc(), segments=1)
             change.update(state="queued", message_id=row["id"])
             return change, row
         return change, None
 
+    async def _fill(self, recipient: Record) -> tuple[TemplateSpec, str] | str:
+        """The template filled for this recipient and the text the customer sees, or why it cannot be sent."""
+        assert self.whatsapp is not None
+        filled = fill(self.whatsapp.spec, recipient.fields)
+        if isinstance(filled, str):
+            return filled
+        try:
+            resolved = await self.whatsapp.templates.resolve(self.campaign.sender, filled)
+        except ServiceError as exc:
+            return exc.reason
+        return filled, resolved.text
+
     async def write(self, conn: AsyncConnection, planned: list[tuple[dict[str, Any], dict[str, Any] | None]]) -> None:
         rows = [row for _, row in planned if row is not None]
-        if rows and self.rating is not None:
-            await charge_rows(conn, self.rating, rows, month=self.now.strftime("%Y-%m"), prices=self.config.prices)
-        await enqueue_rows(conn, rows, self.now)
+        sms = [row for row in rows if row["channel"] != "whatsapp"]  # WhatsApp is no part of the SMS package
+        if sms and self.rating is not None:
+            await charge_rows(conn, self.rating, sms, month=self.now.strftime("%Y-%m"), prices=self.config.prices)
+        if self.whatsapp is not None and rows:
+            await self._paced(conn, rows)
+        else:
+            await enqueue_rows(conn, rows, self.now)
         await store.set_recipients(conn, self.campaign.id, [change for change, _ in planned])
+
+    async def _paced(self, conn: AsyncConnection, rows: list[dict[str, Any]]) -> None:
+        """Write WhatsApp rows with jobs due at the number's pace and each customer's gap (`core.whatsapp_pacing`),
+        read from the queue and the last messages: the same for every runner process."""
+        assert self.whatsapp is not None
+        sender, now = self.campaign.sender, self.now
+        await store.lock_sender(conn, sender)
+        recipients = [row["recipient"] for row in rows]
+        due = pacing.due_times(
+            recipients,
+            now=now,
+            rate=self.whatsapp.rate,
+            tail=await store.whatsapp_tail(conn, sender),
+            last_to=await store.last_whatsapp_to(conn, sender, recipients, now=now, since=now - pacing.CUSTOMER_GAP),
+        )
+        await messages.add_all(conn, rows)
+        await queue.enqueue_many(conn, [(row["id"], due[row["recipient"]]) for row in rows])

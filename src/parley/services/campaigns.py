@@ -19,6 +19,7 @@ from typing import IO, Any
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from parley.core.campaign_templates import check_variables
 from parley.core.characters import problem
 from parley.core.numbers import is_nanp
 from parley.core.recipients import BadRow, CsvError, Duplicate, RowResult, read_csv
@@ -26,6 +27,7 @@ from parley.core.sender_id import make_sender_id
 from parley.core.sending_hours import parse_sending_hours
 from parley.core.templates import check
 from parley.services import conversation_support as support
+from parley.services.campaign_whatsapp import CampaignTemplate, TemplateResolver, check_template, whatsapp_number
 from parley.services.directory import DirectoryCache, User
 from parley.services.errors import ServiceError
 from parley.store import campaigns as store
@@ -33,6 +35,7 @@ from parley.store.db import Database
 from parley.store.ids import new_id
 from parley.store.tables import Record, campaign_problems, campaign_recipients, campaigns, lists, numbers
 
+CHANNELS = ("sms", "whatsapp")
 STATUSES = ("draft", "scheduled", "running", "stopped", "completed", "failed")
 MAX_ROWS = 1_000_000
 CHUNK = 5_000
@@ -53,9 +56,16 @@ class CampaignError(ServiceError):
 
 class Campaigns:
     def __init__(
-        self, db: Database, cache: DirectoryCache, clock: Callable[[], datetime], *, wake: Callable[[], None]
+        self,
+        db: Database,
+        cache: DirectoryCache,
+        clock: Callable[[], datetime],
+        *,
+        wake: Callable[[], None],
+        templates: TemplateResolver | None = None,
     ) -> None:
         self._db = db
+        self._templates = templates
         self._cache = cache
         self._clock = clock
         self._wake = wake
@@ -63,7 +73,8 @@ class Campaigns:
     # --- creating ----------------------------------------------------------------------------------
 
     async def create(self, user: User, spec: Mapping[str, Any]) -> dict[str, Any]:
-        """A draft from ``spec``: name, sender_type, sender, message, rating_extension, list_id, start_at, hours."""
+        """A draft from ``spec``: name, sender_type, sender, message, rating_extension, list_id, start_at, hours;
+        on WhatsApp (``channel``), ``whatsapp_template`` in place of the message."""
         for field, label in _TEXT_FIELDS.items():
             value = spec.get(field)
             unsafe = problem(label, value) if isinstance(value, str) else None
@@ -72,7 +83,11 @@ class Campaigns:
         name = str(spec.get("name") or "").strip()
         if not name:
             raise CampaignError(422, "A campaign needs a name", "name")
-        template = str(spec.get("message") or "")
+        channel = str(spec.get("channel") or "sms")
+        if channel not in CHANNELS:
+            raise CampaignError(422, f'"{channel}" is not one of {", ".join(CHANNELS)}', "channel")
+        on_whatsapp = await self._whatsapp(spec) if channel == "whatsapp" else None
+        template = on_whatsapp.text if on_whatsapp is not None else str(spec.get("message") or "")
         if not template.strip():
             raise CampaignError(422, "Message should not be empty", "message")
         rating = await self._rating_user(user, spec.get("rating_extension"))
@@ -84,15 +99,14 @@ class Campaigns:
                 raise CampaignError(422, str(exc), "hours") from None
         now = self._clock()
         async with self._db.write() as conn:
-            sender = await self._sender(conn, str(spec.get("sender_type") or "number"), str(spec.get("sender") or ""))
-            columns: list[str] = []
+            sender_type = str(spec.get("sender_type") or "number")
+            sender = str(spec.get("sender") or "").strip()
+            if on_whatsapp is None:
+                sender = await self._sender(conn, sender_type, sender)
             list_id = spec.get("list_id")
             if list_id is not None:
-                saved = (await conn.execute(sa.select(lists).where(lists.c.id == int(list_id)))).first()
-                if saved is None:
-                    raise CampaignError(422, f"No list {list_id}", "list_id")
-                columns = list(saved.columns)
-                problems = check(template, columns)
+                columns = await self._list_columns(conn, list_id)
+                problems = check(template, columns) if on_whatsapp is None else []
                 if problems:
                     raise CampaignError(422, problems[0], "message")
             cid = new_id()
@@ -107,6 +121,8 @@ class Campaigns:
                     "sender_type": str(spec.get("sender_type") or "number"),
                     "sender": sender,
                     "template": template,
+                    "channel": channel,
+                    "whatsapp_template": on_whatsapp.spec.to_doc() if on_whatsapp is not None else None,
                     "list_id": int(list_id) if list_id is not None else None,
                     "start_at": spec.get("start_at"),
                     "hours": hours,
@@ -120,6 +136,24 @@ class Campaigns:
                 total = await store.copy_from_list(conn, cid, int(list_id))
                 await store.update(conn, cid, total=total)
         return await self.get(user, cid)
+
+    async def _whatsapp(self, spec: Mapping[str, Any]) -> CampaignTemplate:
+        """A WhatsApp campaign's sender and template, checked (and its columns, when a saved list gives them)."""
+        if str(spec.get("sender_type") or "number") != "number":
+            raise CampaignError(422, "A WhatsApp campaign is sent from a company number", "sender_type")
+        whatsapp_number(await self._cache.config(), str(spec.get("sender") or ""))
+        columns = None
+        if spec.get("list_id") is not None:
+            async with self._db.read() as conn:
+                columns = await self._list_columns(conn, spec["list_id"])
+        return await check_template(self._templates, str(spec.get("sender") or "").strip(),
+                                    spec.get("whatsapp_template"), columns)  # fmt: skip
+
+    async def _list_columns(self, conn: AsyncConnection, list_id: Any) -> list[str]:
+        saved = (await conn.execute(sa.select(lists).where(lists.c.id == int(list_id)))).first()
+        if saved is None:
+            raise CampaignError(422, f"No list {list_id}", "list_id")
+        return list(saved.columns)
 
     async def _rating_user(self, user: User, extension: str | None) -> User:
         """Who a new campaign is sent as and charged to: the creator, or whom an admin names.
@@ -187,9 +221,7 @@ class Campaigns:
                         sample.append({"line": row.line, "reason": row.reason})
                 else:
                     if not columns_checked:
-                        issues = check(campaign.template, list(row.fields))
-                        if issues:
-                            raise CampaignError(422, issues[0], "message")
+                        self._check_columns(campaign, list(row.fields))
                         columns_checked = True
                     recipients.append(
                         {"campaign_id": campaign_id, "number": row.number, "fields": row.fields, "state": "staged",
@@ -212,6 +244,19 @@ class Campaigns:
                 conn, campaign_id, total=total, invalid=campaign.invalid + invalid, updated_at=self._clock()
             )
         return {"added": added, "duplicates": duplicates, "invalid": invalid, "problems": sample}
+
+    @staticmethod
+    def _check_columns(campaign: Record, columns: list[str]) -> None:
+        """The CSV's columns give every placeholder of the message (SMS) or the template's variables (WhatsApp)."""
+        if campaign.channel == "whatsapp":
+            variables = (campaign.whatsapp_template or {}).get("variables") or []
+            problem = check_variables(variables, columns, "whatsapp_template")
+            if problem is not None:
+                raise CampaignError(422, problem.reason, problem.field)
+            return
+        issues = check(campaign.template, columns)
+        if issues:
+            raise CampaignError(422, issues[0], "message")
 
     async def _store_chunk(
         self, campaign_id: str, recipients: list[dict[str, Any]], problems: list[dict[str, Any]]
@@ -326,7 +371,9 @@ def view(campaign: Record, counts: Mapping[str, int]) -> dict[str, Any]:
         "rating_extension": getattr(campaign, "rating_extension", None),
         "sender_type": campaign.sender_type,
         "sender": campaign.sender,
+        "channel": campaign.channel,
         "message": campaign.template,
+        "whatsapp_template": campaign.whatsapp_template,
         "list_id": campaign.list_id,
         "start_at": campaign.start_at,
         "hours": campaign.hours,

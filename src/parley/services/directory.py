@@ -17,7 +17,7 @@ from parley.core.licenses import License
 from parley.core.number_config import NumberConfig, config_from_doc
 from parley.core.outbound import Sender
 from parley.core.rating import Price
-from parley.core.transport_specs import HTTP_CARRIERS
+from parley.core.transport_specs import DEFAULT_WHATSAPP_RATE, HTTP_CARRIERS
 from parley.store import directory
 from parley.store.db import Database
 
@@ -64,6 +64,7 @@ class WhatsAppNumber:
     waba_id: str
     fallback: str | None = None  # "sms": what cannot go on WhatsApp goes as SMS (the number's `fallback`)
     fallback_after: timedelta | None = None  # ... and what is not delivered within this time
+    rate: int = DEFAULT_WHATSAPP_RATE  # messages per second the number may send (`rate` on its transport)
 
 
 def user_from_row(row: Any) -> User:
@@ -171,8 +172,10 @@ def _whatsapp_numbers(numbers: Any, transports: Any) -> dict[str, WhatsAppNumber
         number = config.get("number")
         if t.kind == "whatsapp" and number in on_whatsapp:
             own = on_whatsapp[number]
+            rate = config.get("rate")
+            rate = rate if isinstance(rate, int) and not isinstance(rate, bool) and rate > 0 else DEFAULT_WHATSAPP_RATE
             found.setdefault(
                 str(number),
-                WhatsAppNumber(t.name, str(config.get("waba_id", "")), own.fallback, own.fallback_after),
+                WhatsAppNumber(t.name, str(config.get("waba_id", "")), own.fallback, own.fallback_after, rate),
             )
     return found

@@ -21,6 +21,7 @@ from parley.store.tables import (
     list_entries,
     lists,
     users,
+    whatsapp_templates,
 )
 from parley.store.tables import messages as messages_table
 
@@ -256,3 +257,68 @@ async def recipients_page(
         query = query.where(campaign_recipients.c.number > after)
     rows = (await conn.execute(query.order_by(campaign_recipients.c.number).limit(limit))).all()
     return [RecipientRow(r.number, r.state, r.status, r.reason, r.line) for r in rows]
+
+
+# --- WhatsApp campaigns: what pacing reads (issue 12 §8) ----------------------------------------------------------
+
+
+async def lock_sender(conn: AsyncConnection, sender: str) -> None:
+    """Serialise the runners pacing one company number until the transaction ends (PostgreSQL; SQLite has one
+    writer): each reads the number's queued tail only after the previous one's messages are committed."""
+    if conn.dialect.name == "postgresql":
+        await conn.execute(sa.select(sa.func.pg_advisory_xact_lock(sa.func.hashtext(f"whatsapp-pacing:{sender}"))))
+
+
+async def whatsapp_tail(conn: AsyncConnection, sender: str) -> datetime | None:
+    """The latest due time of the queued WhatsApp messages from ``sender`` (None: none queued)."""
+    query = (
+        sa.select(sa.func.max(jobs.c.due_at))
+        .join(messages_table, messages_table.c.id == jobs.c.message_id)
+        .where(jobs.c.kind == "send", messages_table.c.sender == sender, messages_table.c.channel == "whatsapp")
+    )
+    found: datetime | None = await conn.scalar(query)
+    return found
+
+
+async def last_whatsapp_to(
+    conn: AsyncConnection, sender: str, recipients: Sequence[str], *, now: datetime, since: datetime
+) -> dict[str, datetime]:
+    """Per customer, when the last WhatsApp message from ``sender`` goes or went: a queued one's due time (now,
+    if that has passed), else when it last changed (at or after it was handed over) if that is after ``since``."""
+    found: dict[str, datetime] = {}
+    for start in range(0, len(recipients), 500):
+        query = (
+            sa.select(messages_table.c.recipient, jobs.c.due_at, messages_table.c.updated_at)
+            .outerjoin(jobs, jobs.c.message_id == messages_table.c.id)
+            .where(
+                messages_table.c.recipient.in_(list(recipients[start : start + 500])),
+                messages_table.c.sender == sender,
+                messages_table.c.direction == "out",
+                messages_table.c.channel == "whatsapp",
+                sa.or_(jobs.c.message_id.is_not(None), messages_table.c.updated_at > since),
+            )
+        )
+        for recipient, due_at, updated_at in (await conn.execute(query)).all():
+            at = max(due_at, now) if due_at is not None else updated_at
+            if recipient not in found or at > found[recipient]:
+                found[recipient] = at
+    return found
+
+
+async def approved_templates(conn: AsyncConnection, waba_ids: Sequence[str]) -> list[Record]:
+    """The approved templates (at the last sync) of these WhatsApp Business Accounts, by name and language."""
+    query = (
+        sa.select(whatsapp_templates)
+        .where(whatsapp_templates.c.waba_id.in_(list(waba_ids)), whatsapp_templates.c.status == "approved")
+        .order_by(whatsapp_templates.c.name, whatsapp_templates.c.language)
+    )
+    return list((await conn.execute(query)).all())
+
+
+async def find_template(conn: AsyncConnection, waba_id: str, name: str, language: str) -> Record | None:
+    query = sa.select(whatsapp_templates).where(
+        whatsapp_templates.c.waba_id == waba_id,
+        whatsapp_templates.c.name == name,
+        whatsapp_templates.c.language == language,
+    )
+    return (await conn.execute(query)).first()

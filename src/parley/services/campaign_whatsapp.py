@@ -1,0 +1,127 @@
+"""WhatsApp campaigns (issue 12 §8): what a campaign on WhatsApp is checked for, and where its templates come from.
+
+A campaign on WhatsApp sends from a company number on WhatsApp one approved template, its variables filled from
+each recipient's columns (`parley.core.campaign_templates`). Templates are resolved through `TemplateResolver`:
+`services.whatsapp_templates.WhatsAppTemplates` once it is on main (bootstrap wires it in one line); until then
+`SyncedTemplates` below reads the synced templates itself.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Collection, Mapping
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from parley.core.campaign_templates import check_variables
+from parley.core.whatsapp_rules import TemplateSpec, TemplateSpecError
+from parley.services.directory import Config, DirectoryCache, WhatsAppNumber
+from parley.services.errors import ServiceError
+from parley.store import campaigns as store
+from parley.store.db import Database
+
+FIELD = "whatsapp_template"
+
+
+class ResolvedTemplate(Protocol):
+    @property
+    def waba_id(self) -> str: ...
+
+    @property
+    def text(self) -> str:
+        """The body the customer sees, variables filled in."""
+        ...
+
+
+class TemplateResolver(Protocol):
+    async def resolve(self, company_number: str, spec: TemplateSpec) -> ResolvedTemplate:
+        """The template ``spec`` names, approved at the last sync for the number's account and filled with its
+        variables; raises a 422 `ServiceError` naming ``template`` (or a part of it) otherwise."""
+        ...
+
+
+@dataclass(frozen=True)
+class CampaignTemplate:
+    """A campaign's template as checked at creation: the spec (variables as written) and its text."""
+
+    spec: TemplateSpec
+    text: str  # the body with the variables as written ("Hi {first_name}"): the campaign's message
+
+
+def whatsapp_number(config: Config, sender: str) -> WhatsAppNumber:
+    found = config.whatsapp.get(sender.strip())
+    if found is None:
+        raise ServiceError(422, f"{sender or 'the sender'} is not a company number on WhatsApp", "sender")
+    return found
+
+
+async def check_template(
+    resolver: TemplateResolver | None, sender: str, doc: Any, columns: Collection[str] | None
+) -> CampaignTemplate:
+    """Read and check a campaign's ``whatsapp_template``: its shape, its columns (when known) and that it is
+    approved for ``sender``'s account; every refusal is a 422 naming the field."""
+    if doc is None:
+        raise ServiceError(422, "A WhatsApp campaign needs an approved template", FIELD)
+    try:
+        spec = TemplateSpec.from_doc(doc, FIELD)
+    except TemplateSpecError as exc:
+        raise ServiceError(422, exc.reason, exc.field) from None
+    if columns is not None:
+        problem = check_variables(spec.variables, columns, FIELD)
+        if problem is not None:
+            raise ServiceError(422, problem.reason, problem.field)
+    resolved = await resolve(resolver, sender, spec)
+    return CampaignTemplate(spec, resolved.text)
+
+
+async def resolve(resolver: TemplateResolver | None, sender: str, spec: TemplateSpec) -> ResolvedTemplate:
+    """``resolver.resolve``, its refusal naming the campaign's field (``template.x`` -> ``whatsapp_template.x``)."""
+    if resolver is None:
+        raise ServiceError(422, "WhatsApp templates are not available in this installation", FIELD)
+    try:
+        return await resolver.resolve(sender, spec)
+    except ServiceError as exc:
+        field = exc.field or "template"
+        named = FIELD + field.removeprefix("template") if field.startswith("template") else FIELD
+        raise ServiceError(exc.status, exc.reason, named) from None
+
+
+# --- until services.whatsapp_templates is on main ----------------------------------------------------------------
+
+_PLACEHOLDER = re.compile(r"\{\{\s*([A-Za-z0-9_]+)\s*\}\}")
+
+
+@dataclass(frozen=True)
+class Resolved:
+    waba_id: str
+    text: str
+
+
+class SyncedTemplates:
+    """A stand-in `TemplateResolver` over the synced templates (``whatsapp_templates``): approved, the body's
+    variables counted and filled in order. Replaced by `services.whatsapp_templates.WhatsAppTemplates`."""
+
+    def __init__(self, db: Database, cache: DirectoryCache) -> None:
+        self._db = db
+        self._cache = cache
+
+    async def resolve(self, company_number: str, spec: TemplateSpec) -> Resolved:
+        number = (await self._cache.config()).whatsapp.get(company_number)
+        if number is None:
+            raise ServiceError(422, f"{company_number} is not on WhatsApp", "template")
+        async with self._db.read() as conn:
+            found = await store.find_template(conn, number.waba_id, spec.name, spec.language)
+        if found is None or found.status != "approved":
+            state = "unknown" if found is None else f"{found.status}, not approved"
+            raise ServiceError(422, f'Template "{spec.name}" ({spec.language}) is {state} at the last sync', "template")
+        body: dict[str, Any] = next((c for c in found.components if str(c.get("type", "")).upper() == "BODY"), {})
+        text = str(body.get("text") or "")
+        names = list(dict.fromkeys(_PLACEHOLDER.findall(text)))
+        if len(names) != len(spec.variables):
+            raise ServiceError(
+                422,
+                f'Template "{spec.name}" takes {len(names)} variables, not {len(spec.variables)}',
+                "template.variables",
+            )
+        values: Mapping[str, str] = dict(zip(names, spec.variables, strict=True))
+        return Resolved(number.waba_id, _PLACEHOLDER.sub(lambda m: values[m.group(1)], text))
