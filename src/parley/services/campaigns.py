@@ -141,13 +141,16 @@ class Campaigns:
         """A WhatsApp campaign's sender and template, checked (and its columns, when a saved list gives them)."""
         if str(spec.get("sender_type") or "number") != "number":
             raise CampaignError(422, "A WhatsApp campaign is sent from a company number", "sender_type")
-        whatsapp_number(await self._cache.config(), str(spec.get("sender") or ""))
+        sender = str(spec.get("sender") or "").strip()
         columns = None
         if spec.get("list_id") is not None:
             async with self._db.read() as conn:
                 columns = await self._list_columns(conn, spec["list_id"])
-        return await check_template(self._templates, str(spec.get("sender") or "").strip(),
-                                    spec.get("whatsapp_template"), columns)  # fmt: skip
+        try:
+            whatsapp_number(await self._cache.config(), sender)
+            return await check_template(self._templates, sender, spec.get("whatsapp_template"), columns)
+        except ServiceError as exc:
+            raise CampaignError(exc.status, exc.reason, exc.field) from None
 
     async def _list_columns(self, conn: AsyncConnection, list_id: Any) -> list[str]:
         saved = (await conn.execute(sa.select(lists).where(lists.c.id == int(list_id)))).first()
