@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import io
 from datetime import timedelta
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -20,7 +21,8 @@ from parley.store import blocklist
 from parley.store.db import Database
 from parley.store.tables import campaign_recipients, jobs, lists, messages, usage, whatsapp_templates
 from tests.conftest import Clock
-from tests.support.provisioning import provision
+from tests.support.app import ALICE, in_process
+from tests.support.provisioning import document, provision
 
 WA = "+15551230001"
 SMS_ONLY = "+15551230002"
@@ -234,3 +236,31 @@ async def test_a_template_paused_after_the_start_holds_the_campaign_without_skip
         )
     assert await runner.tick() == 3
     assert (await campaigns.get(alice, draft["id"]))["error"] is None
+
+
+async def test_the_native_api_creates_a_whatsapp_campaign_and_refuses_one_naming_the_field(
+    tmp_path: Path, clock: Clock
+) -> None:
+    numbers = [{"number": WA, "sms": True, "whatsapp": True, "linked_service": "Support"}]
+    async with in_process(tmp_path, document(numbers=numbers, transports=[TRANSPORT])) as app:
+        async with app.parley.db.write() as conn:
+            await conn.execute(
+                whatsapp_templates.insert().values(
+                    waba_id=WABA, name="promo", language="en_US", category="marketing", status="approved",
+                    components=[{"type": "BODY", "text": "Hi {{1}}, {{2}} off today"}], synced_at=clock(),
+                )
+            )  # fmt: skip
+        async with app.client(ALICE) as client:
+            body = {"name": "Promo", "channel": "whatsapp", "sender": WA, "whatsapp_template": PROMO}
+            created = await client.post("/api/v2/campaigns", json=body)
+            assert created.status_code == 201, created.text
+            assert created.json()["channel"] == "whatsapp"
+            assert created.json()["message"] == "Hi {first_name}, 10% off today"
+            upload = {"file": ("r.csv", b"number,first_name\n+15550000001,Ann\n", "text/csv")}
+            loaded = await client.post(f"/api/v2/campaigns/{created.json()['id']}/recipients", files=upload)
+            assert loaded.json()["added"] == 1
+            paused = await client.post("/api/v2/campaigns", json={**body, "whatsapp_template": {**PROMO, "name": "x"}})
+            assert paused.status_code == 422
+            assert paused.json()["detail"][0]["loc"] == ["body", "whatsapp_template"]
+            sms = await client.post("/api/v2/campaigns", json={"name": "S", "sender": WA, "message": "Hi"})
+            assert (sms.status_code, sms.json()["channel"], sms.json()["whatsapp_template"]) == (201, "sms", None)

@@ -17,12 +17,29 @@ from parley.services.campaigns import Campaigns
 from parley.services.statistics import safe_cell
 
 
+class CampaignTemplateIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    name: str = Field(max_length=512, description="An approved template of the sender's WhatsApp Business Account")
+    language: str = Field(default="en_US", max_length=16)
+    variables: list[str] = Field(
+        default_factory=list,
+        max_length=100,
+        description="The body's variables in order: text, or a column of the recipients in braces ({first_name})",
+    )
+
+
 class CampaignIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
     name: str = Field(max_length=200)
+    channel: Literal["sms", "whatsapp"] = "sms"
     sender_type: Literal["number", "alphanumeric"] = "number"
     sender: str = Field(max_length=32, description="A company number, or a sender name of at most 11 characters")
-    message: str = Field(description="The text, with placeholders from the list's columns, e.g. {first_name}")
+    message: str = Field(
+        default="", description="The text, with placeholders from the list's columns, e.g. {first_name} (SMS)"
+    )
+    whatsapp_template: CampaignTemplateIn | None = Field(
+        default=None, description="On WhatsApp: the approved template sent in place of a message"
+    )
     rating_extension: str | None = Field(default=None, description="The user charged; the creator by default")
     list_id: int | None = Field(
         default=None, ge=1, le=INT32_MAX, description="Recipients from this saved list (or upload a CSV)"
