@@ -25,11 +25,12 @@ from parley.core.sending_hours import next_allowed, parse_sending_hours, recipie
 from parley.core.templates import render
 from parley.core.whatsapp_rules import TemplateSpec
 from parley.logs import Failures, one_line
-from parley.services.campaign_whatsapp import TemplateResolver, resolve, whatsapp_number
+from parley.services.campaign_whatsapp import resolve, whatsapp_number
 from parley.services.campaigns import plus_one_needs_a_number
 from parley.services.directory import DirectoryCache, User, user_from_row
 from parley.services.errors import ServiceError
 from parley.services.send import charge_rows, enqueue_rows, outbound_row
+from parley.services.whatsapp_sends import TemplateResolver
 from parley.store import blocklist, messages, queue
 from parley.store import campaigns as store
 from parley.store.db import Database

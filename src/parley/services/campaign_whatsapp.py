@@ -1,9 +1,9 @@
 """WhatsApp campaigns (issue 12 §8): what a campaign on WhatsApp is checked for, and where its templates come from.
 
 A campaign on WhatsApp sends from a company number on WhatsApp one approved template, its variables filled from
-each recipient's columns (`parley.core.campaign_templates`). Templates are resolved through `TemplateResolver`:
-`services.whatsapp_templates.WhatsAppTemplates` once it is on main (bootstrap wires it in one line); until then
-`SyncedTemplates` below reads the synced templates itself.
+each recipient's columns (`parley.core.campaign_templates`). Templates are resolved through the `TemplateResolver`
+of `services.whatsapp_sends`: `services.whatsapp_templates.WhatsAppTemplates` once it is on main (bootstrap wires it
+in one line); until then `SyncedTemplates` below reads the synced templates itself.
 """
 
 from __future__ import annotations
@@ -11,33 +11,17 @@ from __future__ import annotations
 import re
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any
 
 from parley.core.campaign_templates import check_variables
 from parley.core.whatsapp_rules import TemplateSpec, TemplateSpecError
 from parley.services.directory import Config, DirectoryCache, WhatsAppNumber
 from parley.services.errors import ServiceError
+from parley.services.whatsapp_sends import Resolved, TemplateResolver
 from parley.store import campaigns as store
 from parley.store.db import Database
 
 FIELD = "whatsapp_template"
-
-
-class ResolvedTemplate(Protocol):
-    @property
-    def waba_id(self) -> str: ...
-
-    @property
-    def text(self) -> str:
-        """The body the customer sees, variables filled in."""
-        ...
-
-
-class TemplateResolver(Protocol):
-    async def resolve(self, company_number: str, spec: TemplateSpec) -> ResolvedTemplate:
-        """The template ``spec`` names, approved at the last sync for the number's account and filled with its
-        variables; raises a 422 `ServiceError` naming ``template`` (or a part of it) otherwise."""
-        ...
 
 
 @dataclass(frozen=True)
@@ -74,7 +58,7 @@ async def check_template(
     return CampaignTemplate(spec, resolved.text)
 
 
-async def resolve(resolver: TemplateResolver | None, sender: str, spec: TemplateSpec) -> ResolvedTemplate:
+async def resolve(resolver: TemplateResolver | None, sender: str, spec: TemplateSpec) -> Resolved:
     """``resolver.resolve``, its refusal naming the campaign's field (``template.x`` -> ``whatsapp_template.x``)."""
     if resolver is None:
         raise ServiceError(422, "WhatsApp templates are not available in this installation", FIELD)
@@ -92,7 +76,7 @@ _PLACEHOLDER = re.compile(r"\{\{\s*([A-Za-z0-9_]+)\s*\}\}")
 
 
 @dataclass(frozen=True)
-class Resolved:
+class _Resolved:
     waba_id: str
     text: str
 
@@ -124,4 +108,4 @@ class SyncedTemplates:
                 "template.variables",
             )
         values: Mapping[str, str] = dict(zip(names, spec.variables, strict=True))
-        return Resolved(number.waba_id, _PLACEHOLDER.sub(lambda m: values[m.group(1)], text))
+        return _Resolved(number.waba_id, _PLACEHOLDER.sub(lambda m: values[m.group(1)], text))

@@ -27,9 +27,10 @@ from parley.core.sender_id import make_sender_id
 from parley.core.sending_hours import parse_sending_hours
 from parley.core.templates import check
 from parley.services import conversation_support as support
-from parley.services.campaign_whatsapp import CampaignTemplate, TemplateResolver, check_template, whatsapp_number
+from parley.services.campaign_whatsapp import CampaignTemplate, check_template, whatsapp_number
 from parley.services.directory import DirectoryCache, User
 from parley.services.errors import ServiceError
+from parley.services.whatsapp_sends import TemplateResolver
 from parley.store import campaigns as store
 from parley.store.db import Database
 from parley.store.ids import new_id
