@@ -4,49 +4,21 @@ a throttled send (Meta's 131056, pair rate limit) is retried, not failed."""
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import AsyncIterator
-from concurrent.futures import ThreadPoolExecutor
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 
-from parley.store import blocklist
-from parley.store.db import Database
-from parley.store.tables import whatsapp_templates
 from tests.support.fake_meta import FakeMeta
 from tests.support.provisioning import document
 from tests.support.server import ParleyServer, wait_until
+from tests.support.whatsapp_seed import seed
 
 ALICE = ("101", "sms101api")
 COMPANY = "+15551230001"
 OPTED_OUT = "+15550000002"
-
-
-def seed(server: ParleyServer, meta: FakeMeta) -> None:
-    """What a template sync and a STOP would have stored: an approved template, an opted-out customer."""
-
-    async def write() -> None:
-        db = Database(server.env["PARLEY_DATABASE_URL"])
-        now = datetime.now(UTC)
-        try:
-            async with db.write() as conn:
-                await conn.execute(
-                    whatsapp_templates.insert().values(
-                        waba_id=meta.waba_id, name="promo", language="en_US", category="marketing",
-                        status="approved", components=[{"type": "BODY", "text": "Hi {{1}}, {{2}} off", "variables": 2}],
-                        synced_at=now,
-                    )
-                )  # fmt: skip
-                await blocklist.add(conn, OPTED_OUT, reason="opt-out: STOP", by=None, now=now)
-        finally:
-            await db.close()
-
-    with ThreadPoolExecutor(1) as pool:
-        pool.submit(asyncio.run, write()).result()
 
 
 @pytest.fixture
@@ -63,7 +35,7 @@ async def server(tmp_path: Path, meta: FakeMeta) -> AsyncIterator[ParleyServer]:
     numbers = [{"number": COMPANY, "sms": True, "whatsapp": True, "linked_service": "Support"}]
     parley = ParleyServer(tmp_path, extra_env={"PARLEY_RETRY_BASE_SECONDS": "0.2"})
     parley.apply(document(numbers=numbers, transports=[transport]))
-    seed(parley, meta)
+    seed(parley.env["PARLEY_DATABASE_URL"], meta.waba_id, {"promo": "Hi {{1}}, {{2}} off"}, opted_out=(OPTED_OUT,))
     await parley.start()
     try:
         yield parley

@@ -98,8 +98,7 @@ class SyncedTemplates:
         if found is None or found.status != "approved":
             state = "unknown" if found is None else f"{found.status}, not approved"
             raise ServiceError(422, f'Template "{spec.name}" ({spec.language}) is {state} at the last sync', "template")
-        body: dict[str, Any] = next((c for c in found.components if str(c.get("type", "")).upper() == "BODY"), {})
-        text = str(body.get("text") or "")
+        text = body_text(found.components)
         names = list(dict.fromkeys(_PLACEHOLDER.findall(text)))
         if len(names) != len(spec.variables):
             raise ServiceError(
@@ -109,3 +108,36 @@ class SyncedTemplates:
             )
         values: Mapping[str, str] = dict(zip(names, spec.variables, strict=True))
         return _Resolved(number.waba_id, _PLACEHOLDER.sub(lambda m: values[m.group(1)], text))
+
+
+async def template_choices(db: Database, config: Config) -> list[tuple[str, str]]:
+    """The approved templates of the accounts of the company numbers on WhatsApp, for a campaign form:
+    (``name|language``, a label with the body's text)."""
+    waba_ids = sorted({number.waba_id for number in config.whatsapp.values()})
+    if not waba_ids:
+        return []
+    async with db.read() as conn:
+        rows = await store.approved_templates(conn, waba_ids)
+    choices: dict[str, str] = {}
+    for row in rows:
+        text = body_text(row.components)
+        label = f"{row.name} ({row.language})" + (f": {text[:80]}" if text else "")
+        choices.setdefault(f"{row.name}|{row.language}", label)
+    return list(choices.items())
+
+
+def template_from_form(choice: str, variables: str) -> dict[str, Any] | None:
+    """A form's template choice (``name|language``) and its variables (one a line) as a ``whatsapp_template``."""
+    name, _, language = choice.rpartition("|")
+    if not name:
+        return None
+    lines = [line.strip() for line in variables.replace("\r\n", "\n").split("\n")]
+    return {"name": name, "language": language, "variables": [line for line in lines if line]}
+
+
+def body_text(components: Any) -> str:
+    """The text of a synced template's body component ("" without one)."""
+    for component in components if isinstance(components, list) else []:
+        if isinstance(component, dict) and str(component.get("type", "")).upper() == "BODY":
+            return str(component.get("text") or "")
+    return ""

@@ -12,6 +12,7 @@ from fastapi.responses import RedirectResponse, Response
 from starlette.datastructures import UploadFile
 
 from parley.core.outbound import OutboundError
+from parley.services.campaign_whatsapp import template_choices, template_from_form
 from parley.services.errors import ServiceError
 from parley.web import blocklist_pages, list_pages
 from parley.web.security import CSRF_FIELD, ConsoleRefused, ConsoleSession
@@ -70,17 +71,25 @@ def router(parley: Parley) -> APIRouter:
 
     async def form_context(user: User, values: dict[str, str], errors: dict[str, str]) -> dict[str, Any]:
         saved_lists = await parley.lists.list_(user)
+        config = await parley.cache.config()
+        senders = sorted(set(await campaigns.sender_numbers()) | set(config.whatsapp))
         return {
             "values": values,
             "errors": errors,
             "timezone": await zone(),
-            "senders": [(n, n) for n in await campaigns.sender_numbers()],
+            "senders": [(n, n + (" (WhatsApp)" if n in config.whatsapp else "")) for n in senders],
+            "templates": [("", "Choose a template")] + await template_choices(parley.db, config),
             "lists": [(str(item["id"]), f"{item['name']} ({item['entries']})") for item in saved_lists],
         }
 
     @pages.get("/campaigns/new")
     async def new(request: Request, session: ConsoleSession, list_id: str = "") -> Response:
-        values = {"sender_type": "number", "source": "list" if list_id else "file", "list_id": list_id}
+        values = {
+            "sender_type": "number",
+            "source": "list" if list_id else "file",
+            "list_id": list_id,
+            "channel": "sms",
+        }
         return render(request, "campaigns/new.html", await form_context(session.user, values, {}))
 
     @pages.post("/campaigns")
@@ -198,6 +207,11 @@ def _spec(values: dict[str, str]) -> dict[str, Any]:
         "sender_type": sender_type,
         "sender": values.get("sender_number" if sender_type == "number" else "sender_name", ""),
     }
+    if values.get("channel") == "whatsapp":
+        spec["channel"] = "whatsapp"
+        spec["whatsapp_template"] = template_from_form(
+            values.get("whatsapp_template", ""), values.get("whatsapp_variables", "")
+        )
     if values.get("source") == "list" and values.get("list_id", "").isdigit():
         spec["list_id"] = int(values["list_id"])
     if values.get("hours_from") or values.get("hours_to"):
@@ -209,6 +223,11 @@ def _form_again(request: Request, ctx: dict[str, Any], exc: ServiceError, values
     if exc.status != 422:
         raise ConsoleRefused(exc.status, exc.reason)
     errors = field_errors(exc)
+    for field, message in exc.problems():  # the template's parts are two controls: the choice and the variables
+        if field and field.startswith("whatsapp_template"):
+            errors.pop(field.split(".")[-1], None)
+            key = "whatsapp_variables" if field.startswith("whatsapp_template.variables") else "whatsapp_template"
+            errors.setdefault(key, message)
     if "sender" in errors:  # one service field, two controls
         errors["sender_number" if values.get("sender_type", "number") == "number" else "sender_name"] = errors["sender"]
     if "hours" in errors:
