@@ -1,11 +1,14 @@
-"""A WhatsApp campaign's template variables: columns checked once, filled per recipient."""
+"""A WhatsApp campaign's template variables: columns checked once, filled per recipient; the console form read."""
 
 from __future__ import annotations
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from parley.core.campaign_templates import VariableProblem, check_variables, fill, uses_columns
-from parley.core.whatsapp_rules import TemplateSpec
+from parley.core.whatsapp_rules import TemplateSpec, TemplateSpecError
+from parley.services.campaign_whatsapp import template_from_form
 
 SPEC = TemplateSpec("promo", "en_US", ("{first_name}", "10%", "Dr {Last_Name}"))
 
@@ -51,3 +54,24 @@ def test_fill(fields: dict[str, str], expected: tuple[str, ...] | str) -> None:
     else:
         assert filled == TemplateSpec("promo", "en_US", expected)
         assert TemplateSpec.from_doc(filled.to_doc()) == filled
+
+
+@given(st.text(max_size=200), st.text(max_size=2000))
+def test_any_form_choice_and_variables_read_as_a_template_or_nothing(choice: str, variables: str) -> None:
+    found = template_from_form(choice, variables)
+    if found is None:
+        assert "|" not in choice or choice.rpartition("|")[0] == ""
+        return
+    assert found["name"] == choice.rpartition("|")[0]
+    assert all(v == v.strip() and v and "\n" not in v for v in found["variables"])
+    try:  # the service's own check names what is wrong, never crashes
+        TemplateSpec.from_doc(found)
+    except TemplateSpecError as exc:
+        assert exc.field.startswith("template")
+
+
+def test_a_form_choice_is_name_and_language_and_variables_one_a_line() -> None:
+    assert template_from_form("spring_sale|en_US", "{first_name}\r\n\r\n 20% \n") == {
+        "name": "spring_sale", "language": "en_US", "variables": ["{first_name}", "20%"]
+    }  # fmt: skip
+    assert template_from_form("", "x") is None

@@ -204,7 +204,10 @@ def test_a_whatsapp_number_and_its_transport_are_read_together() -> None:
     assert (transport.role, transport.kind) == ("whatsapp", "whatsapp")
     assert transport.config["number"] == "+15551230001"
     assert transport.config["api_base"] == "https://graph.facebook.com/v21.0"
+    assert transport.config["rate"] == 80  # messages per second: Meta's default throughput
     assert spec.numbers[0].whatsapp is True
+    [slow] = parse(document(numbers=[WA_NUMBER], transports=[{**WHATSAPP, "rate": 5}])).transports
+    assert slow.config["rate"] == 5
 
 
 @pytest.mark.parametrize(
@@ -229,6 +232,11 @@ def test_a_whatsapp_number_and_its_transport_are_read_together() -> None:
             {"numbers": [WA_NUMBER], "transports": [{**WHATSAPP, "phone_number_id": "abc"}]},
             "transports[0].phone_number_id: must be the numeric id",
             id="phone-number-id",
+        ),
+        pytest.param(
+            {"numbers": [WA_NUMBER], "transports": [{**WHATSAPP, "rate": 0}]},
+            "transports[0].rate",
+            id="rate-below-one",
         ),
         pytest.param(
             {"numbers": [WA_NUMBER], "transports": [{**WHATSAPP, "app_secret": ""}]},

@@ -98,9 +98,11 @@ class CampaignRunner:
     async def _whatsapp(self, campaign: Record) -> _WhatsApp:
         number = whatsapp_number(await self._cache.config(), campaign.sender)
         spec = TemplateSpec.from_doc(campaign.whatsapp_template or {}, "whatsapp_template")
-        await resolve(self._templates, campaign.sender, spec)
-        assert self._templates is not None  # resolve refuses without one
-        return _WhatsApp(number.rate, spec, self._templates)
+        templates = self._templates
+        if templates is None:
+            raise ServiceError(422, "WhatsApp templates are not available in this installation", "whatsapp_template")
+        await resolve(templates, campaign.sender, spec)  # still approved: else the campaign waits, noted
+        return _WhatsApp(number.rate, spec, templates)
 
     async def _top_up(self, campaign: Record, whatsapp: _WhatsApp | None, *, one_by_one: bool) -> int:
         """Take pending recipients up to the window and queue their messages. ``one_by_one``: each recipient in a
@@ -202,7 +204,7 @@ class _Plan:
             return change, None
         template: TemplateSpec | None = None
         if self.whatsapp is not None:
-            filled = await self._fill(recipient)
+            filled = await self._fill(self.whatsapp, recipient)
             if isinstance(filled, str):
                 change.update(state="skipped", reason=filled[:200])
                 return change, None
@@ -236,14 +238,13 @@ class _Plan:
             return change, row
         return change, None
 
-    async def _fill(self, recipient: Record) -> tuple[TemplateSpec, str] | str:
+    async def _fill(self, whatsapp: _WhatsApp, recipient: Record) -> tuple[TemplateSpec, str] | str:
         """The template filled for this recipient and the text the customer sees, or why it cannot be sent."""
-        assert self.whatsapp is not None
-        filled = fill(self.whatsapp.spec, recipient.fields)
+        filled = fill(whatsapp.spec, recipient.fields)
         if isinstance(filled, str):
             return filled
         try:
-            resolved = await self.whatsapp.templates.resolve(self.campaign.sender, filled)
+            resolved = await whatsapp.templates.resolve(self.campaign.sender, filled)
         except ServiceError as exc:
             return exc.reason
         return filled, resolved.text
@@ -254,22 +255,21 @@ class _Plan:
         if sms and self.rating is not None:
             await charge_rows(conn, self.rating, sms, month=self.now.strftime("%Y-%m"), prices=self.config.prices)
         if self.whatsapp is not None and rows:
-            await self._paced(conn, rows)
+            await self._paced(conn, rows, self.whatsapp.rate)
         else:
             await enqueue_rows(conn, rows, self.now)
         await store.set_recipients(conn, self.campaign.id, [change for change, _ in planned])
 
-    async def _paced(self, conn: AsyncConnection, rows: list[dict[str, Any]]) -> None:
+    async def _paced(self, conn: AsyncConnection, rows: list[dict[str, Any]], rate: int) -> None:
         """Write WhatsApp rows with jobs due at the number's pace and each customer's gap (`core.whatsapp_pacing`),
         read from the queue and the last messages: the same for every runner process."""
-        assert self.whatsapp is not None
         sender, now = self.campaign.sender, self.now
         await store.lock_sender(conn, sender)
         recipients = [row["recipient"] for row in rows]
         due = pacing.due_times(
             recipients,
             now=now,
-            rate=self.whatsapp.rate,
+            rate=rate,
             tail=await store.whatsapp_tail(conn, sender),
             last_to=await store.last_whatsapp_to(conn, sender, recipients, now=now, since=now - pacing.CUSTOMER_GAP),
         )

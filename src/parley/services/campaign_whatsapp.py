@@ -13,7 +13,7 @@ from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from parley.core.campaign_templates import check_variables
+from parley.core.campaign_templates import VariableProblem, check_variables
 from parley.core.whatsapp_rules import TemplateSpec, TemplateSpecError
 from parley.services.directory import Config, DirectoryCache, WhatsAppNumber
 from parley.services.errors import ServiceError
@@ -37,6 +37,24 @@ def whatsapp_number(config: Config, sender: str) -> WhatsAppNumber:
     if found is None:
         raise ServiceError(422, f"{sender or 'the sender'} is not a company number on WhatsApp", "sender")
     return found
+
+
+async def check_campaign(
+    resolver: TemplateResolver | None, config: Config, spec: Mapping[str, Any], columns: Collection[str] | None
+) -> CampaignTemplate:
+    """A campaign on WhatsApp (``spec`` as `Campaigns.create` reads it): from a company number on WhatsApp, with
+    an approved template whose variables name only ``columns`` (when known)."""
+    if str(spec.get("sender_type") or "number") != "number":
+        raise ServiceError(422, "A WhatsApp campaign is sent from a company number", "sender_type")
+    sender = str(spec.get("sender") or "").strip()
+    whatsapp_number(config, sender)
+    return await check_template(resolver, sender, spec.get("whatsapp_template"), columns)
+
+
+def column_problem(doc: Any, columns: Collection[str]) -> VariableProblem | None:
+    """The first variable of a stored ``whatsapp_template`` naming a column the recipients lack."""
+    variables = doc.get("variables") if isinstance(doc, Mapping) else None
+    return check_variables(variables if isinstance(variables, list) else [], columns, FIELD)
 
 
 async def check_template(

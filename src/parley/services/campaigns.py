@@ -19,7 +19,6 @@ from typing import IO, Any
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from parley.core.campaign_templates import check_variables
 from parley.core.characters import problem
 from parley.core.numbers import is_nanp
 from parley.core.recipients import BadRow, CsvError, Duplicate, RowResult, read_csv
@@ -27,7 +26,7 @@ from parley.core.sender_id import make_sender_id
 from parley.core.sending_hours import parse_sending_hours
 from parley.core.templates import check
 from parley.services import conversation_support as support
-from parley.services.campaign_whatsapp import CampaignTemplate, check_template, whatsapp_number
+from parley.services.campaign_whatsapp import CampaignTemplate, check_campaign, column_problem
 from parley.services.directory import DirectoryCache, User
 from parley.services.errors import ServiceError
 from parley.services.whatsapp_sends import TemplateResolver
@@ -140,16 +139,12 @@ class Campaigns:
 
     async def _whatsapp(self, spec: Mapping[str, Any]) -> CampaignTemplate:
         """A WhatsApp campaign's sender and template, checked (and its columns, when a saved list gives them)."""
-        if str(spec.get("sender_type") or "number") != "number":
-            raise CampaignError(422, "A WhatsApp campaign is sent from a company number", "sender_type")
-        sender = str(spec.get("sender") or "").strip()
         columns = None
         if spec.get("list_id") is not None:
             async with self._db.read() as conn:
                 columns = await self._list_columns(conn, spec["list_id"])
         try:
-            whatsapp_number(await self._cache.config(), sender)
-            return await check_template(self._templates, sender, spec.get("whatsapp_template"), columns)
+            return await check_campaign(self._templates, await self._cache.config(), spec, columns)
         except ServiceError as exc:
             raise CampaignError(exc.status, exc.reason, exc.field) from None
 
@@ -252,15 +247,10 @@ class Campaigns:
     @staticmethod
     def _check_columns(campaign: Record, columns: list[str]) -> None:
         """The CSV's columns give every placeholder of the message (SMS) or the template's variables (WhatsApp)."""
-        if campaign.channel == "whatsapp":
-            variables = (campaign.whatsapp_template or {}).get("variables") or []
-            problem = check_variables(variables, columns, "whatsapp_template")
-            if problem is not None:
-                raise CampaignError(422, problem.reason, problem.field)
-            return
-        issues = check(campaign.template, columns)
-        if issues:
-            raise CampaignError(422, issues[0], "message")
+        problem = column_problem(campaign.whatsapp_template, columns) if campaign.channel == "whatsapp" else None
+        issues = check(campaign.template, columns) if campaign.channel != "whatsapp" else []
+        if problem is not None or issues:
+            raise CampaignError(422, *((problem.reason, problem.field) if problem else (issues[0], "message")))
 
     async def _store_chunk(
         self, campaign_id: str, recipients: list[dict[str, Any]], problems: list[dict[str, Any]]
