@@ -3,8 +3,10 @@ the CSV columns, opt-outs honoured, and jobs paced to the number's rate and 6 se
 
 from __future__ import annotations
 
+import asyncio
 import io
-from datetime import timedelta
+import itertools
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -17,12 +19,15 @@ from parley.services.campaign_whatsapp import SyncedTemplates
 from parley.services.campaigns import CampaignError, Campaigns
 from parley.services.directory import DirectoryCache, User
 from parley.services.send import enqueue_rows, outbound_row
-from parley.store import blocklist
+from parley.store import blocklist, queue
+from parley.store import campaigns as campaign_store
+from parley.store import messages as messages_store
 from parley.store.db import Database
 from parley.store.tables import campaign_recipients, jobs, lists, messages, usage, whatsapp_templates
 from tests.conftest import Clock
 from tests.support.app import ALICE, in_process
 from tests.support.provisioning import document, provision
+from tests.support.server import wait_until
 
 WA = "+15551230001"
 SMS_ONLY = "+15551230002"
@@ -264,3 +269,49 @@ async def test_the_native_api_creates_a_whatsapp_campaign_and_refuses_one_naming
             assert paused.json()["detail"][0]["loc"] == ["body", "whatsapp_template"]
             sms = await client.post("/api/v2/campaigns", json={"name": "S", "sender": WA, "message": "Hi"})
             assert (sms.status_code, sms.json()["channel"], sms.json()["whatsapp_template"]) == (201, "sms", None)
+
+
+async def test_a_runner_pacing_a_number_waits_for_the_one_already_pacing_it(db: Database, clock: Clock) -> None:
+    """Runners in several processes read the number's queued tail one at a time (PostgreSQL; SQLite has one
+    writer): the second sees what the first queued, never the tail from before it."""
+    if db.engine.dialect.name != "postgresql":
+        pytest.skip("SQLite has one writer at a time: write transactions never overlap")
+    await setup(db, clock)
+    due = clock() + timedelta(seconds=30)
+    row = outbound_row(sender=WA, to="+15550000009", text="x", now=clock(), user_id=None, source="campaign")
+
+    async def second_runner() -> datetime | None:
+        async with db.write() as conn:
+            await campaign_store.lock_sender(conn, WA)
+            return await campaign_store.whatsapp_tail(conn, WA)
+
+    async def waiting() -> bool:
+        async with db.read() as conn:
+            query = sa.text("SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND NOT granted")
+            return bool(await conn.scalar(query))
+
+    async with db.write() as first:
+        await campaign_store.lock_sender(first, WA)
+        await messages_store.add_all(first, [{**row, "channel": "whatsapp"}])
+        await queue.enqueue_many(first, [(row["id"], due)])
+        second = asyncio.create_task(second_runner())
+        await wait_until(waiting, timeout=10)
+    assert await second == due
+
+
+async def test_two_runners_side_by_side_keep_one_numbers_pace(db: Database, clock: Clock) -> None:
+    """Two worker processes' runners top up two campaigns from the same number at once: the number's messages
+    are still an interval apart (PostgreSQL: one runner at a time per number; SQLite: one writer)."""
+    campaigns, runner, alice = await setup(db, clock, rate=10)
+    other = CampaignRunner(db, DirectoryCache(db, country="US", timezone="UTC"), clock, on_enqueued=lambda: None,
+                           templates=SyncedTemplates(db, DirectoryCache(db, country="US", timezone="UTC")))  # fmt: skip
+    for name, first in (("A", 0), ("B", 100)):
+        draft = await whatsapp_campaign(campaigns, alice, name=name)
+        rows = [(f"+1555{first + i:07d}", f"P{i}") for i in range(40)]
+        await campaigns.upload(alice, draft["id"], csv_of(rows))
+        await campaigns.start(alice, draft["id"])
+    handled = await asyncio.gather(runner.tick(), other.tick())
+    assert sum(handled) == 80
+    times = sorted(r.due_at for r in await sent_rows(db))
+    assert len(times) == 80
+    assert all(b - a >= timedelta(seconds=0.1) for a, b in itertools.pairwise(times))
