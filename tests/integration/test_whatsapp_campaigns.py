@@ -149,6 +149,13 @@ async def test_an_opted_out_number_gets_nothing_and_an_empty_variable_skips_only
             id="empty",
         ),
         pytest.param({"channel": "fax"}, "channel", "not one of sms, whatsapp", id="channel"),
+        pytest.param(
+            {"whatsapp_template": {**PROMO, "name": "pro\x00mo"}}, "whatsapp_template.name", "NUL", id="nul-name"
+        ),
+        pytest.param(
+            {"whatsapp_template": {**PROMO, "variables": ["a", "b\x1b"]}}, "whatsapp_template.variables[1]",
+            "control characters", id="escape-in-a-variable",
+        ),
     ],
 )  # fmt: skip
 async def test_a_whatsapp_campaign_that_cannot_go_is_refused_naming_the_field(

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from parley.core.campaign_templates import VariableProblem, check_variables
+from parley.core.characters import problem as unsafe_text
 from parley.core.whatsapp_rules import TemplateSpec, TemplateSpecError
 from parley.services.directory import Config, DirectoryCache, WhatsAppNumber
 from parley.services.errors import ServiceError
@@ -68,6 +69,12 @@ async def check_template(
         spec = TemplateSpec.from_doc(doc, FIELD)
     except TemplateSpecError as exc:
         raise ServiceError(422, exc.reason, exc.field) from None
+    texts = {f"{FIELD}.name": spec.name, f"{FIELD}.language": spec.language}
+    texts |= {f"{FIELD}.variables[{i}]": v for i, v in enumerate(spec.variables)}
+    for field, text in texts.items():  # stored, and looked up: no NUL or other control character gets that far
+        unsafe = unsafe_text(field.rpartition(".")[2].capitalize(), text)
+        if unsafe is not None:
+            raise ServiceError(422, unsafe, field)
     if columns is not None:
         problem = check_variables(spec.variables, columns, FIELD)
         if problem is not None:
