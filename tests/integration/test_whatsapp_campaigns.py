@@ -139,7 +139,7 @@ async def test_an_opted_out_number_gets_nothing_and_an_empty_variable_skips_only
             {"whatsapp_template": {**PROMO, "name": "paused_one"}}, "whatsapp_template", "paused", id="not-approved"
         ),
         pytest.param(
-            {"whatsapp_template": {**PROMO, "name": "nope"}}, "whatsapp_template", "unknown", id="unknown-template"
+            {"whatsapp_template": {**PROMO, "name": "nope"}}, "whatsapp_template.name", '"nope"', id="unknown-template"
         ),
         pytest.param(
             {"whatsapp_template": {**PROMO, "variables": ["x"]}}, "whatsapp_template.variables", "takes 2", id="count"
@@ -271,9 +271,9 @@ async def test_the_native_api_creates_a_whatsapp_campaign_and_refuses_one_naming
             upload = {"file": ("r.csv", b"number,first_name\n+15550000001,Ann\n", "text/csv")}
             loaded = await client.post(f"/api/v2/campaigns/{created.json()['id']}/recipients", files=upload)
             assert loaded.json()["added"] == 1
-            paused = await client.post("/api/v2/campaigns", json={**body, "whatsapp_template": {**PROMO, "name": "x"}})
-            assert paused.status_code == 422
-            assert paused.json()["detail"][0]["loc"] == ["body", "whatsapp_template"]
+            unknown = await client.post("/api/v2/campaigns", json={**body, "whatsapp_template": {**PROMO, "name": "x"}})
+            assert unknown.status_code == 422
+            assert unknown.json()["detail"][0]["loc"] == ["body", "name"]  # whatsapp_template.name (the app's shape)
             sms = await client.post("/api/v2/campaigns", json={"name": "S", "sender": WA, "message": "Hi"})
             assert (sms.status_code, sms.json()["channel"], sms.json()["whatsapp_template"]) == (201, "sms", None)
 

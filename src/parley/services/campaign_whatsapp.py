@@ -90,7 +90,8 @@ async def resolve(resolver: TemplateResolver | None, sender: str, spec: Template
     try:
         return await resolver.resolve(sender, spec)
     except ServiceError as exc:
-        field = exc.field or "template"
+        part = getattr(exc, "part", None)  # WhatsAppTemplates' TemplateRefused names the exact part here
+        field = part if isinstance(part, str) else exc.field or "template"
         named = FIELD + field.removeprefix("template") if field.startswith("template") else FIELD
         raise ServiceError(exc.status, exc.reason, named) from None
 
@@ -120,9 +121,12 @@ class SyncedTemplates:
             raise ServiceError(422, f"{company_number} is not on WhatsApp", "template")
         async with self._db.read() as conn:
             found = await store.find_template(conn, number.waba_id, spec.name, spec.language)
-        if found is None or found.status != "approved":
-            state = "unknown" if found is None else f"{found.status}, not approved"
-            raise ServiceError(422, f'Template "{spec.name}" ({spec.language}) is {state} at the last sync', "template")
+        if found is None:
+            reason = f'"{spec.name}" ({spec.language}) is not a template of this WhatsApp account at the last sync'
+            raise ServiceError(422, reason, "template.name")
+        if found.status != "approved":
+            reason = f'"{spec.name}" ({spec.language}) is {found.status} at WhatsApp, not approved'
+            raise ServiceError(422, reason, "template")
         text = body_text(found.components)
         names = list(dict.fromkeys(_PLACEHOLDER.findall(text)))
         if len(names) != len(spec.variables):
