@@ -45,7 +45,9 @@ async def test_a_whatsapp_campaign_is_created_by_picking_an_approved_template(
     csv_file.write_text("number,first_name\n+15557660001,Fay\n+15557660002,Gus\n")
     await sign_in(page, whatsapp_console, path="/campaigns/new")
     await page.get_by_label("Name", exact=True).fill("Spring on WhatsApp")
+    await expect(page.get_by_label("Approved template")).to_be_hidden()  # SMS first: the message, no template
     await page.get_by_label("WhatsApp", exact=True).check()
+    await expect(page.get_by_label("Message")).to_be_hidden()
     template = page.get_by_label("Approved template")
     await expect(template.locator("option")).to_have_count(3)  # the two approved ones, and "Choose a template"
     await template.select_option(label="spring_sale (en_US): Hi {{1}}, {{2}} off this spring")
