@@ -26,7 +26,6 @@ from parley.services.admin import Admin
 from parley.services.auth import Authenticator
 from parley.services.blocklists import Blocklist
 from parley.services.campaign_runner import CampaignRunner
-from parley.services.campaign_whatsapp import SyncedTemplates
 from parley.services.campaigns import Campaigns
 from parley.services.carrier_accounts import CarrierAccounts
 from parley.services.conversations import Conversations
@@ -318,8 +317,6 @@ def build(settings: Settings | None = None, *, clock: Callable[[], datetime] | N
         part_expiry=timedelta(hours=settings.concat_expiry_hours),
     )
     auth = Authenticator(cache, Throttle(db, clock), secret=settings.secret)
-    # WhatsApp campaigns' templates: services.whatsapp_templates.WhatsAppTemplates replaces the stand-in here.
-    campaign_templates = SyncedTemplates(db, cache)
     return Parley(
         settings=settings,
         db=db,
@@ -337,8 +334,8 @@ def build(settings: Settings | None = None, *, clock: Callable[[], datetime] | N
         timers=Timers(db, bus, clock, on_enqueued=dispatcher.wake, templates=whatsapp_templates),
         numbers=Numbers(db, cache),
         blocklist=Blocklist(db, cache, clock),
-        campaigns=Campaigns(db, cache, clock, wake=campaign_wake.set, templates=campaign_templates),
-        campaign_runner=CampaignRunner(db, cache, clock, on_enqueued=dispatcher.wake, templates=campaign_templates),
+        campaigns=Campaigns(db, cache, clock, wake=campaign_wake.set, templates=whatsapp_templates),
+        campaign_runner=CampaignRunner(db, cache, clock, on_enqueued=dispatcher.wake, templates=whatsapp_templates),
         lists=Lists(db, cache, clock),
         campaign_wake=campaign_wake,
         sessions=Sessions(db, cache, auth, clock),

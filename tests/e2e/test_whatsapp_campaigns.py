@@ -14,7 +14,7 @@ import pytest
 from tests.support.fake_meta import FakeMeta
 from tests.support.provisioning import document
 from tests.support.server import ParleyServer, wait_until
-from tests.support.whatsapp_seed import seed
+from tests.support.whatsapp_seed import opt_out, synced
 
 ALICE = ("101", "sms101api")
 COMPANY = "+15551230001"
@@ -35,9 +35,11 @@ async def server(tmp_path: Path, meta: FakeMeta) -> AsyncIterator[ParleyServer]:
     numbers = [{"number": COMPANY, "sms": True, "whatsapp": True, "linked_service": "Support"}]
     parley = ParleyServer(tmp_path, extra_env={"PARLEY_RETRY_BASE_SECONDS": "0.2"})
     parley.apply(document(numbers=numbers, transports=[transport]))
-    seed(parley.env["PARLEY_DATABASE_URL"], meta.waba_id, {"promo": "Hi {{1}}, {{2}} off"}, opted_out=(OPTED_OUT,))
+    opt_out(parley, OPTED_OUT)
+    meta.add_template("promo", "en_US", "MARKETING", "APPROVED", "Hi {{1}}, {{2}} off")
     await parley.start()
     try:
+        await synced(parley, ALICE, approved=1)  # the templates are synced from the local Graph API at start
         yield parley
     finally:
         parley.stop()

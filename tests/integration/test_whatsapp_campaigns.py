@@ -15,10 +15,10 @@ import sqlalchemy as sa
 
 from parley.core.whatsapp_pacing import CUSTOMER_GAP
 from parley.services.campaign_runner import CampaignRunner
-from parley.services.campaign_whatsapp import SyncedTemplates
 from parley.services.campaigns import CampaignError, Campaigns
 from parley.services.directory import DirectoryCache, User
 from parley.services.send import enqueue_rows, outbound_row
+from parley.services.whatsapp_templates import WhatsAppTemplates
 from parley.store import blocklist, queue
 from parley.store import campaigns as campaign_store
 from parley.store import messages as messages_store
@@ -39,6 +39,10 @@ TRANSPORT = {
 PROMO = {"name": "promo", "language": "en_US", "variables": ["{first_name}", "10%"]}
 
 
+def no_channels(transport: Any) -> Any:
+    raise AssertionError("a campaign never syncs templates or creates one")
+
+
 async def setup(db: Database, clock: Clock, *, rate: int = 80) -> tuple[Campaigns, CampaignRunner, User]:
     numbers = [
         {"number": WA, "sms": True, "whatsapp": True, "linked_service": "Support"},
@@ -55,7 +59,7 @@ async def setup(db: Database, clock: Clock, *, rate: int = 80) -> tuple[Campaign
                 )
             )  # fmt: skip
     cache = DirectoryCache(db, country="US", timezone="UTC")
-    templates = SyncedTemplates(db, cache)
+    templates = WhatsAppTemplates(db, cache, clock, no_channels)
     alice = await cache.user("101")
     assert alice is not None
     return (
@@ -311,7 +315,8 @@ async def test_two_runners_side_by_side_keep_one_numbers_pace(db: Database, cloc
     are still an interval apart (PostgreSQL: one runner at a time per number; SQLite: one writer)."""
     campaigns, runner, alice = await setup(db, clock, rate=10)
     other = CampaignRunner(db, DirectoryCache(db, country="US", timezone="UTC"), clock, on_enqueued=lambda: None,
-                           templates=SyncedTemplates(db, DirectoryCache(db, country="US", timezone="UTC")))  # fmt: skip
+                           templates=WhatsAppTemplates(db, DirectoryCache(db, country="US", timezone="UTC"), clock,
+                                                       no_channels))  # fmt: skip
     for name, first in (("A", 0), ("B", 100)):
         draft = await whatsapp_campaign(campaigns, alice, name=name)
         rows = [(f"+1555{first + i:07d}", f"P{i}") for i in range(40)]

@@ -12,15 +12,15 @@ from playwright.async_api import Page, expect
 from tests.support.fake_meta import FakeMeta
 from tests.support.provisioning import document
 from tests.support.server import ParleyServer
-from tests.support.whatsapp_seed import seed
-from tests.web.conftest import sign_in
+from tests.support.whatsapp_seed import synced
+from tests.web.conftest import ALICE, sign_in
 
 COMPANY = "+15551230001"
 
 
 @pytest.fixture
 async def whatsapp_console(tmp_path: Path) -> AsyncIterator[ParleyServer]:
-    """`parley serve` with a company number on WhatsApp (its Graph API local) and two approved templates."""
+    """`parley serve` with a company number on WhatsApp (its Graph API local): two approved templates, one pending."""
     async with FakeMeta() as meta:
         transport = {"name": "wa-main", "role": "whatsapp", "kind": "whatsapp", "number": COMPANY,
                      "phone_number_id": meta.phone_number_id, "waba_id": meta.waba_id,
@@ -29,10 +29,12 @@ async def whatsapp_console(tmp_path: Path) -> AsyncIterator[ParleyServer]:
         numbers = [{"number": COMPANY, "sms": True, "whatsapp": True, "linked_service": "Support"}]
         server = ParleyServer(tmp_path)
         server.apply(document(numbers=numbers, transports=[transport]))
-        templates = {"spring_sale": "Hi {{1}}, {{2}} off this spring", "order_ready": "Your order {{1}} is ready"}
-        seed(server.env["PARLEY_DATABASE_URL"], meta.waba_id, templates)
+        meta.add_template("spring_sale", "en_US", "MARKETING", "APPROVED", "Hi {{1}}, {{2}} off this spring")
+        meta.add_template("order_ready", "en_US", "UTILITY", "APPROVED", "Your order {{1}} is ready")
+        meta.add_template("winter_sale", "en_US", "MARKETING", "PENDING", "Hi {{1}}, winter is coming")
         await server.start()
         try:
+            await synced(server, ALICE, approved=2)  # the templates are synced from the local Graph API at start
             yield server
         finally:
             server.stop()
@@ -49,7 +51,7 @@ async def test_a_whatsapp_campaign_is_created_by_picking_an_approved_template(
     await page.get_by_label("WhatsApp", exact=True).check()
     await expect(page.get_by_label("Message")).to_be_hidden()
     template = page.get_by_label("Approved template")
-    await expect(template.locator("option")).to_have_count(3)  # the two approved ones, and "Choose a template"
+    await expect(template.locator("option")).to_have_count(3)  # "Choose a template" and the approved two
     await template.select_option(label="spring_sale (en_US): Hi {{1}}, {{2}} off this spring")
     await page.get_by_label("Template variables").fill("{firstname}\n20%")
     await page.get_by_label("Company number").select_option(COMPANY)

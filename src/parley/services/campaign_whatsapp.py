@@ -1,14 +1,12 @@
 """WhatsApp campaigns (issue 12 §8): what a campaign on WhatsApp is checked for, and where its templates come from.
 
 A campaign on WhatsApp sends from a company number on WhatsApp one approved template, its variables filled from
-each recipient's columns (`parley.core.campaign_templates`). Templates are resolved through the `TemplateResolver`
-of `services.whatsapp_sends`: `services.whatsapp_templates.WhatsAppTemplates` once it is on main (bootstrap wires it
-in one line); until then `SyncedTemplates` below reads the synced templates itself.
+each recipient's columns (`parley.core.campaign_templates`). Templates are checked and rendered by a
+`TemplateResolver` (`services.whatsapp_templates.WhatsAppTemplates`, wired in bootstrap): approved at the last sync.
 """
 
 from __future__ import annotations
 
-import re
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -16,10 +14,11 @@ from typing import Any
 from parley.core.campaign_templates import VariableProblem, check_variables
 from parley.core.characters import problem as unsafe_text
 from parley.core.whatsapp_rules import TemplateSpec, TemplateSpecError
-from parley.services.directory import Config, DirectoryCache, WhatsAppNumber
+from parley.core.whatsapp_templates import find
+from parley.services.directory import Config, WhatsAppNumber
 from parley.services.errors import ServiceError
 from parley.services.whatsapp_sends import Resolved, TemplateResolver
-from parley.store import campaigns as store
+from parley.store import whatsapp_templates as templates_store
 from parley.store.db import Database
 
 FIELD = "whatsapp_template"
@@ -96,49 +95,6 @@ async def resolve(resolver: TemplateResolver | None, sender: str, spec: Template
         raise ServiceError(exc.status, exc.reason, named) from None
 
 
-# --- until services.whatsapp_templates is on main ----------------------------------------------------------------
-
-_PLACEHOLDER = re.compile(r"\{\{\s*([A-Za-z0-9_]+)\s*\}\}")
-
-
-@dataclass(frozen=True)
-class _Resolved:
-    waba_id: str
-    text: str
-
-
-class SyncedTemplates:
-    """A stand-in `TemplateResolver` over the synced templates (``whatsapp_templates``): approved, the body's
-    variables counted and filled in order. Replaced by `services.whatsapp_templates.WhatsAppTemplates`."""
-
-    def __init__(self, db: Database, cache: DirectoryCache) -> None:
-        self._db = db
-        self._cache = cache
-
-    async def resolve(self, company_number: str, spec: TemplateSpec) -> Resolved:
-        number = (await self._cache.config()).whatsapp.get(company_number)
-        if number is None:
-            raise ServiceError(422, f"{company_number} is not on WhatsApp", "template")
-        async with self._db.read() as conn:
-            found = await store.find_template(conn, number.waba_id, spec.name, spec.language)
-        if found is None:
-            reason = f'"{spec.name}" ({spec.language}) is not a template of this WhatsApp account at the last sync'
-            raise ServiceError(422, reason, "template.name")
-        if found.status != "approved":
-            reason = f'"{spec.name}" ({spec.language}) is {found.status} at WhatsApp, not approved'
-            raise ServiceError(422, reason, "template")
-        text = body_text(found.components)
-        names = list(dict.fromkeys(_PLACEHOLDER.findall(text)))
-        if len(names) != len(spec.variables):
-            raise ServiceError(
-                422,
-                f'Template "{spec.name}" takes {len(names)} variables, not {len(spec.variables)}',
-                "template.variables",
-            )
-        values: Mapping[str, str] = dict(zip(names, spec.variables, strict=True))
-        return _Resolved(number.waba_id, _PLACEHOLDER.sub(lambda m: values[m.group(1)], text))
-
-
 async def template_choices(db: Database, config: Config) -> list[tuple[str, str]]:
     """The approved templates of the accounts of the company numbers on WhatsApp, for a campaign form:
     (``name|language``, a label with the body's text)."""
@@ -146,10 +102,11 @@ async def template_choices(db: Database, config: Config) -> list[tuple[str, str]
     if not waba_ids:
         return []
     async with db.read() as conn:
-        rows = await store.approved_templates(conn, waba_ids)
+        rows = await templates_store.list_(conn, waba_ids, status="approved")
     choices: dict[str, str] = {}
     for row in rows:
-        text = body_text(row.components)
+        body = find(row.components, "BODY")
+        text = " ".join(str(body.get("text") or "").split()) if body is not None else ""
         label = f"{row.name} ({row.language})" + (f": {text[:80]}" if text else "")
         choices.setdefault(f"{row.name}|{row.language}", label)
     return list(choices.items())
@@ -162,11 +119,3 @@ def template_from_form(choice: str, variables: str) -> dict[str, Any] | None:
         return None
     lines = [line.strip() for line in variables.replace("\r\n", "\n").split("\n")]
     return {"name": name, "language": language, "variables": [line for line in lines if line]}
-
-
-def body_text(components: Any) -> str:
-    """The text of a synced template's body component ("" without one)."""
-    for component in components if isinstance(components, list) else []:
-        if isinstance(component, dict) and str(component.get("type", "")).upper() == "BODY":
-            return str(component.get("text") or "")
-    return ""

@@ -21,7 +21,6 @@ from parley.store.tables import (
     list_entries,
     lists,
     users,
-    whatsapp_templates,
 )
 from parley.store.tables import messages as messages_table
 
@@ -303,22 +302,3 @@ async def last_whatsapp_to(
             if recipient not in found or at > found[recipient]:
                 found[recipient] = at
     return found
-
-
-async def approved_templates(conn: AsyncConnection, waba_ids: Sequence[str]) -> list[Record]:
-    """The approved templates (at the last sync) of these WhatsApp Business Accounts, by name and language."""
-    query = (
-        sa.select(whatsapp_templates)
-        .where(whatsapp_templates.c.waba_id.in_(list(waba_ids)), whatsapp_templates.c.status == "approved")
-        .order_by(whatsapp_templates.c.name, whatsapp_templates.c.language)
-    )
-    return list((await conn.execute(query)).all())
-
-
-async def find_template(conn: AsyncConnection, waba_id: str, name: str, language: str) -> Record | None:
-    query = sa.select(whatsapp_templates).where(
-        whatsapp_templates.c.waba_id == waba_id,
-        whatsapp_templates.c.name == name,
-        whatsapp_templates.c.language == language,
-    )
-    return (await conn.execute(query)).first()
