@@ -23,7 +23,17 @@ FORM = {"kind": "whatsapp", "name": "wa-main", "role": "whatsapp", "number": "+1
 async def test_an_admin_adds_a_whatsapp_number_and_edits_it_without_retyping_its_secrets(tmp_path: Path) -> None:
     async with in_process(tmp_path, document()) as app, console_client(app, ALICE) as (alice, csrf):
         form = await alice.get("/admin/transports/new?kind=whatsapp")
-        for name in ("number", "phone_number_id", "waba_id", "access_token", "app_secret", "verify_token", "api_base"):
+        fields = (
+            "number",
+            "phone_number_id",
+            "waba_id",
+            "access_token",
+            "app_secret",
+            "verify_token",
+            "rate",
+            "api_base",
+        )
+        for name in fields:
             assert f'name="{name}"' in form.text
         assert "/api/v2/webhooks/whatsapp" in form.text
 
@@ -44,14 +54,15 @@ async def test_an_admin_adds_a_whatsapp_number_and_edits_it_without_retyping_its
         assert "not sent: try a WhatsApp number from a conversation" in test.text
         assert not any(secret in page.text for secret in SECRETS.values())
 
-        blanks = {**FORM, "access_token": "", "app_secret": "", "verify_token": "", "waba_id": "102290129340399"}
+        blanks = {**FORM, "access_token": "", "app_secret": "", "verify_token": "", "waba_id": "102290129340399",
+                  "rate": "20"}  # fmt: skip
         edited = await alice.post("/admin/transports/wa-main", data={"csrf": csrf, **blanks})
         assert edited.status_code == 303, edited.text
         async with app.parley.db.read() as conn:
             row = (await conn.execute(sa.select(transports))).one()
         assert (row.kind, row.role) == ("whatsapp", "whatsapp")
         assert row.config == {"number": "+15551230001", "phone_number_id": "106540352242922",
-                              "waba_id": "102290129340399", **SECRETS,
+                              "waba_id": "102290129340399", **SECRETS, "rate": 20,
                               "api_base": "https://graph.facebook.com/v21.0"}  # fmt: skip
         listing = await alice.get("/admin/transports")
         assert "WhatsApp" in listing.text and "Add a WhatsApp number" in listing.text

@@ -91,7 +91,7 @@ class TransportAdmin:
         require_admin(actor)
         if name is not None:
             form = {**form, "name": name}
-        entry = form_entry(form, numbers=("port", "window", "throughput"))
+        entry = form_entry(form, numbers=("port", "window", "throughput", "rate"))
         region = (await self._cache.config()).country  # a WhatsApp transport's number, as people type it
         async with self._db.write() as conn:
             existing = await store.find(conn, transports, "name", name) if name is not None else None
