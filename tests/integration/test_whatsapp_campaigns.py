@@ -219,6 +219,21 @@ async def test_jobs_are_paced_to_the_numbers_rate_and_six_seconds_per_customer(d
     assert min(again.values()) > max(due.values())  # behind the number's queued tail
 
 
+async def test_a_retry_waiting_an_hour_does_not_hold_the_numbers_campaigns(db: Database, clock: Clock) -> None:
+    campaigns, runner, alice = await setup(db, clock, rate=1)
+    now = clock()
+    async with db.write() as conn:  # a message Meta could not take, retried in an hour
+        row = outbound_row(sender=WA, to="+15559999999", text="x", now=now, user_id=None, source="api")
+        await enqueue_rows(conn, [{**row, "channel": "whatsapp"}], now)
+        await conn.execute(jobs.update().values(attempts=3, due_at=now + timedelta(hours=1)))
+    draft = await whatsapp_campaign(campaigns, alice)
+    await campaigns.upload(alice, draft["id"], csv_of(people(3)))
+    await campaigns.start(alice, draft["id"])
+    assert await runner.tick() == 3
+    due = sorted(r.due_at for r in await sent_rows(db) if r.campaign_id)
+    assert due == [now, now + timedelta(seconds=1), now + timedelta(seconds=2)]
+
+
 async def test_a_slow_number_queues_no_further_ahead_than_a_minute(db: Database, clock: Clock) -> None:
     campaigns, runner, alice = await setup(db, clock, rate=1)
     draft = await whatsapp_campaign(campaigns, alice)

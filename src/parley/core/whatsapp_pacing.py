@@ -5,7 +5,7 @@ customer (error 131056, "pair rate limit": about one message per 6 seconds from 
 Parley keeps both without failing a message by giving each job a due time:
 
 - consecutive messages from one number are at least ``1 / rate`` seconds apart, after the last one already
-  queued (``tail``);
+  queued and not yet tried (``tail``; retries keep their own backoff);
 - a message to a customer is at least `CUSTOMER_GAP` after the last message to that customer from that number
   (``last_to``: queued, or just handed over).
 

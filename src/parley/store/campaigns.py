@@ -269,11 +269,19 @@ async def lock_sender(conn: AsyncConnection, sender: str) -> None:
 
 
 async def whatsapp_tail(conn: AsyncConnection, sender: str) -> datetime | None:
-    """The latest due time of the queued WhatsApp messages from ``sender`` (None: none queued)."""
+    """The latest due time of the WhatsApp messages from ``sender`` queued and not yet tried (None: none).
+
+    A retry is left out: its backoff (an hour, for a customer Meta cannot reach) is no part of the number's pace,
+    and counting it would hold every campaign on the number until then."""
     query = (
         sa.select(sa.func.max(jobs.c.due_at))
         .join(messages_table, messages_table.c.id == jobs.c.message_id)
-        .where(jobs.c.kind == "send", messages_table.c.sender == sender, messages_table.c.channel == "whatsapp")
+        .where(
+            jobs.c.kind == "send",
+            jobs.c.attempts == 0,
+            messages_table.c.sender == sender,
+            messages_table.c.channel == "whatsapp",
+        )
     )
     found: datetime | None = await conn.scalar(query)
     return found
