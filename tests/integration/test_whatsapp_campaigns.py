@@ -25,7 +25,7 @@ from parley.store import messages as messages_store
 from parley.store.db import Database
 from parley.store.tables import campaign_recipients, jobs, lists, messages, usage, whatsapp_templates
 from tests.conftest import Clock
-from tests.support.app import ALICE, in_process
+from tests.support.app import ALICE, console_client, in_process
 from tests.support.provisioning import document, provision
 from tests.support.server import wait_until
 
@@ -342,3 +342,16 @@ async def test_two_runners_side_by_side_keep_one_numbers_pace(db: Database, cloc
     times = sorted(r.due_at for r in await sent_rows(db))
     assert len(times) == 80
     assert all(b - a >= timedelta(seconds=0.1) for a, b in itertools.pairwise(times))
+
+
+async def test_the_campaign_form_offers_whatsapp_only_where_a_number_has_it(tmp_path: Path) -> None:
+    async with in_process(tmp_path / "sms", document()) as app, console_client(app, ALICE) as (alice, _):
+        form = (await alice.get("/campaigns/new")).text
+        assert 'name="channel"' not in form and 'name="whatsapp_template"' not in form
+        assert 'name="message"' in form
+    numbers = [{"number": WA, "sms": True, "whatsapp": True, "linked_service": "Support"}]
+    doc = document(numbers=numbers, transports=[TRANSPORT])
+    async with in_process(tmp_path / "wa", doc) as app, console_client(app, ALICE) as (alice, _):
+        form = (await alice.get("/campaigns/new")).text
+        assert 'name="channel" value="whatsapp"' in form and 'name="whatsapp_template"' in form
+        assert f"{WA} (WhatsApp)" in form

@@ -78,6 +78,7 @@ def router(parley: Parley) -> APIRouter:
             "errors": errors,
             "timezone": await zone(),
             "senders": [(n, n + (" (WhatsApp)" if n in config.whatsapp else "")) for n in senders],
+            "whatsapp": bool(config.whatsapp),  # the channel and template controls, only where a number has it
             "templates": [("", "Choose a template")] + await template_choices(parley.db, config),
             "lists": [(str(item["id"]), f"{item['name']} ({item['entries']})") for item in saved_lists],
         }
