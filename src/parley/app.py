@@ -74,8 +74,7 @@ def create_app(parley: Parley, *, workers: bool = True) -> FastAPI:
         """A use case said no: 422 names the fields (FastAPI's own shape), other statuses give a reason."""
         if exc.status == 422:
             detail: object = [
-                {"loc": ["body", *(field.split(".")[1:] if field and "." in field else [field])] if field else ["body"],
-                 "msg": msg, "type": "value_error"}
+                {"loc": ["body", *_path(field)] if field else ["body"], "msg": msg, "type": "value_error"}
                 for field, msg in exc.problems()
             ]  # fmt: skip
         else:
@@ -122,3 +121,10 @@ def create_app(parley: Parley, *, workers: bool = True) -> FastAPI:
         return {"ok": True}
 
     return app
+
+
+def _path(field: str) -> list[str]:
+    """A use case's field as a location in the request body: ``template.variables`` → ["template", "variables"];
+    a number's settings are the body itself, so ``settings.hours.timezone`` → ["hours", "timezone"]."""
+    parts = field.split(".")
+    return parts[1:] if parts[0] == "settings" and len(parts) > 1 else parts

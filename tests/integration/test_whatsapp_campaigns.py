@@ -292,7 +292,7 @@ async def test_the_native_api_creates_a_whatsapp_campaign_and_refuses_one_naming
             assert loaded.json()["added"] == 1
             unknown = await client.post("/api/v2/campaigns", json={**body, "whatsapp_template": {**PROMO, "name": "x"}})
             assert unknown.status_code == 422
-            assert unknown.json()["detail"][0]["loc"] == ["body", "name"]  # whatsapp_template.name (the app's shape)
+            assert unknown.json()["detail"][0]["loc"] == ["body", "whatsapp_template", "name"]
             sms = await client.post("/api/v2/campaigns", json={"name": "S", "sender": WA, "message": "Hi"})
             assert (sms.status_code, sms.json()["channel"], sms.json()["whatsapp_template"]) == (201, "sms", None)
 
