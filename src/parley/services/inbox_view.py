@@ -135,6 +135,10 @@ class InboxView:
         self._cache = cache
         self._clock = clock
 
+    def now(self) -> datetime:
+        """The server's time (shifted in end-to-end tests): the console's WhatsApp window is counted from it."""
+        return self._clock()
+
     async def page(self, user: User, q: InboxQuery) -> InboxPage:
         """One page of the conversations ``user`` may see (admins: all), most recently active first."""
         kind = q.filter if q.filter in FILTERS else "all"

@@ -18,7 +18,7 @@ from parley.core.draft import count_draft
 from parley.services.conversations import ConversationError
 from parley.services.directory import User
 from parley.services.inbox_view import InboxQuery, describe_event, merge_timeline
-from parley.web import inbox_actions, inbox_media
+from parley.web import inbox_actions, inbox_media, inbox_whatsapp
 from parley.web.security import ConsoleRefused, ConsoleSession
 from parley.web.templating import render, set_timezone
 
@@ -98,7 +98,8 @@ class InboxPages:
             found = await conversations.timeline(user, conversation_id, TIMELINE_PAGE, before)
         except ConversationError as exc:
             raise ConsoleRefused(exc.status, exc.reason) from None
-        set_timezone((await self.parley.cache.config()).timezone)
+        config = await self.parley.cache.config()
+        set_timezone(config.timezone)
         member = user.extension in conversation["participants"]
         people = await self.view.people(found["events"])
         values = extra.pop("values", {})
@@ -117,6 +118,8 @@ class InboxPages:
             "errors": {},
             "values": values,
             "count_of_draft": count_draft(values.get("text", "")),
+            "wa": inbox_whatsapp.composer_state(conversation, config, self.view.now()),
+            **inbox_whatsapp.helpers(),
             **extra,
         }
 
@@ -142,9 +145,13 @@ def router(parley: Parley) -> APIRouter:
         return render(request, "inbox/_list.html", await inbox.list_context(session.user, query, selected or None))
 
     @pages.get("/inbox/count")
-    async def composer_count(request: Request, _: ConsoleSession, text: Annotated[str, Query()] = "") -> Response:
-        """The composer's counter, computed here so that it always agrees with what will be sent."""
-        return render(request, "inbox/_count.html", {"count": count_draft(text)})
+    async def composer_count(
+        request: Request, _: ConsoleSession, text: Annotated[str, Query()] = "", channel: Annotated[str, Query()] = ""
+    ) -> Response:
+        """The composer's counter, computed here so that it always agrees with what will be sent (on WhatsApp: one
+        message of up to 4,096 characters, no segments)."""
+        context = {"count": count_draft(text), "on_whatsapp": channel == "whatsapp", "characters": len(text)}
+        return render(request, "inbox/_count.html", context | inbox_whatsapp.helpers())
 
     @pages.get("/inbox/new")
     async def new_conversation_form(request: Request, session: ConsoleSession) -> Response:
@@ -156,6 +163,7 @@ def router(parley: Parley) -> APIRouter:
 
     inbox_actions.add_routes(pages, inbox)
     inbox_media.add_routes(pages, parley)
+    inbox_whatsapp.add_routes(pages, inbox, getattr(parley, "whatsapp_templates", None))  # None until it is wired
 
     @pages.get("/inbox/{conversation_id}")
     async def conversation_page(request: Request, session: ConsoleSession, conversation_id: str) -> Response:

@@ -16,6 +16,7 @@ from fastapi.responses import RedirectResponse, Response
 from parley.services.errors import ServiceError
 from parley.services.inbox_view import InboxQuery
 from parley.web.inbox_media import filesize
+from parley.web.inbox_whatsapp import template_spec
 from parley.web.security import ConsoleSession
 from parley.web.templating import field_errors, local_time, render
 
@@ -81,18 +82,38 @@ def add_routes(pages: APIRouter, inbox: InboxPages) -> None:
         text: Annotated[str, Form()] = "",
         send_at: Annotated[str, Form()] = "",
         media: Annotated[list[str] | None, Form()] = None,
+        channel: Annotated[str, Form()] = "",
+        template: Annotated[str, Form()] = "",
+        variables: Annotated[list[str] | None, Form()] = None,
     ) -> Response:
-        """``media``: the ids the composer's uploads (``POST /inbox/media``) answered, in the order shown."""
+        """``media``: the ids the composer's uploads (``POST /inbox/media``) answered, in the order shown;
+        ``channel``: sms or whatsapp (empty: the customer's last); ``template`` (name|language) and its
+        ``variables``: a WhatsApp template in place of the text (web/inbox_whatsapp.py)."""
         try:
             when = await inbox.view.send_time(send_at)
-            posted = await conversations.post(session.user, conversation_id, text, send_at=when, media=media or ())
+            if template:
+                spec = template_spec(template, variables or [])
+                posted = await conversations.post(
+                    session.user, conversation_id, "", send_at=when, channel="whatsapp", template=spec
+                )
+            else:
+                posted = await conversations.post(
+                    session.user, conversation_id, text, send_at=when, media=media or (), channel=channel or None
+                )
         except ServiceError as exc:
             errors = field_errors(exc)
+            if template and (exc.field or "").startswith(("template", "name", "language", "variables")):
+                errors = {"template": exc.reason}
             if not _htmx(request):
                 values = {"text": text, "send_at": send_at}
                 return await whole_page(request, session, conversation_id, exc.status, errors=errors, values=values)
             context = {"cid": conversation_id, "errors": errors, "oob": True}
-            return render(request, "inbox/_composer_feedback.html", context, status=_refused_status(request, exc))
+            refused = render(request, "inbox/_composer_feedback.html", context, status=_refused_status(request, exc))
+            closed_at = exc.extra.get("window_closed_at")
+            if closed_at is not None:  # the window closed since the page counted it: offer only templates now
+                closed = f"WhatsApp window closed at {local_time(closed_at)} — only templates can be sent"
+                refused.headers["HX-Trigger"] = json.dumps({"inbox:window-closed": {"text": closed}})
+            return refused
         if not _htmx(request):
             return RedirectResponse(f"/inbox/{conversation_id}", status_code=303)
         if posted.command is not None:

@@ -42,8 +42,8 @@ def media_kind(content_type: str | None) -> str:
 
 
 async def timeline_media(parley: Parley, rows: Sequence[Any]) -> dict[str, list[dict[str, Any]]]:
-    """The files of the timeline's MMS messages, by message id (`MediaStore.attachments`' shape)."""
-    ids = [r.id for r in rows if r.channel == "mms"]
+    """The files of the timeline's MMS and WhatsApp messages, by message id (`MediaStore.attachments`' shape)."""
+    ids = [r.id for r in rows if r.channel in ("mms", "whatsapp")]
     return await parley.media.attachments(ids) if ids else {}
 
 

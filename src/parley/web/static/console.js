@@ -40,8 +40,31 @@ document.addEventListener("DOMContentLoaded", () => {
     const status = e.detail.xhr.status;
     const text = form.querySelector("textarea");
     if (text) text.setAttribute("aria-invalid", String(status === 422 && !!document.getElementById("e-text")));
-    if (status < 300) { form.reset(); clearFiles(form); if (text) htmx.trigger(text, "input"); }
+    if (status < 300) {
+      form.reset(); clearFiles(form); if (text) htmx.trigger(text, "input");
+      const fields = form.querySelector("#template-fields");
+      if (fields) fields.replaceChildren();
+      delete form.dataset.templates;
+      composerMode(form);
+    }
   });
+
+  // WhatsApp in the composer (web/inbox_whatsapp.py): the channel chosen and the window decide between free text
+  // and the template picker; inside the window a button switches to the picker and back.
+  document.body.addEventListener("change", (e) => {
+    if (e.target.matches && e.target.matches("form[data-whatsapp] input[name=channel]")) composerMode(e.target.form);
+  });
+  document.body.addEventListener("click", (e) => {
+    const button = e.target.closest && e.target.closest("form[data-whatsapp] [data-template-mode]");
+    if (!button) return;
+    const form = button.closest("form");
+    form.dataset.templates = button.dataset.templateMode;
+    composerMode(form);
+    const first = form.querySelector(button.dataset.templateMode === "on" ? "#f-template" : "#f-text");
+    if (first) first.focus();
+  });
+  // A send refused because the window closed meanwhile (409): the server says when; only templates from now on.
+  document.body.addEventListener("inbox:window-closed", (e) => closeWindow(e.detail && e.detail.text));
 
   // A reply waits for its files: sent while one is still uploading, it would go without it.
   document.body.addEventListener("htmx:beforeRequest", (e) => {
@@ -76,8 +99,70 @@ document.addEventListener("DOMContentLoaded", () => {
   keepDrafts(document);
   markReadWhenSeen(document);
   attachFiles(document);
-  htmx.onLoad((element) => { keepDrafts(element); markReadWhenSeen(element); attachFiles(element); });
+  countWindows(document);
+  htmx.onLoad((element) => { keepDrafts(element); markReadWhenSeen(element); attachFiles(element); countWindows(element); });
 });
+
+// The composer's two parts (<form data-whatsapp data-window-open>): free text and files, or a WhatsApp template —
+// the only thing that may go on WhatsApp once the window is closed. A disabled fieldset posts nothing.
+function composerMode(form) {
+  if (!form || !form.hasAttribute("data-whatsapp")) return;
+  const chosen = form.querySelector("input[name=channel]:checked");
+  const whatsapp = !!chosen && chosen.value === "whatsapp";
+  const open = form.dataset.windowOpen === "true";
+  const templates = whatsapp && (!open || form.dataset.templates === "on");
+  const free = form.querySelector("[data-free-text]");
+  const part = form.querySelector("[data-template-part]");
+  if (free) { free.hidden = templates; free.disabled = templates; }
+  if (part) { part.hidden = !templates; part.disabled = !templates; }
+  const on = form.querySelector('[data-template-mode="on"]');
+  const off = form.querySelector('[data-template-mode="off"]');
+  if (on) on.hidden = !whatsapp || !open;
+  if (off) off.hidden = !open;
+  const text = form.querySelector("textarea[name=text]");
+  if (text) text.maxLength = Number(whatsapp ? text.dataset.whatsappMaxlength : text.dataset.smsMaxlength);
+}
+
+// The WhatsApp window's countdown (<p id="wa-window" data-seconds-left>): the seconds the SERVER counted when it
+// rendered the page, counted down with the monotonic clock (the browser's date may be anything); at zero the
+// banner says it closed and the composer offers only templates on WhatsApp.
+function countWindows(root) {
+  const found = root.querySelectorAll ? [...root.querySelectorAll("[data-seconds-left]")] : [];
+  if (root.dataset && root.dataset.secondsLeft) found.push(root);
+  for (const banner of found) {
+    if (banner.dataset.counting) continue;
+    banner.dataset.counting = "1";
+    const left = Number(banner.dataset.secondsLeft);
+    if (!(left > 0)) continue;
+    const started = performance.now();
+    const shown = banner.querySelector("[data-countdown]");
+    const timer = setInterval(() => {
+      if (!banner.isConnected) { clearInterval(timer); return; }
+      const now = left - Math.floor((performance.now() - started) / 1000);
+      if (now > 0) { if (shown) shown.textContent = hoursMinutesSeconds(now); return; }
+      clearInterval(timer);
+      closeWindow(banner.dataset.closedText);
+    }, 1000);
+  }
+}
+
+// 23:41:12, as web/inbox_whatsapp.py `countdown` writes it.
+function hoursMinutesSeconds(seconds) {
+  const two = (n) => String(n).padStart(2, "0");
+  return two(Math.floor(seconds / 3600)) + ":" + two(Math.floor((seconds % 3600) / 60)) + ":" + two(seconds % 60);
+}
+
+function closeWindow(text) {
+  const banner = document.getElementById("wa-window");
+  if (banner) {
+    banner.textContent = text || banner.dataset.closedText;
+    banner.classList.remove("open");
+    banner.classList.add("closed");
+    banner.dataset.secondsLeft = "0";
+  }
+  const form = document.querySelector("form[data-whatsapp]");
+  if (form) { form.dataset.windowOpen = "false"; composerMode(form); }
+}
 
 function csrfToken() {
   const meta = document.querySelector('meta[name="csrf-token"]');
