@@ -152,3 +152,45 @@ async def test_the_timeline_shows_channels_whatsapp_ticks_templates_and_a_fallba
         assert 'data-channel="sms">SMS<' in fell_back
         assert "Tried WhatsApp at 05:02, failed with 131026 (Message undeliverable); sent by SMS at 05:03" in fell_back
         assert "template order_update" in bubbles["A template"]
+
+
+async def test_after_the_window_the_agent_picks_an_approved_template_fills_it_previews_and_sends_it(
+    tmp_path: Path,
+) -> None:
+    clock = Clock()
+    async with FakeMeta() as meta, console_on_whatsapp(tmp_path, meta, clock) as (app, console, csrf):
+        meta.add_template("order_update", "en_US", "UTILITY", "APPROVED", "Your order {{1}} is ready")
+        meta.add_template("spring_sale", "en_US", "MARKETING", "PENDING", "Sale!")
+        await app.parley.whatsapp_templates.sync_all()
+        cid = await customer_writes(app, meta, "Where is it?", clock.now - timedelta(hours=25))
+
+        picker = (await console.get(f"/inbox/{cid}/templates", headers=HTMX)).text
+        assert 'value="order_update|en_US"' in picker and "spring_sale" not in picker  # approved ones only
+        fields = (await console.get(f"/inbox/{cid}/templates/fields?template=order_update|en_US", headers=HTMX)).text
+        assert fields.count('name="variables"') == 1 and "Variable {{1}}" in fields
+        preview = f"/inbox/{cid}/templates/preview"
+        blank = await console.get(preview, params={"template": "order_update|en_US", "variables": [""]}, headers=HTMX)
+        assert "Your order {{1}} is ready" in blank.text
+        filled = await console.get(preview, params={"template": "order_update|en_US", "variables": ["4711"]})
+        assert "Your order 4711 is ready" in filled.text
+
+        unknown = {"template": "no_such|en_US", "variables": ["4711"], "csrf": csrf}
+        refused = await console.post(f"/inbox/{cid}/messages", data=unknown, headers=HTMX)
+        assert refused.status_code == 422 and 'id="e-template"' in refused.text and "no_such" in refused.text
+
+        form = {"template": "order_update|en_US", "variables": ["4711"], "send_at": "", "csrf": csrf}
+        sent = await console.post(f"/inbox/{cid}/messages", data=form, headers=HTMX)
+        assert sent.status_code == 200, sent.text
+        async with app.parley.db.read() as conn:
+            [row] = (await conn.execute(sa.select(messages).where(messages.c.direction == "out"))).all()
+        assert (row.channel, row.body, row.template["variables"]) == ("whatsapp", "Your order 4711 is ready", ["4711"])
+        timeline = (await console.get(f"/inbox/{cid}/timeline", headers=HTMX)).text
+        assert "template order_update" in timeline
+
+
+async def test_a_number_with_no_approved_template_says_so_in_the_picker(tmp_path: Path) -> None:
+    clock = Clock()
+    async with FakeMeta() as meta, console_on_whatsapp(tmp_path, meta, clock) as (app, console, _):
+        cid = await customer_writes(app, meta, "Hi", clock.now - timedelta(hours=30))
+        picker = (await console.get(f"/inbox/{cid}/templates", headers=HTMX)).text
+        assert "has no approved WhatsApp template" in picker and "<select" not in picker

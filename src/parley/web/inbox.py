@@ -163,7 +163,7 @@ def router(parley: Parley) -> APIRouter:
 
     inbox_actions.add_routes(pages, inbox)
     inbox_media.add_routes(pages, parley)
-    inbox_whatsapp.add_routes(pages, inbox, getattr(parley, "whatsapp_templates", None))  # None until it is wired
+    inbox_whatsapp.add_routes(pages, inbox, parley.whatsapp_templates)
 
     @pages.get("/inbox/{conversation_id}")
     async def conversation_page(request: Request, session: ConsoleSession, conversation_id: str) -> Response:
