@@ -86,6 +86,11 @@ async def test_the_composer_offers_whatsapp_and_counts_the_window_with_the_serve
         assert "hidden" not in fieldset(closed, "data-template-part")
         assert 'hx-get="/inbox/' + cid + '/templates"' in closed
 
+        await customer_writes(app, meta, "Still there?", clock.now - timedelta(minutes=10))
+        async with console_client(app, ALICE) as (again, _):
+            banner = (await again.get(f"/inbox/{cid}/window", headers=HTMX)).text  # refetched on a new message
+        assert 'data-seconds-left="85800"' in banner and "closes in" in banner
+
 
 async def test_a_free_form_reply_after_the_window_is_refused_in_the_composer_and_tells_the_page(
     tmp_path: Path,
@@ -120,6 +125,7 @@ async def test_a_number_not_on_whatsapp_keeps_the_plain_sms_composer(tmp_path: P
         page = (await console.get(f"/inbox/{cid}", headers=HTMX)).text
         assert "Send by" not in page and "wa-window" not in page and "data-template-part" not in page
         assert 'maxlength="670"' in page
+        assert (await console.get(f"/inbox/{cid}/window", headers=HTMX)).status_code == 204
 
 
 async def test_the_timeline_shows_channels_whatsapp_ticks_templates_and_a_fallback_route(tmp_path: Path) -> None:

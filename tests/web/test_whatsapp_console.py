@@ -6,6 +6,7 @@ and reports it read, and the timeline shows "read"."""
 from __future__ import annotations
 
 import re
+import time
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -92,6 +93,19 @@ async def test_the_agent_answers_in_the_window_then_sends_a_template_after_it_an
     await expect(page.get_by_role("radio", name="WhatsApp")).to_be_checked()
     await expect(page.get_by_role("radio", name="SMS")).not_to_be_checked()
     composer = page.get_by_label(f"Reply to {CUSTOMER}")
+    await expect(composer).to_have_attribute("maxlength", "4096")
+    # Inside the window a template may go too; the agent looks, and goes back to writing.
+    await page.get_by_role("button", name="Use a WhatsApp template").click()
+    await expect(page.get_by_label("Template", exact=True)).to_be_visible()
+    await expect(composer).to_be_hidden()
+    await page.get_by_role("button", name="Write a message instead").click()
+    await expect(composer).to_be_visible()
+    # SMS is one click away: the counter counts SMS segments then.
+    await page.get_by_role("radio", name="SMS").check()
+    await expect(composer).to_have_attribute("maxlength", "670")
+    await expect(page.locator("#composer-count")).to_contain_text("SMS segment")
+    await page.get_by_role("radio", name="WhatsApp").check()
+    await expect(page.locator("#composer-count")).to_contain_text("/ 4096 characters")
     await composer.fill("Yes, it is ready for pickup!")
     await page.get_by_role("button", name="Send").click()
     await expect(composer).to_have_value("")
@@ -148,4 +162,10 @@ async def test_the_agent_answers_in_the_window_then_sends_a_template_after_it_an
     assert (await meta.post(server.url + WEBHOOK, read)).status_code == 200
     await expect(sent.locator(".badge")).to_have_text("✓✓ read")
     await screenshot(page, "inbox-whatsapp")
+
+    # The customer answers (Meta's timestamp by the same shifted day): the window opens again without a reload.
+    again = meta.inbound(text="Great, thanks!", timestamp=int(time.time()) + DAY + 60)
+    assert (await meta.post(server.url + WEBHOOK, again)).status_code == 200
+    await expect(page.locator("#wa-window")).to_contain_text(re.compile(r"closes in 2[34]:\d\d:\d\d"))
+    await expect(page.get_by_label(f"Reply to {CUSTOMER}")).to_be_visible()
     assert meta.problems == []

@@ -153,14 +153,28 @@ def helpers() -> dict[str, Any]:
 
 
 def add_routes(pages: APIRouter, inbox: InboxPages, catalog: TemplateCatalog | None) -> None:
-    """The template picker's fragments: the approved templates, one template's variables, and its preview."""
+    """The window's banner, and the template picker's fragments: the approved templates, one template's variables,
+    and its preview."""
     conversations = inbox.parley.conversations
 
-    async def company_number(user: User, conversation_id: str) -> str:
+    async def conversation(user: User, conversation_id: str) -> dict[str, Any]:
         try:
-            return str((await conversations.get(user, conversation_id))["company_number"])
+            return await conversations.get(user, conversation_id)
         except ServiceError as exc:
             raise ConsoleRefused(exc.status, exc.reason) from None
+
+    async def company_number(user: User, conversation_id: str) -> str:
+        return str((await conversation(user, conversation_id))["company_number"])
+
+    @pages.get("/inbox/{conversation_id}/window")
+    async def window(request: Request, session: ConsoleSession, conversation_id: str) -> Response:
+        """The window's banner again (a new message may have opened it): console.js takes the composer's state
+        from it. Nothing (204) for a number not on WhatsApp."""
+        config = await inbox.parley.cache.config()
+        wa = composer_state(await conversation(session.user, conversation_id), config, inbox.view.now())
+        if wa is None:
+            return Response(status_code=204)
+        return render(request, "inbox/_whatsapp_window.html", {"cid": conversation_id, "wa": wa, **helpers()})
 
     async def approved(user: User, number: str) -> list[dict[str, Any]] | None:
         if catalog is None:

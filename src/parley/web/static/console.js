@@ -133,6 +133,8 @@ function countWindows(root) {
     if (banner.dataset.counting) continue;
     banner.dataset.counting = "1";
     const left = Number(banner.dataset.secondsLeft);
+    const form = document.querySelector("form[data-whatsapp]");
+    if (form && form.dataset.windowOpen !== String(left > 0)) { form.dataset.windowOpen = String(left > 0); composerMode(form); }
     if (!(left > 0)) continue;
     const started = performance.now();
     const shown = banner.querySelector("[data-countdown]");
