@@ -120,3 +120,13 @@ def test_the_pickers_value_becomes_a_template_send_or_a_refusal_naming_the_field
     with pytest.raises(ServiceError) as nameless:
         template_spec("", [])
     assert nameless.value.field == "template.name"
+
+
+@given(key=st.text(max_size=40), variables=st.lists(st.text(max_size=20), max_size=4))
+def test_any_posted_template_value_is_a_send_or_a_422_naming_the_template(key: str, variables: list[str]) -> None:
+    try:
+        spec = template_spec(key, variables)
+    except ServiceError as exc:
+        assert exc.status == 422 and (exc.field or "").startswith("template")
+    else:
+        assert spec.name and len(spec.variables) == len(variables)

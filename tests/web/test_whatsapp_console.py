@@ -81,6 +81,7 @@ async def test_the_agent_answers_in_the_window_then_sends_a_template_after_it_an
     # The customer writes on WhatsApp: Meta posts a signed webhook to the running server.
     assert (await meta.post(server.url + WEBHOOK, meta.inbound(text="Is my order ready?"))).status_code == 200
     item = page.get_by_role("list", name="Conversations").get_by_role("link").filter(has_text="Is my order ready?")
+    await expect(item.locator(".channel-tag")).to_have_text("WhatsApp")
     await item.click()
     cid = await item.get_attribute("data-conversation")
     timeline = page.get_by_role("list", name="Messages and events")
