@@ -200,3 +200,15 @@ async def test_a_number_with_no_approved_template_says_so_in_the_picker(tmp_path
         cid = await customer_writes(app, meta, "Hi", clock.now - timedelta(hours=30))
         picker = (await console.get(f"/inbox/{cid}/templates", headers=HTMX)).text
         assert "has no approved WhatsApp template" in picker and "<select" not in picker
+
+
+async def test_a_whatsapp_customers_file_shows_in_the_timeline_as_an_mms_does(tmp_path: Path) -> None:
+    clock = Clock()
+    async with FakeMeta() as meta, console_on_whatsapp(tmp_path, meta, clock) as (app, console, _):
+        picture = meta.inbound(kind="image", part={"id": "media-77", "mime_type": "image/jpeg", "caption": "Look"})
+        assert (await meta.post(WEBHOOK, picture)).status_code == 200
+        await app.parley.router.route_due()
+        async with app.client(ALICE) as api:
+            [conversation] = (await api.get("/api/v2/conversations")).json()
+        timeline = (await console.get(f"/inbox/{conversation['id']}/timeline", headers=HTMX)).text
+        assert "Look" in timeline and 'data-media-state="pending"' in timeline and "Attachment: fetching" in timeline
