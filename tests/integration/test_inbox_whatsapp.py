@@ -212,3 +212,20 @@ async def test_a_whatsapp_customers_file_shows_in_the_timeline_as_an_mms_does(tm
             [conversation] = (await api.get("/api/v2/conversations")).json()
         timeline = (await console.get(f"/inbox/{conversation['id']}/timeline", headers=HTMX)).text
         assert "Look" in timeline and 'data-media-state="pending"' in timeline and "Attachment: fetching" in timeline
+
+
+async def test_a_customer_without_a_phone_number_is_answered_on_whatsapp_only(tmp_path: Path) -> None:
+    clock = Clock()
+    async with FakeMeta() as meta, console_on_whatsapp(tmp_path, meta, clock) as (app, console, _):
+        bsuid = "US.13491208655302741918"
+        message = {"from_user_id": bsuid, "id": "wamid.bsuid1", "timestamp": str(int(clock.now.timestamp())),
+                   "type": "text", "text": {"body": "No number here"}}  # fmt: skip
+        contact = {"profile": {"name": "Kerry", "username": "@kerry"}, "user_id": bsuid}
+        assert (await meta.post(WEBHOOK, meta.envelope({"contacts": [contact], "messages": [message]}))).is_success
+        await app.parley.router.route_due()
+        async with app.client(ALICE) as api:
+            [conversation] = (await api.get("/api/v2/conversations")).json()
+        page = (await console.get(f"/inbox/{conversation['id']}", headers=HTMX)).text
+        assert f"Reply to WhatsApp user {bsuid}" in page
+        assert 'value="sms" disabled' in page and 'value="whatsapp" checked' in page
+        assert "WhatsApp only" in page

@@ -38,7 +38,9 @@ def test_a_number_not_on_whatsapp_has_no_whatsapp_composer() -> None:
     [
         pytest.param({}, "sms", True, id="last-wrote-by-sms"),
         pytest.param({"last_channel": "whatsapp"}, "whatsapp", True, id="last-wrote-on-whatsapp"),
-        pytest.param({"external_number": "US.13491208655302741918"}, "whatsapp", False, id="no-phone-number"),
+        pytest.param(
+            {"external_number": None, "external_id": "US.1349120865530274"}, "whatsapp", False, id="no-phone-number"
+        ),
     ],
 )
 def test_the_channel_preselected_is_the_customers_last(
