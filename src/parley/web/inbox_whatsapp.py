@@ -152,7 +152,7 @@ def helpers() -> dict[str, Any]:
     }
 
 
-def add_routes(pages: APIRouter, inbox: InboxPages, catalog: TemplateCatalog | None) -> None:
+def add_routes(pages: APIRouter, inbox: InboxPages, catalog: TemplateCatalog) -> None:
     """The window's banner, and the template picker's fragments: the approved templates, one template's variables,
     and its preview."""
     conversations = inbox.parley.conversations
@@ -176,9 +176,7 @@ def add_routes(pages: APIRouter, inbox: InboxPages, catalog: TemplateCatalog | N
             return Response(status_code=204)
         return render(request, "inbox/_whatsapp_window.html", {"cid": conversation_id, "wa": wa, **helpers()})
 
-    async def approved(user: User, number: str) -> list[dict[str, Any]] | None:
-        if catalog is None:
-            return None
+    async def approved(user: User, number: str) -> list[dict[str, Any]]:
         try:
             return await catalog.list_(user, number, status="approved")
         except ServiceError:
@@ -196,14 +194,8 @@ def add_routes(pages: APIRouter, inbox: InboxPages, catalog: TemplateCatalog | N
         request: Request, session: ConsoleSession, conversation_id: str, template: Annotated[str, Query()] = ""
     ) -> Response:
         number = await company_number(session.user, conversation_id)
-        chosen = next(
-            (
-                t
-                for t in await approved(session.user, number) or []
-                if template_key(t["name"], t["language"]) == template
-            ),
-            None,
-        )
+        found = await approved(session.user, number)
+        chosen = next((t for t in found if template_key(t["name"], t["language"]) == template), None)
         context = {"cid": conversation_id, "chosen": chosen, "count": variable_count(chosen) if chosen else 0}
         return render(request, "inbox/_template_fields.html", context)
 
@@ -220,9 +212,7 @@ def add_routes(pages: APIRouter, inbox: InboxPages, catalog: TemplateCatalog | N
         name, _, language = template.rpartition("|")
         filled = [v if v.strip() else "{{" + str(i + 1) + "}}" for i, v in enumerate(variables or [])]
         text, error = "", ""
-        if catalog is None:
-            error = "WhatsApp templates are not available on this server"
-        elif name:
+        if name:
             try:
                 doc = {"name": name, "language": language, "variables": filled}
                 text = await catalog.preview(session.user, number, doc)
