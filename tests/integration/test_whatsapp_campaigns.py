@@ -297,11 +297,11 @@ async def test_the_native_api_creates_a_whatsapp_campaign_and_refuses_one_naming
             assert (sms.status_code, sms.json()["channel"], sms.json()["whatsapp_template"]) == (201, "sms", None)
 
 
+@pytest.mark.parametrize("db_url", [pytest.param("postgres", marks=pytest.mark.postgres)], indirect=True)
 async def test_a_runner_pacing_a_number_waits_for_the_one_already_pacing_it(db: Database, clock: Clock) -> None:
-    """Runners in several processes read the number's queued tail one at a time (PostgreSQL; SQLite has one
-    writer): the second sees what the first queued, never the tail from before it."""
-    if db.engine.dialect.name != "postgresql":
-        pytest.skip("SQLite has one writer at a time: write transactions never overlap")
+    """Runners in several processes read the number's queued tail one at a time (PostgreSQL only: SQLite has one
+    writer, so its write transactions never overlap): the second sees what the first queued, never the tail from
+    before it."""
     await setup(db, clock)
     due = clock() + timedelta(seconds=30)
     row = outbound_row(sender=WA, to="+15550000009", text="x", now=clock(), user_id=None, source="campaign")
