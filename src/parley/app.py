@@ -15,6 +15,7 @@ from parley import __version__
 from parley.bootstrap import Parley, freeze_startup_heap
 from parley.ingress import (
     api,
+    api_keys_api,
     blocklist_api,
     campaigns_api,
     conversations_api,
@@ -68,6 +69,7 @@ def create_app(parley: Parley, *, workers: bool = True) -> FastAPI:
         telemetry={"tracing": False, "metrics": False, "logs": False},
     )
     app.state.auth = parley.auth
+    app.state.api_keys = parley.api_keys
 
     @app.exception_handler(ServiceError)
     async def service_error(_: Request, exc: ServiceError) -> JSONResponse:
@@ -104,6 +106,7 @@ def create_app(parley: Parley, *, workers: bool = True) -> FastAPI:
     app.include_router(telnyx_webhook.router(parley.inbox, parley.deliveries, parley.carrier_accounts, parley.cache))
     app.include_router(whatsapp_webhook.router(parley.inbox, parley.deliveries, parley.carrier_accounts))
     app.include_router(whatsapp_api.router(parley.whatsapp_templates))
+    app.include_router(api_keys_api.router(parley.api_keys))
     app.include_router(numbers_api.router(parley.numbers))
     app.include_router(blocklist_api.router(parley.blocklist))
     app.include_router(campaigns_api.router(parley.campaigns))

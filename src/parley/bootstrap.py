@@ -23,6 +23,7 @@ from parley.clock import utcnow as utcnow  # re-exported: the CLI and tests read
 from parley.core.delivery import RetryPolicy
 from parley.logs import Failures
 from parley.services.admin import Admin
+from parley.services.api_keys import ApiKeys
 from parley.services.auth import Authenticator
 from parley.services.blocklists import Blocklist
 from parley.services.campaign_runner import CampaignRunner
@@ -41,6 +42,7 @@ from parley.services.notifications import MessageDetails, StatusNotifier
 from parley.services.numbers import Numbers
 from parley.services.queries import Messages
 from parley.services.receive import Inbox
+from parley.services.secret_box import SecretBox
 from parley.services.send import Outbox
 from parley.services.sessions import Sessions
 from parley.services.statistics import Statistics
@@ -90,6 +92,7 @@ class Parley:
     media_fetcher: MediaFetcher
     whatsapp_templates: WhatsAppTemplates
     whatsapp_reads: WhatsAppReads
+    api_keys: ApiKeys
     campaign_wake: asyncio.Event = field(default_factory=asyncio.Event)
     _tasks: list[asyncio.Task[None]] = field(default_factory=list)
 
@@ -316,7 +319,8 @@ def build(settings: Settings | None = None, *, clock: Callable[[], datetime] | N
         on_media=media_fetcher.wake,
         part_expiry=timedelta(hours=settings.concat_expiry_hours),
     )
-    auth = Authenticator(cache, Throttle(db, clock), secret=settings.secret)
+    throttle = Throttle(db, clock)  # one set of counters for passwords and API keys
+    auth = Authenticator(cache, throttle, secret=settings.secret)
     return Parley(
         settings=settings,
         db=db,
@@ -347,4 +351,5 @@ def build(settings: Settings | None = None, *, clock: Callable[[], datetime] | N
         media_fetcher=media_fetcher,
         whatsapp_templates=whatsapp_templates,
         whatsapp_reads=WhatsAppReads(db, transports.channel, clock, worker=worker_name()),
+        api_keys=ApiKeys(db, cache, throttle, SecretBox(db, settings.secret), clock),
     )

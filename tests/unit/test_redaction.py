@@ -42,3 +42,30 @@ def test_fields_named_like_secrets_are_secret(key: str) -> None:
 @pytest.mark.parametrize("key", ["message", "transport", "extension", "event", "tokens_left"])
 def test_other_fields_are_not(key: str) -> None:
     assert not is_secret_key(key)
+
+
+KEY_SECRET = "psk_" + "Ab3-_x" * 7  # the shape of an API key's secret (core.api_keys)
+KEY_SID = "SK" + "0123456789abcdef" * 2
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        pytest.param(f"Authorization: Bearer {KEY_SECRET}", id="bearer-header"),
+        pytest.param(f"<Request headers={{'x': 'Bearer {KEY_SECRET}'}}>", id="bearer-anywhere"),
+        pytest.param(f"curl -H 'authorization:bearer {KEY_SECRET}' http://parley/api/v2/messages", id="bearer-curl"),
+        pytest.param(f"basic credentials {KEY_SID}:{KEY_SECRET} refused", id="sid-and-secret"),
+        pytest.param(f"https://{KEY_SID}:{KEY_SECRET}@parley.example/2010-04-01/", id="sid-in-url"),
+        pytest.param(f"body={{'name': 'crm', 'pasted': '{KEY_SECRET}'}}", id="secret-alone"),
+        pytest.param(f'{{"id": "{KEY_SID}", "secret": "{KEY_SECRET}"}}', id="created-key-answer"),
+    ],
+)
+def test_an_api_keys_secret_is_masked(text: str) -> None:
+    redacted = redact(text)
+    assert KEY_SECRET not in redacted
+    assert KEY_SECRET[4:20] not in redacted  # not even a part of it
+
+
+def test_a_key_sid_alone_is_not_a_secret() -> None:
+    line = f"api_keys.revoked key={KEY_SID} by=101"
+    assert redact(line) == line

@@ -1,4 +1,5 @@
-"""Secrets out of log lines: passwords, tokens, Authorization headers, curl's ``-u user:pass``. Pure.
+"""Secrets out of log lines: passwords, tokens, Authorization headers, curl's ``-u user:pass``, API keys'
+secrets (``Bearer …``, ``SK…:secret``, ``psk_…``). Pure.
 
 `redact` masks what looks like a secret inside any text (an event's fields, a formatted traceback, a
 library's message); `is_secret_key` names the fields whose whole value is one. Redaction is a safety net
@@ -24,6 +25,12 @@ _PATTERNS = (
         ),
         rf"\1{MASK}",
     ),
+    # A bearer token anywhere, not only after "Authorization" (an httpx request's repr, a proxy's line)
+    (re.compile(r"(\bbearer\s+)[^\s'\",)\]]+", re.IGNORECASE), rf"\1{MASK}"),
+    # An API key's SID and secret as a Twilio client's Basic credentials: SK<32 hex>:secret
+    (re.compile(r"(\bSK[0-9a-f]{32}:)[^\s@'\",;)\]]+"), rf"\1{MASK}"),
+    # An API key's secret on its own (core.api_keys.SECRET_PREFIX): a pasted one, a body echoed in an error
+    (re.compile(r"\bpsk_[A-Za-z0-9_\-]{8,}"), f"psk_{MASK}"),
     # curl -u user:pass, --user=user:pass, --user 'user:pass'
     (re.compile(r"((?:^|\s)(?:-u|--user)(?:\s+|=)['\"]?)[^\s'\"]+"), rf"\1{MASK}"),
     # scheme://user:pass@host

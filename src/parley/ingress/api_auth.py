@@ -1,4 +1,8 @@
-"""Who is calling /api/v2: HTTP Basic credentials (throttled), or for reads the console's session cookie.
+"""Who is calling /api/v2: an API key (``Authorization: Bearer <secret>``, or HTTP Basic ``SK…:secret`` as
+Twilio's clients send it), HTTP Basic credentials (throttled), or for reads the console's session cookie.
+
+A request made with a key acts as the key's user narrowed to its scopes: the scope the route needs comes from
+`core.api_keys.scope_for` (the one table), and a key without it is answered 403 naming the scope.
 
 A long-lived answer (the SSE stream) was authorised once, when it began; `ends_when_revoked` keeps asking
 the database whether that still holds — the session not signed out, the password not changed, the user
@@ -15,7 +19,9 @@ from typing import Annotated
 from fastapi import Depends, HTTPException, Request
 from starlette.requests import HTTPConnection
 
-from parley.ingress.basic_auth import basic_credentials
+from parley.core import api_keys as key_rules
+from parley.ingress.basic_auth import MAX_EXTENSION_LENGTH, basic_pair
+from parley.services.api_keys import ApiKeys, KeyCaller, KeyExpired
 from parley.services.auth import Authenticator, Throttled
 from parley.services.directory import User
 from parley.services.sessions import Sessions
@@ -31,32 +37,67 @@ def client_address(request: HTTPConnection) -> str:
 
 
 async def current_user(request: Request) -> User:
-    """The caller, from HTTP Basic credentials checked by the app's `Authenticator`.
+    """The caller, from an API key, from HTTP Basic credentials checked by the app's `Authenticator`.
 
     Reads (GET) also accept the web console's session cookie, so the console's pages can use the event
-    stream and JSON reads; anything that changes state needs Basic credentials (no CSRF exposure).
+    stream and JSON reads; anything that changes state needs credentials (no CSRF exposure).
     """
     auth: Authenticator = request.app.state.auth
-    credentials = basic_credentials(request)
-    if credentials is not None:
-        try:
-            user = await auth.authenticate(*credentials, client_address(request))
-        except Throttled as exc:
-            raise HTTPException(429, str(exc), headers={"Retry-After": str(exc.retry_after)}) from None
-        if user is not None:
-            request.state.recheck = _same_user(auth, user)
-    elif request.method in ("GET", "HEAD"):
-        sessions: Sessions = request.app.state.sessions
-        token = request.cookies.get(SESSION_COOKIE)
-        session = await sessions.resolve(token)
-        user = session.user if session else None
-        if token and user is not None:
-            request.state.recheck = _same_session(sessions, token, user)
-    else:
+    header = request.headers.get("authorization")
+    token = key_rules.bearer_token(header)
+    credentials = basic_pair(request) if token is None else None
+    try:
+        if token is not None:
+            return await _key_user(request, await _keys(request).by_secret(token, client_address(request)))
+        if credentials is not None and key_rules.is_key_sid(credentials[0]):
+            caller = await _keys(request).by_sid(*credentials, client_address(request))
+            return await _key_user(request, caller)
         user = None
+        if credentials is not None and len(credentials[0]) <= MAX_EXTENSION_LENGTH:
+            user = await auth.authenticate(*credentials, client_address(request))
+            if user is not None:
+                request.state.recheck = _same_user(auth, user)
+        elif credentials is None and request.method in ("GET", "HEAD"):
+            sessions: Sessions = request.app.state.sessions
+            cookie = request.cookies.get(SESSION_COOKIE)
+            session = await sessions.resolve(cookie)
+            user = session.user if session else None
+            if cookie and user is not None:
+                request.state.recheck = _same_session(sessions, cookie, user)
+    except Throttled as exc:
+        raise HTTPException(429, str(exc), headers={"Retry-After": str(exc.retry_after)}) from None
+    except KeyExpired as exc:
+        raise _unauthorised(str(exc)) from None
     if user is None:
-        raise HTTPException(401, "Wrong or missing credentials", headers={"WWW-Authenticate": 'Basic realm="Parley"'})
+        raise _unauthorised("Wrong or missing credentials")
     return user
+
+
+def _keys(request: Request) -> ApiKeys:
+    keys: ApiKeys = request.app.state.api_keys
+    return keys
+
+
+def _unauthorised(detail: str) -> HTTPException:
+    return HTTPException(401, detail, headers={"WWW-Authenticate": 'Basic realm="Parley", Bearer realm="Parley"'})
+
+
+def route_scope(request: Request) -> str:
+    """The scope a key needs for this request's route (its path template, as `core.api_keys.ROUTE_SCOPES` has it)."""
+    route = request.scope.get("route")
+    path = getattr(route, "path", None) or request.url.path
+    return key_rules.scope_for(request.method, path)
+
+
+async def _key_user(request: Request, caller: KeyCaller | None) -> User:
+    if caller is None:
+        raise _unauthorised("Wrong or missing credentials")
+    needed = route_scope(request)
+    if not caller.allows(needed):
+        raise HTTPException(403, f"this API key lacks the {needed!r} scope")
+    request.state.api_key = caller
+    request.state.recheck = _same_key(_keys(request), caller)
+    return caller.user
 
 
 CurrentUser = Annotated[User, Depends(current_user)]
@@ -70,6 +111,13 @@ def _same_session(sessions: Sessions, token: str, user: User) -> Recheck:
     async def recheck() -> bool:
         session = await sessions.resolve(token)
         return session is not None and _unchanged(user, session.user)
+
+    return recheck
+
+
+def _same_key(keys: ApiKeys, caller: KeyCaller) -> Recheck:
+    async def recheck() -> bool:
+        return await keys.still_valid(caller)
 
     return recheck
 

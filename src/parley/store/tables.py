@@ -525,3 +525,22 @@ whatsapp_templates = sa.Table(
     sa.Column("reason", sa.Text),  # why Meta rejected or paused it
     sa.Column("synced_at", UtcDateTime, nullable=False),
 )
+
+# API keys (issue 13 §2): a key acts as its user, narrowed to its scopes. The secret itself is never stored:
+# `secret_hash` (SHA-256 of a 256-bit random secret) finds and verifies it in one indexed lookup, and
+# `secret_sealed` (AES-GCM under the installation's key, services/secret_box.py) keeps it recoverable for
+# signing webhooks and Twilio-style callbacks.
+api_keys = sa.Table(
+    "api_keys",
+    metadata,
+    sa.Column("id", sa.String(34), primary_key=True),  # the key SID: SK + 32 hex digits
+    sa.Column("user_id", sa.Integer, sa.ForeignKey("users.id", ondelete="CASCADE"), nullable=False, index=True),
+    sa.Column("name", sa.String(200), nullable=False),
+    sa.Column("scopes", sa.JSON, nullable=False),  # a list of core.api_keys.SCOPES
+    sa.Column("secret_hash", sa.String(64), nullable=False, unique=True),
+    sa.Column("secret_sealed", sa.Text),
+    sa.Column("created_by", sa.Integer, sa.ForeignKey("users.id", ondelete="SET NULL")),
+    sa.Column("created_at", UtcDateTime, nullable=False),
+    sa.Column("expires_at", UtcDateTime),
+    sa.Column("last_used_at", UtcDateTime),
+)
