@@ -14,6 +14,8 @@ import pytest
 from fastapi.routing import APIRoute
 from starlette.routing import Mount
 
+from parley.core.api_keys import SCOPES, is_known_route, scope_for
+from parley.ingress.api_auth import CurrentUser
 from parley.web.security import ConsoleSession
 from tests.support.app import InProcess, console_client, in_process
 from tests.support.provisioning import document
@@ -158,3 +160,69 @@ async def test_a_new_route_without_its_check_fails_the_table(app: InProcess) -> 
 
     assert await refused_without_credentials(app) == ["GET /api/v2/forgotten: 200"]
     assert "GET /admin/forgotten: 200" in await admin_routes_a_plain_user_may_use(app)
+
+
+# API keys (issue 13 §2): every /api/v2 route a key can reach has its scope in core.api_keys.ROUTE_SCOPES, and the
+# scope is enforced on each: a key with every scope but that one is refused, naming it; a key with only that one
+# is not refused for its scope.
+ADMIN = ("101", "sms101api")
+LONG_LIVED = {"/api/v2/events"}  # a stream that does not end: checked for its refusal only
+
+
+def key_routes(app: Any) -> list[tuple[str, str, bool]]:
+    return [(m, p, admin) for m, p, admin in endpoints(app) if p.startswith("/api/v2/") and p not in OPEN]
+
+
+async def keys_by_scopes(app: InProcess) -> dict[str, dict[str, str]]:
+    """For each scope: the secret of a key with every scope but it ("but") and of one with only it ("only")."""
+    made: dict[str, dict[str, str]] = {}
+    async with app.client(ADMIN, address=OUTSIDE) as admin:
+        for scope in SCOPES:
+            made[scope] = {}
+            for kind, scopes in (("but", [s for s in SCOPES if s != scope]), ("only", [scope])):
+                answer = await admin.post("/api/v2/api-keys", json={"name": f"{kind}-{scope}", "scopes": scopes})
+                assert answer.status_code == 201, answer.text
+                made[scope][kind] = answer.json()["secret"]
+    return made
+
+
+async def test_every_api_route_has_its_scope_in_the_one_table(app: InProcess) -> None:
+    routes = key_routes(app.app)
+    assert len(routes) > 50
+    assert [f"{m} {p}" for m, p, _ in routes if not is_known_route(m, p)] == []
+    assert [f"{m} {p}" for m, p, admin in routes if admin and scope_for(m, p) != "admin"] == []
+
+
+async def test_every_api_route_enforces_its_scope_on_a_key(app: InProcess) -> None:
+    keys = await keys_by_scopes(app)
+    wrong: list[str] = []
+    async with app.client(address=OUTSIDE) as http:
+        for method, path, _ in key_routes(app.app):
+            needed = scope_for(method, path)
+            kwargs = body_for(app.app, method, path)
+            but = await http.request(
+                method, concrete(path), headers={"Authorization": f"Bearer {keys[needed]['but']}"}, **kwargs
+            )
+            if but.status_code != 403 or f"lacks the '{needed}' scope" not in but.text:
+                wrong.append(f"{method} {path} without {needed}: {but.status_code}")
+            if path in LONG_LIVED:
+                continue
+            only = await http.request(
+                method, concrete(path), headers={"Authorization": f"Bearer {keys[needed]['only']}"}, **kwargs
+            )
+            if only.status_code in (401, 429) or "lacks the" in only.text:
+                wrong.append(f"{method} {path} with only {needed}: {only.status_code} {only.text[:80]}")
+    assert wrong == []
+
+
+async def test_a_new_api_route_needs_the_admin_scope_until_the_table_says_otherwise(app: InProcess) -> None:
+    @app.app.get("/api/v2/forgotten")
+    async def forgotten(user: CurrentUser) -> dict[str, str]:
+        return {"user": user.extension}
+
+    keys = await keys_by_scopes(app)
+    assert not is_known_route("GET", "/api/v2/forgotten")
+    async with app.client(address=OUTSIDE) as http:
+        refused = await http.get("/api/v2/forgotten", headers={"Authorization": f"Bearer {keys['admin']['but']}"})
+        allowed = await http.get("/api/v2/forgotten", headers={"Authorization": f"Bearer {keys['admin']['only']}"})
+    assert (refused.status_code, allowed.status_code) == (403, 200)

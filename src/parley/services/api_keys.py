@@ -133,6 +133,7 @@ class ApiKeys:
                 raise ServiceError(422, "must be in the future", "expires_at")
         key_id = rules.key_sid(os.urandom(16))
         secret = new_secret()
+        sealed = await self._box.seal(secret, key_id)  # before the write: the box may store its key first
         async with self._db.write() as conn:
             await store.add(
                 conn,
@@ -142,7 +143,7 @@ class ApiKeys:
                     "name": name,
                     "scopes": list(chosen),
                     "secret_hash": secret_hash(secret),
-                    "secret_sealed": await self._box.seal(secret, key_id),
+                    "secret_sealed": sealed,
                     "created_by": creator.id,
                     "created_at": now,
                     "expires_at": expires_at,
