@@ -9,7 +9,16 @@ from fastapi import Depends, FastAPI, Request
 from fastapi.responses import RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 
-from parley.web import admin_pages, auth_pages, campaign_pages, inbox, send_page, stats_pages, template_preview
+from parley.web import (
+    admin_pages,
+    api_key_pages,
+    auth_pages,
+    campaign_pages,
+    inbox,
+    send_page,
+    stats_pages,
+    template_preview,
+)
 from parley.web.security import ConsoleRefused, ConsoleSession, SignInRequired, sign_in_redirect
 from parley.web.templating import STATIC, render
 
@@ -38,7 +47,7 @@ def install(app: FastAPI, parley: Parley) -> None:
         return RedirectResponse("/inbox", status_code=303)
 
     app.include_router(auth_pages.router())
-    for module in (inbox, send_page, campaign_pages, admin_pages, stats_pages, template_preview):
+    for module in (inbox, send_page, campaign_pages, admin_pages, stats_pages, template_preview, api_key_pages):
         app.include_router(module.router(parley), dependencies=[Depends(_close_form)])
 
 

@@ -26,6 +26,22 @@ document.addEventListener("DOMContentLoaded", () => {
     if (question && !window.confirm(question)) { e.preventDefault(); e.stopImmediatePropagation(); }
   }, true);
 
+  // <button data-copy="#new-secret">: copies that field's value (an API key's secret, shown once).
+  document.body.addEventListener("click", (e) => {
+    const button = e.target.closest && e.target.closest("button[data-copy]");
+    if (!button) return;
+    const field = document.querySelector(button.dataset.copy);
+    if (!field) return;
+    field.select();
+    const done = () => { button.textContent = "Copied"; };
+    if (navigator.clipboard && window.isSecureContext) {
+      navigator.clipboard.writeText(field.value).then(done, () => { document.execCommand("copy"); done(); });
+    } else {
+      document.execCommand("copy");
+      done();
+    }
+  });
+
   // <textarea name="message" data-param-as="text">: its value goes to the server under another name (the
   // message counter takes "text"), without an hx-vals expression (the page's policy forbids eval).
   document.body.addEventListener("htmx:configRequest", (e) => {
