@@ -42,10 +42,11 @@ def existing_ids(server: ParleyServer, tag: str) -> dict[str, Any]:
         ).json()
         message = admin.post("/api/v2/messages", json={"to": CUSTOMER, "text": "seed"}).json()["messages"][0]
         stored = admin.post("/api/v2/media", files={"file": (f"seed {tag}.txt", b"seed")}).json()
+        key = admin.post("/api/v2/api-keys", json={"name": f"seed {tag}", "scopes": ["read"]}).json()
     return {
         "list_id": saved_list["id"], "conversation_id": conversation["id"], "campaign_id": campaign["id"],
         "message_id": message["id"], "number": COMPANY, "company_number": COMPANY, "external_number": CUSTOMER,
-        "member": ADMIN[0], "media_id": stored["id"],
+        "member": ADMIN[0], "media_id": stored["id"], "key_id": key["id"],
     }  # fmt: skip
 
 
