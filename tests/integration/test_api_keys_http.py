@@ -15,9 +15,11 @@ from typing import Any
 import httpx
 import pytest
 import sqlalchemy as sa
+from fastapi import FastAPI, Request
 
 from parley.app import create_app
 from parley.bootstrap import Parley, build
+from parley.ingress.api_auth import KeyScopeMissing, key_caller
 from parley.settings import Settings
 from parley.store.db import Database
 from parley.store.tables import api_keys
@@ -279,3 +281,27 @@ async def test_a_sealed_secret_cannot_be_opened_under_another_installation_secre
             assert (await http.get("/api/v2/messages")).status_code == 200
     finally:
         await other.close()
+
+
+async def test_key_caller_serves_apis_that_take_only_keys(parley: Parley) -> None:
+    """`api_auth.key_caller`, for the Twilio-compatible API: a key by Bearer or Basic SK…, its scope checked."""
+    created = await new_key(parley, scopes=["read"])
+    app = FastAPI()
+    app.state.api_keys = parley.api_keys
+
+    @app.get("/probe/{scope}")
+    async def probe(scope: str, request: Request) -> dict[str, str | None]:
+        try:
+            caller = await key_caller(request, scope)
+        except KeyScopeMissing as exc:
+            return {"missing": exc.scope}
+        return {"key": caller.key_id if caller else None, "user": caller.user.extension if caller else None}
+
+    transport = httpx.ASGITransport(app=app, client=("10.0.0.3", 40000))
+    async with httpx.AsyncClient(transport=transport, base_url="http://probe") as http:
+        assert (await http.get("/probe/read", auth=(created["id"], created["secret"]))).json() == {
+            "key": created["id"], "user": "101"}  # fmt: skip
+        assert (await http.get("/probe/read", headers=bearer(created["secret"]))).json()["key"] == created["id"]
+        assert (await http.get("/probe/send", headers=bearer(created["secret"]))).json() == {"missing": "send"}
+        assert (await http.get("/probe/read", auth=ALICE)).json() == {"key": None, "user": None}  # no password
+        assert (await http.get("/probe/read", headers=bearer("psk_" + "x" * 43))).json()["key"] is None

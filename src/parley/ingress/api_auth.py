@@ -103,6 +103,31 @@ async def _key_user(request: Request, caller: KeyCaller | None) -> User:
 CurrentUser = Annotated[User, Depends(current_user)]
 
 
+async def key_caller(request: Request, needed: str) -> KeyCaller | None:
+    """For APIs that take only keys (the Twilio-compatible API): the key of a Bearer or Basic ``SK…:secret``
+    request, throttled like the rest; None when the request carries no key credentials or wrong ones (the caller
+    answers in its own error shape). Raises `Throttled`, `KeyExpired`, and `KeyScopeMissing` when the key lacks
+    ``needed``."""
+    keys = _keys(request)
+    token = key_rules.bearer_token(request.headers.get("authorization"))
+    credentials = basic_pair(request) if token is None else None
+    if token is not None:
+        caller = await keys.by_secret(token, client_address(request))
+    elif credentials is not None and key_rules.is_key_sid(credentials[0]):
+        caller = await keys.by_sid(*credentials, client_address(request))
+    else:
+        return None
+    if caller is not None and not caller.allows(needed):
+        raise KeyScopeMissing(needed)
+    return caller
+
+
+class KeyScopeMissing(Exception):
+    def __init__(self, scope: str) -> None:
+        super().__init__(f"this API key lacks the {scope!r} scope")
+        self.scope = scope
+
+
 def _unchanged(before: User, now: User | None) -> bool:
     return now is not None and (now.id, now.role, now.password_hash) == (before.id, before.role, before.password_hash)
 
