@@ -20,6 +20,7 @@ from fastapi import FastAPI, Request
 from parley.app import create_app
 from parley.bootstrap import Parley, build
 from parley.ingress.api_auth import KeyScopeMissing, key_caller
+from parley.services.secret_box import SecretBox
 from parley.settings import Settings
 from parley.store.db import Database
 from parley.store.tables import api_keys
@@ -305,3 +306,9 @@ async def test_key_caller_serves_apis_that_take_only_keys(parley: Parley) -> Non
         assert (await http.get("/probe/send", headers=bearer(created["secret"]))).json() == {"missing": "send"}
         assert (await http.get("/probe/read", auth=ALICE)).json() == {"key": None, "user": None}  # no password
         assert (await http.get("/probe/read", headers=bearer("psk_" + "x" * 43))).json()["key"] is None
+
+
+async def test_without_an_installation_secret_the_stored_key_is_shared_by_every_process(db: Database) -> None:
+    sealed = await SecretBox(db).seal("psk_shared", "SK1")
+    assert await SecretBox(db).open(sealed, "SK1") == "psk_shared"  # another process: the key from `settings`
+    assert await SecretBox(db, "now-set").open(sealed, "SK1") is None
