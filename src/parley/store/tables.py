@@ -151,6 +151,11 @@ messages = sa.Table(
     sa.Column("fallback_at", UtcDateTime, index=True),
     # The ways the message tried, in order: [{"channel", "at", "outcome", "code"?, "detail"?}] (null: one try).
     sa.Column("route", sa.JSON),
+    # Where this message's status changes are posted (issue 13): a native send's `status_callback` (format
+    # "parley", signed with the key's secret) or a Twilio-compatible send's `StatusCallback` (format "twilio").
+    sa.Column("status_callback", sa.Text),
+    sa.Column("callback_format", sa.String(8)),
+    sa.Column("api_key_id", sa.String(34)),  # the API key that made the send (it signs the callbacks)
     sa.Column("send_at", UtcDateTime),
     sa.Column("created_at", UtcDateTime, nullable=False, index=True),
     sa.Column("updated_at", UtcDateTime, nullable=False),
@@ -543,4 +548,61 @@ api_keys = sa.Table(
     sa.Column("created_at", UtcDateTime, nullable=False),
     sa.Column("expires_at", UtcDateTime),
     sa.Column("last_used_at", UtcDateTime),
+)
+
+# Outbound webhooks (issue 13 §1): endpoints that receive events, and every delivery, durable and retried.
+webhook_endpoints = sa.Table(
+    "webhook_endpoints",
+    metadata,
+    sa.Column("id", sa.String(24), primary_key=True),
+    sa.Column("owner_id", sa.ForeignKey("users.id", ondelete="CASCADE"), nullable=False, index=True),
+    sa.Column("url", sa.Text, nullable=False),
+    sa.Column("events", sa.JSON, nullable=False),  # the event types it receives
+    sa.Column("description", sa.String(200), nullable=False, server_default=""),
+    sa.Column("secret_sealed", sa.Text, nullable=False),  # services/secret_box.py: signs each delivery
+    sa.Column("enabled", sa.Boolean, nullable=False, server_default=sa.true()),
+    sa.Column("disabled_reason", sa.Text),  # why Parley disabled it (failing for a day); the admin is told
+    sa.Column("failing_since", UtcDateTime),  # the first failure of the current run of failures
+    sa.Column("created_at", UtcDateTime, nullable=False),
+    sa.Column("updated_at", UtcDateTime, nullable=False),
+)
+
+# One event to one receiver: an endpoint's, or a message's status callback (``url``, signed with ``api_key_id``'s
+# secret). ``body`` is fixed when the event happens (in that transaction), so every retry sends the same bytes and
+# the same event id; the signature is made per attempt. Claimed like jobs (``due_at``, ``lease_until``).
+webhook_deliveries = sa.Table(
+    "webhook_deliveries",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("event_id", sa.String(32), nullable=False),
+    sa.Column("event_type", sa.String(32), nullable=False),
+    sa.Column("endpoint_id", sa.ForeignKey("webhook_endpoints.id", ondelete="CASCADE")),
+    sa.Column("url", sa.Text),  # a status callback's URL (an endpoint's deliveries use the endpoint's)
+    sa.Column("api_key_id", sa.String(34)),
+    sa.Column("format", sa.String(8), nullable=False),  # parley (JSON envelope) | twilio (form POST)
+    sa.Column("body", sa.Text, nullable=False),
+    sa.Column("state", sa.String(10), nullable=False),  # pending | delivered | failed
+    sa.Column("attempts", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("due_at", UtcDateTime, nullable=False),
+    sa.Column("lease_until", UtcDateTime),
+    sa.Column("last_status", sa.Integer),  # the receiver's HTTP status of the last attempt
+    sa.Column("last_error", sa.Text),
+    sa.Column("last_attempt_at", UtcDateTime),
+    sa.Column("delivered_at", UtcDateTime),
+    sa.Column("created_at", UtcDateTime, nullable=False),
+    sa.Index("ix_webhook_deliveries_due", "state", "due_at"),
+    sa.Index("ix_webhook_deliveries_endpoint", "endpoint_id", "created_at"),
+)
+
+# Each attempt of a delivery and what the receiver answered (shown per endpoint in the console and the API).
+webhook_attempts = sa.Table(
+    "webhook_attempts",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("delivery_id", sa.ForeignKey("webhook_deliveries.id", ondelete="CASCADE"), nullable=False, index=True),
+    sa.Column("at", UtcDateTime, nullable=False),
+    sa.Column("status", sa.Integer),  # null: no answer (refused, timed out)
+    sa.Column("error", sa.Text),
+    sa.Column("answer", sa.Text),  # the start of the receiver's answer body
+    sa.Column("duration_ms", sa.Integer),
 )
