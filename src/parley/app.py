@@ -19,6 +19,7 @@ from parley.ingress import (
     blocklist_api,
     campaigns_api,
     conversations_api,
+    docs_api,
     events_api,
     lists_api,
     media_api,
@@ -61,8 +62,8 @@ def create_app(parley: Parley, *, workers: bool = True) -> FastAPI:
         title="Parley",
         version=__version__,
         summary="Self-hosted business messaging: SMS over SMPP and HTTP",
-        docs_url="/api/v1/doc",
-        openapi_url="/api/v1/openapi.json",
+        docs_url=None,  # served by ingress/docs_api.py: admins only unless PARLEY_PUBLIC_DOCS=1
+        openapi_url=None,
         redoc_url=None,
         lifespan=lifespan,
         # No OpenTelemetry here: skip FastAPI's per-request telemetry check (~5 % of the accept path).
@@ -96,6 +97,7 @@ def create_app(parley: Parley, *, workers: bool = True) -> FastAPI:
     app.add_middleware(BodyLimits, **limits(parley.settings))  # outside InputGuard, which reads bodies whole
     app.add_middleware(SecurityHeaders)  # outermost: a 413 carries the headers too
 
+    app.include_router(docs_api.router(public=parley.settings.public_docs))
     app.include_router(wildix_api.router(parley.auth, parley.outbox, parley.cache))
     app.include_router(api.router(parley.outbox, parley.cache, parley.queries, parley.admin.transports, parley.media))
     app.include_router(conversations_api.router(parley.conversations, parley.media))

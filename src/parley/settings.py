@@ -54,6 +54,8 @@ class Settings(BaseSettings):
     # Who may read /metrics besides loopback: a bearer token, and addresses or CIDR ranges (comma-separated).
     metrics_token: str = Field(default="", repr=False)
     metrics_allow: str = ""
+    # The API documentation (/api/v1/doc, /api/v1/openapi.json) is for admins; true opens it to everyone.
+    public_docs: bool = False
     # The address carriers reach Parley at (e.g. https://sms.example.com): status callback and media URLs are
     # built from it, whatever Host a request carried. Empty: http://<PARLEY_HTTP>.
     public_url: str = ""

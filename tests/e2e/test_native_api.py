@@ -123,12 +123,16 @@ async def test_a_basic_license_may_not_send(api_server: ParleyServer) -> None:
     assert response.status_code == 403
 
 
-async def test_the_openapi_document_and_swagger_ui_are_served(api_server: ParleyServer) -> None:
-    async with client(api_server, None) as c:
-        spec = (await c.get("/api/v1/openapi.json")).json()
-        ui = await c.get("/api/v1/doc")
+async def test_the_openapi_document_and_swagger_ui_are_served_to_admins_only(api_server: ParleyServer) -> None:
+    async with client(api_server) as alice, client(api_server, BOB) as bob, client(api_server, None) as anyone:
+        spec = (await alice.get("/api/v1/openapi.json")).json()
+        ui = await alice.get("/api/v1/doc")
+        refused = [(await c.get(path)).status_code for c in (bob, anyone) for path in ("/api/v1/openapi.json",
+                                                                                          "/api/v1/doc")]  # fmt: skip
+        alive = await anyone.get("/healthz")
     assert {"/api/v2/messages", "/api/v2/messages/{message_id}", "/api/v1/originate/sms"} <= set(spec["paths"])
     assert ui.status_code == 200 and "swagger" in ui.text.lower()
+    assert refused == [403, 403, 401, 401] and alive.status_code == 200
 
 
 async def test_transport_state_is_for_admins_only(api_server: ParleyServer) -> None:

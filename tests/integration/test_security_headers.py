@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from parley.web.templating import STATIC
-from tests.support.app import in_process
+from tests.support.app import ALICE, in_process
 
 TEMPLATES = Path(STATIC).parent / "templates"
 
@@ -42,7 +42,7 @@ async def test_hsts_is_sent_over_tls_and_behind_a_proxy_that_says_so(tmp_path: P
 
 
 async def test_the_api_documentation_page_keeps_its_cdn_script_but_cannot_be_framed(tmp_path: Path) -> None:
-    async with in_process(tmp_path) as app, app.client() as client:
+    async with in_process(tmp_path) as app, app.client(ALICE) as client:
         docs = await client.get("/api/v1/doc")
     assert docs.status_code == 200
     assert docs.headers["content-security-policy"] == "frame-ancestors 'none'"
