@@ -82,7 +82,10 @@ class Assign(BaseModel):
 
 class Rename(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    title: str
+    title: str | None = None
+    service: str | None = Field(
+        None, description="Never changes: a conversation keeps the service it was created with (seed 001)"
+    )
 
 
 class TimelineEvent(BaseModel):
@@ -223,7 +226,8 @@ def router(conversations: Conversations, media: MediaLookup | None = None) -> AP
 
     @api.patch("/conversations/{conversation_id}", response_model=ConversationOut)
     async def rename(conversation_id: str, body: Rename, user: CurrentUser) -> Any:
-        return await conversations.rename(user, conversation_id, body.title)
+        """Rename the conversation. Its service never changes (seed 001): asking for another is refused."""
+        return await conversations.rename(user, conversation_id, body.title, service=body.service)
 
     @api.post("/conversations/{conversation_id}/read", status_code=204)
     async def mark_read(conversation_id: str, user: CurrentUser) -> None:

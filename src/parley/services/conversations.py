@@ -322,13 +322,24 @@ class Conversations:
         await self._bus.publish([announce])  # announced once committed
         return await self.get(user, conversation_id)
 
-    async def rename(self, user: User, conversation_id: str, title: str) -> dict[str, Any]:
-        title = title.strip()
-        if not title or len(title) > 200:
-            raise ConversationError(422, "Title must be 1 to 200 characters", "title")
+    async def rename(
+        self, user: User, conversation_id: str, title: str | None, *, service: str | None = None
+    ) -> dict[str, Any]:
+        """A new title. A conversation's service never changes once it is created (seed 001): one per (company
+        number, customer, service), so another service is another conversation."""
         now = self._clock()
         async with self._db.write() as conn:
-            await self._member(conn, user, conversation_id)
+            conversation, _ = await self._member(conn, user, conversation_id)
+            if service is not None and service != conversation.service:
+                raise ConversationError(
+                    422,
+                    f"A conversation's service never changes (this one is {conversation.service or 'without a service'}"
+                    f"); open a conversation with {service} instead",
+                    "service",
+                )
+            title = (title or "").strip()
+            if not title or len(title) > 200:
+                raise ConversationError(422, "Title must be 1 to 200 characters", "title")
             await store.update(conn, conversation_id, title=title)
             event = support.event_row(conversation_id, "renamed", user_key(user.id), now, title=title)
             announce = await self._changed(conn, conversation_id, [event], now)

@@ -13,6 +13,7 @@ from starlette.datastructures import UploadFile
 
 from parley.core.outbound import OutboundError
 from parley.services.campaign_whatsapp import template_choices, template_from_form
+from parley.services.campaigns import STATUSES
 from parley.services.errors import ServiceError
 from parley.web import blocklist_pages, list_pages
 from parley.web.security import CSRF_FIELD, ConsoleRefused, ConsoleSession
@@ -51,23 +52,26 @@ def router(parley: Parley) -> APIRouter:
         set_timezone(timezone)
         return timezone
 
-    async def page_of_campaigns(user: User, page: int) -> dict[str, Any]:
+    async def page_of_campaigns(user: User, page: int, status: str) -> dict[str, Any]:
+        """A page of campaigns, only those with ``status`` when it is one (seed 003: filter by status)."""
         page = max(1, page)
-        items, more = await campaigns.page(user, offset=(page - 1) * PAGE_SIZE, limit=PAGE_SIZE)
+        wanted = status if status in STATUSES else None
+        items, more = await campaigns.page(user, status=wanted, offset=(page - 1) * PAGE_SIZE, limit=PAGE_SIZE)
         for item in items:
             item["progress"] = progress(item)
         live = any(item["status"] in LIVE for item in items)
-        return {"campaigns": items, "page": page, "more": more, "live": live}
+        return {"campaigns": items, "page": page, "more": more, "live": live, "status": wanted or "",
+                "statuses": STATUSES}  # fmt: skip
 
     @pages.get("/campaigns")
-    async def index(request: Request, session: ConsoleSession, page: int = 1) -> Response:
+    async def index(request: Request, session: ConsoleSession, page: int = 1, status: str = "") -> Response:
         await zone()
-        return render(request, "campaigns/index.html", await page_of_campaigns(session.user, page))
+        return render(request, "campaigns/index.html", await page_of_campaigns(session.user, page, status))
 
     @pages.get("/campaigns/table")
-    async def table(request: Request, session: ConsoleSession, page: int = 1) -> Response:
+    async def table(request: Request, session: ConsoleSession, page: int = 1, status: str = "") -> Response:
         await zone()
-        return render(request, "campaigns/_table.html", await page_of_campaigns(session.user, page))
+        return render(request, "campaigns/_table.html", await page_of_campaigns(session.user, page, status))
 
     async def form_context(user: User, values: dict[str, str], errors: dict[str, str]) -> dict[str, Any]:
         saved_lists = await parley.lists.list_(user)
