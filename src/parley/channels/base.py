@@ -18,7 +18,7 @@ from parley.core.text import Encoding
 # carrier's upstream); SMPP receipts carry only final states, "accepted" or "unknown".
 # "read" comes from WhatsApp: the recipient opened it (never downgraded to "delivered" by a late status).
 ReceiptState = Literal["sending", "sent", "delivered", "read", "undelivered", "failed", "accepted", "unknown"]
-MessageChannel = Literal["sms", "mms", "whatsapp"]
+MessageChannel = Literal["sms", "mms", "whatsapp", "web"]
 
 
 @dataclass(frozen=True)

@@ -112,7 +112,7 @@ class MessageOut(BaseModel):
     updated_at: datetime
     error: str | None
     error_code: str | None = Field(default=None, description="The provider's own code (Twilio 21211, …)")
-    channel: Literal["sms", "mms", "whatsapp"] = "sms"
+    channel: Literal["sms", "mms", "whatsapp", "web"] = "sms"
     media: list[MediaOut] = Field(default_factory=list)
     template: dict[str, Any] | None = Field(default=None, description="WhatsApp: the template this message sent")
     route: list[RouteStep] | None = Field(

@@ -21,18 +21,22 @@ from parley.core import whatsapp_pacing as pacing
 from parley.core.campaign_templates import fill
 from parley.core.characters import clean, problem
 from parley.core.outbound import MAX_MESSAGE_LENGTH
+from parley.core.reply_links import NAME as REPLY_LINK
+from parley.core.reply_links import expiry_days
 from parley.core.sending_hours import next_allowed, parse_sending_hours, recipient_zone
-from parley.core.templates import render
+from parley.core.templates import placeholders, render
 from parley.core.whatsapp_rules import TemplateSpec
 from parley.logs import Failures, one_line
 from parley.services.campaign_whatsapp import resolve, whatsapp_number
 from parley.services.campaigns import plus_one_needs_a_number
 from parley.services.directory import DirectoryCache, User, user_from_row
 from parley.services.errors import ServiceError
+from parley.services.reply_links import LinkMaker, mint
 from parley.services.send import charge_rows, enqueue_rows, outbound_row
 from parley.services.whatsapp_sends import TemplateResolver
 from parley.store import blocklist, messages, queue
 from parley.store import campaigns as store
+from parley.store import reply_links as links_store
 from parley.store.db import Database
 from parley.store.tables import Record, users
 
@@ -51,8 +55,10 @@ class CampaignRunner:
         *,
         on_enqueued: Callable[[], None],
         templates: TemplateResolver | None = None,
+        links: LinkMaker | None = None,
     ) -> None:
         self._db = db
+        self._links = links  # fills {reply_link} per recipient; None: it renders as ""
         self._templates = templates
         self._cache = cache
         self._clock = clock
@@ -123,7 +129,7 @@ class CampaignRunner:
                 return 0
             rating = await _rating_user(conn, campaign.rating_user_id)
             blocked = await blocklist.contains(conn, [r.number for r in batch])
-            plan = _Plan(campaign, rating, blocked, config, now, whatsapp)
+            plan = _Plan(campaign, rating, blocked, config, now, whatsapp, self._links)
             if not one_by_one:
                 await plan.write(conn, [await plan.recipient(r) for r in batch])
             else:
@@ -187,8 +193,11 @@ class _Plan:
         config: Any,
         now: datetime,
         whatsapp: _WhatsApp | None = None,
+        links: LinkMaker | None = None,
     ) -> None:
         self.campaign = campaign
+        self.links = links if REPLY_LINK in placeholders(campaign.template) and whatsapp is None else None
+        self.link_rows: dict[str, dict[str, Any]] = {}  # message id -> its reply link, written with it
         self.rating = rating
         self.blocked = blocked
         self.config = config
@@ -210,7 +219,15 @@ class _Plan:
                 return change, None
             template, text = filled
         else:
-            text = render(campaign.template, recipient.fields)
+            fields = recipient.fields
+            if self.links is not None:
+                if not campaign.sender.startswith("+"):
+                    change.update(state="skipped", reason="a reply link needs a company number as the sender")
+                    return change, None
+                days = expiry_days(self.config.settings.get("pbx.reply_link_days"))
+                link, url = mint(self.links.base, campaign.sender, recipient.number, None, now, days)
+                fields = {**fields, REPLY_LINK: url}
+            text = render(campaign.template, fields)
         hours = self.hours
         wait = next_allowed(hours, recipient_zone(recipient.number, self.config.timezone), now) if hours else None
         unsafe = problem("the message for this recipient", text)
@@ -234,6 +251,8 @@ class _Plan:
             )
             if template is not None:  # the dispatcher sends it as this template on the number's WhatsApp transport
                 row.update(channel="whatsapp", template=template.to_doc(), segments=1)
+            if self.links is not None:
+                self.link_rows[row["id"]] = {**link, "message_id": row["id"]}
             change.update(state="queued", message_id=row["id"])
             return change, row
         return change, None
@@ -258,6 +277,7 @@ class _Plan:
             await self._paced(conn, rows, self.whatsapp.rate)
         else:
             await enqueue_rows(conn, rows, self.now)
+        await links_store.add_all(conn, [self.link_rows.pop(r["id"]) for r in rows if r["id"] in self.link_rows])
         await store.set_recipients(conn, self.campaign.id, [change for change, _ in planned])
 
     async def _paced(self, conn: AsyncConnection, rows: list[dict[str, Any]], rate: int) -> None:

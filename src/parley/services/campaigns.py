@@ -22,6 +22,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from parley.core.characters import problem
 from parley.core.numbers import is_nanp
 from parley.core.recipients import BadRow, CsvError, Duplicate, RowResult, read_csv
+from parley.core.reply_links import NAME as REPLY_LINK  # {reply_link}: a link per recipient (campaign_runner)
 from parley.core.sender_id import make_sender_id
 from parley.core.sending_hours import parse_sending_hours
 from parley.core.templates import check
@@ -106,7 +107,7 @@ class Campaigns:
             list_id = spec.get("list_id")
             if list_id is not None:
                 columns = await self._list_columns(conn, list_id)
-                problems = check(template, columns) if on_whatsapp is None else []
+                problems = check(template, [*columns, REPLY_LINK]) if on_whatsapp is None else []
                 if problems:
                     raise CampaignError(422, problems[0], "message")
             cid = new_id()
@@ -248,7 +249,7 @@ class Campaigns:
     def _check_columns(campaign: Record, columns: list[str]) -> None:
         """The CSV's columns give every placeholder of the message (SMS) or the template's variables (WhatsApp)."""
         problem = column_problem(campaign.whatsapp_template, columns) if campaign.channel == "whatsapp" else None
-        issues = check(campaign.template, columns) if campaign.channel != "whatsapp" else []
+        issues = check(campaign.template, [*columns, REPLY_LINK]) if campaign.channel != "whatsapp" else []
         if problem is not None or issues:
             raise CampaignError(422, *((problem.reason, problem.field) if problem else (issues[0], "message")))
 

@@ -7,7 +7,7 @@ outbound core; an agent who types STOP blocks the customer (nothing is sent) and
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -51,8 +51,16 @@ class Posted:
 
 class Conversations:
     def __init__(
-        self, db: Database, cache: DirectoryCache, outbox: Outbox, bus: EventBus, clock: Callable[[], datetime]
+        self,
+        db: Database,
+        cache: DirectoryCache,
+        outbox: Outbox,
+        bus: EventBus,
+        clock: Callable[[], datetime],
+        *,
+        on_page: Callable[[str, str], Awaitable[bool]] | None = None,
     ) -> None:
+        self._on_page = on_page  # (company number, customer): on a reply link's chat page now (reply_links)
         self._db = db
         self._cache = cache
         self._outbox = outbox
@@ -184,6 +192,12 @@ class Conversations:
             current = await support.owning_service(conn, number, conversation.company_number)
         config = await self._cache.config()
         chosen = support.reply_channel(conversation, config, channel, template is not None)
+        # Issue 14 §1: while the customer has a reply link's chat page open, the reply goes there; else by SMS.
+        if (
+            chosen == "sms" and channel is None and not media and send_at is None and self._on_page is not None
+            and await self._on_page(conversation.company_number, conversation.external_number)
+        ):  # fmt: skip
+            chosen = "web"
         if template is None:
             try:
                 if text or not media:

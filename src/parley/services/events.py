@@ -51,8 +51,12 @@ class Subscription:
     user_id: int
     is_admin: bool
     queue: asyncio.Queue[Event] = field(default_factory=lambda: asyncio.Queue(QUEUE_SIZE))
+    # Instead of the audience: a stream that is no user's (a reply link's chat page) says which events it takes.
+    accepts: Callable[[Event], bool] | None = None
 
     def wants(self, event: Event) -> bool:
+        if self.accepts is not None:
+            return self.accepts(event)
         return self.is_admin or self.user_id in event.audience
 
 
@@ -131,10 +135,13 @@ class EventBus:
             for event in events:
                 await publisher.execute("SELECT pg_notify($1, $2)", CHANNEL, event.encode())
 
-    async def subscribe(self, user_id: int, is_admin: bool) -> Subscription:
-        """Start receiving this user's events (registered before this returns: nothing in between is lost)."""
+    async def subscribe(
+        self, user_id: int, is_admin: bool, *, accepts: Callable[[Event], bool] | None = None
+    ) -> Subscription:
+        """Start receiving this user's events (registered before this returns: nothing in between is lost);
+        ``accepts``: the events to receive instead (the user is then 0 and no admin)."""
         await self._ensure_listening()
-        sub = Subscription(user_id, is_admin)
+        sub = Subscription(user_id, is_admin, accepts=accepts)
         self._subscriptions.add(sub)
         return sub
 

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Protocol
 
+from parley.core import reply_links
 from parley.core.mms import Attachment, LeftOut, mms_refusal, pack, text_messages
 from parley.core.outbound import OutboundError, Refusal, plan
 from parley.core.rating import Price, find_price, rate, rate_mms
@@ -21,8 +22,10 @@ from parley.core.whatsapp_rules import TemplateSpec
 from parley.metrics import ACCEPTED
 from parley.services.batching import GroupCommitter
 from parley.services.directory import DirectoryCache, User
+from parley.services.reply_links import LinkMaker
 from parley.services.whatsapp_sends import WhatsAppRequest, WhatsAppSends
 from parley.store import messages, queue, usage
+from parley.store import reply_links as links_store
 from parley.store.db import Database
 from parley.store.ids import new_id
 
@@ -39,7 +42,9 @@ class SendSms:
     sender_number: str | None = None  # a conversation's company number, instead of the user's sender
     conversation_id: str | None = None
     media: Sequence[str] = ()  # ids of uploaded files (`POST /api/v2/media`) to send as MMS
-    channel: str | None = None  # "whatsapp": send on WhatsApp (`services.whatsapp_sends`); else SMS (and MMS)
+    # "whatsapp": send on WhatsApp (`services.whatsapp_sends`); "web": to a customer on a reply link's chat page
+    # (stored as shown there, no carrier: `services.reply_links`); else SMS (and MMS)
+    channel: str | None = None
     template: TemplateSpec | None = None  # WhatsApp: an approved template instead of text
     fallback: str | None = None  # WhatsApp: "sms" when it cannot go (or is not delivered in the number's time)
 
@@ -56,6 +61,7 @@ class _Batch:
     user: User
     rows: list[dict[str, Any]]
     attachments: dict[str, list[str]] = field(default_factory=dict)  # MMS message id -> media ids in order
+    links: list[dict[str, Any]] = field(default_factory=list)  # reply links the rows carry (`services.reply_links`)
 
 
 class AttachmentSource(Protocol):
@@ -134,8 +140,8 @@ async def charge_rows(
     used = (await usage.add(conn, user.id, month, added) - added) if sms else 0
     for row in rows:
         price = find_price(row["recipient"], prices)
-        if row.get("channel", "sms") == "whatsapp":
-            row["charge"], row["currency"] = None, None  # Meta bills WhatsApp conversations itself
+        if row.get("channel", "sms") in ("whatsapp", "web"):
+            row["charge"], row["currency"] = None, None  # Meta bills WhatsApp conversations itself; web is free
             continue
         if row.get("channel", "sms") == "mms":
             charge = rate_mms(1, price)
@@ -147,9 +153,20 @@ async def charge_rows(
 
 
 async def enqueue_rows(conn: Any, rows: list[dict[str, Any]], now: datetime) -> None:
-    """Write outbound rows with their jobs inside the caller's transaction (no quota: bots, system)."""
+    """Write outbound rows with their jobs inside the caller's transaction (no quota: bots, system). A ``web``
+    row is on the chat page once stored: it has no job."""
     await messages.add_all(conn, rows)
-    await queue.enqueue_many(conn, [(r["id"], r["send_at"] or now) for r in rows])
+    await queue.enqueue_many(conn, [(r["id"], r["send_at"] or now) for r in rows if r.get("channel") != "web"])
+
+
+def _with_link(
+    links: LinkMaker, row: dict[str, Any], text: str, company: str, now: datetime, days: int
+) -> dict[str, Any]:
+    """Fill the row's ``{reply_link}`` with a new link (returned) and measure the text the customer gets."""
+    link = links.fill(row, text, company, now, days)
+    segments = split(row["body"])
+    row.update(segments=segments.count, encoding=segments.encoding.value)
+    return link
 
 
 class Outbox:
@@ -162,8 +179,10 @@ class Outbox:
         on_enqueued: Callable[[], None] = lambda: None,
         attachments: AttachmentSource | None = None,
         whatsapp: WhatsAppSends | None = None,
+        links: LinkMaker | None = None,
     ) -> None:
         self._db = db
+        self._links = links  # fills {reply_link}; None: the placeholder stays as typed
         self._cache = cache
         self._clock = clock
         self._on_enqueued = on_enqueued
@@ -194,7 +213,7 @@ class Outbox:
         )
 
         def row(to: str, sender: str, text: str) -> dict[str, Any]:
-            return outbound_row(
+            made = outbound_row(
                 sender=sender,
                 to=to,
                 text=text,
@@ -205,10 +224,21 @@ class Outbox:
                 send_at=planned.send_at,
                 conversation_id=cmd.conversation_id,
             )
+            if cmd.channel == "web":  # on the page as soon as it is stored (`services.reply_links`)
+                made.update(channel="web", status="delivered")
+            return made
 
         batch = _Batch(cmd.user, [])
         refused = list(planned.refused)
+        days = reply_links.expiry_days(config.settings.get("pbx.reply_link_days"))
+        linked = self._links is not None and reply_links.has_placeholder(cmd.text)
         for m in planned.messages:
+            # A link binds the customer to a company number: the sender, or the user's office number when the
+            # sender is a name (the customer's answers reach that number's conversation).
+            company = m.sender if m.sender.startswith("+") else cmd.user.office_number
+            if linked and m.body and not company:
+                refused.append(Refusal(m.to, "a reply link needs a company number: the user has no office number"))
+                continue
             if media is not None and media.files:
                 reason = mms_refusal(
                     m.sender,
@@ -221,7 +251,10 @@ class Outbox:
                     refused.append(Refusal(m.to, reason))
                     continue
             if m.body:
-                batch.rows.append(row(m.to, m.sender, m.body))
+                text_row = row(m.to, m.sender, m.body)
+                if self._links is not None and linked and company:
+                    batch.links.append(_with_link(self._links, text_row, m.body, company, now, days))
+                batch.rows.append(text_row)
             if media is not None:
                 batch.rows += [row(m.to, m.sender, body) for body in media.texts]
                 if media.files:
@@ -231,7 +264,7 @@ class Outbox:
                     batch.attachments[mms["id"]] = [a.id for a in media.files]
         if not batch.rows:
             first = refused[0]
-            raise OutboundError("media", f"Number {first.given}: {first.reason}")
+            raise OutboundError("number" if linked else "media", f"Number {first.given}: {first.reason}")
         await self._committer.submit(batch)
         ACCEPTED.labels(cmd.source).inc(len(batch.rows))
         self._on_enqueued()
@@ -297,6 +330,7 @@ class Outbox:
             for user, user_rows in by_user.values():
                 await charge_rows(conn, user, user_rows, month=month, prices=config.prices)
             await enqueue_rows(conn, rows, now)
+            await links_store.add_all(conn, [link for b in batches for link in b.links])
             if self._attachments is not None:
                 for b in batches:
                     for message_id, media_ids in b.attachments.items():

@@ -135,7 +135,7 @@ messages = sa.Table(
     sa.Column("transport", sa.String(100)),
     sa.Column("error", sa.Text),
     sa.Column("error_code", sa.String(32)),  # the provider's own code (Twilio 21211, an SMPP err:, an HTTP status)
-    sa.Column("channel", sa.String(8), nullable=False, server_default="sms"),  # sms | mms | whatsapp
+    sa.Column("channel", sa.String(8), nullable=False, server_default="sms"),  # sms | mms | whatsapp | web
     sa.Column("charge", sa.String(32)),
     sa.Column("currency", sa.String(3)),
     sa.Column("source", sa.String(16), nullable=False),  # wildix | api | cli | conversation | bot | smpp ...
@@ -605,4 +605,30 @@ webhook_attempts = sa.Table(
     sa.Column("error", sa.Text),
     sa.Column("answer", sa.Text),  # the start of the receiver's answer body
     sa.Column("duration_ms", sa.Integer),
+)
+
+# Reply links (issue 14 §1): a short link in an SMS that opens a web chat with one customer of one company number.
+# Only a hash of the token is kept: the database alone does not give working links. ``present_until``: the chat page
+# holds its live stream open and pushes this forward while it does; replies go on the web while it is ahead of now.
+reply_links = sa.Table(
+    "reply_links",
+    metadata,
+    sa.Column("id", sa.String(24), primary_key=True),
+    sa.Column("token_hash", sa.String(64), nullable=False, unique=True),
+    sa.Column("company_number", sa.String(32), nullable=False),
+    sa.Column("customer", sa.String(32), nullable=False),
+    sa.Column("message_id", sa.String(24)),  # the message that carried the link (shown on the page)
+    sa.Column("created_at", UtcDateTime, nullable=False),
+    sa.Column("expires_at", UtcDateTime, nullable=False),
+    sa.Column("present_until", UtcDateTime),
+    sa.Index("ix_reply_links_thread", "company_number", "customer"),
+)
+
+# Fixed-window counters of posts through reply links, per link and per client address (keys are hashes).
+reply_link_posts = sa.Table(
+    "reply_link_posts",
+    metadata,
+    sa.Column("key", sa.String(80), primary_key=True),
+    sa.Column("window_start", UtcDateTime, nullable=False),
+    sa.Column("count", sa.Integer, nullable=False),
 )
