@@ -36,7 +36,7 @@ from parley.ingress.limits import BodyLimits, limits
 from parley.ingress.mail2sms import Mail2SmsHandler, start_smtp
 from parley.services.errors import ServiceError
 from parley.settings import split_host_port
-from parley.web import console
+from parley.web import console, reply_chat
 from parley.web.headers import SecurityHeaders
 
 
@@ -93,7 +93,7 @@ def create_app(parley: Parley, *, workers: bool = True) -> FastAPI:
 
     # Text no route can store (NUL, lone surrogates) is refused before routing; these two read their own input.
     # The media upload streams its multipart body itself (InputGuard would read a body without a type whole).
-    app.add_middleware(InputGuard, exempt=("/api/v1/originate/", "/api/v2/webhooks/", "/api/v2/media"))
+    app.add_middleware(InputGuard, exempt=("/api/v1/originate/", "/api/v2/webhooks/", "/api/v2/media", "/r/"))
     app.add_middleware(BodyLimits, **limits(parley.settings))  # outside InputGuard, which reads bodies whole
     app.add_middleware(SecurityHeaders)  # outermost: a 413 carries the headers too
 
@@ -118,6 +118,7 @@ def create_app(parley: Parley, *, workers: bool = True) -> FastAPI:
         media_api.router(parley.media, max_bytes=parley.settings.max_media_bytes, clock=parley.media.clock)
     )
 
+    app.include_router(reply_chat.router(parley.reply_links, parley.bus))  # reads and checks its own input
     console.install(app, parley)
 
     @app.get("/healthz", tags=["Operations"])

@@ -42,6 +42,7 @@ from parley.services.notifications import MessageDetails, StatusNotifier
 from parley.services.numbers import Numbers
 from parley.services.queries import Messages
 from parley.services.receive import Inbox
+from parley.services.reply_links import LinkMaker, ReplyLinks
 from parley.services.secret_box import SecretBox
 from parley.services.send import Outbox
 from parley.services.sessions import Sessions
@@ -93,6 +94,7 @@ class Parley:
     whatsapp_templates: WhatsAppTemplates
     whatsapp_reads: WhatsAppReads
     api_keys: ApiKeys
+    reply_links: ReplyLinks
     campaign_wake: asyncio.Event = field(default_factory=asyncio.Event)
     _tasks: list[asyncio.Task[None]] = field(default_factory=list)
 
@@ -295,6 +297,7 @@ def build(settings: Settings | None = None, *, clock: Callable[[], datetime] | N
         on_enqueued=dispatcher.wake,
         attachments=media,
         whatsapp=WhatsAppSends(db, templates=whatsapp_templates),
+        links=LinkMaker(settings.public_base),
     )
     campaign_wake = asyncio.Event()
     router = RouterWorker(
@@ -319,6 +322,7 @@ def build(settings: Settings | None = None, *, clock: Callable[[], datetime] | N
         on_media=media_fetcher.wake,
         part_expiry=timedelta(hours=settings.concat_expiry_hours),
     )
+    reply_links = ReplyLinks(db, cache, inbox, clock)
     throttle = Throttle(db, clock)  # one set of counters for passwords and API keys
     auth = Authenticator(cache, throttle, secret=settings.secret)
     return Parley(
@@ -333,13 +337,20 @@ def build(settings: Settings | None = None, *, clock: Callable[[], datetime] | N
         dispatcher=dispatcher,
         queries=Messages(db),
         bus=bus,
-        conversations=Conversations(db, cache, outbox, bus, clock),
+        conversations=Conversations(db, cache, outbox, bus, clock, on_page=reply_links.customer_present),
         router=router,
         timers=Timers(db, bus, clock, on_enqueued=dispatcher.wake, templates=whatsapp_templates),
         numbers=Numbers(db, cache),
         blocklist=Blocklist(db, cache, clock),
         campaigns=Campaigns(db, cache, clock, wake=campaign_wake.set, templates=whatsapp_templates),
-        campaign_runner=CampaignRunner(db, cache, clock, on_enqueued=dispatcher.wake, templates=whatsapp_templates),
+        campaign_runner=CampaignRunner(
+            db,
+            cache,
+            clock,
+            on_enqueued=dispatcher.wake,
+            templates=whatsapp_templates,
+            links=LinkMaker(settings.public_base),
+        ),
         lists=Lists(db, cache, clock),
         campaign_wake=campaign_wake,
         sessions=Sessions(db, cache, auth, clock),
@@ -352,4 +363,5 @@ def build(settings: Settings | None = None, *, clock: Callable[[], datetime] | N
         whatsapp_templates=whatsapp_templates,
         whatsapp_reads=WhatsAppReads(db, transports.channel, clock, worker=worker_name()),
         api_keys=ApiKeys(db, cache, throttle, SecretBox(db, settings.secret), clock),
+        reply_links=reply_links,
     )

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from parley.core.outbound import MAX_MESSAGE_LENGTH
+from parley.core.reply_links import PLACEHOLDER
 from parley.core.text import Encoding, split
 
 
@@ -20,8 +21,11 @@ class DraftCount:
         return self.characters > self.limit
 
 
-def count_draft(text: str) -> DraftCount:
-    """The counter for ``text``, by the same rules as the message that will be sent (`parley.core.text`)."""
+def count_draft(text: str, reply_link: str = "") -> DraftCount:
+    """The counter for ``text``, by the same rules as the message that will be sent (`parley.core.text`);
+    ``reply_link``: a link as long as the real ones, measured in place of each ``{reply_link}``."""
+    if reply_link:
+        text = text.replace(PLACEHOLDER, reply_link)
     segments = split(text) if text else None
     encoding = segments.encoding if segments is not None else Encoding.GSM7
     return DraftCount(

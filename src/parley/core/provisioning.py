@@ -18,6 +18,8 @@ from parley.core.licenses import License, names
 from parley.core.mail_senders import pattern_problem
 from parley.core.number_config import KEYS as CONFIG_KEYS
 from parley.core.number_config import ConfigError, NumberConfig, config_to_doc, parse_config
+from parley.core.reply_links import DEFAULT_DAYS as DEFAULT_LINK_DAYS
+from parley.core.reply_links import MAX_DAYS as MAX_LINK_DAYS
 from parley.core.routing import normalise_gateway_id
 from parley.core.transport_specs import TRANSPORT_KINDS, TRANSPORT_ROLES, read_kind_config, whatsapp_problems
 from parley.core.whatsapp_rules import TemplateSpec, TemplateSpecError
@@ -90,7 +92,7 @@ class PriceSpec:
 
 @dataclass(frozen=True)
 class Provisioning:
-    pbx: dict[str, str] = field(default_factory=dict)
+    pbx: dict[str, str | int] = field(default_factory=dict)
     users: tuple[UserSpec, ...] = ()
     services: tuple[ServiceSpec, ...] = ()
     numbers: tuple[NumberSpec, ...] = ()
@@ -126,7 +128,7 @@ def parse(doc: dict[str, Any]) -> Provisioning:
     problems += [f"{k}: unknown section" for k in doc if k not in known]
 
     pbx_reader = EntryReader("pbx", doc.get("pbx", {}), problems)
-    pbx: dict[str, str] = {}
+    pbx: dict[str, str | int] = {}
     country = pbx_reader.str_("country")
     if country is not None:
         if country.upper() not in phonenumbers.SUPPORTED_REGIONS:
@@ -140,7 +142,19 @@ def parse(doc: dict[str, Any]) -> Provisioning:
             pbx["timezone"] = timezone
         except (ZoneInfoNotFoundError, ValueError):
             pbx_reader.problem("timezone", f'"{timezone}" is not a known time zone')
-    region = pbx.get("country")
+    company_name = pbx_reader.str_("company_name")  # shown on reply links' chat pages (issue 14 §1)
+    if company_name is not None:
+        if not company_name or len(company_name) > 80:
+            pbx_reader.problem("company_name", "must be 1 to 80 characters")
+        else:
+            pbx["company_name"] = company_name
+    if "reply_link_days" in pbx_reader.table:  # how long reply links stay valid
+        days = pbx_reader.int_("reply_link_days", DEFAULT_LINK_DAYS, minimum=1)
+        if days > MAX_LINK_DAYS:
+            pbx_reader.problem("reply_link_days", f"must be at most {MAX_LINK_DAYS}")
+        else:
+            pbx["reply_link_days"] = days
+    region = str(pbx["country"]) if "country" in pbx else None
 
     users = [read_user(r, region) for r in _entries(doc, "users", problems)]
     _duplicates("users", "extension", [u.extension for u in users], problems)

@@ -15,6 +15,7 @@ from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import Response
 
 from parley.core.draft import count_draft
+from parley.core.reply_links import sample_link
 from parley.services.conversations import ConversationError
 from parley.services.directory import User
 from parley.services.inbox_view import InboxQuery, describe_event, merge_timeline
@@ -117,7 +118,7 @@ class InboxPages:
             "is_member": member,
             "errors": {},
             "values": values,
-            "count_of_draft": count_draft(values.get("text", "")),
+            "count_of_draft": count_draft(values.get("text", ""), sample_link(self.parley.settings.public_base)),
             "wa": inbox_whatsapp.composer_state(conversation, config, self.view.now()),
             **inbox_whatsapp.helpers(),
             **extra,
@@ -150,7 +151,11 @@ def router(parley: Parley) -> APIRouter:
     ) -> Response:
         """The composer's counter, computed here so that it always agrees with what will be sent (on WhatsApp: one
         message of up to 4,096 characters, no segments)."""
-        context = {"count": count_draft(text), "on_whatsapp": channel == "whatsapp", "characters": len(text)}
+        context = {
+            "count": count_draft(text, sample_link(parley.settings.public_base)),
+            "on_whatsapp": channel == "whatsapp",
+            "characters": len(text),
+        }
         return render(request, "inbox/_count.html", context | inbox_whatsapp.helpers())
 
     @pages.get("/inbox/new")

@@ -12,6 +12,7 @@ from fastapi.responses import Response
 
 from parley.core.draft import count_draft
 from parley.core.outbound import OutboundError
+from parley.core.reply_links import sample_link
 from parley.services.send import SendSms
 from parley.web.security import CSRF_FIELD, ConsoleRefused, ConsoleSession
 from parley.web.templating import render, set_timezone
@@ -52,7 +53,7 @@ def router(parley: Parley) -> APIRouter:
             "gateways": [("", "Any route")] + [(g, g) for g in sorted(config.gateway_ids)]
             if config.gateway_ids
             else [],
-            "count": count_draft(values.get("text", "")),
+            "count": count_draft(values.get("text", ""), sample_link(parley.settings.public_base)),
         }
 
     @pages.get("/send")
@@ -104,6 +105,8 @@ def router(parley: Parley) -> APIRouter:
         if request.method == "POST":
             given = (await request.form()).get("text")
             text = given if isinstance(given, str) else ""
-        return render(request, "send/_count.html", {"count": count_draft(text)})
+        return render(
+            request, "send/_count.html", {"count": count_draft(text, sample_link(parley.settings.public_base))}
+        )
 
     return pages

@@ -1,0 +1,140 @@
+"""The reply-link chat page (issue 14 §1): ``/r/<token>``, no sign-in, for a customer who opened a link in an SMS.
+
+- ``GET /r/<token>``: the page (the company's name, the message that carried the link, the messages after it,
+  a box to answer). ``POST /r/<token>``: an answer (form field ``text``; JSON back for the page's script, else a
+  redirect to the page). ``GET /r/<token>/events``: the page's live stream — messages between the link's two
+  numbers, nothing else — which also marks the customer as on the page (`services.reply_links`).
+- A malformed, unknown or tampered token is a plain 404 page, an expired one 410; nothing is stored.
+- Safety when opened from an SMS: the console's policy (scripts and styles from Parley only, no framing),
+  ``Referrer-Policy: no-referrer`` (the token is in the URL) and ``Cache-Control: no-store``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+from collections.abc import AsyncIterator
+
+from fastapi import APIRouter, Request
+from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response, StreamingResponse
+
+from parley.core import reply_links as rules
+from parley.services.events import Event, EventBus
+from parley.services.reply_links import PRESENCE_RENEW, Chat, LinkInvalid, RateLimited, ReplyLinks
+from parley.web.templating import templates
+
+PRIVATE = {"Cache-Control": "no-store", "Referrer-Policy": "no-referrer", "X-Robots-Tag": "noindex"}
+
+
+class TooLarge(Exception):
+    pass
+
+
+async def read_limited(request: Request, limit: int) -> bytes:
+    """The request body, refused (`TooLarge`) as soon as it passes ``limit`` bytes: never read whole first."""
+    declared = request.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > limit:
+        raise TooLarge
+    body = bytearray()
+    async for chunk in request.stream():
+        body += chunk
+        if len(body) > limit:
+            raise TooLarge
+    return bytes(body)
+
+
+def _invalid(request: Request, status: int) -> HTMLResponse:
+    return templates.TemplateResponse(request, "reply/invalid.html", {}, status_code=status, headers=PRIVATE)
+
+
+def _wants_json(request: Request) -> bool:
+    return "application/json" in request.headers.get("accept", "")
+
+
+def router(links: ReplyLinks, bus: EventBus) -> APIRouter:
+    pages = APIRouter(include_in_schema=False)
+
+    def page(
+        request: Request, token: str, chat: Chat, *, status: int = 200, error: str = "", text: str = ""
+    ) -> Response:
+        context = {"chat": chat, "base": f"/r/{token}", "max_text": rules.MAX_TEXT, "error": error, "text": text}
+        return templates.TemplateResponse(request, "reply/chat.html", context, status_code=status, headers=PRIVATE)
+
+    @pages.get("/r/{token}")
+    async def show(request: Request, token: str) -> Response:
+        try:
+            chat = await links.open(token)
+        except LinkInvalid as exc:
+            return _invalid(request, exc.status)
+        return page(request, token, chat)
+
+    @pages.post("/r/{token}")
+    async def answer(request: Request, token: str) -> Response:
+        try:
+            chat = await links.open(token)
+        except LinkInvalid as exc:
+            return _invalid(request, exc.status)
+        problem, status, headers = "", 200, dict(PRIVATE)
+        text = ""
+        try:
+            text = rules.read_post(await read_limited(request, rules.MAX_POST_BYTES))
+            client = request.client.host if request.client else ""
+            message_id = await links.post(token, text, client)
+        except TooLarge:
+            problem, status = f"The message is larger than {rules.MAX_POST_BYTES} bytes.", 413
+        except rules.PostError as exc:
+            problem, status = f"Not sent: {exc.reason}.", 422
+        except RateLimited as exc:
+            problem, status = f"Not sent: {exc.reason}.", 429
+            headers["Retry-After"] = str(exc.retry_after)
+        except LinkInvalid as exc:  # expired meanwhile
+            return _invalid(request, exc.status)
+        if _wants_json(request):
+            if problem:
+                return JSONResponse({"detail": problem, "field": "text"}, status_code=status, headers=headers)
+            mine = {"id": message_id, "mine": True, "text": text, "at": ""}
+            return JSONResponse({"message": mine}, headers=headers)
+        if problem:
+            return page(request, token, chat, status=status, error=problem, text=text)
+        return RedirectResponse(f"/r/{token}", status_code=303, headers=PRIVATE)
+
+    @pages.get("/r/{token}/events")
+    async def events(request: Request, token: str) -> Response:
+        try:
+            chat = await links.open(token)
+        except LinkInvalid as exc:
+            return Response("event: gone\ndata: {}\n\n", status_code=exc.status, media_type="text/event-stream")
+        subscription = await bus.subscribe(0, False, accepts=chat.accepts)
+        await links.present(chat.link_id, True)
+
+        async def stream() -> AsyncIterator[str]:
+            next_event: asyncio.Task[Event] | None = None
+            yield ": connected\n\n"
+            try:
+                while not await request.is_disconnected():
+                    if next_event is None:
+                        next_event = asyncio.ensure_future(subscription.queue.get())
+                    done, _ = await asyncio.wait({next_event}, timeout=PRESENCE_RENEW)
+                    if not done:
+                        await links.present(chat.link_id, True)
+                        yield ": keep-alive\n\n"
+                        continue
+                    event = next_event.result()
+                    next_event = None
+                    message = chat.shown_event(event)
+                    if message is not None:
+                        yield f"event: message\ndata: {json.dumps(message)}\n\n"
+            finally:
+                if next_event is not None:
+                    next_event.cancel()
+                    with contextlib.suppress(asyncio.CancelledError):
+                        await next_event
+                bus.unsubscribe(subscription)
+                with contextlib.suppress(Exception):  # the mark lapses by itself if this fails
+                    await links.present(chat.link_id, False)
+
+        headers = {**PRIVATE, "X-Accel-Buffering": "no"}
+        return StreamingResponse(stream(), media_type="text/event-stream", headers=headers)
+
+    return pages
