@@ -137,4 +137,9 @@ def router(links: ReplyLinks, bus: EventBus) -> APIRouter:
         headers = {**PRIVATE, "X-Accel-Buffering": "no"}
         return StreamingResponse(stream(), media_type="text/event-stream", headers=headers)
 
+    @pages.api_route("/r/{anything:path}", methods=["GET", "POST"])
+    async def elsewhere(request: Request, anything: str) -> Response:
+        """Any other path under /r/ (a link cut short, or with more after it) is a link no longer valid."""
+        return _invalid(request, 404)
+
     return pages
