@@ -27,6 +27,15 @@ from parley.web.templating import templates
 PRIVATE = {"Cache-Control": "no-store", "Referrer-Policy": "no-referrer", "X-Robots-Tag": "noindex"}
 
 
+_leaving: set[asyncio.Task[None]] = set()  # presence marks being cleared (kept referenced until done)
+
+
+def _left(task: asyncio.Task[None]) -> None:
+    _leaving.discard(task)
+    if not task.cancelled():
+        task.exception()  # retrieved: a failure here is harmless (see the stream's `finally`)
+
+
 class TooLarge(Exception):
     pass
 
@@ -46,6 +55,12 @@ async def read_limited(request: Request, limit: int) -> bytes:
 
 def _invalid(request: Request, status: int) -> HTMLResponse:
     return templates.TemplateResponse(request, "reply/invalid.html", {}, status_code=status, headers=PRIVATE)
+
+
+async def _disconnected(request: Request) -> None:
+    """Returns when the client has gone (the body of a GET is empty: what comes next is the disconnect)."""
+    while (await request.receive())["type"] != "http.disconnect":
+        pass
 
 
 def _wants_json(request: Request) -> bool:
@@ -110,12 +125,18 @@ def router(links: ReplyLinks, bus: EventBus) -> APIRouter:
 
         async def stream() -> AsyncIterator[str]:
             next_event: asyncio.Task[Event] | None = None
+            # The page closing is noticed at once (replies then go by SMS), not at the next keep-alive.
+            gone = asyncio.ensure_future(_disconnected(request))
             yield ": connected\n\n"
             try:
-                while not await request.is_disconnected():
+                while not gone.done():
                     if next_event is None:
                         next_event = asyncio.ensure_future(subscription.queue.get())
-                    done, _ = await asyncio.wait({next_event}, timeout=PRESENCE_RENEW)
+                    done, _ = await asyncio.wait(
+                        {next_event, gone}, timeout=PRESENCE_RENEW, return_when=asyncio.FIRST_COMPLETED
+                    )
+                    if gone in done:
+                        break
                     if not done:
                         await links.present(chat.link_id, True)
                         yield ": keep-alive\n\n"
@@ -126,13 +147,17 @@ def router(links: ReplyLinks, bus: EventBus) -> APIRouter:
                     if message is not None:
                         yield f"event: message\ndata: {json.dumps(message)}\n\n"
             finally:
-                if next_event is not None:
-                    next_event.cancel()
-                    with contextlib.suppress(asyncio.CancelledError):
-                        await next_event
+                for task in (next_event, gone):
+                    if task is not None and not task.done():
+                        task.cancel()
+                        with contextlib.suppress(asyncio.CancelledError):
+                            await task
                 bus.unsubscribe(subscription)
-                with contextlib.suppress(Exception):  # the mark lapses by itself if this fails
-                    await links.present(chat.link_id, False)
+                # In a task of its own: a stream cancelled by the client's going would cancel an await here too.
+                # Should it fail, the mark lapses by itself (`PRESENCE`).
+                leaving = asyncio.ensure_future(links.present(chat.link_id, False))
+                _leaving.add(leaving)
+                leaving.add_done_callback(_left)
 
         headers = {**PRIVATE, "X-Accel-Buffering": "no"}
         return StreamingResponse(stream(), media_type="text/event-stream", headers=headers)
