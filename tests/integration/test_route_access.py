@@ -35,6 +35,9 @@ OPEN = {
     "/media/{token}": "a signed, expiring token: the address of an MMS attachment handed to carriers",
     "/metrics": "loopback, PARLEY_METRICS_ALLOW or PARLEY_METRICS_TOKEN",
     "/static": "the console's CSS and scripts",
+    "/r/{token}": "a reply link: a random token (stored hashed), expiring, bound to one customer; posts rate-limited",
+    "/r/{token}/events": "the reply link's live stream: its token, and only messages between its two numbers",
+    "/r/{anything:path}": "any other path under /r/: the page saying the link is no longer valid",
 }
 # Admin routes that are neither under /admin nor tagged Administration in the API.
 ALSO_ADMIN = {
