@@ -1,5 +1,6 @@
 """What a bot's message becomes (an out-of-hours answer, a timed action's message), on the customer's channel.
 
+A customer with a reply link's chat page open is answered there (channel ``web``, `services.reply_links`).
 A customer who last wrote on WhatsApp is answered on WhatsApp: free-form inside the 24-hour window; outside it with
 the bot's WhatsApp template (`bots.whatsapp_template`), or not at all — then `NotSent` says why, and the caller
 records it in the conversation's timeline (never a silent failure).
@@ -18,6 +19,7 @@ from parley.core.whatsapp_rules import TemplateSpec, TemplateSpecError, window_e
 from parley.services.errors import ServiceError
 from parley.services.send import outbound_row
 from parley.services.whatsapp_sends import TemplateResolver
+from parley.store import reply_links
 from parley.store.tables import bots
 
 
@@ -50,6 +52,8 @@ async def bot_row(
                        source="bot", conversation_id=thread.id, bot=bot)  # fmt: skip
     on_whatsapp = thread.last_channel == "whatsapp" or not thread.customer.startswith("+")
     if not on_whatsapp:
+        if await reply_links.is_present(conn, thread.company_number, thread.customer, now):
+            row |= {"channel": "web", "status": "delivered"}  # the customer has a reply link's chat page open
         return row
     row |= {"channel": "whatsapp", "segments": 1}
     if window_open(thread.whatsapp_last_inbound_at, now):

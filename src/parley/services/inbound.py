@@ -246,14 +246,15 @@ class InboundRouter:
             # The 24-hour window counts from the time Meta gives the message (its created_at), never backwards.
             known = thread.row.get("whatsapp_last_inbound_at")
             batch.touch(thread, whatsapp_last_inbound_at=max(msg.created_at, known or msg.created_at))
-        if not config.is_open(now):
-            await self._bots_answer(conn, batch, thread, company, customer)
+        answers = await self._bots_answer(conn, batch, thread, company, customer) if not config.is_open(now) else []
         await self._arm_timers(conn, batch, thread, config)
         batch.add_timeline(timeline)
         audience = frozenset(
             {int(k[2:]) for k, p in present.items() if k.startswith("u:") and p.active} | set(joining.users)
         )
-        events = [Event("message.created", {"conversation_id": cid, "message_id": msg.id}, audience)]
+        events = [
+            Event("message.created", {"conversation_id": cid, "message_id": m}, audience) for m in [msg.id, *answers]
+        ]  # a bot's answers too: a reply link's chat page shows them as they come
         if timeline:
             events.append(Event("conversation.updated", {"conversation_id": cid}, audience))
         return events
@@ -281,8 +282,8 @@ class InboundRouter:
 
     async def _bots_answer(
         self, conn: AsyncConnection, batch: RoutingBatch, thread: Thread, company: str, customer: str
-    ) -> None:
-        """Each active bot answers an out-of-hours message, at most once per `BOT_QUIET`."""
+    ) -> list[str]:
+        """Each active bot answers an out-of-hours message, at most once per `BOT_QUIET`; returns the answers' ids."""
         now = batch.now
         rows = []
         for member, presence in sorted(thread.presence.items()):
@@ -310,6 +311,7 @@ class InboundRouter:
         if rows:
             batch.add_replies(thread, rows)
             batch.touch(thread, last_reply_at=now, last_message_at=now)
+        return [str(row["id"]) for row in rows]
 
     async def _arm_timers(self, conn: AsyncConnection, batch: RoutingBatch, thread: Thread, config: Any) -> None:
         if not config.actions:
