@@ -19,7 +19,7 @@ from parley.services.events import Event
 from parley.store.conversations import ConversationFilter
 from parley.store.tables import jobs, messages, reply_links
 from tests.conftest import Clock
-from tests.support.app import ALICE, InProcess, in_process
+from tests.support.app import ALICE, InProcess, console_client, in_process
 from tests.support.provisioning import document
 
 PUBLIC = "https://sms.example.com"
@@ -75,7 +75,7 @@ async def test_a_send_makes_one_link_per_recipient_and_counts_the_real_link(app:
         (to, COMPANY, rules.token_hash(token)) for to, token in tokens.items()
     }  # only the hash is stored; the link is bound to the customer and the company number
     assert all(r.message_id in {m["id"] for m in result["messages"]} for r in rows)
-    long = await send(app, ["+15557654323"], "x" * 130 + " {reply_link}")  # 144 typed, 168 sent: two segments
+    long = await send(app, ["+15557654323"], "x" * 130 + " {reply_link}")  # 143 typed, 169 sent: two segments
     assert long["messages"][0]["segments"] == 2 and segments[ANN] == 1
 
 
@@ -265,3 +265,28 @@ async def test_the_pages_stream_takes_only_messages_between_its_two_numbers(app:
         Event("conversation.updated", {"conversation_id": "c"}),
     ]:
         assert chat.shown_event(other) is None
+
+
+async def test_the_consoles_counter_counts_the_real_link(app: InProcess) -> None:
+    text = "x" * 130 + " {reply_link}"  # 143 characters as typed; 169 with the link
+    async with console_client(app, ALICE) as (client, _csrf):
+        counted = await client.get("/compose/count", params={"text": text})
+    link = len(rules.sample_link(PUBLIC))
+    assert f"{len(text) - len('{reply_link}') + link} characters" in counted.text and "2 segments" in counted.text
+
+
+async def test_a_conversation_reply_with_reply_link_binds_the_link_to_the_conversations_numbers(
+    app: InProcess,
+) -> None:
+    parley = app.parley
+    await parley.inbox.receive("carrier", Inbound(ANN, COMPANY, "Hello"))
+    await parley.router.route_due()
+    alice = await parley.cache.user("101")
+    assert alice is not None
+    [conversation] = await parley.conversations.list_(alice, ConversationFilter())
+    posted = await parley.conversations.post(alice, conversation["id"], "Chat with us here: {reply_link}")
+    assert posted.message is not None and posted.message["channel"] == "sms"
+    token = LINK.search(posted.message["body"]).group(1)  # type: ignore[union-attr]
+    chat = await parley.reply_links.open(token)
+    assert (chat.customer, chat.company_number) == (ANN, COMPANY)
+    assert chat.messages[0]["text"] == posted.message["body"]
