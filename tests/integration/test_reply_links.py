@@ -290,3 +290,25 @@ async def test_a_conversation_reply_with_reply_link_binds_the_link_to_the_conver
     chat = await parley.reply_links.open(token)
     assert (chat.customer, chat.company_number) == (ANN, COMPANY)
     assert chat.messages[0]["text"] == posted.message["body"]
+
+
+async def test_an_admin_sets_the_company_name_and_the_lifetime_in_the_console(app: InProcess, clock: Clock) -> None:
+    async with console_client(app, ALICE) as (client, csrf):
+        page = await client.get("/admin/reply-links")
+        assert page.status_code == 200 and 'value="Acme Support"' in page.text and 'value="30"' in page.text
+        wrong = await client.post(
+            "/admin/reply-links", data={"csrf": csrf, "company_name": "Acme", "reply_link_days": "0"}
+        )
+        assert wrong.status_code == 422 and "from 1 to 365" in wrong.text
+        done = await client.post(
+            "/admin/reply-links", data={"csrf": csrf, "company_name": "Acme Bikes", "reply_link_days": "3"}
+        )
+        assert done.status_code == 303
+    await send(app, [ANN], "Answer here: {reply_link}")
+    token = await token_for(app, ANN)
+    async with app.client() as client:
+        assert "Acme Bikes" in (await client.get(f"/r/{token}")).text
+    clock.advance(days=3)
+    assert (await post(app, token, "too late")).status_code == 410
+    async with console_client(app, ("102", "bob-secret")) as (client, csrf):
+        assert (await client.get("/admin/reply-links")).status_code == 403

@@ -22,10 +22,12 @@ from typing import Any
 
 from parley.channels.base import Inbound
 from parley.core import reply_links as rules
-from parley.services.directory import DirectoryCache
+from parley.services.admin_checks import AdminError, require_admin
+from parley.services.directory import DirectoryCache, User
 from parley.services.errors import ServiceError
 from parley.services.events import Event
 from parley.services.receive import Inbox
+from parley.store import directory
 from parley.store import reply_links as store
 from parley.store.db import Database
 from parley.store.ids import new_id
@@ -35,6 +37,7 @@ PRESENCE = timedelta(seconds=45)  # the stream renews it every `PRESENCE_RENEW`;
 PRESENCE_RENEW = 15.0
 SHOWN = 50  # messages on the page
 DEFAULT_COMPANY_NAME = "Parley"
+MAX_COMPANY_NAME = 80
 TRANSPORT = "web"
 
 
@@ -192,6 +195,29 @@ class ReplyLinks:
         """The page's stream is open (renewed every `PRESENCE_RENEW`) or has closed."""
         async with self._db.write() as conn:
             await store.set_present(conn, link_id, self._clock() + PRESENCE if here else None)
+
+    async def settings(self, actor: User) -> dict[str, str]:
+        """The company name on the page and the links' lifetime, as the admin form shows them."""
+        require_admin(actor)
+        settings = (await self._cache.config()).settings
+        name = settings.get("pbx.company_name")
+        return {
+            "company_name": name if isinstance(name, str) else "",
+            "reply_link_days": str(rules.expiry_days(settings.get("pbx.reply_link_days"))),
+        }
+
+    async def save_settings(self, actor: User, company_name: str, days: str) -> None:
+        """The same settings as ``[pbx] company_name`` and ``reply_link_days`` (a later `parley apply` wins)."""
+        require_admin(actor)
+        name = company_name.strip()
+        if len(name) > MAX_COMPANY_NAME:
+            raise AdminError.on("company_name", f"must be at most {MAX_COMPANY_NAME} characters")
+        if not days.strip().isdigit() or not 1 <= int(days) <= rules.MAX_DAYS:
+            raise AdminError.on("reply_link_days", f"must be a whole number of days from 1 to {rules.MAX_DAYS}")
+        async with self._db.write() as conn:
+            await directory.put_setting(conn, "pbx.company_name", name or DEFAULT_COMPANY_NAME)
+            await directory.put_setting(conn, "pbx.reply_link_days", int(days))
+        self._cache.invalidate()
 
     async def customer_present(self, company_number: str, customer: str) -> bool:
         async with self._db.read() as conn:

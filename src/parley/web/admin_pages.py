@@ -7,7 +7,14 @@ from typing import TYPE_CHECKING
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
-from parley.web import admin_numbers, admin_settings, admin_transports, admin_users, admin_whatsapp
+from parley.web import (
+    admin_numbers,
+    admin_reply_links,
+    admin_settings,
+    admin_transports,
+    admin_users,
+    admin_whatsapp,
+)
 from parley.web.security import AdminSession
 from parley.web.templating import render
 
@@ -27,6 +34,7 @@ SECTIONS = (
     ),
     ("/admin/mail2sms", "Mail2SMS", "E-mail to SMS: on or off, and its protection password"),
     ("/admin/prices", "Prices", "Price per destination prefix"),
+    ("/admin/reply-links", "Reply links", "The chat page's company name and how long links last"),
     ("/blocklist", "Blocklist", "Numbers that may not be messaged"),
 )
 
@@ -38,6 +46,6 @@ def router(parley: Parley) -> APIRouter:
     async def index(request: Request, _: AdminSession) -> Response:
         return render(request, "admin/index.html", {"admin_sections": SECTIONS})
 
-    for module in (admin_users, admin_numbers, admin_transports, admin_settings, admin_whatsapp):
+    for module in (admin_users, admin_numbers, admin_transports, admin_settings, admin_whatsapp, admin_reply_links):
         pages.include_router(module.router(parley))
     return pages

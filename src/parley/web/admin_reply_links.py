@@ -1,0 +1,38 @@
+"""Admin page for reply links (issue 14 §1): the company name their chat page shows, and how long links last."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from fastapi import APIRouter, Request
+from fastapi.responses import Response
+
+from parley.services.errors import ServiceError
+from parley.web.admin_forms import form_again, form_fields, saved
+from parley.web.security import AdminSession
+from parley.web.templating import render
+
+if TYPE_CHECKING:
+    from parley.bootstrap import Parley
+
+
+def router(parley: Parley) -> APIRouter:
+    links = parley.reply_links
+    pages = APIRouter(prefix="/admin", include_in_schema=False)
+
+    @pages.get("/reply-links")
+    async def show(request: Request, session: AdminSession) -> Response:
+        values = await links.settings(session.user)
+        context = {"values": values, "errors": {}, "saved": request.query_params.get("saved") == "1"}
+        return render(request, "admin/reply_links.html", context)
+
+    @pages.post("/reply-links")
+    async def save(request: Request, session: AdminSession) -> Response:
+        form = await form_fields(request)
+        try:
+            await links.save_settings(session.user, form.get("company_name", ""), form.get("reply_link_days", ""))
+        except ServiceError as exc:
+            return form_again(request, "admin/reply_links.html", {"saved": False}, exc, form)
+        return saved(request, "/admin/reply-links?saved=1")
+
+    return pages
