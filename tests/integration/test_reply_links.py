@@ -312,3 +312,28 @@ async def test_an_admin_sets_the_company_name_and_the_lifetime_in_the_console(ap
     assert (await post(app, token, "too late")).status_code == 410
     async with console_client(app, ("102", "bob-secret")) as (client, csrf):
         assert (await client.get("/admin/reply-links")).status_code == 403
+
+
+@pytest.mark.parametrize(
+    ("content", "status"),
+    [
+        (b"text=" + b"x" * (rules.MAX_POST_BYTES + 1), 413),
+        (b'{"text": "json"}', 422),
+        (b"text=%FF%FE", 422),
+        (b"text=" + b"y" * (rules.MAX_TEXT + 1), 422),
+    ],
+    ids=["too-large", "json", "not-utf8", "too-long"],
+)
+async def test_a_hostile_post_is_refused_and_stores_nothing(app: InProcess, content: bytes, status: int) -> None:
+    await send(app, [ANN], "Answer here: {reply_link}")
+    token = await token_for(app, ANN)
+    before = await stored(app)
+
+    async def chunks() -> Any:  # no Content-Length: the limit holds while reading
+        for start in range(0, len(content), 4096):
+            yield content[start : start + 4096]
+
+    async with app.client() as client:
+        answer = await client.post(f"/r/{token}", content=chunks(), headers={"Accept": "application/json"})
+    assert answer.status_code == status and answer.json()["field"] == "text"
+    assert await stored(app) == before
