@@ -1,6 +1,6 @@
 """Reply links: short links in SMS that open a web chat, and the counters that limit posting through them
 
-Revision ID: 0012
+Revision ID: 0011
 Revises: 0010
 Create Date: 2026-11-30 16:20:00.000000
 """
@@ -12,7 +12,7 @@ from alembic import op
 
 import parley.store.tables
 
-revision = "0012"
+revision = "0011"
 down_revision = "0010"
 branch_labels = None
 depends_on = None
