@@ -87,6 +87,21 @@ def _problems(**overrides: object) -> list[str]:
         ),
         pytest.param({"colours": {}}, "colours: unknown section", id="unknown-section"),
         pytest.param(
+            {"numbers": [{"number": "+18005550100", "verification": "verified"}]},
+            "numbers[0].verification: is for a toll-free number (toll_free = true)",
+            id="verification-without-toll-free",
+        ),
+        pytest.param(
+            {"numbers": [{"number": "+18005550100", "toll_free": True, "unverified_sending": "maybe"}]},
+            'numbers[0].unverified_sending: "maybe" is not one of allow, limit, refuse',
+            id="toll-free-policy",
+        ),
+        pytest.param(
+            {"numbers": [{"number": "+18005550100", "toll_free": True, "business": {"ceo": "Kim"}}]},
+            "numbers[0].business.ceo: is not one of business_name",
+            id="toll-free-business-field",
+        ),
+        pytest.param(
             {"numbers": [{"number": "+15551230001", "fallback": "sms"}]},
             "numbers[0].fallback: falling back to SMS is for a number with whatsapp = true",
             id="fallback-without-whatsapp",

@@ -21,6 +21,7 @@ from parley.core.number_config import ConfigError, NumberConfig, config_to_doc, 
 from parley.core.reply_links import DEFAULT_DAYS as DEFAULT_LINK_DAYS
 from parley.core.reply_links import MAX_DAYS as MAX_LINK_DAYS
 from parley.core.routing import normalise_gateway_id
+from parley.core.toll_free import BUSINESS_FIELDS, DEFAULT_LIMIT, POLICIES, VERIFICATIONS, TollFree
 from parley.core.transport_specs import TRANSPORT_KINDS, TRANSPORT_ROLES, read_kind_config, whatsapp_problems
 from parley.core.whatsapp_rules import TemplateSpec, TemplateSpecError
 
@@ -71,6 +72,7 @@ class NumberSpec:
     linked_service: str | None
     config: dict[str, Any] | None = None
     carrier: str | None = None  # the transport that serves the number; None: the curl → GSM → carrier order
+    toll_free: dict[str, Any] | None = None  # `core.toll_free.TollFree.to_doc()`; None: not toll-free
 
 
 @dataclass(frozen=True)
@@ -327,7 +329,34 @@ def read_number(r: EntryReader, region: str | None, service_names: set[str], nam
         linked_service=linked,
         config=_config(r, names_of),
         carrier=r.str_("carrier"),
+        toll_free=read_toll_free(r),
     )
+
+
+def read_toll_free(r: EntryReader) -> dict[str, Any] | None:
+    """`toll_free = true` with its `verification`, `unverified_sending`, `unverified_limit` and `business` details."""
+    keys = ("verification", "unverified_sending", "unverified_limit", "business")
+    if not r.bool_("toll_free", False):
+        for key in keys:
+            if key in r.table:
+                r.problem(key, "is for a toll-free number (toll_free = true)")
+        return None
+    business = r.table.get("business", {})
+    if not isinstance(business, dict):
+        r.problem("business", "must be a table of the business's details")
+        business = {}
+    for key, value in business.items():
+        if key not in BUSINESS_FIELDS:
+            r.problem(f"business.{key}", f"is not one of {', '.join(BUSINESS_FIELDS)}")
+        elif not isinstance(value, str) or len(value) > 1000:
+            r.problem(f"business.{key}", "must be text of at most 1,000 characters")
+    state = TollFree(
+        r.choice("verification", VERIFICATIONS, "unverified"),
+        r.choice("unverified_sending", POLICIES, "allow"),
+        r.int_("unverified_limit", DEFAULT_LIMIT, minimum=1),
+        {k: v for k, v in business.items() if k in BUSINESS_FIELDS and isinstance(v, str)},
+    )
+    return state.to_doc()
 
 
 def read_transport(r: EntryReader, region: str | None = None) -> TransportSpec:

@@ -15,6 +15,7 @@ from parley.core import provisioning as spec
 from parley.core.actions import AddMembers, BotMessage
 from parley.core.mail_senders import pattern_problem, read_patterns
 from parley.core.number_config import config_from_doc
+from parley.core.toll_free import TollFree
 from parley.services import conversation_support as support
 from parley.services.admin_checks import AdminError, Page, bounds, check_entry, form_entry, require_admin
 from parley.services.admin_transports import TransportAdmin
@@ -216,6 +217,7 @@ class Admin:
                         "sms": row.sms,
                         "mms": row.mms,
                         "whatsapp": row.whatsapp,
+                        "toll_free": label.label() if (label := TollFree.from_doc(row.toll_free)) else None,
                         "service": service.name if service is not None else None,
                         "routing": _route_text(config.routing),
                         "out_of_hours": _route_text(config.out_of_hours),
@@ -229,15 +231,18 @@ class Admin:
     async def add_number(self, actor: User, form: dict[str, str]) -> str:
         require_admin(actor)
         region = await self._region()
-        entry: dict[str, Any] = form_entry({k: v for k, v in form.items() if k in ("number", "linked_service")})
-        entry.update({k: k in form for k in ("sms", "mms", "whatsapp")})
+        keys = ("number", "linked_service", "verification", "unverified_sending", "unverified_limit")
+        entry: dict[str, Any] = form_entry({k: v for k, v in form.items() if k in keys}, numbers=("unverified_limit",))
+        entry.update({k: k in form for k in ("sms", "mms", "whatsapp", "toll_free")})
+        if not entry["toll_free"]:  # the toll-free fields of an unticked box are not what the admin meant
+            entry = {k: v for k, v in entry.items() if k not in keys[2:]}
         async with self._db.write() as conn:
             names = await store.service_names(conn)
             n = check_entry(spec.read_number, entry, region, set(names), spec.Names(set(), set(), set()))
             if await store.find(conn, numbers, "number", n.number) is not None:
                 raise AdminError.on("number", f"{n.number} is already a company number")
             linked = await store.find(conn, services, "name", n.linked_service) if n.linked_service else None
-            row = {"number": n.number, "sms": n.sms, "mms": n.mms, "whatsapp": n.whatsapp}
+            row = {"number": n.number, "sms": n.sms, "mms": n.mms, "whatsapp": n.whatsapp, "toll_free": n.toll_free}
             await store.insert(conn, numbers, {**row, "linked_service_id": linked.id if linked else None})
         self._cache.invalidate()
         return n.number

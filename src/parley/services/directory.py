@@ -17,6 +17,7 @@ from parley.core.licenses import License
 from parley.core.number_config import NumberConfig, config_from_doc
 from parley.core.outbound import Sender
 from parley.core.rating import Price
+from parley.core.toll_free import TollFree
 from parley.core.transport_specs import DEFAULT_WHATSAPP_RATE, HTTP_CARRIERS
 from parley.store import directory
 from parley.store.db import Database
@@ -54,6 +55,7 @@ class Config:
     mms_transports: frozenset[str] = frozenset()  # transports whose channel carries MMS (HTTP carriers)
     # Company numbers on WhatsApp (`whatsapp = true` and a whatsapp transport naming the number).
     whatsapp: dict[str, WhatsAppNumber] = field(default_factory=dict)
+    toll_free: dict[str, TollFree] = field(default_factory=dict)  # toll-free company numbers and their verification
 
 
 @dataclass(frozen=True)
@@ -159,6 +161,7 @@ class DirectoryCache:
             mms_numbers=frozenset(n.number for n in numbers if n.mms),
             mms_transports=frozenset(t.name for t in transports if t.kind in HTTP_CARRIERS),
             whatsapp=_whatsapp_numbers(numbers, transports),
+            toll_free={n.number: tf for n in numbers if (tf := TollFree.from_doc(n.toll_free)) is not None},
         )
         self._config = (now + self._ttl, config)
         return config

@@ -91,6 +91,7 @@ class Numbers:
             "sms": row.sms,
             "mms": row.mms,
             "whatsapp": row.whatsapp,
+            "toll_free": row.toll_free,  # null, or the verification state (core/toll_free.py)
             "linked_service": linked,
             "service": service.name if service is not None else None,
             "settings": row.config or {},

@@ -103,6 +103,7 @@ async def apply(db: Database, spec: Provisioning, *, now: datetime, prune: bool 
                 "linked_service_id": service_ids.get(n.linked_service) if n.linked_service else None,
                 "config": n.config,
                 "carrier": n.carrier,
+                "toll_free": n.toll_free,
             }
             report.note("numbers", (await directory.upsert(conn, numbers, "number", row))[0])
 

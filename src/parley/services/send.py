@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any, Protocol
 
 from parley.core import reply_links
@@ -18,6 +18,8 @@ from parley.core.outbound import OutboundError, Refusal, plan
 from parley.core.rating import Price, find_price, rate, rate_mms
 from parley.core.routing import normalise_gateway_id
 from parley.core.text import split
+from parley.core.toll_free import TollFree
+from parley.core.toll_free import refusal as toll_free_refusal
 from parley.core.whatsapp_rules import TemplateSpec
 from parley.metrics import ACCEPTED
 from parley.services.batching import GroupCommitter
@@ -262,13 +264,40 @@ class Outbox:
                     mms = {**row(m.to, m.sender, ""), "channel": "mms", "segments": 1}
                     batch.rows.append(mms)
                     batch.attachments[mms["id"]] = [a.id for a in media.files]
+        held = await self._toll_free(batch, refused, config.toll_free, now)
         if not batch.rows:
+            if held:
+                raise OutboundError("from", held)
             first = refused[0]
             raise OutboundError("number" if linked else "media", f"Number {first.given}: {first.reason}")
         await self._committer.submit(batch)
         ACCEPTED.labels(cmd.source).inc(len(batch.rows))
         self._on_enqueued()
         return SendResult(batch.rows, tuple(refused), media.left_out if media is not None else ())
+
+    async def _toll_free(
+        self, batch: _Batch, refused: list[Refusal], numbers: dict[str, TollFree], now: datetime
+    ) -> str | None:
+        """Take out the rows an unverified toll-free sender may not send (core/toll_free.py), refusing their
+        destinations with the reason; returns the reason when some were taken out. The daily count under ``limit``
+        is read from the database: concurrent sends may each pass it once (a soft limit, as carriers apply it)."""
+        reason = None
+        for sender in sorted({r["sender"] for r in batch.rows} & set(numbers)):
+            state = numbers[sender]
+            rows = [r for r in batch.rows if r["sender"] == sender]
+            sent = 0
+            if not state.verified and state.unverified_sending == "limit":
+                async with self._db.read() as conn:
+                    sent = await messages.count_sent_since(conn, sender, now - timedelta(days=1))
+            why = toll_free_refusal(sender, state, sent, len(rows))
+            if why is None:
+                continue
+            reason = why
+            batch.rows = [r for r in batch.rows if r["sender"] != sender]
+            refused += [Refusal(to, why) for to in dict.fromkeys(r["recipient"] for r in rows)]
+            for r in rows:
+                batch.attachments.pop(r["id"], None)
+        return reason
 
     async def _send_whatsapp(self, cmd: SendSms, now: datetime, config: Any, gsm: str | None) -> SendResult:
         if self._whatsapp is None:

@@ -74,6 +74,14 @@ async def update_many(conn: AsyncConnection, changes: Sequence[dict[str, Any]]) 
         await conn.execute(statement, [{f"b_{k}": v for k, v in c.items()} for c in group])
 
 
+async def count_sent_since(conn: AsyncConnection, sender: str, since: datetime) -> int:
+    """Outbound messages from ``sender`` created since ``since`` (a toll-free number's daily limit)."""
+    query = sa.select(sa.func.count()).where(
+        messages.c.created_at >= since, messages.c.sender == sender, messages.c.direction == "out"
+    )
+    return int(await conn.scalar(query) or 0)
+
+
 def first_status(row: Record) -> str:
     """The status a message was created with (history's first entry, at ``created_at``)."""
     if row.direction == "in":

@@ -93,6 +93,7 @@ numbers = sa.Table(
     sa.Column("mms", sa.Boolean, nullable=False, default=False),
     sa.Column("whatsapp", sa.Boolean, nullable=False, default=False),
     sa.Column("carrier", sa.String(100)),  # the transport that serves this number (`[[numbers]] carrier =`)
+    sa.Column("toll_free", sa.JSON),  # a toll-free number's verification state (core/toll_free.py); null: not one
     sa.Column("linked_service_id", sa.ForeignKey("services.id", ondelete="SET NULL")),
     # Routing, working hours, out-of-hours routing and actions (seed 002); see core/number_config.py.
     sa.Column("config", sa.JSON),
