@@ -13,6 +13,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import phonenumbers
 
+from parley.core.directory_config import DirectoryConfig, read_directory
 from parley.core.entry_reader import EntryReader
 from parley.core.licenses import License, names
 from parley.core.mail_senders import pattern_problem
@@ -103,6 +104,7 @@ class Provisioning:
     mail2sms: dict[str, Any] | None = None
     bots: tuple[BotSpec, ...] = ()
     webhooks: dict[str, Any] | None = None
+    directory: DirectoryConfig | None = None  # [directory]: users synced from LDAP (core.directory_config)
 
 
 def _entries(doc: dict[str, Any], key: str, problems: list[str]) -> list[EntryReader]:
@@ -126,7 +128,7 @@ def _duplicates(path: str, key: str, values: list[str | None], problems: list[st
 def parse(doc: dict[str, Any]) -> Provisioning:
     """Check a whole provisioning document; raise `ProvisioningError` listing every problem."""
     problems: list[str] = []
-    known = {"pbx", "users", "services", "numbers", "transports", "prices", "mail2sms", "bots", "webhooks"}
+    known = {"pbx", "users", "services", "numbers", "transports", "prices", "mail2sms", "bots", "webhooks", "directory"}
     problems += [f"{k}: unknown section" for k in doc if k not in known]
 
     pbx_reader = EntryReader("pbx", doc.get("pbx", {}), problems)
@@ -211,6 +213,8 @@ def parse(doc: dict[str, Any]) -> Provisioning:
             "trust_proxy": reader.bool_("trust_proxy", False),
         }
 
+    directory = read_directory(doc["directory"], problems) if "directory" in doc else None
+
     if problems:
         raise ProvisioningError(problems)
     return Provisioning(
@@ -223,6 +227,7 @@ def parse(doc: dict[str, Any]) -> Provisioning:
         mail2sms,
         tuple(bots),
         webhooks,
+        directory,
     )
 
 

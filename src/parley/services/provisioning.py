@@ -51,6 +51,9 @@ async def apply(db: Database, spec: Provisioning, *, now: datetime, prune: bool 
         if spec.webhooks is not None:
             changed = await directory.put_setting(conn, "webhooks", spec.webhooks)
             report.note("webhooks", "updated" if changed else "unchanged")
+        if spec.directory is not None:
+            changed = await directory.put_setting(conn, "directory", spec.directory.as_setting())
+            report.note("directory", "updated" if changed else "unchanged")
         if spec.mail2sms is not None:
             current = (await directory.get_settings(conn)).get("mail2sms") or {}
             stored = current.get("password_hash") if isinstance(current, dict) else None
@@ -78,6 +81,9 @@ async def apply(db: Database, spec: Provisioning, *, now: datetime, prune: bool 
                 "role": u.role,
                 "sms_package": u.sms_package,
                 "updated_at": now,
+                # The file wins over the LDAP directory: a user it lists is Parley's own from now on.
+                "directory_dn": None,
+                "disabled_at": None,
             }
             outcome, ident = await directory.upsert(conn, users, "extension", row, ignore=("updated_at",))
             report.note("users", outcome)
@@ -140,12 +146,14 @@ async def apply(db: Database, spec: Provisioning, *, now: datetime, prune: bool 
             report.note("prices", (await directory.upsert(conn, prices, "prefix", row))[0])
 
         if prune:
+            directory_extensions = await directory.list_directory_extensions(conn)
             for section, table, key, keep in (
                 ("transports", transports, "name", [t.name for t in spec.transports]),
                 ("prices", prices, "prefix", [p.prefix for p in spec.prices]),
                 ("numbers", numbers, "number", [n.number for n in spec.numbers]),
                 ("services", services, "name", [s.name for s in spec.services]),
-                ("users", users, "extension", [u.extension for u in spec.users]),
+                # Users the LDAP directory owns are its to disable, never the file's to delete.
+                ("users", users, "extension", [u.extension for u in spec.users] + directory_extensions),
                 ("bots", bots, "name", [b.name for b in spec.bots]),
             ):
                 removed = await directory.delete_missing(conn, table, key, keep)

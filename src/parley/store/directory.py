@@ -109,3 +109,9 @@ async def replace_members(conn: AsyncConnection, service_id: int, members: dict[
 async def delete_missing(conn: AsyncConnection, table: sa.Table, key: str, keep: Sequence[Any]) -> int:
     result = await conn.execute(table.delete().where(table.c[key].not_in(list(keep))))
     return int(result.rowcount or 0)
+
+
+async def list_directory_extensions(conn: AsyncConnection) -> list[str]:
+    """The extensions of the users the LDAP directory sync owns."""
+    query = sa.select(users.c.extension).where(users.c.directory_dn.is_not(None))
+    return list((await conn.execute(query)).scalars())

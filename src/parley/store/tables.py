@@ -65,6 +65,11 @@ users = sa.Table(
     sa.Column("role", sa.String(16), nullable=False, server_default="user"),
     sa.Column("sms_package", sa.Integer, nullable=False, server_default="200"),
     sa.Column("updated_at", UtcDateTime, nullable=False),
+    sa.Column("mobile", sa.String(20)),
+    # Set for users the LDAP directory sync owns (issue 14 §2): the entry's DN. NULL: Parley's own user.
+    sa.Column("directory_dn", sa.Text),
+    # A user gone from the directory is disabled, never deleted (their messages and conversations stay).
+    sa.Column("disabled_at", UtcDateTime),
 )
 
 services = sa.Table(
@@ -632,4 +637,27 @@ reply_link_posts = sa.Table(
     sa.Column("key", sa.String(80), primary_key=True),
     sa.Column("window_start", UtcDateTime, nullable=False),
     sa.Column("count", sa.Integer, nullable=False),
+)
+
+# One row per directory sync (issue 14 §2): what it did, entry by entry, or why it changed nothing.
+directory_syncs = sa.Table(
+    "directory_syncs",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("started_at", UtcDateTime, nullable=False),
+    sa.Column("finished_at", UtcDateTime),
+    sa.Column("trigger", sa.String(16), nullable=False),  # schedule | console | cli
+    sa.Column("outcome", sa.String(16), nullable=False),  # running | done | failed | refused
+    sa.Column("reason", sa.Text),
+    sa.Column("counts", sa.JSON),
+    sa.Column("entries", sa.JSON),  # [{"dn", "extension", "outcome", "reason"}], at most a few thousand
+)
+
+# Named leases: one holder at a time across every process and host (the directory sync's schedule).
+leases = sa.Table(
+    "leases",
+    metadata,
+    sa.Column("name", sa.String(64), primary_key=True),
+    sa.Column("holder", sa.String(64), nullable=False),
+    sa.Column("expires_at", UtcDateTime, nullable=False),
 )
