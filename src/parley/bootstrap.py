@@ -32,9 +32,11 @@ from parley.services.carrier_accounts import CarrierAccounts
 from parley.services.conversations import Conversations
 from parley.services.delivery import Deliveries
 from parley.services.directory import DirectoryCache, WhatsAppNumber
+from parley.services.directory_sync import DirectorySync
 from parley.services.events import EventBus, postgres_dsn
 from parley.services.inbound import InboundRouter
 from parley.services.inbox_view import InboxView
+from parley.services.ldap_server import Ldap3Server
 from parley.services.lists import Lists
 from parley.services.media import MediaStore
 from parley.services.media_fetch import MediaEvents, MediaFetcher
@@ -60,6 +62,7 @@ from parley.workers.router import RouterWorker
 from parley.workers.whatsapp_reader import WhatsAppReader
 
 log = structlog.get_logger()
+DIRECTORY_LOOK_EVERY = 30.0  # seconds between looks at whether the directory's interval has passed
 failures = Failures(log)  # a failure that repeats in a loop: its traceback once, then counts
 
 
@@ -95,6 +98,7 @@ class Parley:
     whatsapp_reads: WhatsAppReads
     api_keys: ApiKeys
     reply_links: ReplyLinks
+    directory: DirectorySync
     campaign_wake: asyncio.Event = field(default_factory=asyncio.Event)
     _tasks: list[asyncio.Task[None]] = field(default_factory=list)
 
@@ -110,6 +114,16 @@ class Parley:
         self._tasks.append(asyncio.create_task(self._sync_templates(), name="whatsapp-templates"))
         reader = WhatsAppReader(self.whatsapp_reads)
         self._tasks.append(asyncio.create_task(reader.run(), name="whatsapp-reads"))
+        self._tasks.append(asyncio.create_task(self._sync_directory(), name="directory-sync"))
+
+    async def _sync_directory(self) -> None:
+        """The LDAP directory on its `interval`: every worker looks; the lease lets one of them sync."""
+        while True:
+            try:
+                await self.directory.run_if_due()
+            except Exception:
+                failures.exception("directory.sync_failed")
+            await asyncio.sleep(DIRECTORY_LOOK_EVERY)
 
     async def _sync_templates(self) -> None:
         """WhatsApp templates from Meta: at start, then every 15 minutes (idempotent: every worker may do it)."""
@@ -324,7 +338,8 @@ def build(settings: Settings | None = None, *, clock: Callable[[], datetime] | N
     )
     reply_links = ReplyLinks(db, cache, inbox, clock)
     throttle = Throttle(db, clock)  # one set of counters for passwords and API keys
-    auth = Authenticator(cache, throttle, secret=settings.secret)
+    directory_sync = DirectorySync(db, Ldap3Server(), cache, clock)
+    auth = Authenticator(cache, throttle, secret=settings.secret, ldap_bind=directory_sync.check_password)
     return Parley(
         settings=settings,
         db=db,
@@ -364,4 +379,5 @@ def build(settings: Settings | None = None, *, clock: Callable[[], datetime] | N
         whatsapp_reads=WhatsAppReads(db, transports.channel, clock, worker=worker_name()),
         api_keys=ApiKeys(db, cache, throttle, SecretBox(db, settings.secret), clock),
         reply_links=reply_links,
+        directory=directory_sync,
     )

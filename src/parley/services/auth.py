@@ -9,7 +9,11 @@ Every ingress that takes a password (console sign-in, HTTP Basic on /api/v1 and 
 - guesses for one (extension, address) run one after the other, each re-judged by the throttle, so firing
   many in parallel buys no more attempts than firing them in a row;
 - an unknown extension costs the same argon2 check as a known one (against a dummy hash): the time of the
-  answer does not tell which extensions exist.
+  answer does not tell which extensions exist;
+- with `[directory] ldap_auth = true`, a user the LDAP directory owns signs in with their directory password:
+  the check is a bind as their DN (issue 14 §2) instead of argon2, behind the same throttle and bound. A server
+  that cannot answer counts as a wrong password (nobody signs in on a guess). A success is remembered as any other
+  (`VerifiedCache`, five minutes): a password changed in the directory stops working in this process after that.
 """
 
 from __future__ import annotations
@@ -18,11 +22,16 @@ import asyncio
 import contextlib
 from collections.abc import AsyncIterator, Awaitable, Callable
 
+import structlog
+
 from parley.services.directory import DirectoryCache, User
 from parley.services.passwords import VerifiedCache, dummy_hash, verify_password
 from parley.services.throttle import Throttle, Throttled
 
 __all__ = ["Authenticator", "Throttled"]
+
+LDAP_PREFIX = "ldap:"  # in place of a hash: check the password by a bind as this DN
+log = structlog.get_logger("parley.auth")
 
 
 class Authenticator:
@@ -35,6 +44,7 @@ class Authenticator:
         max_checks: int = 3,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
         verify: Callable[[str, str], bool] = verify_password,
+        ldap_bind: Callable[[str, str], Awaitable[bool | None]] | None = None,
     ) -> None:
         self._directory = cache
         self._throttle = throttle
@@ -42,6 +52,7 @@ class Authenticator:
         self._checks = asyncio.Semaphore(max_checks)
         self._sleep = sleep
         self._verify = verify  # (stored hash, password): argon2, run in a thread
+        self._ldap_bind = ldap_bind  # (DN, password) -> right?, None when ldap_auth is off
         self._in_flight: dict[tuple[str, str, str], asyncio.Future[bool]] = {}
         self._queues: dict[tuple[str, str], tuple[asyncio.Lock, list[int]]] = {}
 
@@ -49,9 +60,14 @@ class Authenticator:
         """The user whose password this is, or None; raises `Throttled` while ``address`` must wait."""
         await self._throttle.admit(extension, address)
         user = await self._directory.user(extension)
-        if user is not None and self._verified.is_cached(extension, password, user.password_hash):
+        if user is None:
+            stored = await asyncio.to_thread(dummy_hash)
+        elif user.directory_dn and self._ldap_bind is not None and await self._ldap_auth_on():
+            stored = LDAP_PREFIX + user.directory_dn
+        else:
+            stored = user.password_hash
+        if user is not None and self._verified.is_cached(extension, password, stored):
             return user
-        stored = user.password_hash if user is not None else await asyncio.to_thread(dummy_hash)
         return user if await self._check(extension, password, stored, address, exists=user is not None) else None
 
     async def check_secret(self, stored_hash: str, password: str, subject: str, address: str) -> bool:
@@ -74,6 +90,10 @@ class Authenticator:
             else:
                 await self._throttle.failed(subject, address)
             return right
+
+    async def _ldap_auth_on(self) -> bool:
+        directory = (await self._directory.config()).settings.get("directory")
+        return isinstance(directory, dict) and directory.get("ldap_auth") is True
 
     async def user(self, extension: str) -> User | None:
         """The user as the directory has them now (no password check): to re-check a long-lived request."""
@@ -114,8 +134,20 @@ class Authenticator:
 
     async def _bounded_check(self, extension: str, password: str, stored_hash: str) -> bool:
         async with self._checks:
-            # argon2 is CPU-bound by design: keep the event loop free while it runs.
-            right = await asyncio.to_thread(self._verify, stored_hash, password)
+            bind = self._ldap_bind
+            if stored_hash.startswith(LDAP_PREFIX) and bind is not None:
+                right = await _bind(bind, stored_hash.removeprefix(LDAP_PREFIX), password)
+            else:
+                # argon2 is CPU-bound by design: keep the event loop free while it runs.
+                right = await asyncio.to_thread(self._verify, stored_hash, password)
         if right:
             self._verified.remember(extension, password, stored_hash)
         return right
+
+
+async def _bind(bind: Callable[[str, str], Awaitable[bool | None]], dn: str, password: str) -> bool:
+    try:
+        return await bind(dn, password) is True
+    except Exception as exc:  # the directory could not say: no sign-in on a guess
+        log.warning("auth.directory_unavailable", reason=str(exc))
+        return False

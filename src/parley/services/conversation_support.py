@@ -70,7 +70,9 @@ async def is_service_member(conn: AsyncConnection, service_id: int, user_id: int
 
 
 async def office_users(conn: AsyncConnection, company_number: str) -> list[Candidate]:
-    query = sa.select(users.c.id, users.c.license).where(users.c.office_number == company_number)
+    query = sa.select(users.c.id, users.c.license).where(
+        users.c.office_number == company_number, users.c.disabled_at.is_(None)
+    )
     return _candidates((await conn.execute(query.order_by(users.c.extension))).all())
 
 

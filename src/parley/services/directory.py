@@ -33,6 +33,7 @@ class User:
     role: str
     sms_package: int
     password_hash: str
+    directory_dn: str | None = None  # set: the LDAP directory sync owns this user
 
     @property
     def is_admin(self) -> bool:
@@ -79,6 +80,7 @@ def user_from_row(row: Any) -> User:
         role=row.role,
         sms_package=row.sms_package,
         password_hash=row.password_hash,
+        directory_dn=getattr(row, "directory_dn", None),
     )
 
 
@@ -124,7 +126,8 @@ class DirectoryCache:
     async def _load_user(self, extension: str) -> User | None:
         async with self._db.read() as conn:
             row = await directory.find_user(conn, extension)
-        user = user_from_row(row) if row is not None else None
+        # A disabled user (gone from the LDAP directory) is nobody: no sign-in, no key, no session.
+        user = user_from_row(row) if row is not None and getattr(row, "disabled_at", None) is None else None
         now = time.monotonic()
         if len(self._users) >= self._max_users:
             self._users = {k: v for k, v in self._users.items() if v[0] > now}
