@@ -102,11 +102,11 @@ class Slapd:
             )
             + "\n"
         )
-        log = (self.workdir / "slapd.log").open("wb")
         # -d 0: stay in the foreground (a child of this test, stopped by it).
-        self._process = subprocess.Popen(
-            [SLAPD, "-d", "0", "-f", str(conf), "-h", f"{self.url}/"], stdout=log, stderr=log
-        )
+        with (self.workdir / "slapd.log").open("wb") as log:
+            self._process = subprocess.Popen(
+                [SLAPD, "-d", "0", "-f", str(conf), "-h", f"{self.url}/"], stdout=log, stderr=log
+            )
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline:
             if self._process.poll() is not None:

@@ -71,6 +71,17 @@ def _describe(conn: ldap3.Connection) -> str:
     return f"{result.get('description', 'error')} ({result.get('result', '?')}): {result.get('message', '')}".strip()
 
 
+def _close(conn: ldap3.Connection) -> None:
+    """Unbind, and close the socket ldap3 leaves open when the connection failed (ldap3 2.9.1)."""
+    try:
+        conn.unbind()
+    except LDAPException:
+        pass
+    sock = getattr(conn, "socket", None)
+    if sock is not None:
+        sock.close()
+
+
 class Ldap3Server:
     """`DirectoryServer` over ldap3."""
 
@@ -98,6 +109,7 @@ class Ldap3Server:
                 conn.unbind()
                 raise DirectoryUnavailable(f"bind as {config.bind_dn or 'anonymous'} refused: {reason}")
         except LDAPException as exc:
+            _close(conn)
             raise DirectoryUnavailable(f"cannot reach {config.url}: {exc}") from None
         return conn
 
@@ -143,4 +155,4 @@ class Ldap3Server:
         except LDAPException as exc:
             raise DirectoryUnavailable(f"cannot reach {config.url}: {exc}") from None
         finally:
-            conn.unbind()
+            _close(conn)
