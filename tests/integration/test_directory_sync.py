@@ -5,6 +5,8 @@ Each test starts its own slapd (tests/support/slapd.py) with its own entries, sy
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -25,7 +27,7 @@ from parley.store.tables import directory_syncs as runs_table
 from parley.store.tables import participants, users
 from tests.conftest import Clock
 from tests.support.provisioning import provision
-from tests.support.slapd import BIND_DN, BIND_PASSWORD, PEOPLE, Slapd, person, slapd  # noqa: F401
+from tests.support.slapd import BIND_DN, BIND_PASSWORD, PEOPLE, Slapd, person, running_slapd
 
 ATTRIBUTES = {
     "extension": "parleyExtension",
@@ -43,6 +45,12 @@ ALICE = person(
 )  # fmt: skip
 BOB = person("bob", cn="Bob Ldap", parleyExtension="202", parleyLicense="essential", mobile="+44 7700 900123")
 CAROL = person("carol", cn="Carol Ldap", parleyExtension="203", parleyLicense="basic")
+
+
+@pytest.fixture
+def slapd(tmp_path: Path) -> Iterator[Slapd]:
+    with running_slapd(tmp_path / "slapd") as server:
+        yield server
 
 
 def dn(uid: str) -> str:

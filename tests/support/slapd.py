@@ -9,6 +9,7 @@ bytes that are not UTF-8).
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import socket
@@ -159,10 +160,11 @@ def ensure_slapd() -> None:
         pytest.fail(f"scripts/test-prerequisites ldap failed:\n{done.stdout}{done.stderr}")
 
 
-@pytest.fixture
-def slapd(tmp_path: Path) -> Iterator[Slapd]:
+@contextlib.contextmanager
+def running_slapd(workdir: Path) -> Iterator[Slapd]:
+    """A started slapd in ``workdir``, stopped on leaving (test files wrap it in their ``slapd`` fixture)."""
     ensure_slapd()
-    server = Slapd(tmp_path / "slapd")
+    server = Slapd(workdir)
     server.start()
     try:
         yield server

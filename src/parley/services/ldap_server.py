@@ -9,6 +9,7 @@ most 1,000 entries to an unpaged search. Every failure (server down, bind refuse
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import Callable
 from typing import Any, Protocol
 from urllib.parse import urlsplit
@@ -73,10 +74,8 @@ def _describe(conn: ldap3.Connection) -> str:
 
 def _close(conn: ldap3.Connection) -> None:
     """Unbind, and close the socket ldap3 leaves open when the connection failed (ldap3 2.9.1)."""
-    try:
+    with contextlib.suppress(LDAPException):
         conn.unbind()
-    except LDAPException:
-        pass
     sock = getattr(conn, "socket", None)
     if sock is not None:
         sock.close()
