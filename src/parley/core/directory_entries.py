@@ -220,6 +220,7 @@ def plan_sync(
     updates: list[tuple[int, DirectoryUser]] = []
     kept: set[int] = set()
     claimed: dict[str, str] = {}  # extension -> DN of the entry that took it in this sync
+    matched: dict[int, str] = {}  # user id -> DN of the entry that took them
     for item in read:
         if isinstance(item, Skipped):
             outcomes.append(Outcome(item.dn, item.extension, "skipped", item.reason))
@@ -238,12 +239,16 @@ def plan_sync(
             problem = f"extension {item.extension} already belongs to another directory user"
         if user is None and holder is not None and problem is None:
             user = holder  # same extension, new DN (the entry moved): the same person
+        if problem is None and user is not None and user.id in matched:
+            problem = f"user {user.extension} was already matched by {matched[user.id]}"
         if problem is not None:
             outcomes.append(Outcome(item.dn, item.extension, "skipped", problem))
             if user is not None:
                 kept.add(user.id)
             continue
         claimed[item.extension] = item.dn
+        if user is not None:
+            matched[user.id] = item.dn
         if user is None:
             creates.append(item)
             outcomes.append(Outcome(item.dn, item.extension, "created"))
