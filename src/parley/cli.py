@@ -16,6 +16,7 @@ from rich.table import Table
 from sqlalchemy.engine import make_url
 
 from parley.bootstrap import build, freeze_startup_heap, utcnow
+from parley.cli_directory import directory_app
 from parley.logs import configure_logging
 from parley.settings import Settings
 
@@ -240,6 +241,8 @@ def smsc(
 
     smsc_main(["--port", str(port), "--delay", str(delay)])
 
+
+app.add_typer(directory_app, name="directory")
 
 campaign_app = typer.Typer(help="Bulk campaigns: create from a CSV or a saved list, start, stop, restart, watch.")
 app.add_typer(campaign_app, name="campaign")
