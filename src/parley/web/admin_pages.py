@@ -8,6 +8,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
 from parley.web import (
+    admin_directory,
     admin_numbers,
     admin_reply_links,
     admin_settings,
@@ -32,6 +33,7 @@ SECTIONS = (
         "WhatsApp templates",
         "Message templates: Meta's review status, sync, submit new ones",
     ),
+    ("/admin/directory", "User directory", "Users from LDAP or Active Directory: last syncs, sync now"),
     ("/admin/mail2sms", "Mail2SMS", "E-mail to SMS: on or off, and its protection password"),
     ("/admin/prices", "Prices", "Price per destination prefix"),
     ("/admin/reply-links", "Reply links", "The chat page's company name and how long links last"),
@@ -46,6 +48,14 @@ def router(parley: Parley) -> APIRouter:
     async def index(request: Request, _: AdminSession) -> Response:
         return render(request, "admin/index.html", {"admin_sections": SECTIONS})
 
-    for module in (admin_users, admin_numbers, admin_transports, admin_settings, admin_whatsapp, admin_reply_links):
+    for module in (
+        admin_users,
+        admin_numbers,
+        admin_transports,
+        admin_settings,
+        admin_whatsapp,
+        admin_reply_links,
+        admin_directory,
+    ):
         pages.include_router(module.router(parley))
     return pages
