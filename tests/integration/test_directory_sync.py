@@ -13,12 +13,14 @@ import pytest
 import sqlalchemy as sa
 
 from parley.channels.base import Inbound
+from parley.core.provisioning import parse
 from parley.services.auth import Authenticator, Throttled
 from parley.services.directory import DirectoryCache
 from parley.services.directory_sync import LEASE, LEASE_NAME, DirectorySync
 from parley.services.events import EventBus
 from parley.services.inbound import InboundRouter
 from parley.services.ldap_server import Ldap3Server
+from parley.services.provisioning import apply
 from parley.services.receive import Inbox
 from parley.services.throttle import Throttle
 from parley.store import directory_syncs
@@ -26,7 +28,7 @@ from parley.store.db import Database
 from parley.store.tables import directory_syncs as runs_table
 from parley.store.tables import participants, users
 from tests.conftest import Clock
-from tests.support.provisioning import provision
+from tests.support.provisioning import document, provision
 from tests.support.slapd import BIND_DN, BIND_PASSWORD, PEOPLE, Slapd, person, running_slapd
 
 ATTRIBUTES = {
@@ -274,3 +276,23 @@ async def test_one_sync_at_a_time_and_the_schedule_waits_for_its_interval(
     clock.advance(seconds=1)
     again = await sync.run_if_due()
     assert again is not None and again.counts == {"unchanged": 1}
+
+
+async def test_the_provisioning_file_wins_and_prune_never_deletes_directory_users(
+    db: Database, clock: Clock, slapd: Slapd
+) -> None:
+    slapd.add("\n".join([ALICE, BOB]))
+    sync = await configured(db, clock, slapd)
+    await sync.run("cli")
+
+    doc = document(directory=section(slapd))
+    doc["users"].append({"extension": "202", "name": "Bob From File", "password": "bob-file-pw", "license": "basic"})
+    report = await apply(db, parse(doc), now=clock(), prune=True)
+    assert "users.removed" not in report.counts
+    found = await rows(db)
+    assert found["201"].directory_dn == dn("alice")  # pruning leaves the directory's users alone
+    assert (found["202"].name, found["202"].directory_dn) == ("Bob From File", None)  # the file took Bob over
+
+    result = await sync.run("cli")
+    assert [(o.extension, o.outcome) for o in result.outcomes] == [("201", "unchanged"), ("202", "skipped")]
+    assert (await rows(db))["202"].name == "Bob From File"
