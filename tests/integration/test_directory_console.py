@@ -8,6 +8,9 @@ from pathlib import Path
 
 import pytest
 
+from parley.bootstrap import utcnow
+from parley.services.directory_sync import LEASE, LEASE_NAME
+from parley.store import directory_syncs
 from tests.support.app import ALICE, BOB, console_client, in_process
 from tests.support.provisioning import document
 from tests.support.slapd import BIND_DN, BIND_PASSWORD, PEOPLE, Slapd, person, running_slapd
@@ -57,6 +60,10 @@ async def test_the_sync_button_syncs_and_the_page_reports_each_entry(tmp_path: P
             assert "created: 1, skipped: 1" in page
             assert f"uid=odd,{PEOPLE}" in page and "is not one of basic, essential, business, premium" in page
             assert "/admin/directory" in (await alice.get("/admin")).text
+            async with app.parley.db.write() as conn:  # a scheduled sync in another worker holds the lease
+                await directory_syncs.take_lease(conn, LEASE_NAME, "other-worker", utcnow(), utcnow() + LEASE)
+            busy = await alice.post("/admin/directory/sync", data={"csrf": csrf})
+            assert busy.status_code == 409 and "Not synced: another directory sync is running." in busy.text
         assert await app.parley.cache.user("201") is not None
 
 

@@ -5,6 +5,7 @@ Each test starts its own slapd (tests/support/slapd.py) with its own entries, sy
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -13,6 +14,7 @@ import pytest
 import sqlalchemy as sa
 
 from parley.channels.base import Inbound
+from parley.core.directory_entries import Entry
 from parley.core.provisioning import parse
 from parley.services.auth import Authenticator, Throttled
 from parley.services.directory import DirectoryCache
@@ -296,3 +298,34 @@ async def test_the_provisioning_file_wins_and_prune_never_deletes_directory_user
     result = await sync.run("cli")
     assert [(o.extension, o.outcome) for o in result.outcomes] == [("201", "unchanged"), ("202", "skipped")]
     assert (await rows(db))["202"].name == "Bob From File"
+
+
+class HeldServer:
+    """A directory whose search waits until released: the first sync holds the lease meanwhile."""
+
+    def __init__(self) -> None:
+        self.searching = asyncio.Event()
+        self.release = asyncio.Event()
+
+    async def search(self, config: Any, progress: Any = None) -> list[Entry]:
+        self.searching.set()
+        await self.release.wait()
+        return [Entry(dn("ann"), {"parleyExtension": [b"201"], "cn": [b"Ann"], "parleyLicense": [b"basic"]})]
+
+    async def check_password(self, config: Any, dn: str, password: str) -> bool:
+        return False
+
+
+async def test_two_workers_syncing_at_once_run_one_sync(db: Database, clock: Clock, slapd: Slapd) -> None:
+    await provision(db, clock(), directory=section(slapd))
+    held = HeldServer()
+    first, second = (
+        DirectorySync(db, held, DirectoryCache(db, country="US", timezone="UTC", ttl=0), clock) for _ in range(2)
+    )
+    running = asyncio.create_task(first.run("schedule"))
+    async with asyncio.timeout(10):
+        await held.searching.wait()
+    assert (await second.run("schedule")).outcome == "busy"
+    held.release.set()
+    assert (await running).counts == {"created": 1}
+    assert (await second.run("console")).counts == {"unchanged": 1}  # the lease was given back

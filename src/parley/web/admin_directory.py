@@ -18,17 +18,22 @@ if TYPE_CHECKING:
 def router(parley: Parley) -> APIRouter:
     pages = APIRouter(prefix="/admin", include_in_schema=False)
 
-    @pages.get("/directory")
-    async def directory(request: Request, _: AdminSession) -> Response:
+    async def page(request: Request, notice: str | None = None, status: int = 200) -> Response:
         config = await parley.directory.config()
         runs = await parley.directory.last_runs(5)
-        return render(request, "admin/directory.html", {"config": config, "runs": runs})
+        return render(request, "admin/directory.html", {"config": config, "runs": runs, "notice": notice}, status)
+
+    @pages.get("/directory")
+    async def directory(request: Request, _: AdminSession) -> Response:
+        return await page(request)
 
     @pages.post("/directory/sync")
     async def sync(request: Request, _: AdminSession) -> Response:
         # A sync of a few thousand entries takes seconds: the admin waits for its report, as with `parley directory
         # sync`. The lease keeps it from running beside a scheduled one.
-        await parley.directory.run("console")
+        result = await parley.directory.run("console")
+        if result.run_id is None:  # not run at all (busy, not configured): no report to show, say why
+            return await page(request, f"Not synced: {result.reason}.", 409)
         return saved(request, "/admin/directory")
 
     return pages
