@@ -60,4 +60,4 @@ async def test_sync_now_creates_the_directory_users_and_shows_each_skipped_entry
         page.get_by_role("cell", name='license "gold" is not one of basic, essential, business, premium')
     ).to_be_visible()
     await page.goto(f"{server.url}/admin/users")
-    await expect(page.get_by_role("cell", name="Ann Ldap")).to_be_visible()
+    await expect(page.get_by_role("cell", name="Ann Ldap LDAP")).to_be_visible()

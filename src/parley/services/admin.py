@@ -340,7 +340,9 @@ def _price_view(row: Any) -> dict[str, Any]:
 
 def _user_view(row: Any) -> dict[str, Any]:
     fields = ("extension", "name", "license", "office_number", "email", "role", "sms_package")
-    return {k: getattr(row, k) for k in fields}
+    # Where the user comes from (the LDAP directory, issue 14 §2) and whether it disabled them.
+    origin = {"directory": row.directory_dn is not None, "disabled": row.disabled_at is not None}
+    return {**{k: getattr(row, k) for k in fields}, **origin}
 
 
 def _service_view(row: Any, members: dict[str, list[str]]) -> dict[str, Any]:
