@@ -329,3 +329,15 @@ async def test_two_workers_syncing_at_once_run_one_sync(db: Database, clock: Clo
     held.release.set()
     assert (await running).counts == {"created": 1}
     assert (await second.run("console")).counts == {"unchanged": 1}  # the lease was given back
+
+
+async def test_runs_keep_only_what_changed_and_only_the_last_ones(db: Database, clock: Clock, slapd: Slapd) -> None:
+    slapd.add("\n".join([ALICE, BOB]))
+    await provision(db, clock(), directory=section(slapd))
+    cache = DirectoryCache(db, country="US", timezone="UTC", ttl=0)
+    sync = DirectorySync(db, Ldap3Server(), cache, clock, keep_runs=2)
+    for _ in range(3):
+        await sync.run("cli")
+    last, before = await sync.last_runs(5)
+    assert (last.counts, last.outcomes) == ({"unchanged": 2}, ())  # unchanged entries are counted, not listed
+    assert before.counts == {"unchanged": 2}

@@ -24,6 +24,7 @@ from parley.store.db import Database
 
 LEASE_NAME = "directory-sync"
 LEASE = timedelta(minutes=15)
+KEEP_RUNS = 50  # the last syncs kept with their report
 log = structlog.get_logger("parley.directory")
 
 # progress(stage, done, total): stage "search" (total None) then "apply".
@@ -45,13 +46,20 @@ class SyncResult:
 
 class DirectorySync:
     def __init__(
-        self, db: Database, server: DirectoryServer, cache: DirectoryCache, clock: Callable[[], datetime]
+        self,
+        db: Database,
+        server: DirectoryServer,
+        cache: DirectoryCache,
+        clock: Callable[[], datetime],
+        *,
+        keep_runs: int = KEEP_RUNS,
     ) -> None:
         self._db = db
         self._server = server
         self._cache = cache
         self._clock = clock
         self._holder = secrets.token_hex(8)
+        self._keep_runs = keep_runs
 
     async def config(self) -> DirectoryConfig | None:
         return config_from_setting((await self._cache.config()).settings.get("directory"))
@@ -103,6 +111,7 @@ class DirectorySync:
     ) -> SyncResult:
         async with self._db.write() as conn:
             run_id = await runs.start_run(conn, trigger, self._clock())
+            await runs.forget_old_runs(conn, self._keep_runs)
         region = (await self._cache.config()).country
         try:
             entries = await self._server.search(config, (lambda n: progress("search", n, None)) if progress else None)
@@ -166,4 +175,9 @@ class DirectorySync:
 
 
 def _lines(outcomes: tuple[Outcome, ...]) -> list[dict[str, str | None]]:
-    return [{"dn": o.dn, "extension": o.extension, "outcome": o.outcome, "reason": o.reason} for o in outcomes]
+    """What a run keeps of its report: the entries that changed or were skipped (the counts say the rest)."""
+    return [
+        {"dn": o.dn, "extension": o.extension, "outcome": o.outcome, "reason": o.reason}
+        for o in outcomes
+        if o.outcome != "unchanged"
+    ]

@@ -80,6 +80,12 @@ async def finish_run(
     await conn.execute(directory_syncs.update().where(directory_syncs.c.id == run_id).values(**values))
 
 
+async def forget_old_runs(conn: AsyncConnection, keep: int) -> None:
+    """Keep the last ``keep`` runs: an hourly sync would otherwise grow the table without end."""
+    newest = sa.select(directory_syncs.c.id).order_by(directory_syncs.c.id.desc()).limit(keep).subquery()
+    await conn.execute(directory_syncs.delete().where(directory_syncs.c.id.not_in(sa.select(newest.c.id))))
+
+
 async def list_runs(conn: AsyncConnection, limit: int = 10) -> list[Record]:
     query = sa.select(directory_syncs).order_by(directory_syncs.c.id.desc()).limit(limit)
     return list((await conn.execute(query)).all())
