@@ -232,6 +232,13 @@ async def test_ldap_auth_signs_in_with_the_directory_password_and_throttles_wron
             await auth.authenticate("201", "wrong", "10.0.0.2")
     assert await auth.authenticate("101", "sms101api", "10.0.0.3") is not None  # Parley's own users: argon2
 
+    slapd.stop()  # an outage refuses sign-ins but counts no failure: the office is not throttled for it
+    fresh = Authenticator(cache, Throttle(db, clock, memo_seconds=0), sleep=no_sleep, ldap_bind=sync.check_password)
+    for _ in range(10):
+        assert await fresh.authenticate("201", "alice-ldap-pw", "10.0.0.5") is None
+    slapd.start_again()
+    assert await fresh.authenticate("201", "alice-ldap-pw", "10.0.0.5") is not None
+
     off = await configured(db, clock, slapd, ldap_auth=False)
     plain = Authenticator(cache, Throttle(db, clock), sleep=no_sleep, ldap_bind=off.check_password)
     assert await plain.authenticate("201", "alice-ldap-pw", "10.0.0.4") is None  # the password stays Parley's

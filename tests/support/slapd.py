@@ -75,6 +75,7 @@ class Slapd:
         self.port = free_port()
         self.url = f"ldap://127.0.0.1:{self.port}"
         self._process: subprocess.Popen[bytes] | None = None
+        self._loaded = False
 
     def start(self) -> None:
         data = self.workdir / "data"
@@ -119,7 +120,13 @@ class Slapd:
                 time.sleep(0.05)  # waiting for slapd to listen, a condition with a deadline
         else:
             raise RuntimeError("slapd did not listen within 30 s")
-        self.add(BASE_LDIF)
+        if not self._loaded:
+            self.add(BASE_LDIF)
+            self._loaded = True
+
+    def start_again(self) -> None:
+        """Start after `stop`, on the same port with the same data (a server that was down comes back)."""
+        self.start()
 
     def _tool(self, tool: str, ldif: str, *args: str) -> None:
         done = subprocess.run(

@@ -12,8 +12,9 @@ Every ingress that takes a password (console sign-in, HTTP Basic on /api/v1 and 
   answer does not tell which extensions exist;
 - with `[directory] ldap_auth = true`, a user the LDAP directory owns signs in with their directory password:
   the check is a bind as their DN (issue 14 §2) instead of argon2, behind the same throttle and bound. A server
-  that cannot answer counts as a wrong password (nobody signs in on a guess). A success is remembered as any other
-  (`VerifiedCache`, five minutes): a password changed in the directory stops working in this process after that.
+  that cannot answer refuses the sign-in without counting a failure (an outage must not throttle an office). A
+  success is remembered as any other (`VerifiedCache`, five minutes): a password changed in the directory stops
+  working in this process after that.
 """
 
 from __future__ import annotations
@@ -84,7 +85,11 @@ class Authenticator:
                 return True
             if verdict.delay:
                 await self._sleep(verdict.delay.total_seconds())
-            right = await self._verify_once(subject, password, stored_hash) and exists
+            try:
+                right = await self._verify_once(subject, password, stored_hash) and exists
+            except DirectoryDown:
+                # Not a wrong password: an outage must not throttle everyone behind the office's address.
+                return False
             if right:
                 await self._throttle.succeeded(subject, address)
             else:
@@ -145,9 +150,13 @@ class Authenticator:
         return right
 
 
+class DirectoryDown(Exception):
+    """The LDAP directory could not check a password (down, timed out): no sign-in, and no failure counted."""
+
+
 async def _bind(bind: Callable[[str, str], Awaitable[bool | None]], dn: str, password: str) -> bool:
     try:
         return await bind(dn, password) is True
     except Exception as exc:  # the directory could not say: no sign-in on a guess
         log.warning("auth.directory_unavailable", reason=str(exc))
-        return False
+        raise DirectoryDown() from None
