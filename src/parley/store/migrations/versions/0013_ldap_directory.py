@@ -1,7 +1,7 @@
 """The user directory from LDAP: users' mobile, directory DN and disabled time; sync runs; leases
 
 Revision ID: 0013
-Revises: 0010
+Revises: 0012
 Create Date: 2026-11-30 16:30:00.000000
 """
 
@@ -13,7 +13,7 @@ from alembic import op
 import parley.store.tables
 
 revision = "0013"
-down_revision = "0010"
+down_revision = "0012"
 branch_labels = None
 depends_on = None
 
