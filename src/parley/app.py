@@ -26,6 +26,7 @@ from parley.ingress import (
     metrics_api,
     numbers_api,
     telnyx_webhook,
+    twilio_api,
     webhooks,
     whatsapp_api,
     whatsapp_webhook,
@@ -109,6 +110,7 @@ def create_app(parley: Parley, *, workers: bool = True) -> FastAPI:
     app.include_router(whatsapp_webhook.router(parley.inbox, parley.deliveries, parley.carrier_accounts))
     app.include_router(whatsapp_api.router(parley.whatsapp_templates))
     app.include_router(api_keys_api.router(parley.api_keys))
+    app.include_router(twilio_api.router(parley.twilio_messages))
     app.include_router(numbers_api.router(parley.numbers))
     app.include_router(blocklist_api.router(parley.blocklist))
     app.include_router(campaigns_api.router(parley.campaigns))

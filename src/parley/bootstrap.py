@@ -52,6 +52,7 @@ from parley.services.statistics import Statistics
 from parley.services.throttle import Throttle
 from parley.services.timers import Timers
 from parley.services.transports import Transports
+from parley.services.twilio_messages import TwilioMessages
 from parley.services.whatsapp_read import WhatsAppReads
 from parley.services.whatsapp_sends import WhatsAppSends
 from parley.services.whatsapp_templates import SYNC_EVERY, WhatsAppTemplates
@@ -99,6 +100,7 @@ class Parley:
     api_keys: ApiKeys
     reply_links: ReplyLinks
     directory: DirectorySync
+    twilio_messages: TwilioMessages
     campaign_wake: asyncio.Event = field(default_factory=asyncio.Event)
     _tasks: list[asyncio.Task[None]] = field(default_factory=list)
 
@@ -340,6 +342,7 @@ def build(settings: Settings | None = None, *, clock: Callable[[], datetime] | N
     throttle = Throttle(db, clock)  # one set of counters for passwords and API keys
     directory_sync = DirectorySync(db, Ldap3Server(), cache, clock)
     auth = Authenticator(cache, throttle, secret=settings.secret, ldap_bind=directory_sync.check_password)
+    api_keys = ApiKeys(db, cache, throttle, SecretBox(db, settings.secret), clock)
     return Parley(
         settings=settings,
         db=db,
@@ -377,7 +380,8 @@ def build(settings: Settings | None = None, *, clock: Callable[[], datetime] | N
         media_fetcher=media_fetcher,
         whatsapp_templates=whatsapp_templates,
         whatsapp_reads=WhatsAppReads(db, transports.channel, clock, worker=worker_name()),
-        api_keys=ApiKeys(db, cache, throttle, SecretBox(db, settings.secret), clock),
+        api_keys=api_keys,
         reply_links=reply_links,
         directory=directory_sync,
+        twilio_messages=TwilioMessages(db, outbox, cache, api_keys, clock),
     )

@@ -49,6 +49,11 @@ class SendSms:
     channel: str | None = None
     template: TemplateSpec | None = None  # WhatsApp: an approved template instead of text
     fallback: str | None = None  # WhatsApp: "sms" when it cannot go (or is not delivered in the number's time)
+    # Where the messages' status changes are posted (issue 13): the URL, its format ("twilio" | "parley") and the
+    # API key that made the send (its secret signs them).
+    status_callback: str | None = None
+    callback_format: str | None = None
+    api_key_id: str | None = None
 
 
 @dataclass(frozen=True)
@@ -101,6 +106,9 @@ def outbound_row(
     conversation_id: str | None = None,
     bot: str | None = None,
     campaign_id: str | None = None,
+    status_callback: str | None = None,
+    callback_format: str | None = None,
+    api_key_id: str | None = None,
 ) -> dict[str, Any]:
     """A new outbound message row, measured (encoding, segments) and ready to insert with its job."""
     segments = split(text)
@@ -126,6 +134,9 @@ def outbound_row(
         "campaign_id": campaign_id,
         "channel": "sms",
         "carrier_id": None,
+        "status_callback": status_callback,
+        "callback_format": callback_format if status_callback else None,
+        "api_key_id": api_key_id,
         "created_at": now,
         "updated_at": now,
     }
@@ -225,6 +236,9 @@ class Outbox:
                 gsm=gsm,
                 send_at=planned.send_at,
                 conversation_id=cmd.conversation_id,
+                status_callback=cmd.status_callback,
+                callback_format=cmd.callback_format,
+                api_key_id=cmd.api_key_id,
             )
             if cmd.channel == "web":  # on the page as soon as it is stored (`services.reply_links`)
                 made.update(channel="web", status="delivered")
@@ -320,7 +334,9 @@ class Outbox:
 
         def row(to: str, sender: str, text: str) -> dict[str, Any]:
             return outbound_row(sender=sender, to=to, text=text, now=now, user_id=cmd.user.id, source=cmd.source,
-                                gsm=gsm, send_at=send_at, conversation_id=cmd.conversation_id)  # fmt: skip
+                                gsm=gsm, send_at=send_at, conversation_id=cmd.conversation_id,
+                                status_callback=cmd.status_callback, callback_format=cmd.callback_format,
+                                api_key_id=cmd.api_key_id)  # fmt: skip
 
         request = WhatsAppRequest(
             sender=cmd.sender_number or cmd.user.office_number, destinations=cmd.destinations, text=cmd.text,
