@@ -20,6 +20,7 @@ from hypothesis import strategies as st
 from schemathesis.generation.case import Case
 from schemathesis.generation.modes import GenerationMode
 
+from parley.core.twilio_ids import message_sid
 from tests.hostile.conftest import ADMIN, USER
 from tests.support.server import ParleyServer
 
@@ -47,6 +48,7 @@ def existing_ids(server: ParleyServer, tag: str) -> dict[str, Any]:
         "list_id": saved_list["id"], "conversation_id": conversation["id"], "campaign_id": campaign["id"],
         "message_id": message["id"], "number": COMPANY, "company_number": COMPANY, "external_number": CUSTOMER,
         "member": ADMIN[0], "media_id": stored["id"], "key_id": key["id"],
+        "account_sid": key["account_sid"], "sid": message_sid(message["id"]),
     }  # fmt: skip
 
 
