@@ -111,6 +111,7 @@ def create_app(parley: Parley, *, workers: bool = True) -> FastAPI:
     app.include_router(whatsapp_api.router(parley.whatsapp_templates))
     app.include_router(api_keys_api.router(parley.api_keys))
     app.include_router(twilio_api.router(parley.twilio_messages))
+    app.include_router(twilio_api.services_router(parley.twilio_messages))
     app.include_router(numbers_api.router(parley.numbers))
     app.include_router(blocklist_api.router(parley.blocklist))
     app.include_router(campaigns_api.router(parley.campaigns))

@@ -394,3 +394,21 @@ async def test_list_answers_dates_in_rfc_2822(parley: Parley) -> None:
     assert RFC2822.fullmatch(m["date_created"]) and RFC2822.fullmatch(m["date_updated"])
     assert set(listed) == {"messages", "page", "page_size", "start", "end", "uri", "first_page_uri",
                            "next_page_uri", "previous_page_uri"}  # fmt: skip
+
+
+async def test_the_services_api_shows_each_services_messaging_service_sid(parley: Parley) -> None:
+    key = await new_key(parley)
+    async with client(parley, auth=BOB) as bob, client(parley, auth=ALICE) as alice:
+        bobs = await bob.get("/api/v2/services")
+        all_ = await alice.get("/api/v2/services")
+    async with client(parley, auth=(key["id"], key["secret"])) as with_key:
+        by_key = await with_key.get("/api/v2/services")
+    support = {"name": "Support", "sms_number": SUPPORT,
+               "messaging_service_sid": messaging_service_sid(key["account_sid"], 1)}  # fmt: skip
+    sales = {
+        "name": "Sales",
+        "sms_number": SALES,
+        "messaging_service_sid": messaging_service_sid(key["account_sid"], 2),
+    }
+    assert bobs.json() == [support] and by_key.json() == [support]
+    assert all_.json() == [support, sales]

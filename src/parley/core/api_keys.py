@@ -32,6 +32,7 @@ ROUTE_SCOPES: tuple[tuple[str, dict[str, str]], ...] = (
     ("/api/v2/numbers", {"*": "admin"}),
     ("/api/v2/blocks", {"*": "admin"}),
     ("/api/v2/messages", {"GET": "read", "POST": "send"}),
+    ("/api/v2/services", {"GET": "read"}),  # the caller's services and their Messaging Service SIDs
     ("/api/v2/media", {"GET": "read", "POST": "send"}),
     ("/api/v2/events", {"GET": "read"}),
     ("/api/v2/conversations", {"*": "conversations"}),

@@ -16,7 +16,7 @@ from fastapi.responses import JSONResponse, Response
 from starlette.datastructures import FormData
 
 from parley.core.twilio_format import API_VERSION, error_body
-from parley.ingress.api_auth import KeyScopeMissing, key_caller
+from parley.ingress.api_auth import CurrentUser, KeyScopeMissing, key_caller
 from parley.services.api_keys import KeyCaller, KeyExpired
 from parley.services.throttle import Throttled
 from parley.services.twilio_messages import CreateMessage, ListMessages, TwilioError, TwilioMessages, not_found
@@ -38,6 +38,19 @@ def _field(form: FormData, name: str) -> str:
 def _plus(value: str) -> str:
     """A ``+`` sent unencoded in a form arrives as a space: `` 15551234567`` is ``+15551234567``."""
     return "+" + value[1:] if value[:1] == " " and value[1:2].isdigit() else value
+
+
+def services_router(messages: TwilioMessages) -> APIRouter:
+    """`GET /api/v2/services`: the caller's services with their Messaging Service SIDs (``MG…``)."""
+    api = APIRouter(prefix="/api/v2", tags=["Twilio-compatible Messages API"])
+
+    @api.get("/services")
+    async def list_services(user: CurrentUser) -> list[dict[str, object]]:
+        """The services the caller may send for (an administrator: every one), each with `name`, `sms_number` and
+        `messaging_service_sid`, the `MessagingServiceSid` that sends from its number."""
+        return await messages.services(user)
+
+    return api
 
 
 def router(messages: TwilioMessages) -> APIRouter:

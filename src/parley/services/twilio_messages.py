@@ -89,6 +89,16 @@ class TwilioMessages:
     async def account_sid(self) -> str:
         return await self._keys.account_sid()
 
+    async def services(self, user: User) -> list[dict[str, object]]:
+        """The services the user may send for (an administrator: every one), each with its Messaging Service SID."""
+        account = await self.account_sid()
+        async with self._db.read() as conn:
+            found = await store.service_details(conn, None if user.is_admin else user.id)
+        return [
+            {"name": name, "sms_number": number, "messaging_service_sid": messaging_service_sid(account, sid)}
+            for sid, name, number in found
+        ]
+
     # --- send ---------------------------------------------------------------------------------------------------
 
     async def create(self, caller: KeyCaller, req: CreateMessage) -> dict[str, object]:

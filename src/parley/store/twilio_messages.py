@@ -124,10 +124,15 @@ async def opted_out(conn: AsyncConnection, company_number: str, customer: str) -
 
 async def services_of(conn: AsyncConnection, user_id: int | None) -> list[tuple[int, str | None]]:
     """(id, SMS number) of the services the user belongs to; every service for None (an administrator)."""
-    query = sa.select(services.c.id, services.c.sms_number).order_by(services.c.id)
+    return [(sid, number) for sid, _, number in await service_details(conn, user_id)]
+
+
+async def service_details(conn: AsyncConnection, user_id: int | None) -> list[tuple[int, str, str | None]]:
+    """(id, name, SMS number) of the services the user belongs to; every service for None (an administrator)."""
+    query = sa.select(services.c.id, services.c.name, services.c.sms_number).order_by(services.c.id)
     if user_id is not None:
         query = query.join(members, members.c.service_id == services.c.id).where(members.c.user_id == user_id)
-    return [(int(r.id), r.sms_number) for r in (await conn.execute(query)).all()]
+    return [(int(r.id), str(r.name), r.sms_number) for r in (await conn.execute(query)).all()]
 
 
 async def service_numbers(conn: AsyncConnection, numbers: Sequence[str]) -> dict[str, int]:
