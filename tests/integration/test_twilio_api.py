@@ -412,3 +412,22 @@ async def test_the_services_api_shows_each_services_messaging_service_sid(parley
     }
     assert bobs.json() == [support] and by_key.json() == [support]
     assert all_.json() == [support, sales]
+
+
+async def test_a_canceled_message_gives_its_segments_back_and_costs_nothing(
+    parley: Parley, db: Database, clock: Clock
+) -> None:
+    admin = await new_key(parley, ALICE)  # Alice's package is 2 segments: the third is charged
+    async with twilio(parley, admin) as tw:
+        for _ in range(2):
+            await tw.create(To=CUSTOMER, From=SUPPORT, Body="in the package")
+        later = (await tw.create(To=CUSTOMER, From=SUPPORT, Body="charged", ScheduleType="fixed",
+                                 SendAt="2026-11-25T09:00:00Z")).json()  # fmt: skip
+        assert later["price"] == "-0.0079"
+        canceled = (await tw.http.post(later["uri"], data={"Status": "canceled"})).json()
+        after = (await tw.create(To=CUSTOMER, From=SUPPORT, Body="charged again")).json()
+    assert (canceled["price"], canceled["price_unit"]) == (None, None)
+    assert after["price"] == "-0.0079"  # the package is still used up by the first two
+    async with db.read() as conn:
+        used = await conn.scalar(sa.text("select segments from usage"))
+    assert used == 3

@@ -212,3 +212,45 @@ def test_the_last_and_the_first_page_have_no_link_beyond() -> None:
     empty = fmt.page_links(fmt.PageFacts(ACCOUNT, (), 50, 0, None, None, None, False, False), 0)
     assert only["next_page_uri"] is None and only["previous_page_uri"] is None
     assert (empty["start"], empty["end"]) == (0, 0)
+
+
+@pytest.mark.parametrize(
+    ("url", "media"),
+    [
+        pytest.param("http://127.0.0.1:8080/api/v2/media/0192a3b4c5d6e7f80911", "0192a3b4c5d6e7f80911", id="own"),
+        pytest.param(
+            "https://sms.example.com/api/v2/media/0192a3b4c5d6e7f80911?x=1", "0192a3b4c5d6e7f80911", id="behind-a-proxy"
+        ),
+        pytest.param("https://cdn.example.com/cat.jpg", None, id="elsewhere"),
+        pytest.param("https://x.example/api/v2/media/", None, id="no-id"),
+        pytest.param("https://x.example/api/v2/media/../../etc", None, id="not-an-id"),
+        pytest.param("https://x.example/api/v2/media/0192/extra", None, id="deeper"),
+        pytest.param("http://[::1", None, id="broken-url"),
+    ],
+)
+def test_media_urls_name_files_uploaded_here(url: str, media: str | None) -> None:
+    assert fmt.media_id_of(url) == media
+
+
+@pytest.mark.parametrize(
+    ("url", "ok"),
+    [
+        pytest.param("https://crm.example.com/twilio/status?x=1", True, id="https"),
+        pytest.param("http://10.0.0.5:8000/status", True, id="http"),
+        pytest.param("ftp://crm.example.com/status", False, id="ftp"),
+        pytest.param("javascript:alert(1)", False, id="javascript"),
+        pytest.param("https://", False, id="no-host"),
+        pytest.param("crm.example.com/status", False, id="no-scheme"),
+        pytest.param("http://[::1", False, id="broken"),
+        pytest.param("https://x.example/" + "a" * 2048, False, id="too-long"),
+    ],
+)
+def test_a_status_callback_is_an_http_url_with_a_host(url: str, ok: bool) -> None:
+    assert (fmt.callback_problem(url) is None) is ok
+
+
+@given(st.text(max_size=200))
+def test_any_url_text_is_judged_without_error(text: str) -> None:
+    media = fmt.media_id_of(text)
+    assert media is None or text.strip().split("?")[0].split("#")[0].endswith(media)
+    fmt.callback_problem(text)

@@ -13,7 +13,7 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
-from urllib.parse import urlencode
+from urllib.parse import urlencode, urlsplit
 
 API_VERSION = "2010-04-01"
 MORE_INFO = "https://www.twilio.com/docs/errors/{code}"
@@ -42,6 +42,9 @@ _STATUSES = {
     "blocked": "received",
     "cancelled": "canceled",
 }
+MAX_URL = 2048
+_MEDIA_PATH = "/api/v2/media/"
+_MEDIA_ID = re.compile(r"[0-9a-f]{1,32}")
 _DATE_ONLY = re.compile(r"\d{4}-\d{2}-\d{2}")
 _PAGE_TOKEN = re.compile(r"P([AB])([0-9a-f]{1,32})")
 
@@ -143,6 +146,34 @@ def parse_instant(value: str) -> datetime | None:
     except ValueError:
         return None
     return parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed.astimezone(UTC)
+
+
+def media_id_of(url: str) -> str | None:
+    """The id of a file uploaded to this server (`POST /api/v2/media`) from its URL, whatever the host: the path
+    ends in ``/api/v2/media/<id>``. None for any other URL."""
+    try:
+        path = urlsplit(url.strip()).path
+    except ValueError:
+        return None
+    _head, sep, media = path.rpartition(_MEDIA_PATH)
+    return media if sep and _MEDIA_ID.fullmatch(media) else None
+
+
+def callback_problem(url: str) -> str | None:
+    """Why ``url`` cannot be a ``StatusCallback`` (not http or https, no host, too long), or None. The rules on
+    where it may point (loopback, private addresses) are applied where callbacks are delivered."""
+    if len(url) > MAX_URL:
+        return f"it is longer than {MAX_URL} characters"
+    try:
+        parts = urlsplit(url)
+        host = parts.hostname
+    except ValueError:
+        return "it is not a URL"
+    if parts.scheme not in ("http", "https"):
+        return "it must be an http or https URL"
+    if not host:
+        return "it has no host"
+    return None
 
 
 def schedule_problem(send_at: datetime, now: datetime) -> str | None:

@@ -12,7 +12,6 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
-from urllib.parse import urlsplit
 
 from parley.core import twilio_format as fmt
 from parley.core.numbers import InvalidNumber, is_nanp, parse_e164
@@ -27,9 +26,7 @@ from parley.store.db import Database
 
 MAX_BODY = 1600  # Twilio's limit (error 21617); Parley's own, lower, applies after it
 MAX_MEDIA = 10
-MAX_URL = 2048
 _IN_FLIGHT = frozenset({"queued", "sending", "submitting"})  # Twilio error 20009: not deletable yet
-_MEDIA_PATH = "/api/v2/media/"
 
 
 class TwilioError(Exception):
@@ -295,29 +292,25 @@ def _filter_number(given: str, country: str) -> str | None:
 
 
 def _media_ids(urls: Sequence[str]) -> list[str]:
-    """Files uploaded to this server (`POST /api/v2/media`) named by their URL: the path ends in
-    ``/api/v2/media/<id>``. Fetching other hosts' files is not offered (error 21620)."""
+    """Files uploaded to this server named by their URL; fetching other hosts' files is not offered (21620)."""
     if len(urls) > MAX_MEDIA:
         raise TwilioError(21623, f"Too many media URLs: at most {MAX_MEDIA}")
     ids = []
     for url in urls:
-        path = urlsplit(url.strip()).path
-        media = path.rsplit(_MEDIA_PATH, 1)[1] if _MEDIA_PATH in path else ""
-        if not media or "/" in media:
+        media = fmt.media_id_of(url)
+        if media is None:
             raise TwilioError(21620, f"Invalid media URL {url!r}: upload the file to /api/v2/media and give its URL")
         ids.append(media)
     return ids
 
 
 def _status_callback(url: str) -> str | None:
-    """An http(s) URL with a host. The server-side request forgery rules (loopback, private addresses) are applied
-    where callbacks are delivered."""
     text = url.strip()
     if not text:
         return None
-    parts = urlsplit(text)
-    if len(text) > MAX_URL or parts.scheme not in ("http", "https") or not parts.hostname:
-        raise TwilioError(21609, f"Invalid StatusCallback URL {url!r}: it must be an http or https URL")
+    problem = fmt.callback_problem(text)
+    if problem is not None:
+        raise TwilioError(21609, f"Invalid StatusCallback URL: {problem}")
     return text
 
 

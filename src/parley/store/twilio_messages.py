@@ -11,6 +11,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from parley.store import usage
 from parley.store.messages import set_status
 from parley.store.tables import (
     Record,
@@ -86,17 +87,22 @@ async def find(conn: AsyncConnection, message_id: str) -> Record | None:
 
 
 async def withdraw(conn: AsyncConnection, message_id: str, *, now: datetime) -> bool:
-    """Cancel a scheduled message no worker has claimed: its job goes, its status becomes ``cancelled``."""
+    """Cancel a scheduled message no worker has claimed: its job goes, its status becomes ``cancelled``, its
+    segments leave the user's monthly count and its charge is dropped."""
     query = sa.select(jobs.c.message_id).where(jobs.c.message_id == message_id, jobs.c.lease_until.is_(None))
     if conn.dialect.name == "postgresql":
         query = query.with_for_update(skip_locked=True)
     if (await conn.execute(query)).first() is None:
         return False
-    status = (await conn.execute(sa.select(messages.c.status).where(messages.c.id == message_id))).scalar()
-    if status != "scheduled":
+    row = (await conn.execute(sa.select(*messages.c).where(messages.c.id == message_id))).first()
+    if row is None or row.status != "scheduled":
         return False
     await conn.execute(jobs.delete().where(jobs.c.message_id == message_id))
     await set_status(conn, [{"id": message_id, "status": "cancelled", "detail": "canceled through the API"}], now=now)
+    # Never sent: its segments leave the month's count they were added to, and it costs nothing.
+    if row.user_id is not None and row.channel == "sms":
+        await usage.add(conn, row.user_id, row.created_at.strftime("%Y-%m"), -row.segments)
+    await conn.execute(messages.update().where(messages.c.id == message_id).values(charge=None, currency=None))
     return True
 
 
