@@ -43,8 +43,8 @@ async def parley(db: Database, db_url: str, clock: Clock) -> AsyncIterator[Parle
 
 
 @asynccontextmanager
-async def client(parley: Parley, **kwargs: Any) -> AsyncIterator[httpx.AsyncClient]:
-    transport = httpx.ASGITransport(app=create_app(parley, workers=False), client=("10.0.0.1", 40000))
+async def client(parley: Parley, address: str = "10.0.0.1", **kwargs: Any) -> AsyncIterator[httpx.AsyncClient]:
+    transport = httpx.ASGITransport(app=create_app(parley, workers=False), client=(address, 40000))
     async with httpx.AsyncClient(transport=transport, base_url="http://parley.test", **kwargs) as http:
         yield http
 
@@ -431,3 +431,45 @@ async def test_a_canceled_message_gives_its_segments_back_and_costs_nothing(
     async with db.read() as conn:
         used = await conn.scalar(sa.text("select segments from usage"))
     assert used == 3
+
+
+async def test_wrong_secrets_are_throttled_with_20429(parley: Parley) -> None:
+    key = await new_key(parley)
+    path = f"/2010-04-01/Accounts/{key['account_sid']}/Messages.json"
+    async with client(parley, "192.0.2.7") as attacker:
+        for _ in range(3):
+            assert (await attacker.get(path, auth=(key["id"], "guess"))).status_code == 401
+        refused = await attacker.get(path, auth=(key["id"], key["secret"]))
+    assert (refused.status_code, refused.json()["code"]) == (429, 20429)
+    assert int(refused.headers["Retry-After"]) > 0
+
+
+TWILIO_CARRIER = {"name": "twilio", "role": "carrier", "kind": "twilio", "account_sid": "AC" + "1" * 32,
+                  "auth_token": "integration-token", "api_base": "http://127.0.0.1:9"}  # fmt: skip
+PNG = bytes.fromhex("89504e470d0a1a0a0000000d4948445200000001000000010806000000") + b"\0" * 64
+
+
+@pytest.fixture
+async def mms_parley(db: Database, db_url: str, clock: Clock, tmp_path: Any) -> AsyncIterator[Parley]:
+    numbers = [{"number": SUPPORT, "sms": True, "mms": True, "linked_service": "Support", "carrier": "twilio"}]
+    await provision(db, clock(), users=USERS, numbers=numbers, transports=[TWILIO_CARRIER])
+    settings = Settings(database_url=db_url, smtp="", secret="installation-secret", media_dir=str(tmp_path / "m"))
+    app = build(settings, clock=clock)
+    try:
+        yield app
+    finally:
+        await app.close()
+
+
+async def test_a_media_url_of_an_uploaded_file_sends_it_as_mms(mms_parley: Parley, db: Database) -> None:
+    async with twilio(mms_parley) as tw:
+        stored = await tw.http.post("/api/v2/media", files={"file": ("dot.png", PNG, "image/png")})
+        assert stored.status_code == 201, stored.text
+        url = f"http://parley.test/api/v2/media/{stored.json()['id']}"
+        answer = await tw.create(To=CUSTOMER, From=SUPPORT, Body="Look", MediaUrl=url)
+        fetched = (await tw.http.get(answer.json()["uri"])).json()
+    assert answer.status_code == 201, answer.text
+    assert (answer.json()["num_media"], fetched["num_media"]) == ("1", "1")
+    async with db.read() as conn:
+        rows = (await conn.execute(sa.select(messages.c.channel, messages.c.body).order_by(messages.c.id))).all()
+    assert sorted((r.channel, r.body) for r in rows) == [("mms", ""), ("sms", "Look")]
