@@ -17,9 +17,11 @@ import sqlalchemy as sa
 from parley.app import create_app
 from parley.bootstrap import Parley, build
 from parley.core.twilio_ids import message_id, messaging_service_sid
+from parley.services.send import outbound_row
 from parley.settings import Settings
 from parley.store.conversations import set_optout
 from parley.store.db import Database
+from parley.store.messages import add_all, set_status
 from parley.store.tables import messages
 from tests.conftest import Clock
 from tests.support.provisioning import BASE, provision
@@ -473,3 +475,36 @@ async def test_a_media_url_of_an_uploaded_file_sends_it_as_mms(mms_parley: Parle
     async with db.read() as conn:
         rows = (await conn.execute(sa.select(messages.c.channel, messages.c.body).order_by(messages.c.id))).all()
     assert sorted((r.channel, r.body) for r in rows) == [("mms", ""), ("sms", "Look")]
+
+
+async def test_an_inbound_message_is_listed_as_inbound_and_received(parley: Parley, db: Database, clock: Clock) -> None:
+    row = outbound_row(sender=CUSTOMER, to=SUPPORT, text="Hi there", now=clock(), user_id=None, source="smpp")
+    async with db.write() as conn:
+        await add_all(conn, [{**row, "direction": "in", "status": "received"}])
+    admin = await new_key(parley, ALICE, ("read", "admin"))
+    async with twilio(parley, admin) as tw:
+        listed = (await tw.list()).json()
+    m = listed["messages"][0]
+    assert (m["direction"], m["status"], m["from"], m["to"]) == ("inbound", "received", CUSTOMER, SUPPORT)
+    assert m["date_sent"] == m["date_created"] == "Tue, 24 Nov 2026 12:00:00 +0000"
+    assert m["messaging_service_sid"] == messaging_service_sid(admin["account_sid"], 1)
+
+
+async def test_date_sent_and_errors_follow_the_messages_statuses(parley: Parley, db: Database, clock: Clock) -> None:
+    async with twilio(parley) as tw:
+        sent = (await tw.create(To=CUSTOMER, From=BOB_OFFICE, Body="one")).json()
+        failed = (await tw.create(To=CUSTOMER, From=BOB_OFFICE, Body="two")).json()
+        async with db.write() as conn:
+            later = clock.advance(seconds=5)
+            await set_status(conn, [{"id": message_id(sent["sid"]), "status": "sent"}], now=later)
+            await set_status(conn, [{"id": message_id(failed["sid"]), "status": "failed", "error": "Carrier said no",
+                                     "error_code": "30007"}], now=later)  # fmt: skip
+            await set_status(
+                conn, [{"id": message_id(sent["sid"]), "status": "delivered"}], now=clock.advance(seconds=5)
+            )
+        one = (await tw.http.get(sent["uri"])).json()
+        two = (await tw.http.get(failed["uri"])).json()
+    assert (one["status"], one["date_sent"], one["date_updated"]) == (
+        "delivered", "Tue, 24 Nov 2026 12:00:05 +0000", "Tue, 24 Nov 2026 12:00:10 +0000")  # fmt: skip
+    assert (two["status"], two["error_code"], two["error_message"], two["date_sent"]) == (
+        "failed", 30007, "Carrier said no", None)  # fmt: skip

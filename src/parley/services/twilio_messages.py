@@ -212,7 +212,7 @@ class TwilioMessages:
             first, last = (rows[0].id, rows[-1].id) if rows else (None, None)
             older = last is not None and await store.exists_beyond(conn, query, older_than=last, newer_than=None)
             newer = first is not None and await store.exists_beyond(conn, query, older_than=None, newer_than=first)
-            services = await store.service_numbers(conn, sorted({r.sender for r in rows if r.direction == "out"}))
+            services = await store.service_numbers(conn, sorted({_company_number(r) for r in rows}))
         filters = [("To", req.to), ("From", req.from_), ("DateSent", req.date_sent or ""),
                    ("DateSent<", req.date_sent_before or ""), ("DateSent>", req.date_sent_after or "")]  # fmt: skip
         links = fmt.page_links(
@@ -227,11 +227,11 @@ class TwilioMessages:
         row = await self._visible(user, sid)
         account = await self.account_sid()
         async with self._db.read() as conn:
-            services = await store.service_numbers(conn, [row.sender] if row.direction == "out" else [])
+            services = await store.service_numbers(conn, [_company_number(row)])
         return self._resource(row, account, services)
 
     def _resource(self, row: Any, account: str, services: dict[str, int]) -> dict[str, object]:
-        service = services.get(row.sender) if row.direction == "out" else services.get(row.recipient)
+        service = services.get(_company_number(row))
         service_sid = messaging_service_sid(account, service) if service is not None else None
         facts = _facts(dict(row._mapping), sent_at=_sent_at(row), media=int(row.media_count), service_sid=service_sid)
         return fmt.message_resource(facts, account)
@@ -325,6 +325,11 @@ def _refusal(exc: OutboundError) -> TwilioError:
     if exc.field == "media":
         return TwilioError(21620, exc.reason)
     return TwilioError(21606 if exc.field == "sender" else 20001, f"{exc.field}: {exc.reason}")
+
+
+def _company_number(row: Any) -> str:
+    """Our side of the message: its sender when outbound, its recipient when inbound."""
+    return str(row.sender if row.direction == "out" else row.recipient)
 
 
 def _sent_at(row: Any) -> datetime | None:
