@@ -93,6 +93,7 @@ class Parley:
     statistics: Statistics
     inbox_view: InboxView
     carrier_accounts: CarrierAccounts
+    twilio_messages: TwilioMessages
     media: MediaStore
     media_fetcher: MediaFetcher
     whatsapp_templates: WhatsAppTemplates
@@ -100,7 +101,6 @@ class Parley:
     api_keys: ApiKeys
     reply_links: ReplyLinks
     directory: DirectorySync
-    twilio_messages: TwilioMessages
     campaign_wake: asyncio.Event = field(default_factory=asyncio.Event)
     _tasks: list[asyncio.Task[None]] = field(default_factory=list)
 
@@ -340,9 +340,10 @@ def build(settings: Settings | None = None, *, clock: Callable[[], datetime] | N
     )
     reply_links = ReplyLinks(db, cache, inbox, clock)
     throttle = Throttle(db, clock)  # one set of counters for passwords and API keys
+    box = SecretBox(db, settings.secret)
+    api_keys = ApiKeys(db, cache, throttle, box, clock)
     directory_sync = DirectorySync(db, Ldap3Server(), cache, clock)
     auth = Authenticator(cache, throttle, secret=settings.secret, ldap_bind=directory_sync.check_password)
-    api_keys = ApiKeys(db, cache, throttle, SecretBox(db, settings.secret), clock)
     return Parley(
         settings=settings,
         db=db,
@@ -376,6 +377,7 @@ def build(settings: Settings | None = None, *, clock: Callable[[], datetime] | N
         statistics=Statistics(db, cache, clock),
         inbox_view=InboxView(db, cache, clock),
         carrier_accounts=CarrierAccounts(db),
+        twilio_messages=TwilioMessages(db, outbox, cache, api_keys, clock),
         media=media,
         media_fetcher=media_fetcher,
         whatsapp_templates=whatsapp_templates,
@@ -383,5 +385,4 @@ def build(settings: Settings | None = None, *, clock: Callable[[], datetime] | N
         api_keys=api_keys,
         reply_links=reply_links,
         directory=directory_sync,
-        twilio_messages=TwilioMessages(db, outbox, cache, api_keys, clock),
     )

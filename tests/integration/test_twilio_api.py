@@ -16,7 +16,8 @@ import sqlalchemy as sa
 
 from parley.app import create_app
 from parley.bootstrap import Parley, build
-from parley.core.twilio_ids import message_id, messaging_service_sid
+from parley.core.messaging_service_sids import messaging_service_sid
+from parley.core.twilio_ids import message_id
 from parley.services.send import outbound_row
 from parley.settings import Settings
 from parley.store.conversations import set_optout

@@ -49,8 +49,8 @@ class SendSms:
     channel: str | None = None
     template: TemplateSpec | None = None  # WhatsApp: an approved template instead of text
     fallback: str | None = None  # WhatsApp: "sms" when it cannot go (or is not delivered in the number's time)
-    # Where the messages' status changes are posted (issue 13): the URL, its format ("twilio" | "parley") and the
-    # API key that made the send (its secret signs them).
+    # Where each message's statuses are posted (issue 13 §1), in which format ("parley" or "twilio"), signed with
+    # the secret of the API key that made the send.
     status_callback: str | None = None
     callback_format: str | None = None
     api_key_id: str | None = None
@@ -106,9 +106,6 @@ def outbound_row(
     conversation_id: str | None = None,
     bot: str | None = None,
     campaign_id: str | None = None,
-    status_callback: str | None = None,
-    callback_format: str | None = None,
-    api_key_id: str | None = None,
 ) -> dict[str, Any]:
     """A new outbound message row, measured (encoding, segments) and ready to insert with its job."""
     segments = split(text)
@@ -134,12 +131,19 @@ def outbound_row(
         "campaign_id": campaign_id,
         "channel": "sms",
         "carrier_id": None,
-        "status_callback": status_callback,
-        "callback_format": callback_format if status_callback else None,
-        "api_key_id": api_key_id,
+        "status_callback": None,  # every row has every key: a group commit inserts rows of many sends at once
+        "callback_format": None,
+        "api_key_id": None,
         "created_at": now,
         "updated_at": now,
     }
+
+
+def _callback(cmd: SendSms) -> dict[str, Any]:
+    if cmd.status_callback is None:
+        return {}
+    return {"status_callback": cmd.status_callback, "callback_format": cmd.callback_format or "parley",
+            "api_key_id": cmd.api_key_id}  # fmt: skip
 
 
 async def charge_rows(
@@ -236,10 +240,7 @@ class Outbox:
                 gsm=gsm,
                 send_at=planned.send_at,
                 conversation_id=cmd.conversation_id,
-                status_callback=cmd.status_callback,
-                callback_format=cmd.callback_format,
-                api_key_id=cmd.api_key_id,
-            )
+            ) | _callback(cmd)
             if cmd.channel == "web":  # on the page as soon as it is stored (`services.reply_links`)
                 made.update(channel="web", status="delivered")
             return made
@@ -333,10 +334,9 @@ class Outbox:
         send_at = cmd.send_at if cmd.send_at is not None and cmd.send_at > now else None
 
         def row(to: str, sender: str, text: str) -> dict[str, Any]:
-            return outbound_row(sender=sender, to=to, text=text, now=now, user_id=cmd.user.id, source=cmd.source,
-                                gsm=gsm, send_at=send_at, conversation_id=cmd.conversation_id,
-                                status_callback=cmd.status_callback, callback_format=cmd.callback_format,
-                                api_key_id=cmd.api_key_id)  # fmt: skip
+            made = outbound_row(sender=sender, to=to, text=text, now=now, user_id=cmd.user.id, source=cmd.source,
+                                gsm=gsm, send_at=send_at, conversation_id=cmd.conversation_id)  # fmt: skip
+            return made | _callback(cmd)
 
         request = WhatsAppRequest(
             sender=cmd.sender_number or cmd.user.office_number, destinations=cmd.destinations, text=cmd.text,

@@ -14,10 +14,11 @@ from datetime import datetime
 from typing import Any
 
 from parley.core import twilio_format as fmt
+from parley.core.messaging_service_sids import is_messaging_service_sid, messaging_service_sid
 from parley.core.numbers import InvalidNumber, is_nanp, parse_e164
 from parley.core.outbound import OutboundError
 from parley.core.sender_id import make_sender_id
-from parley.core.twilio_ids import is_messaging_service_sid, message_id, message_sid, messaging_service_sid
+from parley.core.twilio_ids import message_id, message_sid
 from parley.services.api_keys import ApiKeys, KeyCaller
 from parley.services.directory import DirectoryCache, User
 from parley.services.send import Outbox, SendSms

@@ -1,4 +1,5 @@
-"""Message SIDs and Messaging Service SIDs (core/twilio_ids.py)."""
+"""Message SIDs (core/twilio_ids.py) as the Twilio-compatible API uses them, and Messaging Service SIDs
+(core/messaging_service_sids.py)."""
 
 from __future__ import annotations
 
@@ -6,12 +7,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from parley.core.twilio_ids import (
-    is_messaging_service_sid,
-    message_id,
-    message_sid,
-    messaging_service_sid,
-)
+from parley.core.messaging_service_sids import is_messaging_service_sid, messaging_service_sid
+from parley.core.twilio_ids import message_id, message_sid
 
 ACCOUNT = "AC" + "1" * 32
 
