@@ -35,6 +35,7 @@ from parley.ingress import (
 from parley.ingress.input_guard import InputGuard
 from parley.ingress.limits import BodyLimits, limits
 from parley.ingress.mail2sms import Mail2SmsHandler, start_smtp
+from parley.ingress.smpp_server import SmppServer
 from parley.services.errors import ServiceError
 from parley.settings import split_host_port
 from parley.web import console, reply_chat
@@ -48,6 +49,11 @@ def create_app(parley: Parley, *, workers: bool = True) -> FastAPI:
         if parley.settings.smtp:
             host, port = split_host_port(parley.settings.smtp, 2525)
             smtp = await start_smtp(Mail2SmsHandler(parley.outbox, parley.cache, parley.auth), host, port)
+        smpp = None
+        if parley.settings.smpp:  # an ingress, like SMTP: in the serving process (docs/architecture.md)
+            host, port = split_host_port(parley.settings.smpp, 2777)
+            smpp = SmppServer(parley.smpp_applications, host, port)
+            await smpp.start()
         if workers:
             await parley.start_workers()
         freeze_startup_heap()
@@ -57,6 +63,8 @@ def create_app(parley: Parley, *, workers: bool = True) -> FastAPI:
             if smtp is not None:
                 smtp.close()
                 await smtp.wait_closed()
+            if smpp is not None:
+                await smpp.stop()
             await parley.close()
 
     app = FastAPI(

@@ -48,6 +48,7 @@ from parley.services.reply_links import LinkMaker, ReplyLinks
 from parley.services.secret_box import SecretBox
 from parley.services.send import Outbox
 from parley.services.sessions import Sessions
+from parley.services.smpp_applications import SmppApplications, SmppInbound
 from parley.services.statistics import Statistics
 from parley.services.throttle import Throttle
 from parley.services.timers import Timers
@@ -101,6 +102,7 @@ class Parley:
     api_keys: ApiKeys
     reply_links: ReplyLinks
     directory: DirectorySync
+    smpp_applications: SmppApplications
     campaign_wake: asyncio.Event = field(default_factory=asyncio.Event)
     _tasks: list[asyncio.Task[None]] = field(default_factory=list)
 
@@ -176,6 +178,7 @@ class Parley:
                     await self.deliveries.fall_back_overdue()
                 if tick % 60 == 0:
                     await self.inbox.expire_parts()
+                    await self.smpp_applications.expire_parts()
                 if tick % 5 == 0:
                     await self.transports.refresh()
                 if tick % 2 == 0:
@@ -318,7 +321,9 @@ def build(settings: Settings | None = None, *, clock: Callable[[], datetime] | N
     campaign_wake = asyncio.Event()
     router = RouterWorker(
         db,
-        InboundRouter(db, bus, clock, on_enqueued=dispatcher.wake, templates=whatsapp_templates),
+        InboundRouter(
+            db, bus, clock, on_enqueued=dispatcher.wake, templates=whatsapp_templates, on_routed=SmppInbound(clock)
+        ),
         clock,
         worker=worker_name(),
     )
@@ -385,4 +390,7 @@ def build(settings: Settings | None = None, *, clock: Callable[[], datetime] | N
         api_keys=api_keys,
         reply_links=reply_links,
         directory=directory_sync,
+        smpp_applications=SmppApplications(
+            db, cache, outbox, auth, clock, part_expiry=timedelta(hours=settings.concat_expiry_hours)
+        ),
     )

@@ -74,6 +74,7 @@ def serve(
         "parley.serving",
         http=f"http://{host}:{port}",
         smtp=settings.smtp or "off",
+        smpp=settings.smpp or "off",
         database=make_url(settings.database_url).render_as_string(hide_password=True),
         workers=not no_workers,
     )

@@ -24,6 +24,8 @@ class Settings(BaseSettings):
     database_url: str = "sqlite+aiosqlite:///./var/parley.db"
     http: str = "127.0.0.1:8080"
     smtp: str = "127.0.0.1:2525"
+    # The SMPP server for applications (issue 13 §4), host:port; off when empty (README suggests 127.0.0.1:2777).
+    smpp: str = ""
     country: str = "US"
     timezone: str = "UTC"
     # Password hashing cost (argon2id): argon2-cffi's defaults, RFC 9106's low-memory profile. The test suite

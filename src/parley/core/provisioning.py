@@ -23,6 +23,7 @@ from parley.core.reply_links import DEFAULT_DAYS as DEFAULT_LINK_DAYS
 from parley.core.reply_links import MAX_DAYS as MAX_LINK_DAYS
 from parley.core.routing import normalise_gateway_id
 from parley.core.toll_free import BUSINESS_FIELDS, DEFAULT_LIMIT, POLICIES, VERIFICATIONS, TollFree
+from parley.core.smpp_accounts import SmppAccountSpec, read_smpp_account
 from parley.core.transport_specs import TRANSPORT_KINDS, TRANSPORT_ROLES, read_kind_config, whatsapp_problems
 from parley.core.whatsapp_rules import TemplateSpec, TemplateSpecError
 
@@ -105,6 +106,7 @@ class Provisioning:
     bots: tuple[BotSpec, ...] = ()
     webhooks: dict[str, Any] | None = None
     directory: DirectoryConfig | None = None  # [directory]: users synced from LDAP (core.directory_config)
+    smpp_accounts: tuple[SmppAccountSpec, ...] = ()
 
 
 def _entries(doc: dict[str, Any], key: str, problems: list[str]) -> list[EntryReader]:
@@ -128,7 +130,8 @@ def _duplicates(path: str, key: str, values: list[str | None], problems: list[st
 def parse(doc: dict[str, Any]) -> Provisioning:
     """Check a whole provisioning document; raise `ProvisioningError` listing every problem."""
     problems: list[str] = []
-    known = {"pbx", "users", "services", "numbers", "transports", "prices", "mail2sms", "bots", "webhooks", "directory"}
+    known = {"pbx", "users", "services", "numbers", "transports", "prices", "mail2sms", "bots", "webhooks",
+             "directory", "smpp_accounts"}  # fmt: skip
     problems += [f"{k}: unknown section" for k in doc if k not in known]
 
     pbx_reader = EntryReader("pbx", doc.get("pbx", {}), problems)
@@ -214,6 +217,8 @@ def parse(doc: dict[str, Any]) -> Provisioning:
         }
 
     directory = read_directory(doc["directory"], problems) if "directory" in doc else None
+    smpp_accounts = [read_smpp_account(r, extensions) for r in _entries(doc, "smpp_accounts", problems)]
+    _duplicates("smpp_accounts", "system_id", [a.system_id for a in smpp_accounts], problems)
 
     if problems:
         raise ProvisioningError(problems)
@@ -228,6 +233,7 @@ def parse(doc: dict[str, Any]) -> Provisioning:
         tuple(bots),
         webhooks,
         directory,
+        tuple(smpp_accounts),
     )
 
 

@@ -40,7 +40,11 @@ RULES = {
     "pair": Rule(free=3, first=timedelta(seconds=5), cap=timedelta(minutes=5), refuses=True),
     "address": Rule(free=10, first=timedelta(seconds=5), cap=timedelta(minutes=5), refuses=True),
     "subject": Rule(free=10, first=timedelta(milliseconds=250), cap=timedelta(seconds=2), refuses=False),
+    # SMPP server (issue 13 §4): 5 failed binds from one address, each within 5 minutes of the one before, and
+    # that address gets ESME_RBINDFAIL for 5 minutes (its counter restarts after 5 quiet minutes: `SMPP_BIND_WINDOW`).
+    "smpp_bind": Rule(free=5, first=timedelta(minutes=5), cap=timedelta(minutes=5), refuses=True),
 }
+SMPP_BIND_WINDOW = timedelta(minutes=5)
 
 
 @dataclass(frozen=True)

@@ -70,8 +70,12 @@ class InboundRouter:
         *,
         on_enqueued: Callable[[], None],
         templates: TemplateResolver | None = None,
+        on_routed: Callable[[AsyncConnection, Sequence[Record]], Awaitable[None]] | None = None,
     ) -> None:
         self._db = db
+        # Told, in the routing transaction, of the messages routed to a company number (not blocked): the SMPP
+        # server's applications get theirs that way (services.smpp_applications.SmppInbound).
+        self._on_routed = on_routed
         self._templates = templates  # a bot outside a customer's WhatsApp window answers with its template
         self._bus = bus
         self._clock = clock
@@ -200,6 +204,8 @@ class InboundRouter:
         for msg in todo:
             events += await self._route_one(conn, batch, msg, infos[msg.recipient])
         await batch.flush(conn)
+        if self._on_routed is not None:
+            await self._on_routed(conn, [m for m in routable if not batch.is_blocked(m.recipient, m.sender)])
         await queue.finish(conn, list(message_ids))
         return events, batch.replied
 

@@ -11,9 +11,9 @@ from typing import Any
 
 from parley.core.provisioning import Provisioning, ProvisioningError, parse
 from parley.services.passwords import hash_password, verify_password
-from parley.store import directory
+from parley.store import directory, smpp
 from parley.store.db import Database
-from parley.store.tables import bots, numbers, prices, services, transports, users
+from parley.store.tables import bots, numbers, prices, services, smpp_accounts, transports, users
 
 
 @dataclass
@@ -145,9 +145,23 @@ async def apply(db: Database, spec: Provisioning, *, now: datetime, prune: bool 
             row = {"prefix": p.prefix, "price": str(p.price), "currency": p.currency, "mms_price": mms_price}
             report.note("prices", (await directory.upsert(conn, prices, "prefix", row))[0])
 
+        for a in spec.smpp_accounts:
+            found = await smpp.find_account(conn, a.system_id)
+            same = found is not None and verify_password(found.password_hash, a.password)
+            row = {
+                "system_id": a.system_id,
+                "password_hash": found.password_hash if same and found else hash_password(a.password),
+                "user_id": user_ids[a.user],
+                "throughput": a.throughput,
+                "updated_at": now,
+            }
+            outcome, _ = await directory.upsert(conn, smpp_accounts, "system_id", row, ignore=("updated_at",))
+            report.note("smpp_accounts", outcome)
+
         if prune:
             directory_extensions = await directory.list_directory_extensions(conn)
             for section, table, key, keep in (
+                ("smpp_accounts", smpp_accounts, "system_id", [a.system_id for a in spec.smpp_accounts]),
                 ("transports", transports, "name", [t.name for t in spec.transports]),
                 ("prices", prices, "prefix", [p.prefix for p in spec.prices]),
                 ("numbers", numbers, "number", [n.number for n in spec.numbers]),

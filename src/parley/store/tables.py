@@ -685,7 +685,7 @@ smpp_submits = sa.Table(
     sa.Column("message_id", sa.ForeignKey("messages.id", ondelete="CASCADE"), index=True),
     sa.Column("concat_key", sa.String(200)),  # source|destination|reference|total of a part; null when whole
     sa.Column("part", sa.Integer, nullable=False, server_default="1"),
-    sa.Column("text", sa.Text),  # a waiting part's text (cleared once its message is sent)
+    sa.Column("text", sa.Text),  # a waiting part's user data, octets as Latin-1 characters (cleared once sent)
     sa.Column("sender", sa.String(32)),  # a waiting part's checked source (E.164 or alphanumeric ID)
     sa.Column("recipient", sa.String(32)),  # a waiting part's destination (E.164)
     sa.Column("receipt_pending", sa.Boolean, nullable=False),
