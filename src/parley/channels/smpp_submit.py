@@ -11,8 +11,18 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from parley.channels.smpp import decode_text
-from parley.channels.smpp_pdu import DC_DEFAULT, DC_IA5, DC_LATIN1, DC_UCS2, ESM_UDHI, Concat, Status, SubmitSm, Tag
-from parley.channels.smpp_pdu import parse_udh
+from parley.channels.smpp_pdu import (
+    DC_DEFAULT,
+    DC_IA5,
+    DC_LATIN1,
+    DC_UCS2,
+    ESM_UDHI,
+    Concat,
+    Status,
+    SubmitSm,
+    Tag,
+    parse_udh,
+)
 from parley.core.concat import impossible
 
 # §5.2.19 data codings Parley takes: SMSC default (GSM 03.38), IA5, Latin-1, UCS-2, GSM with a message class.

@@ -27,12 +27,12 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from parley.channels.smpp import decode_text
 from parley.channels.smpp_pdu import Concat, Status
+from parley.channels.smpp_submit import Submission, SubmitRefused
 from parley.core.concat import Part, complete, join
 from parley.core.numbers import InvalidNumber, from_smpp_address
 from parley.core.outbound import OutboundError
 from parley.core.smpp_server import SourceRefused, check_source, receipt_for
 from parley.core.throttling import SMPP_BIND_WINDOW, Counter, judge
-from parley.channels.smpp_submit import SubmitRefused, Submission
 from parley.logs import Failures
 from parley.services.auth import Authenticator, Throttled
 from parley.services.directory import DirectoryCache

@@ -135,7 +135,7 @@ async def claim_receipts(
             m.c.sender,
             m.c.recipient,
             m.c.updated_at,
-        )  # fmt: skip
+        )
         .join(m, m.c.id == s.c.message_id)
         .where(s.c.id.in_(claimed))
     )
