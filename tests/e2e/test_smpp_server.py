@@ -114,7 +114,7 @@ async def test_a_long_message_in_udh_parts_is_sent_once_whole_with_one_id_per_pa
             data_coding=coding,
             esm_class=esm_class,
             registered_delivery=1,
-        )  # fmt: skip
+        )
         for p in parts
     ]
     answers = [await resp(esme, s) for s in seqs]
