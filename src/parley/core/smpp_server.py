@@ -35,7 +35,8 @@ def check_source(
     addr = addr.strip()
     if not addr:
         return None
-    alphanumeric = ton == Ton.ALPHANUMERIC or not addr.lstrip("+").isdigit()
+    numeric_ton = ton in (Ton.INTERNATIONAL, Ton.NATIONAL)  # says "a number": letters make it a wrong one
+    alphanumeric = ton == Ton.ALPHANUMERIC or (not numeric_ton and not addr.lstrip("+").isdigit())
     if not alphanumeric:
         try:
             number = from_smpp_address(addr, ton, npi, region)
