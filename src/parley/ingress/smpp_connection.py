@@ -109,14 +109,18 @@ class Connection:
                 task.cancel()
             await asyncio.gather(*tasks, return_exceptions=True)
 
-    def close(self) -> None:
+    def close(self, *, abort: bool = False) -> None:
+        """Close; ``abort`` drops what is still unsent (a plain close would wait for a peer that never reads)."""
         if self.closed.is_set():
             return
         self.closed.set()
         for future in self._pending.values():
             if not future.done():
                 future.set_exception(ConnectionError("connection closed"))
-        self._writer.close()
+        if abort:
+            self._writer.transport.abort()
+        else:
+            self._writer.close()
 
     async def _read_one(self) -> bool:
         """Read and handle one PDU; False when the connection is over."""
@@ -229,7 +233,8 @@ class Connection:
             async with asyncio.timeout(self._response_timeout):
                 await self._writer.drain()
         except (TimeoutError, ConnectionError, OSError):
-            self.close()
+            self._log.info("smpp_server.closed", peer=self.peer, reason="answers left unread")
+            self.close(abort=True)
 
     async def _keepalive(self) -> None:
         """§4.11: enquire_link after a quiet interval; no answer closes the connection."""

@@ -97,7 +97,7 @@ class SmppServer:
         if self._server is not None:
             self._server.close()
         for conn in list(self._connections):
-            conn.close()
+            conn.close(abort=True)
         if self._handlers:
             await asyncio.wait(self._handlers, timeout=5.0)
         if self._loop_task is not None:
