@@ -198,6 +198,7 @@ class Parley:
         if started:
             with contextlib.suppress(Exception):  # best effort: a dead worker's reports simply go stale
                 await self.transports.report(utcnow())  # this worker runs nothing any more
+        await self.smpp_applications.close()
         await self.outbox.close()
         await self.inbox.close()
         await self.deliveries.close()

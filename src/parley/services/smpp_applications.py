@@ -33,8 +33,8 @@ from parley.core.numbers import InvalidNumber, from_smpp_address
 from parley.core.outbound import OutboundError
 from parley.core.smpp_server import SourceRefused, check_source, receipt_for
 from parley.core.throttling import SMPP_BIND_WINDOW, Counter, judge
-from parley.logs import Failures
 from parley.services.auth import Authenticator, Throttled
+from parley.services.batching import GroupCommitter
 from parley.services.directory import DirectoryCache
 from parley.services.send import Outbox, SendSms
 from parley.store import sign_in_failures, smpp
@@ -95,7 +95,8 @@ class SmppApplications:
         self._part_expiry = part_expiry
         self._numbers: dict[int, tuple[float, set[str]]] = {}
         self._joining: dict[str, asyncio.Lock] = {}
-        self._failures = Failures()
+        # The ids of whole messages are recorded in shared transactions (group commit), as the Outbox writes them.
+        self._recorder: GroupCommitter[dict[str, Any], None] = GroupCommitter(self._record)
 
     # --- binds -------------------------------------------------------------------------------------
 
@@ -147,8 +148,7 @@ class SmppApplications:
                        strict_numbers=True)  # fmt: skip
         if sub.concat is None:
             message_id = await self._send(send, sub.text)
-            async with self._db.write() as conn:
-                await smpp.add_submits(conn, [self._submit_row(account, message_id, sub.receipt, message_id)])
+            await self._recorder.submit(self._submit_row(account, message_id, sub.receipt, message_id))
             return message_id
         return await self._part(account, sub, sub.concat, send, sender, destination)
 
@@ -185,6 +185,14 @@ class SmppApplications:
             if not lock.locked():
                 self._joining.pop(key, None)
         return str(row["id"])
+
+    async def _record(self, rows: list[dict[str, Any]]) -> list[None]:
+        async with self._db.write() as conn:
+            await smpp.add_submits(conn, rows)
+        return [None] * len(rows)
+
+    async def close(self) -> None:
+        await self._recorder.close()
 
     async def _send(self, send: SendSms, text: str) -> str:
         try:
