@@ -7,7 +7,7 @@ concurrent sends (group commit). Only after that commit does the caller get its 
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, Protocol
@@ -54,6 +54,8 @@ class SendSms:
     status_callback: str | None = None
     callback_format: str | None = None
     api_key_id: str | None = None
+    # Run in the send's own transaction with its message rows: an ingress records its ids with them (SMPP server).
+    on_write: Callable[[Any, list[dict[str, Any]]], Awaitable[None]] | None = None
 
 
 @dataclass(frozen=True)
@@ -69,6 +71,7 @@ class _Batch:
     rows: list[dict[str, Any]]
     attachments: dict[str, list[str]] = field(default_factory=dict)  # MMS message id -> media ids in order
     links: list[dict[str, Any]] = field(default_factory=list)  # reply links the rows carry (`services.reply_links`)
+    on_write: Callable[[Any, list[dict[str, Any]]], Awaitable[None]] | None = None
 
 
 class AttachmentSource(Protocol):
@@ -245,7 +248,7 @@ class Outbox:
                 made.update(channel="web", status="delivered")
             return made
 
-        batch = _Batch(cmd.user, [])
+        batch = _Batch(cmd.user, [], on_write=cmd.on_write)
         refused = list(planned.refused)
         days = reply_links.expiry_days(config.settings.get("pbx.reply_link_days"))
         linked = self._links is not None and reply_links.has_placeholder(cmd.text)
@@ -376,6 +379,9 @@ class Outbox:
                 await charge_rows(conn, user, user_rows, month=month, prices=config.prices)
             await enqueue_rows(conn, rows, now)
             await links_store.add_all(conn, [link for b in batches for link in b.links])
+            for b in batches:
+                if b.on_write is not None:
+                    await b.on_write(conn, b.rows)
             if self._attachments is not None:
                 for b in batches:
                     for message_id, media_ids in b.attachments.items():

@@ -8,8 +8,8 @@
 - `claim` / `delivered` / `release`: receipts and inbound messages for bound receivers, leased so that one of
   several binds delivers each, and kept until one binds.
 
-At-least-once: the message is committed by the Outbox, then its id is recorded here; a crash between the two
-leaves the message sent without a receipt, and its submit unanswered (the ESME may submit it again).
+The id an ESME gets is written in the Outbox's own transaction with the message (``SendSms.on_write``), and so
+is the link from a long message's parts to it: the message and what the ESME was told are durable together.
 """
 
 from __future__ import annotations
@@ -34,7 +34,6 @@ from parley.core.outbound import OutboundError
 from parley.core.smpp_server import SourceRefused, check_source, receipt_for
 from parley.core.throttling import SMPP_BIND_WINDOW, Counter, judge
 from parley.services.auth import Authenticator, Throttled
-from parley.services.batching import GroupCommitter
 from parley.services.directory import DirectoryCache
 from parley.services.send import Outbox, SendSms
 from parley.store import sign_in_failures, smpp
@@ -95,8 +94,6 @@ class SmppApplications:
         self._part_expiry = part_expiry
         self._numbers: dict[int, tuple[float, set[str]]] = {}
         self._joining: dict[str, asyncio.Lock] = {}
-        # The ids of whole messages are recorded in shared transactions (group commit), as the Outbox writes them.
-        self._recorder: GroupCommitter[dict[str, Any], None] = GroupCommitter(self._record)
 
     # --- binds -------------------------------------------------------------------------------------
 
@@ -147,9 +144,12 @@ class SmppApplications:
         send = SendSms(user=user, destinations=[destination], text="", source=SOURCE, sender_number=sender,
                        strict_numbers=True)  # fmt: skip
         if sub.concat is None:
-            message_id = await self._send(send, sub.text)
-            await self._recorder.submit(self._submit_row(account, message_id, sub.receipt, message_id))
-            return message_id
+
+            async def record(conn: AsyncConnection, rows: list[dict[str, Any]]) -> None:
+                # In the Outbox's transaction: the message and the id its ESME gets are durable together.
+                await smpp.add_submits(conn, [self._submit_row(account, rows[0]["id"], sub.receipt, rows[0]["id"])])
+
+            return await self._send(dataclasses.replace(send, on_write=record), sub.text)
         return await self._part(account, sub, sub.concat, send, sender, destination)
 
     async def _part(
@@ -173,26 +173,25 @@ class SmppApplications:
                     return str(row["id"])
                 octets, _ = join(parts)
                 ids = [h.id for h in held]
+
+                async def link(conn: AsyncConnection, rows: list[dict[str, Any]]) -> None:
+                    await smpp.link_parts(conn, ids, rows[0]["id"])  # with the message, in its transaction
+
                 try:
-                    message_id = await self._send(send, decode_text(octets.encode("latin-1"), sub.data_coding))
+                    await self._send(
+                        dataclasses.replace(send, on_write=link), decode_text(octets.encode("latin-1"), sub.data_coding)
+                    )
                 except SubmitRefused:
                     async with self._db.write() as conn:
                         await smpp.drop_parts(conn, ids)
                     raise
-                async with self._db.write() as conn:
-                    await smpp.link_parts(conn, ids, message_id)
         finally:
             if not lock.locked():
                 self._joining.pop(key, None)
         return str(row["id"])
 
-    async def _record(self, rows: list[dict[str, Any]]) -> list[None]:
-        async with self._db.write() as conn:
-            await smpp.add_submits(conn, rows)
-        return [None] * len(rows)
-
     async def close(self) -> None:
-        await self._recorder.close()
+        """Nothing of its own to flush: its writes ride on the Outbox's transactions."""
 
     async def _send(self, send: SendSms, text: str) -> str:
         try:
