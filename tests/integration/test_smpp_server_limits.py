@@ -8,6 +8,8 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from parley.channels.smpp_pdu import (
     BindTransmitter,
@@ -88,3 +90,40 @@ async def test_a_peer_that_never_reads_is_dropped(served: tuple[SmppServer, Stuc
             if writer.transport.is_closing() or reader.at_eof():
                 dropped = True
     assert dropped
+
+
+async def _throw(data: bytes) -> bool:
+    """Send ``data`` on one connection, then check that a fresh bind is still answered."""
+    apps = StuckApplications()
+    apps.release.set()
+    server = SmppServer(apps, "127.0.0.1", 0, window=WINDOW, response_timeout=0.5, bind_timeout=2)  # type: ignore[arg-type]
+    await server.start()
+    try:
+        _, writer = await asyncio.open_connection("127.0.0.1", server.port)
+        writer.write(data)
+        with contextlib.suppress(ConnectionError, OSError):
+            await writer.drain()
+        writer.close()
+        reader, writer = await asyncio.open_connection("127.0.0.1", server.port)
+        writer.write(encode(BindTransmitter(sequence_number=1, system_id="crm", password="pw")))
+        head = await asyncio.wait_for(reader.readexactly(16), 5)
+        writer.close()
+        return head[4:8] == b"\x80\x00\x00\x02"
+    finally:
+        await server.stop()
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    st.one_of(
+        st.binary(max_size=300),
+        st.builds(
+            lambda body, cid: len(body + b"x" * 12).to_bytes(4, "big") + cid + bytes(8) + body,
+            st.binary(max_size=200),
+            st.sampled_from([b"\0\0\0\x04", b"\0\0\0\x09", b"\0\0\0\x15", b"\0\0\0\x99"]),
+        ),
+    )
+)
+def test_whatever_a_peer_sends_the_server_goes_on_serving(data: bytes) -> None:
+    """Fuzz: random bytes and random bodies behind real headers never take the server down."""
+    assert asyncio.run(_throw(data))
