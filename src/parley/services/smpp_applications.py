@@ -270,7 +270,7 @@ class SmppInbound:
         self._any: tuple[float, bool] = (0.0, False)
 
     async def __call__(self, conn: AsyncConnection, routed: Sequence[Record]) -> None:
-        routed = [m for m in routed if m.channel != "whatsapp"]  # SMPP carries SMS (an MMS's text goes too)
+        routed = [m for m in routed if m.channel in ("sms", "mms")]  # SMPP carries SMS (an MMS's text goes too)
         if not routed:
             return
         if self._any[0] <= time.monotonic():
