@@ -22,8 +22,8 @@ from parley.core.number_config import ConfigError, NumberConfig, config_to_doc, 
 from parley.core.reply_links import DEFAULT_DAYS as DEFAULT_LINK_DAYS
 from parley.core.reply_links import MAX_DAYS as MAX_LINK_DAYS
 from parley.core.routing import normalise_gateway_id
-from parley.core.toll_free import BUSINESS_FIELDS, DEFAULT_LIMIT, POLICIES, VERIFICATIONS, TollFree
 from parley.core.smpp_accounts import SmppAccountSpec, read_smpp_account
+from parley.core.toll_free import BUSINESS_FIELDS, DEFAULT_LIMIT, POLICIES, VERIFICATIONS, TollFree
 from parley.core.transport_specs import TRANSPORT_KINDS, TRANSPORT_ROLES, read_kind_config, whatsapp_problems
 from parley.core.whatsapp_rules import TemplateSpec, TemplateSpecError
 
