@@ -1,5 +1,7 @@
 """Planning an outbound send: validate the request, choose senders, measure text. Pure.
 
+Senders follow the destination country's sender-ID rules (`parley.core.sender_rules`).
+
 Used by every ingress (Wildix API, native API, CLI, console, email); each maps `OutboundError` to its
 own answer shape. The field names in errors are the request's own (``number``, ``message``, ...).
 """
@@ -12,8 +14,9 @@ from datetime import UTC, datetime
 
 from parley.core.characters import problem
 from parley.core.licenses import License
-from parley.core.numbers import InvalidNumber, is_nanp, parse_e164
+from parley.core.numbers import InvalidNumber, is_nanp, parse_e164, region_of
 from parley.core.sender_id import make_sender_id
+from parley.core.sender_rules import Choice, SenderRules, judge
 from parley.core.text import Encoding, split
 
 MAX_MESSAGE_LENGTH = 670
@@ -60,6 +63,7 @@ class Plan:
     messages: tuple[PlannedMessage, ...]
     refused: tuple[Refusal, ...]
     send_at: datetime | None
+    warnings: tuple[str, ...] = ()  # sent, but the user should know (a fallback sender, a filtered name)
 
 
 def check_text(text: str, *, field: str = "message", limit: int = MAX_MESSAGE_LENGTH) -> str:
@@ -82,6 +86,17 @@ def sender_for(to: str, sender: Sender) -> str:
     return make_sender_id(sender.name)
 
 
+def choose_sender(to: str, sender: Sender, rules: SenderRules | None = None) -> Choice:
+    """`sender_for`, then the destination country's sender-ID rules (issue 14 §3).
+
+    Raises `ValueError` (a `SenderRefused` for a country rule) when the destination cannot be sent.
+    """
+    chosen = sender_for(to, sender)
+    if rules is None or (not rules.countries and not rules.filtered_names):
+        return Choice(chosen)
+    return judge(to, region_of(to), chosen, sender.office_number, rules)
+
+
 def plan(
     *,
     sender: Sender,
@@ -93,13 +108,15 @@ def plan(
     limit: int = MAX_MESSAGE_LENGTH,
     sender_number: str | None = None,
     with_media: bool = False,
+    rules: SenderRules | None = None,
 ) -> Plan:
     """Validate and plan one send to several destinations.
 
     Raises `OutboundError` when nothing can be sent (no permission, bad text, no valid destination);
     otherwise destinations that cannot be sent are listed in ``refused``. ``sender_number`` (a
     conversation's company number) replaces the user's own sender for every destination. ``with_media``:
-    attachments go too, so the text may be empty.
+    attachments go too, so the text may be empty. ``rules``: the sender-ID rules by country, applied to
+    the user's own sender ID (a company number as sender needs none).
     """
     if not sender.license.may_send_sms:
         raise OutboundError(
@@ -116,11 +133,12 @@ def plan(
     due = send_at.astimezone(UTC) if send_at is not None and send_at > now else None
     planned: list[PlannedMessage] = []
     refused: list[Refusal] = []
+    warnings: list[str] = []
     seen: set[str] = set()
     for given in cleaned:
         try:
             to = parse_e164(given, default_region)
-            from_ = sender_number or sender_for(to, sender)
+            choice = Choice(sender_number) if sender_number else choose_sender(to, sender, rules)
         except InvalidNumber as exc:
             refused.append(Refusal(given, exc.reason))
             continue
@@ -130,8 +148,9 @@ def plan(
         if to in seen:
             continue
         seen.add(to)
-        planned.append(PlannedMessage(to, from_, text, segments.encoding, segments.count))
+        warnings += choice.warnings
+        planned.append(PlannedMessage(to, choice.sender, text, segments.encoding, segments.count))
     if not planned:
         first = refused[0]
         raise OutboundError("number", f"Number {first.given}: {first.reason}")
-    return Plan(tuple(planned), tuple(refused), due)
+    return Plan(tuple(planned), tuple(refused), due, tuple(warnings))

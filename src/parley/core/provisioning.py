@@ -22,6 +22,7 @@ from parley.core.number_config import ConfigError, NumberConfig, config_to_doc, 
 from parley.core.reply_links import DEFAULT_DAYS as DEFAULT_LINK_DAYS
 from parley.core.reply_links import MAX_DAYS as MAX_LINK_DAYS
 from parley.core.routing import normalise_gateway_id
+from parley.core.sender_rules import CountryRule, read_filtered_names, read_rules
 from parley.core.smpp_accounts import SmppAccountSpec, read_smpp_account
 from parley.core.toll_free import BUSINESS_FIELDS, DEFAULT_LIMIT, POLICIES, VERIFICATIONS, TollFree
 from parley.core.transport_specs import TRANSPORT_KINDS, TRANSPORT_ROLES, read_kind_config, whatsapp_problems
@@ -107,6 +108,8 @@ class Provisioning:
     webhooks: dict[str, Any] | None = None
     directory: DirectoryConfig | None = None  # [directory]: users synced from LDAP (core.directory_config)
     smpp_accounts: tuple[SmppAccountSpec, ...] = ()
+    sender_id_rules: tuple[CountryRule, ...] = ()
+    sender_id_names: dict[str, list[str]] | None = None  # country -> names added to the shipped list
 
 
 def _entries(doc: dict[str, Any], key: str, problems: list[str]) -> list[EntryReader]:
@@ -132,6 +135,7 @@ def parse(doc: dict[str, Any]) -> Provisioning:
     problems: list[str] = []
     known = {"pbx", "users", "services", "numbers", "transports", "prices", "mail2sms", "bots", "webhooks",
              "directory", "smpp_accounts"}  # fmt: skip
+    known |= {"sender_id_rules", "sender_id_names"}
     problems += [f"{k}: unknown section" for k in doc if k not in known]
 
     pbx_reader = EntryReader("pbx", doc.get("pbx", {}), problems)
@@ -219,6 +223,8 @@ def parse(doc: dict[str, Any]) -> Provisioning:
     directory = read_directory(doc["directory"], problems) if "directory" in doc else None
     smpp_accounts = [read_smpp_account(r, extensions) for r in _entries(doc, "smpp_accounts", problems)]
     _duplicates("smpp_accounts", "system_id", [a.system_id for a in smpp_accounts], problems)
+    sender_id_rules = read_rules(doc.get("sender_id_rules", []), problems)
+    names = read_filtered_names(doc["sender_id_names"], problems) if "sender_id_names" in doc else None
 
     if problems:
         raise ProvisioningError(problems)
@@ -234,6 +240,8 @@ def parse(doc: dict[str, Any]) -> Provisioning:
         webhooks,
         directory,
         tuple(smpp_accounts),
+        sender_id_rules,
+        names,
     )
 
 

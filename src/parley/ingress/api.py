@@ -129,6 +129,7 @@ def router(
             messages=await messages_out(rows, media),
             refused=[Refused(to=r.given, reason=r.reason) for r in result.refused],
             left_out=[LeftOutOut(**x.as_dict()) for x in result.left_out],
+            warnings=list(result.warnings),
         )
 
     @api.get("/messages", response_model=MessagePage, response_model_by_alias=True)

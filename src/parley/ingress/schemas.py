@@ -130,6 +130,11 @@ class SendResponse(BaseModel):
     messages: list[MessageOut]
     refused: list[Refused]
     left_out: list[LeftOutOut] = Field(default_factory=list, description="Files that did not fit the MMS")
+    warnings: list[str] = Field(
+        default_factory=list,
+        description="Sent, but worth knowing: a sender ID the destination country does not take (sent from the "
+        "office number), a sender ID carriers may filter as phishing, a link the transport warns about",
+    )
 
 
 class MessagePage(BaseModel):

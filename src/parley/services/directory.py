@@ -17,9 +17,11 @@ from parley.core.licenses import License
 from parley.core.number_config import NumberConfig, config_from_doc
 from parley.core.outbound import Sender
 from parley.core.rating import Price
+from parley.core.sender_rules import SenderRules
 from parley.core.toll_free import TollFree
 from parley.core.transport_specs import DEFAULT_WHATSAPP_RATE, HTTP_CARRIERS
-from parley.store import directory
+from parley.services.sender_rules import rules_from
+from parley.store import directory, sender_rules
 from parley.store.db import Database
 
 
@@ -57,6 +59,7 @@ class Config:
     # Company numbers on WhatsApp (`whatsapp = true` and a whatsapp transport naming the number).
     whatsapp: dict[str, WhatsAppNumber] = field(default_factory=dict)
     toll_free: dict[str, TollFree] = field(default_factory=dict)  # toll-free company numbers and their verification
+    sender_rules: SenderRules = field(default_factory=SenderRules)  # sender IDs by country (issue 14 §3)
 
 
 @dataclass(frozen=True)
@@ -151,6 +154,7 @@ class DirectoryCache:
             transports = await directory.list_transports(conn)
             settings = await directory.get_settings(conn)
             numbers = await directory.list_numbers(conn)
+            rules = await sender_rules.list_rules(conn)
         config = Config(
             prices=tuple(
                 Price(p.prefix, Decimal(p.price), p.currency, Decimal(p.mms_price) if p.mms_price else None)
@@ -165,6 +169,7 @@ class DirectoryCache:
             mms_transports=frozenset(t.name for t in transports if t.kind in HTTP_CARRIERS),
             whatsapp=_whatsapp_numbers(numbers, transports),
             toll_free={n.number: tf for n in numbers if (tf := TollFree.from_doc(n.toll_free)) is not None},
+            sender_rules=rules_from(rules, settings.get("sender_id.names")),
         )
         self._config = (now + self._ttl, config)
         return config

@@ -13,7 +13,16 @@ from parley.core.provisioning import Provisioning, ProvisioningError, parse
 from parley.services.passwords import hash_password, verify_password
 from parley.store import directory, smpp
 from parley.store.db import Database
-from parley.store.tables import bots, numbers, prices, services, smpp_accounts, transports, users
+from parley.store.tables import (
+    bots,
+    numbers,
+    prices,
+    sender_id_rules,
+    services,
+    smpp_accounts,
+    transports,
+    users,
+)
 
 
 @dataclass
@@ -157,6 +166,12 @@ async def apply(db: Database, spec: Provisioning, *, now: datetime, prune: bool 
             }
             outcome, _ = await directory.upsert(conn, smpp_accounts, "system_id", row, ignore=("updated_at",))
             report.note("smpp_accounts", outcome)
+        for rule in spec.sender_id_rules:
+            row = {"country": rule.country, "registered": sorted(rule.registered), "otherwise": rule.otherwise}
+            report.note("sender_id_rules", (await directory.upsert(conn, sender_id_rules, "country", row))[0])
+        if spec.sender_id_names is not None:
+            changed = await directory.put_setting(conn, "sender_id.names", spec.sender_id_names)
+            report.note("sender_id_names", "updated" if changed else "unchanged")
 
         if prune:
             directory_extensions = await directory.list_directory_extensions(conn)
@@ -169,6 +184,7 @@ async def apply(db: Database, spec: Provisioning, *, now: datetime, prune: bool 
                 # Users the LDAP directory owns are its to disable, never the file's to delete.
                 ("users", users, "extension", [u.extension for u in spec.users] + directory_extensions),
                 ("bots", bots, "name", [b.name for b in spec.bots]),
+                ("sender_id_rules", sender_id_rules, "country", [r.country for r in spec.sender_id_rules]),
             ):
                 removed = await directory.delete_missing(conn, table, key, keep)
                 if removed:

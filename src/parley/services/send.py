@@ -63,6 +63,7 @@ class SendResult:
     messages: list[dict[str, Any]]
     refused: tuple[Refusal, ...]
     left_out: tuple[LeftOut, ...] = ()
+    warnings: tuple[str, ...] = ()  # sent, but the sender should know (issue 14: sender-ID rules, links)
 
 
 @dataclass
@@ -230,6 +231,7 @@ class Outbox:
             default_region=None if cmd.strict_numbers else config.country,
             sender_number=cmd.sender_number,
             with_media=media is not None,
+            rules=config.sender_rules,
         )
 
         def row(to: str, sender: str, text: str) -> dict[str, Any]:
@@ -291,7 +293,8 @@ class Outbox:
         await self._committer.submit(batch)
         ACCEPTED.labels(cmd.source).inc(len(batch.rows))
         self._on_enqueued()
-        return SendResult(batch.rows, tuple(refused), media.left_out if media is not None else ())
+        left_out = media.left_out if media is not None else ()
+        return SendResult(batch.rows, tuple(refused), left_out, planned.warnings)
 
     async def _toll_free(
         self, batch: _Batch, refused: list[Refusal], numbers: dict[str, TollFree], now: datetime

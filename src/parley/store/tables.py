@@ -116,6 +116,15 @@ transports = sa.Table(
     sa.Column("updated_at", UtcDateTime, nullable=False),
 )
 
+# Destination countries that take only registered alphanumeric sender IDs (issue 14 §3, core/sender_rules.py).
+sender_id_rules = sa.Table(
+    "sender_id_rules",
+    metadata,
+    sa.Column("country", sa.String(2), primary_key=True),  # ISO 3166 alpha-2, upper case
+    sa.Column("registered", sa.JSON, nullable=False),  # the registered sender IDs, a list of strings
+    sa.Column("otherwise", sa.String(16), nullable=False),  # office_number | refuse
+)
+
 prices = sa.Table(
     "prices",
     metadata,
@@ -162,6 +171,8 @@ messages = sa.Table(
     sa.Column("status_callback", sa.Text),
     sa.Column("callback_format", sa.String(8)),
     sa.Column("api_key_id", sa.String(34)),  # the API key that made the send (it signs the callbacks)
+    # Counted as delivered when handed over to a transport without receipts (`assume_delivered`, issue 14 §5).
+    sa.Column("delivery_assumed", sa.Boolean, nullable=False, server_default=sa.false()),
     sa.Column("send_at", UtcDateTime),
     sa.Column("created_at", UtcDateTime, nullable=False, index=True),
     sa.Column("updated_at", UtcDateTime, nullable=False),

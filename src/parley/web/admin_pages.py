@@ -11,6 +11,7 @@ from parley.web import (
     admin_directory,
     admin_numbers,
     admin_reply_links,
+    admin_sender_ids,
     admin_settings,
     admin_transports,
     admin_users,
@@ -37,6 +38,7 @@ SECTIONS = (
     ("/admin/mail2sms", "Mail2SMS", "E-mail to SMS: on or off, and its protection password"),
     ("/admin/prices", "Prices", "Price per destination prefix"),
     ("/admin/reply-links", "Reply links", "The chat page's company name and how long links last"),
+    ("/admin/sender-ids", "Sender IDs by country", "Countries that take only registered sender IDs"),
     ("/blocklist", "Blocklist", "Numbers that may not be messaged"),
 )
 
@@ -56,6 +58,7 @@ def router(parley: Parley) -> APIRouter:
         admin_whatsapp,
         admin_reply_links,
         admin_directory,
+        admin_sender_ids,
     ):
         pages.include_router(module.router(parley))
     return pages

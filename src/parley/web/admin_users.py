@@ -9,6 +9,8 @@ from fastapi.responses import Response
 
 from parley.core.licenses import names as license_names
 from parley.core.provisioning import ROLES
+from parley.core.sender_id import make_sender_id
+from parley.core.sender_rules import name_warnings
 from parley.services.errors import ServiceError
 from parley.web.admin_forms import form_again, form_fields, refused, saved
 from parley.web.security import AdminSession
@@ -48,7 +50,12 @@ def router(parley: Parley) -> APIRouter:
             values = await admin.user(session.user, extension)
         except ServiceError as exc:
             raise refused(exc) from None
-        return render(request, "admin/user.html", {**user_form, "editing": extension, "values": values, "errors": {}})
+        # Issue 14 §3: a sender ID that is a given name may be filtered as phishing (Italy, seed 001).
+        warnings = name_warnings(
+            make_sender_id(str(values.get("name", ""))), (await parley.cache.config()).sender_rules
+        )
+        context = {**user_form, "editing": extension, "values": values, "errors": {}, "sender_warnings": warnings}
+        return render(request, "admin/user.html", context)
 
     @pages.post("/users/{extension}")
     async def update_user(request: Request, session: AdminSession, extension: str) -> Response:

@@ -92,6 +92,7 @@ def router(parley: Parley) -> APIRouter:
                 for m in result.messages
             ],
             "refused": [{"given": r.given, "reason": r.reason} for r in result.refused],
+            "warnings": list(result.warnings),
         }
         if request.headers.get("HX-Request") == "true":
             # With a fresh form (out of band): the next send starts empty, without the last errors.
