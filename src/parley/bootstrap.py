@@ -303,6 +303,7 @@ def build(settings: Settings | None = None, *, clock: Callable[[], datetime] | N
         carriers=carriers,
         whatsapp=whatsapp_numbers,
         media=media.media_refs,
+        own_links=f"{settings.public_base}/r/",
         policy=RetryPolicy(
             base=timedelta(seconds=settings.retry_base_seconds),
             give_up_after=timedelta(hours=settings.give_up_hours),
@@ -318,6 +319,7 @@ def build(settings: Settings | None = None, *, clock: Callable[[], datetime] | N
         attachments=media,
         whatsapp=WhatsAppSends(db, templates=whatsapp_templates),
         links=LinkMaker(settings.public_base),
+        own_links=f"{settings.public_base}/r/",
     )
     campaign_wake = asyncio.Event()
     router = RouterWorker(

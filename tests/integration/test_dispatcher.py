@@ -55,6 +55,9 @@ class OneTransport:
     def choose(self, message_id: str, gsm: str | None, **_: object) -> tuple[str, Channel]:
         return "carrier", self.channel
 
+    def options(self, name: str) -> dict[str, Any]:
+        return {}
+
 
 class BrokenOutcomes(Deliveries):
     """Every outcome write fails (as when one bad row failed each batch)."""

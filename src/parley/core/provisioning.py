@@ -25,7 +25,13 @@ from parley.core.routing import normalise_gateway_id
 from parley.core.sender_rules import CountryRule, read_filtered_names, read_rules
 from parley.core.smpp_accounts import SmppAccountSpec, read_smpp_account
 from parley.core.toll_free import BUSINESS_FIELDS, DEFAULT_LIMIT, POLICIES, VERIFICATIONS, TollFree
-from parley.core.transport_specs import TRANSPORT_KINDS, TRANSPORT_ROLES, read_kind_config, whatsapp_problems
+from parley.core.transport_specs import (
+    TRANSPORT_KINDS,
+    TRANSPORT_ROLES,
+    read_kind_config,
+    read_sms_options,
+    whatsapp_problems,
+)
 from parley.core.whatsapp_rules import TemplateSpec, TemplateSpecError
 
 ROLES = ("admin", "user")
@@ -385,7 +391,7 @@ def read_transport(r: EntryReader, region: str | None = None) -> TransportSpec:
     gateway_id = r.str_("id")
     if role == "gsm" and not gateway_id:
         r.problem("id", "is required for a GSM gateway (its MAC address, used by gsm=)")
-    config = read_kind_config(kind, role, r, region=region)
+    config = read_kind_config(kind, role, r, region=region) | read_sms_options(kind, r)
     throughput = r.table.get("throughput")
     if throughput is not None:
         if not isinstance(throughput, int | float) or isinstance(throughput, bool) or throughput <= 0:

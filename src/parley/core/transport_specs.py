@@ -23,6 +23,8 @@ DEFAULT_API_BASE = {
 # Fields that hold secrets: never in an answer or a log (services/admin_transports.py, transport_secrets.py).
 DEFAULT_WHATSAPP_RATE = 80  # messages per second: Meta's default throughput for a business number
 SECRET_FIELDS = ("password", "auth_token", "api_key", "access_token", "app_secret", "verify_token")
+LINK_POLICIES = ("allow", "warn", "refuse")  # links in SMS (issue 14 §4, core/links.py)
+NO_RECEIPTS = ("curl", "smpp")  # kinds that may give no delivery receipts: `assume_delivered` (issue 14 §5)
 
 
 class Reader(Protocol):
@@ -37,6 +39,10 @@ class Reader(Protocol):
     def int_(self, key: str, default: int, *, minimum: int = 0) -> int: ...
 
     def number(self, key: str, *, region: str | None, required: bool = False) -> str | None: ...
+
+    def bool_(self, key: str, default: bool) -> bool: ...
+
+    def choice(self, key: str, options: tuple[str, ...], default: str | None = None) -> str: ...
 
 
 def read_kind_config(kind: str, role: str, r: Reader, *, region: str | None = None) -> dict[str, Any]:
@@ -86,6 +92,26 @@ def read_kind_config(kind: str, role: str, r: Reader, *, region: str | None = No
         "system_type": r.str_("system_type", default=""),
         "window": r.int_("window", 32, minimum=1),
     }
+
+
+def read_sms_options(kind: str, r: Reader) -> dict[str, Any]:
+    """What an SMS transport does with links (``links``) and whether handing a message over counts as delivered
+    (``assume_delivered``, for transports that give no receipts). Only values other than the defaults are kept."""
+    options: dict[str, Any] = {}
+    if kind == "whatsapp":
+        for key in ("links", "assume_delivered"):
+            if key in r.table:
+                r.problem(key, "is for SMS transports, not WhatsApp")
+        return options
+    links = r.choice("links", LINK_POLICIES, default="allow")
+    if links != "allow":
+        options["links"] = links
+    if r.bool_("assume_delivered", False):
+        if kind not in NO_RECEIPTS:
+            r.problem("assume_delivered", f"a {kind} account reports deliveries itself; only curl or SMPP may assume")
+        else:
+            options["assume_delivered"] = True
+    return options
 
 
 def _digits(r: Reader, key: str) -> str:

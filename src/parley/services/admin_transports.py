@@ -92,6 +92,8 @@ class TransportAdmin:
         if name is not None:
             form = {**form, "name": name}
         entry = form_entry(form, numbers=("port", "window", "throughput", "rate"))
+        if "assume_delivered" in entry:  # a checkbox: "on" when ticked, absent when not
+            entry["assume_delivered"] = entry["assume_delivered"] in ("on", "true")
         region = (await self._cache.config()).country  # a WhatsApp transport's number, as people type it
         async with self._db.write() as conn:
             existing = await store.find(conn, transports, "name", name) if name is not None else None

@@ -14,12 +14,14 @@ from decimal import Decimal
 from typing import Any
 
 from parley.core.licenses import License
+from parley.core.links import LinkRule
 from parley.core.number_config import NumberConfig, config_from_doc
 from parley.core.outbound import Sender
 from parley.core.rating import Price
 from parley.core.sender_rules import SenderRules
 from parley.core.toll_free import TollFree
 from parley.core.transport_specs import DEFAULT_WHATSAPP_RATE, HTTP_CARRIERS
+from parley.services.link_check import link_rules
 from parley.services.sender_rules import rules_from
 from parley.store import directory, sender_rules
 from parley.store.db import Database
@@ -60,6 +62,7 @@ class Config:
     whatsapp: dict[str, WhatsAppNumber] = field(default_factory=dict)
     toll_free: dict[str, TollFree] = field(default_factory=dict)  # toll-free company numbers and their verification
     sender_rules: SenderRules = field(default_factory=SenderRules)  # sender IDs by country (issue 14 §3)
+    link_rules: tuple[LinkRule, ...] = ()  # each SMS transport's `links` setting (issue 14 §4)
 
 
 @dataclass(frozen=True)
@@ -170,6 +173,7 @@ class DirectoryCache:
             whatsapp=_whatsapp_numbers(numbers, transports),
             toll_free={n.number: tf for n in numbers if (tf := TollFree.from_doc(n.toll_free)) is not None},
             sender_rules=rules_from(rules, settings.get("sender_id.names")),
+            link_rules=link_rules(transports),
         )
         self._config = (now + self._ttl, config)
         return config

@@ -24,6 +24,7 @@ from parley.core.whatsapp_rules import TemplateSpec
 from parley.metrics import ACCEPTED
 from parley.services.batching import GroupCommitter
 from parley.services.directory import DirectoryCache, User
+from parley.services.link_check import check_links
 from parley.services.reply_links import LinkMaker
 from parley.services.whatsapp_sends import WhatsAppRequest, WhatsAppSends
 from parley.store import messages, queue, usage
@@ -201,15 +202,22 @@ class Outbox:
         attachments: AttachmentSource | None = None,
         whatsapp: WhatsAppSends | None = None,
         links: LinkMaker | None = None,
+        own_links: str = "",
     ) -> None:
         self._db = db
         self._links = links  # fills {reply_link}; None: the placeholder stays as typed
+        self._own_links = own_links  # PARLEY_PUBLIC_URL/r/: Parley's reply links, never judged as links
         self._cache = cache
         self._clock = clock
         self._on_enqueued = on_enqueued
         self._attachments = attachments
         self._whatsapp = whatsapp
         self._committer: GroupCommitter[_Batch, None] = GroupCommitter(self._write)
+
+    @property
+    def own_links(self) -> str:
+        """The prefix of Parley's own reply links (``PARLEY_PUBLIC_URL/r/``), which no transport judges."""
+        return self._own_links
 
     async def send(self, cmd: SendSms) -> SendResult:
         now = self._clock()
@@ -252,6 +260,7 @@ class Outbox:
 
         batch = _Batch(cmd.user, [], on_write=cmd.on_write)
         refused = list(planned.refused)
+        warnings = list(planned.warnings)
         days = reply_links.expiry_days(config.settings.get("pbx.reply_link_days"))
         linked = self._links is not None and reply_links.has_placeholder(cmd.text)
         for m in planned.messages:
@@ -261,6 +270,20 @@ class Outbox:
             if linked and m.body and not company:
                 refused.append(Refusal(m.to, "a reply link needs a company number: the user has no office number"))
                 continue
+            # Issue 14 §4: judged against the transports that could carry it (not on the chat page: no carrier).
+            links = check_links(
+                m.body if cmd.channel != "web" else "",
+                sender=m.sender,
+                gsm=gsm,
+                rules=config.link_rules,
+                carriers=config.carriers,
+                own_prefix=self._own_links,
+            )
+            if links.policy == "refuse":
+                refused.append(Refusal(m.to, links.reason()))
+                continue
+            if links.policy == "warn" and links.reason() not in warnings:
+                warnings.append(links.reason())
             if media is not None and media.files:
                 reason = mms_refusal(
                     m.sender,
@@ -289,12 +312,14 @@ class Outbox:
             if held:
                 raise OutboundError("from", held)
             first = refused[0]
-            raise OutboundError("number" if linked else "media", f"Number {first.given}: {first.reason}")
+            field = "number" if linked else "media"
+            field = "message" if "refuses links" in first.reason else field  # issue 14 §4: the text is at fault
+            raise OutboundError(field, f"Number {first.given}: {first.reason}")
         await self._committer.submit(batch)
         ACCEPTED.labels(cmd.source).inc(len(batch.rows))
         self._on_enqueued()
         left_out = media.left_out if media is not None else ()
-        return SendResult(batch.rows, tuple(refused), left_out, planned.warnings)
+        return SendResult(batch.rows, tuple(refused), left_out, tuple(warnings))
 
     async def _toll_free(
         self, batch: _Batch, refused: list[Refusal], numbers: dict[str, TollFree], now: datetime

@@ -81,6 +81,12 @@ class Transports:
         chosen = choose_transport(infos, gsm=gsm, spread=spread, carrier=carrier, mms=mms)
         return chosen.name, self._channels[chosen.name][1]
 
+    def options(self, name: str) -> dict[str, Any]:
+        """A running transport's stored config (``links``, ``assume_delivered``, …); {} for an unknown one."""
+        entry = self._channels.get(name)
+        config = entry[0].config if entry else None
+        return config if isinstance(config, dict) else {}
+
     def channel(self, name: str) -> Channel | None:
         entry = self._channels.get(name)
         return entry[1] if entry else None

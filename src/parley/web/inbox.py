@@ -19,6 +19,7 @@ from parley.core.reply_links import sample_link
 from parley.services.conversations import ConversationError
 from parley.services.directory import User
 from parley.services.inbox_view import InboxQuery, describe_event, merge_timeline
+from parley.services.link_check import check_links
 from parley.web import inbox_actions, inbox_media, inbox_whatsapp
 from parley.web.security import ConsoleRefused, ConsoleSession
 from parley.web.templating import render, set_timezone
@@ -147,14 +148,22 @@ def router(parley: Parley) -> APIRouter:
 
     @pages.get("/inbox/count")
     async def composer_count(
-        request: Request, _: ConsoleSession, text: Annotated[str, Query()] = "", channel: Annotated[str, Query()] = ""
+        request: Request,
+        _: ConsoleSession,
+        text: Annotated[str, Query()] = "",
+        channel: Annotated[str, Query()] = "",
+        from_: Annotated[str, Query(alias="from")] = "",
     ) -> Response:
         """The composer's counter, computed here so that it always agrees with what will be sent (on WhatsApp: one
-        message of up to 4,096 characters, no segments)."""
+        message of up to 4,096 characters, no segments); with what the conversation's transports do with links."""
+        config = await parley.cache.config()
+        links = check_links(text, sender=from_ or None, gsm=None, rules=config.link_rules, carriers=config.carriers,
+                            own_prefix=parley.outbox.own_links)  # fmt: skip
         context = {
             "count": count_draft(text, sample_link(parley.settings.public_base)),
             "on_whatsapp": channel == "whatsapp",
             "characters": len(text),
+            "links": links,
         }
         return render(request, "inbox/_count.html", context | inbox_whatsapp.helpers())
 

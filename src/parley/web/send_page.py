@@ -13,6 +13,7 @@ from fastapi.responses import Response
 from parley.core.draft import count_draft
 from parley.core.outbound import OutboundError
 from parley.core.reply_links import sample_link
+from parley.services.link_check import check_links
 from parley.services.send import SendSms
 from parley.web.security import CSRF_FIELD, ConsoleRefused, ConsoleSession
 from parley.web.templating import render, set_timezone
@@ -102,12 +103,17 @@ def router(parley: Parley) -> APIRouter:
     @pages.api_route("/compose/count", methods=["GET", "POST"])
     async def count(request: Request, session: ConsoleSession) -> Response:
         """The counter under a message box: ``12 characters · GSM-7 · 1 segment`` (form or query field ``text``)."""
-        text = request.query_params.get("text", "")
+        text, gsm = request.query_params.get("text", ""), request.query_params.get("gsm", "")
         if request.method == "POST":
-            given = (await request.form()).get("text")
+            form = await request.form()
+            given, gsm_given = form.get("text"), form.get("gsm")
             text = given if isinstance(given, str) else ""
-        return render(
-            request, "send/_count.html", {"count": count_draft(text, sample_link(parley.settings.public_base))}
-        )
+            gsm = gsm_given if isinstance(gsm_given, str) else ""
+        # Issue 14 §4: links as the transports this user's messages could take will judge them.
+        config = await parley.cache.config()
+        links = check_links(text, sender=session.user.office_number, gsm=gsm or None, rules=config.link_rules,
+                            carriers=config.carriers, own_prefix=parley.outbox.own_links)  # fmt: skip
+        count = count_draft(text, sample_link(parley.settings.public_base))
+        return render(request, "send/_count.html", {"count": count, "links": links})
 
     return pages
