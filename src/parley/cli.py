@@ -290,7 +290,8 @@ def _print_campaign(view: dict[str, Any]) -> None:
     c = view["counters"]
     console.print(
         f"{view['id']}  {view['name']}  [bold]{view['status']}[/bold]  total {c['total']}  pending {c['pending']}  "
-        f"queued {c['queued']}  sent {c['sent']}  delivered {c['delivered']}  failed {c['failed']}  "
+        f"queued {c['queued']}  sent {c['sent']}  delivered {c['delivered']}  "
+        f"delivered (assumed) {c.get('delivered_assumed', 0)}  failed {c['failed']}  "
         f"skipped {c['skipped']}  invalid {c['invalid']}"
     )
 
@@ -374,7 +375,7 @@ def campaign_status(
             task = progress.add_task(view["name"], total=view["counters"]["total"] or 1)
             while True:
                 c = view["counters"]
-                done = c["sent"] + c["delivered"] + c["failed"] + c["skipped"]
+                done = c["sent"] + c["delivered"] + c.get("delivered_assumed", 0) + c["failed"] + c["skipped"]
                 progress.update(task, completed=done, description=f"{view['name']} ({view['status']})")
                 if view["status"] not in ("running", "scheduled"):
                     break

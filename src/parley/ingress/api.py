@@ -65,6 +65,7 @@ def message_out(row: Any, history: list[Any] | None = None, media: list[dict[str
         error=data.get("error"),
         error_code=data.get("error_code"),
         channel=data.get("channel") or "sms",
+        delivery_assumed=bool(data.get("delivery_assumed")),
         media=[MediaOut(**m) for m in (media if media is not None else data.get("media")) or []],
         template=data.get("template"),
         route=[RouteStep(**step) for step in data["route"]] if data.get("route") else None,

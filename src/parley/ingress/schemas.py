@@ -113,6 +113,11 @@ class MessageOut(BaseModel):
     error: str | None
     error_code: str | None = Field(default=None, description="The provider's own code (Twilio 21211, …)")
     channel: Literal["sms", "mms", "whatsapp", "web"] = "sms"
+    delivery_assumed: bool = Field(
+        default=False,
+        description="`delivered` without a receipt: the transport gives none and counts handed-over messages as "
+        "delivered (`assume_delivered`)",
+    )
     media: list[MediaOut] = Field(default_factory=list)
     template: dict[str, Any] | None = Field(default=None, description="WhatsApp: the template this message sent")
     route: list[RouteStep] | None = Field(

@@ -34,6 +34,7 @@ from parley.services.whatsapp_sends import TemplateResolver
 from parley.store import campaigns as store
 from parley.store.db import Database
 from parley.store.ids import new_id
+from parley.store.statistics import ASSUMED
 from parley.store.tables import Record, campaign_problems, campaign_recipients, campaigns, lists, numbers
 
 CHANNELS = ("sms", "whatsapp")
@@ -381,7 +382,8 @@ def view(campaign: Record, counts: Mapping[str, int]) -> dict[str, Any]:
             "pending": recipients.get("pending", 0),
             "queued": sum(messages.get(s, 0) for s in store.IN_FLIGHT),
             "sent": messages.get("sent", 0),
-            "delivered": messages.get("delivered", 0),
+            "delivered": messages.get("delivered", 0),  # confirmed by a receipt
+            "delivered_assumed": messages.get(ASSUMED, 0),  # handed to a transport without receipts
             "failed": messages.get("failed", 0) + messages.get("undelivered", 0),
             "skipped": recipients.get("skipped", 0),
             "invalid": campaign.invalid,

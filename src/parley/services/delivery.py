@@ -35,6 +35,7 @@ class Delivered:
     transport: str
     carrier_ids: tuple[str, ...]
     status: str = "sent"  # "sending" when the peer only queued it (an HTTP carrier's status callbacks follow)
+    assumed: bool = False  # "delivered" without a receipt: the transport has `assume_delivered` (issue 14 §5)
 
 
 @dataclass(frozen=True)
@@ -138,7 +139,18 @@ class Deliveries:
         faults: list[str] = []
         for o in outcomes:
             if isinstance(o, Delivered):
-                changes.append({"id": o.message_id, "status": o.status, "transport": o.transport, "error": None})
+                change: dict[str, Any] = {
+                    "id": o.message_id,
+                    "status": o.status,
+                    "transport": o.transport,
+                    "error": None,
+                }
+                if o.assumed:
+                    change |= {
+                        "delivery_assumed": True,
+                        "detail": "delivered (assumed): the transport gives no receipts",
+                    }
+                changes.append(change)
                 parts += [
                     {"transport": o.transport, "carrier_id": cid, "message_id": o.message_id, "part": i}
                     for i, cid in enumerate(o.carrier_ids)

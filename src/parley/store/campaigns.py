@@ -12,6 +12,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from parley.store.bulk import insert_rows
+from parley.store.statistics import reported_status
 from parley.store.tables import (
     Record,
     campaign_problems,
@@ -195,8 +196,9 @@ async def counts(conn: AsyncConnection, campaign_id: str) -> dict[str, int]:
     )
     for state, n in (await conn.execute(states.group_by(campaign_recipients.c.state))).all():
         found[f"recipients.{state}"] = int(n)
-    statuses = sa.select(messages_table.c.status, sa.func.count()).where(messages_table.c.campaign_id == campaign_id)
-    for status, n in (await conn.execute(statuses.group_by(messages_table.c.status))).all():
+    reported = reported_status()  # "delivered (assumed)" apart from confirmed deliveries (issue 14 §5)
+    statuses = sa.select(reported, sa.func.count()).where(messages_table.c.campaign_id == campaign_id)
+    for status, n in (await conn.execute(statuses.group_by(reported))).all():
         found[f"messages.{status}"] = int(n)
     return found
 

@@ -92,13 +92,14 @@ def first_status(row: Record) -> str:
 async def set_status(conn: AsyncConnection, changes: Sequence[dict[str, Any]], *, now: datetime) -> None:
     """Apply status changes.
 
-    Each dict has ``id``, ``status`` and optionally ``error``, ``error_code``, ``transport`` and ``detail``.
+    Each dict has ``id``, ``status`` and optionally ``error``, ``error_code``, ``transport``, ``delivery_assumed``
+    and ``detail``.
     """
     if not changes:
         return
     by_shape: dict[tuple[str, ...], list[dict[str, Any]]] = {}
     for change in changes:
-        keys = tuple(sorted(k for k in change if k in ("error", "error_code", "transport")))
+        keys = tuple(sorted(k for k in change if k in ("error", "error_code", "transport", "delivery_assumed")))
         by_shape.setdefault(keys, []).append(change)
     for keys, group in by_shape.items():
         values: dict[str, Any] = {"status": sa.bindparam("b_status"), "updated_at": now}

@@ -82,6 +82,15 @@ async def _table_scan_is_cheaper(conn: AsyncConnection, since: datetime, until: 
     return rows * 6 > size
 
 
+ASSUMED = "delivered (assumed)"  # issue 14 §5: counted apart from deliveries a receipt confirmed
+
+
+def reported_status() -> ColumnElement[Any]:
+    """``status``, except "delivered (assumed)" for a message delivered without a receipt."""
+    assumed = sa.and_(messages.c.status == "delivered", messages.c.delivery_assumed.is_(True))
+    return sa.case((assumed, sa.literal(ASSUMED)), else_=messages.c.status)
+
+
 def _local_day(conn: AsyncConnection, offset_seconds: int) -> ColumnElement[Any]:
     """The calendar day of ``created_at`` shifted by a fixed offset (text ``YYYY-MM-DD`` on SQLite, a date on PG)."""
     offset = int(offset_seconds)
@@ -107,7 +116,7 @@ async def count_grouped(conn: AsyncConnection, spans: Sequence[Span], user_id: i
             _local_day(conn, span.offset_seconds).label("day"),
             messages.c.direction,
             messages.c.channel,
-            messages.c.status,
+            reported_status().label("status"),
             messages.c.user_id,
             number.label("number"),
             messages.c.charge,

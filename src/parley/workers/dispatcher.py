@@ -179,6 +179,9 @@ class Dispatcher:
                              encoding=Encoding(row.encoding), media=media, before_submit=journal)
                 )  # fmt: skip
             outcome = Delivered(message_id, transport, sent.carrier_ids, sent.status)
+            if sent.status == "sent" and self._transports.options(transport).get("assume_delivered") is True:
+                # Issue 14 §5: a transport without receipts may count what it took as delivered (seed 001).
+                outcome = Delivered(message_id, transport, sent.carrier_ids, "delivered", assumed=True)
         except DeliveryError as exc:
             decision = self._policy.decide(exc, attempts, first_tried, self._clock())
             if submitted and isinstance(exc, Unreachable | TimedOut):
