@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import io
 from pathlib import Path
 
+import sqlalchemy as sa
+
+from parley.store.tables import campaign_recipients, messages
 from tests.support.app import ALICE, BOB, console_client, in_process
 from tests.support.provisioning import document
 
@@ -92,3 +96,32 @@ async def test_the_console_send_page_says_when_the_office_number_was_used(tmp_pa
         sent = await alice.post("/send", data={"csrf": csrf, "numbers": "+393331234567", "text": "Ciao"})
         assert sent.status_code == 200, sent.text
         assert "is not registered for IT; sent from the office number +15551230001" in sent.text
+
+
+async def test_an_alphanumeric_campaign_follows_the_country_rules(tmp_path: Path) -> None:
+    rules = [
+        {"country": "IT", "registered": ["ACME"]},
+        {"country": "FR", "registered": ["SHOP"], "otherwise": "refuse"},
+    ]
+    async with in_process(tmp_path, document(sender_id_rules=rules)) as app:
+        parley = app.parley
+        alice = await parley.cache.user("101")
+        assert alice is not None
+        csv = io.BytesIO(b"number\n+393331234567\n+33612345678\n+4915112345678\n")
+        draft = await parley.campaigns.create(alice, {"name": "C", "sender_type": "alphanumeric", "sender": "Promo",
+                                                      "message": "Hi", "rating_extension": "101"})  # fmt: skip
+        await parley.campaigns.upload(alice, draft["id"], csv)
+        await parley.campaigns.start(alice, draft["id"])
+        await parley.campaign_runner.tick()
+        async with parley.db.read() as conn:
+            rows = (await conn.execute(sa.select(campaign_recipients.c.number, campaign_recipients.c.state,
+                                                 campaign_recipients.c.reason, messages.c.sender)
+                                       .outerjoin(messages, messages.c.id == campaign_recipients.c.message_id)
+                                       .order_by(campaign_recipients.c.number))).all()  # fmt: skip
+        assert [tuple(r) for r in rows] == [
+            ("+33612345678", "skipped",
+             'sender ID "Promo" is not registered for FR; this country refuses unregistered sender IDs', None),
+            ("+393331234567", "queued",
+             'sender ID "Promo" is not registered for IT; sent from the office number +15551230001', "+15551230001"),
+            ("+4915112345678", "queued", None, "Promo"),
+        ]  # fmt: skip

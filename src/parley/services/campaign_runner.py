@@ -20,9 +20,11 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from parley.core import whatsapp_pacing as pacing
 from parley.core.campaign_templates import fill
 from parley.core.characters import clean, problem
+from parley.core.numbers import region_of
 from parley.core.outbound import MAX_MESSAGE_LENGTH
 from parley.core.reply_links import NAME as REPLY_LINK
 from parley.core.reply_links import expiry_days
+from parley.core.sender_rules import Choice, SenderRefused, judge
 from parley.core.sending_hours import next_allowed, parse_sending_hours, recipient_zone
 from parley.core.templates import placeholders, render
 from parley.core.whatsapp_rules import TemplateSpec
@@ -231,17 +233,22 @@ class _Plan:
         hours = self.hours
         wait = next_allowed(hours, recipient_zone(recipient.number, self.config.timezone), now) if hours else None
         unsafe = problem("the message for this recipient", text)
+        sender = self._sender(recipient.number)
         if plus_one_needs_a_number(campaign.sender_type, recipient.number):
             change.update(state="skipped", reason="+1 destinations need a company number as the sender")
         elif not text.strip() or len(text) > MAX_MESSAGE_LENGTH:
             change.update(state="skipped", reason=f"the message is empty or longer than {MAX_MESSAGE_LENGTH}")
         elif unsafe is not None:  # a list entry stored before entries were checked
             change.update(state="skipped", reason=unsafe[:200])
+        elif isinstance(sender, str):  # the destination country refuses this sender ID (issue 14 §3)
+            change.update(state="skipped", reason=sender[:200])
         elif wait is not None:
             change.update(not_before=wait)
         else:
+            if sender.sender != campaign.sender:  # shown with the recipient: sent from the office number instead
+                change.update(reason=sender.warnings[0].split(": ", 1)[-1][:200] if sender.warnings else None)
             row = outbound_row(
-                sender=campaign.sender,
+                sender=sender.sender,
                 to=recipient.number,
                 text=text,
                 now=now,
@@ -256,6 +263,19 @@ class _Plan:
             change.update(state="queued", message_id=row["id"])
             return change, row
         return change, None
+
+    def _sender(self, number: str) -> Choice | str:
+        """The sender for ``number`` under the sender-ID rules by country, or why the country refuses it: an
+        alphanumeric campaign falls back to the charged user's office number like any send."""
+        if self.whatsapp is not None or self.campaign.sender_type != "alphanumeric":
+            return Choice(self.campaign.sender)
+        office = self.rating.office_number if self.rating is not None else None
+        try:
+            return judge(number, region_of(number), self.campaign.sender, office, self.config.sender_rules)
+        except SenderRefused as exc:
+            return str(exc)
+        except ValueError:  # a number phonenumbers cannot place: no country rule applies
+            return Choice(self.campaign.sender)
 
     async def _fill(self, whatsapp: _WhatsApp, recipient: Record) -> tuple[TemplateSpec, str] | str:
         """The template filled for this recipient and the text the customer sees, or why it cannot be sent."""
