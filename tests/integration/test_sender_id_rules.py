@@ -7,6 +7,9 @@ from pathlib import Path
 
 import sqlalchemy as sa
 
+from parley.bootstrap import utcnow
+from parley.core.provisioning import parse
+from parley.services.provisioning import apply
 from parley.store.tables import campaign_recipients, messages
 from tests.support.app import ALICE, BOB, console_client, in_process
 from tests.support.provisioning import document
@@ -125,3 +128,15 @@ async def test_an_alphanumeric_campaign_follows_the_country_rules(tmp_path: Path
              'sender ID "Promo" is not registered for IT; sent from the office number +15551230001', "+15551230001"),
             ("+4915112345678", "queued", None, "Promo"),
         ]  # fmt: skip
+
+
+async def test_applying_the_rules_again_changes_nothing_and_prune_removes_a_country(tmp_path: Path) -> None:
+    async with in_process(tmp_path, document(sender_id_rules=RULES, sender_id_names={"IT": ["Ornella"]})) as app:
+        again = await apply(app.parley.db, parse(document(sender_id_rules=RULES, sender_id_names={"IT": ["Ornella"]})),
+                            now=utcnow())  # fmt: skip
+        assert again.counts["sender_id_rules.unchanged"] == 2 and again.counts["sender_id_names.unchanged"] == 1
+        pruned = await apply(app.parley.db, parse(document(sender_id_rules=RULES[:1])), now=utcnow(), prune=True)
+        assert pruned.counts["sender_id_rules.removed"] == 1
+        app.parley.cache.invalidate()
+        assert set((await app.parley.cache.config()).sender_rules.countries) == {"IT"}
+        assert "ornella" in (await app.parley.cache.config()).sender_rules.filtered_names["IT"]

@@ -5,6 +5,8 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from parley.core.licenses import License
 from parley.core.outbound import OutboundError, Sender, plan
@@ -16,7 +18,9 @@ from parley.core.sender_rules import (
     SenderRules,
     judge,
     name_warnings,
+    read_filtered_names,
     read_names,
+    read_rules,
 )
 from parley.services.sender_rules import rules_from, shipped_names
 from tests.support.provisioning import document
@@ -198,3 +202,27 @@ def test_sender_id_rules_are_read_from_provisioning() -> None:
                           sender_id_names={"IT": ["Ornella"]}))  # fmt: skip
     assert spec.sender_id_rules == (CountryRule("IT", frozenset({"ACME"}), "refuse"),)
     assert spec.sender_id_names == {"IT": ["Ornella"]}
+
+
+_VALUES = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.text(max_size=14) | st.sampled_from(["IT", "fr", "refuse"]),
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=12), inner, max_size=4),
+    max_leaves=12,
+)
+
+
+@given(st.lists(st.dictionaries(st.sampled_from(["country", "registered", "otherwise", "x"]), _VALUES), max_size=4))
+def test_any_rules_table_is_read_or_refused_with_named_problems(entries: list[dict[str, object]]) -> None:
+    problems: list[str] = []
+    rules = read_rules(entries, problems)
+    assert all(p.startswith("sender_id_rules") for p in problems)
+    for rule in rules:
+        assert rule.country.isupper() and rule.otherwise in ("office_number", "refuse")
+
+
+@given(_VALUES)
+def test_any_names_table_is_read_or_refused_with_named_problems(table: object) -> None:
+    problems: list[str] = []
+    found = read_filtered_names(table, problems)
+    assert all(p.startswith("sender_id_names") for p in problems)
+    assert all(isinstance(n, str) and n for names in found.values() for n in names)
