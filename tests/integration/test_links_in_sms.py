@@ -113,3 +113,22 @@ def test_bad_transport_settings_are_named_by_field(transport: dict[str, Any], pr
     with pytest.raises(ProvisioningError) as caught:
         parse(document(transports=[transport]))
     assert problem in caught.value.problems
+
+
+async def test_a_reply_link_goes_through_a_transport_that_refuses_links(tmp_path: Path) -> None:
+    async with HttpSink() as sink:
+        doc = document(transports=[curl(sink.url, links="refuse")])
+        async with in_process(tmp_path, doc, public_url=PUBLIC) as app, app.client(ALICE) as api:
+            sent = await api.post("/api/v2/messages", json={"to": "+15551234567", "text": "Answer: {reply_link}"})
+            assert sent.status_code == 201, sent.text
+            [message] = sent.json()["messages"]
+            assert message["body"].startswith(f"Answer: {PUBLIC}/r/")
+            await app.parley.transports.start()
+            assert await app.parley.dispatcher.claim_and_send() == 1
+
+            async def settled() -> Any:
+                body = (await api.get(f"/api/v2/messages/{message['id']}")).json()
+                return body if body["status"] != "queued" and body["status"] != "sending" else None
+
+            assert (await wait_until(settled))["status"] == "sent"
+            assert len(sink.requests) == 1
