@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
@@ -97,3 +97,20 @@ async def test_an_admin_ticks_assume_delivered_on_a_curl_transport(tmp_path: Pat
         untick = {k: v for k, v in data.items() if k not in ("assume_delivered", "name", "kind")}
         assert (await alice.post("/admin/transports/http", data=untick)).status_code == 303
         assert 'value="on" checked' not in (await alice.get("/admin/transports/http")).text
+
+
+async def test_the_message_report_says_delivered_assumed(tmp_path: Path) -> None:
+    async with in_process(tmp_path, document()) as app, console_client(app, ALICE) as (alice, _):
+        now = datetime.now(UTC)
+        row = {"id": "m1", "direction": "out", "user_id": 1, "sender": "+15551230001", "recipient": "+15551234567",
+               "body": "hi", "status": "delivered", "segments": 1, "encoding": "gsm7", "source": "api",
+               "delivery_assumed": True, "created_at": now, "updated_at": now}  # fmt: skip
+        async with app.parley.db.write() as conn:
+            await messages.add_all(conn, [row])
+        days = {
+            "first": (now - timedelta(days=2)).date().isoformat(),
+            "last": (now + timedelta(days=2)).date().isoformat(),
+        }
+        csv = await alice.get("/stats/messages.csv", params={"period": "custom", **days})
+        assert csv.status_code == 200, csv.text
+        assert "delivered (assumed)" in csv.text

@@ -210,7 +210,7 @@ def _report_query(q: MessageQuery) -> sa.Select[tuple[object, ...]]:
         messages.c.channel,
         messages.c.sender,
         messages.c.recipient,
-        messages.c.status,
+        reported_status().label("status"),  # "delivered (assumed)" in the report and its CSV too
         messages.c.segments,
         messages.c.charge,
         messages.c.currency,
