@@ -65,23 +65,21 @@ async def _campaign_message(db: Database, mid: str, status: str, assumed: bool) 
         await messages.add_all(conn, [row])
 
 
-async def test_campaign_counters_say_delivered_assumed_apart_from_confirmed(tmp_path: Path) -> None:
-    async with in_process(tmp_path, document()) as app:
-        db = app.parley.db
-        await _campaign_message(db, "m1", "delivered", assumed=True)
-        await _campaign_message(db, "m2", "delivered", assumed=True)
-        await _campaign_message(db, "m3", "delivered", assumed=False)
-        await _campaign_message(db, "m4", "failed", assumed=False)
-        async with db.read() as conn:
-            counts = await campaigns.counts(conn, "c1")
-        assert counts == {"messages.delivered (assumed)": 2, "messages.delivered": 1, "messages.failed": 1}
-        campaign = SimpleNamespace(
-            id="c1", name="Promo", status="running", sender_type="alphanumeric", sender="ACME", channel="sms",
-            template="hi", whatsapp_template=None, list_id=None, start_at=None, hours=None, created_at=None,
-            started_at=None, completed_at=None, error=None, total=4, invalid=0,
-        )  # fmt: skip
-        counters = view(campaign, counts)["counters"]  # type: ignore[arg-type]
-        assert (counters["delivered"], counters["delivered_assumed"], counters["failed"]) == (1, 2, 1)
+async def test_campaign_counters_say_delivered_assumed_apart_from_confirmed(db: Database) -> None:
+    await _campaign_message(db, "m1", "delivered", assumed=True)
+    await _campaign_message(db, "m2", "delivered", assumed=True)
+    await _campaign_message(db, "m3", "delivered", assumed=False)
+    await _campaign_message(db, "m4", "failed", assumed=False)
+    async with db.read() as conn:
+        counts = await campaigns.counts(conn, "c1")
+    assert counts == {"messages.delivered (assumed)": 2, "messages.delivered": 1, "messages.failed": 1}
+    campaign = SimpleNamespace(
+        id="c1", name="Promo", status="running", sender_type="alphanumeric", sender="ACME", channel="sms",
+        template="hi", whatsapp_template=None, list_id=None, start_at=None, hours=None, created_at=None,
+        started_at=None, completed_at=None, error=None, total=4, invalid=0,
+    )  # fmt: skip
+    counters = view(campaign, counts)["counters"]  # type: ignore[arg-type]
+    assert (counters["delivered"], counters["delivered_assumed"], counters["failed"]) == (1, 2, 1)
 
 
 async def test_an_admin_ticks_assume_delivered_on_a_curl_transport(tmp_path: Path) -> None:
