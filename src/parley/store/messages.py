@@ -45,8 +45,19 @@ class MessageFilter:
     limit: int = 50
 
 
+# What a row that leaves out an optional column stores in it (a column's own default, or null).
+_OPTIONAL = {"delivery_assumed": False, "channel": "sms"}
+
+
 async def add_all(conn: AsyncConnection, rows: Sequence[dict[str, Any]]) -> None:
-    """Insert messages (full rows). Their first status is not an event row: `history` derives it."""
+    """Insert messages (full rows). Their first status is not an event row: `history` derives it.
+
+    One group commit inserts the rows of many sends at once (an SMS, a WhatsApp template with its ``template``, an
+    API send with its status callback): rows are given every key any of them has, so one executemany takes them all.
+    """
+    keys = {k for row in rows for k in row}
+    if any(len(row) != len(keys) for row in rows):
+        rows = [{**{k: _OPTIONAL.get(k) for k in keys}, **row} for row in rows]
     await insert_rows(conn, messages, rows)
 
 
