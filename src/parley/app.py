@@ -27,6 +27,7 @@ from parley.ingress import (
     numbers_api,
     telnyx_webhook,
     twilio_api,
+    webhook_endpoints_api,
     webhooks,
     whatsapp_api,
     whatsapp_webhook,
@@ -108,7 +109,9 @@ def create_app(parley: Parley, *, workers: bool = True) -> FastAPI:
 
     app.include_router(docs_api.router(public=parley.settings.public_docs))
     app.include_router(wildix_api.router(parley.auth, parley.outbox, parley.cache))
-    app.include_router(api.router(parley.outbox, parley.cache, parley.queries, parley.admin.transports, parley.media))
+    app.include_router(
+        api.router(parley.outbox, parley.cache, parley.queries, parley.admin.transports, parley.media, parley.webhooks)
+    )
     app.include_router(conversations_api.router(parley.conversations, parley.media))
     app.include_router(events_api.router(parley.bus))
     app.include_router(
@@ -118,6 +121,7 @@ def create_app(parley: Parley, *, workers: bool = True) -> FastAPI:
     app.include_router(whatsapp_webhook.router(parley.inbox, parley.deliveries, parley.carrier_accounts))
     app.include_router(whatsapp_api.router(parley.whatsapp_templates))
     app.include_router(api_keys_api.router(parley.api_keys))
+    app.include_router(webhook_endpoints_api.router(parley.webhooks))
     app.include_router(numbers_api.router(parley.numbers))
     app.include_router(blocklist_api.router(parley.blocklist))
     app.include_router(campaigns_api.router(parley.campaigns))

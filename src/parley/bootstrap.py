@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
+import httpx
 import structlog
 
 from parley.channels.base import Channel, Inbound, Receipt
@@ -21,6 +22,7 @@ from parley.channels.whatsapp import WhatsAppChannel
 from parley.clock import OffsetClock
 from parley.clock import utcnow as utcnow  # re-exported: the CLI and tests read the clock from here
 from parley.core.delivery import RetryPolicy
+from parley.ingress.api import message_out
 from parley.logs import Failures
 from parley.services.admin import Admin
 from parley.services.api_keys import ApiKeys
@@ -54,6 +56,9 @@ from parley.services.throttle import Throttle
 from parley.services.timers import Timers
 from parley.services.transports import Transports
 from parley.services.twilio_messages import TwilioMessages
+from parley.services.webhook_endpoints import WebhookEndpoints
+from parley.services.webhook_outbox import EndpointCache, WebhookOutbox
+from parley.services.webhook_sender import WebhookSender
 from parley.services.whatsapp_read import WhatsAppReads
 from parley.services.whatsapp_sends import WhatsAppSends
 from parley.services.whatsapp_templates import SYNC_EVERY, WhatsAppTemplates
@@ -103,6 +108,8 @@ class Parley:
     reply_links: ReplyLinks
     directory: DirectorySync
     smpp_applications: SmppApplications
+    webhooks: WebhookEndpoints
+    webhook_sender: WebhookSender
     campaign_wake: asyncio.Event = field(default_factory=asyncio.Event)
     _tasks: list[asyncio.Task[None]] = field(default_factory=list)
 
@@ -118,6 +125,7 @@ class Parley:
         self._tasks.append(asyncio.create_task(self._sync_templates(), name="whatsapp-templates"))
         reader = WhatsAppReader(self.whatsapp_reads)
         self._tasks.append(asyncio.create_task(reader.run(), name="whatsapp-reads"))
+        self._tasks.append(asyncio.create_task(self.webhook_sender.run(), name="webhooks"))
         self._tasks.append(asyncio.create_task(self._sync_directory(), name="directory-sync"))
 
     async def _sync_directory(self) -> None:
@@ -202,6 +210,7 @@ class Parley:
         await self.outbox.close()
         await self.inbox.close()
         await self.deliveries.close()
+        await self.webhook_sender.close()
         await self.bus.close()
         await self.db.close()
 
@@ -352,6 +361,13 @@ def build(settings: Settings | None = None, *, clock: Callable[[], datetime] | N
     api_keys = ApiKeys(db, cache, throttle, box, clock)
     directory_sync = DirectorySync(db, Ldap3Server(), cache, clock)
     auth = Authenticator(cache, throttle, secret=settings.secret, ldap_bind=directory_sync.check_password)
+    # Outbound webhooks: deliveries are written in the transaction of the change they announce.
+    endpoint_cache = EndpointCache()
+    webhook_outbox = WebhookOutbox(clock, _render_message, endpoint_cache)
+    db.before_commit(webhook_outbox.write)
+    webhooks = WebhookEndpoints(db, cache, box, api_keys, clock, endpoint_cache)
+    webhook_sender = WebhookSender(db, clock, webhooks, _webhook_client())
+    webhook_outbox.on_written = webhook_sender.wake  # type: ignore[method-assign]
     return Parley(
         settings=settings,
         db=db,
@@ -396,4 +412,23 @@ def build(settings: Settings | None = None, *, clock: Callable[[], datetime] | N
         smpp_applications=SmppApplications(
             db, cache, outbox, auth, clock, part_expiry=timedelta(hours=settings.concat_expiry_hours)
         ),
+        webhooks=webhooks,
+        webhook_sender=webhook_sender,
+    )
+
+
+def _render_message(row: Any) -> dict[str, Any]:
+    """A message as the API returns it (the ``data`` of its webhook events)."""
+    data: dict[str, Any] = message_out(row).model_dump(mode="json", by_alias=True, exclude={"history"})
+    return data
+
+
+def _webhook_client() -> httpx.AsyncClient:
+    """Outbound webhooks' client: no redirects, bounded time; no proxies from the environment (they would
+    connect to the proxy instead of the address that was checked)."""
+    return httpx.AsyncClient(
+        follow_redirects=False,
+        trust_env=False,
+        timeout=httpx.Timeout(10.0, connect=5.0),
+        limits=httpx.Limits(max_connections=100, max_keepalive_connections=20),
     )

@@ -28,6 +28,7 @@ _SECRET_CHARS = re.compile(r"[A-Za-z0-9_\-]+")
 # Routes under /api/v2/webhooks are carriers' callbacks with their own signatures: a key never reaches them.
 ROUTE_SCOPES: tuple[tuple[str, dict[str, str]], ...] = (
     ("/api/v2/api-keys", {"*": "admin"}),  # a key manages keys only with the admin scope (users use the console)
+    ("/api/v2/webhook-endpoints", {"GET": "read", "*": "admin"}),  # where events go: only with the admin scope
     ("/api/v2/transports", {"*": "admin"}),
     ("/api/v2/numbers", {"*": "admin"}),
     ("/api/v2/blocks", {"*": "admin"}),

@@ -32,6 +32,7 @@ from parley.core.transport_specs import (
     read_sms_options,
     whatsapp_problems,
 )
+from parley.core.webhook_addresses import UrlRefused, parse_networks
 from parley.core.whatsapp_rules import TemplateSpec, TemplateSpecError
 
 ROLES = ("admin", "user")
@@ -220,10 +221,16 @@ def parse(doc: dict[str, Any]) -> Provisioning:
         secret = reader.str_("secret")
         if secret is not None and len(secret) < 16:
             reader.problem("secret", "must be at least 16 characters")
+        allow_private = reader.list_("allow_private")
+        try:  # outbound webhooks may reach these networks although they are not public (issue 13 §1)
+            parse_networks(allow_private)
+        except UrlRefused as exc:
+            reader.problem("allow_private", str(exc))
         webhooks = {
             "twilio_auth_token": reader.str_("twilio_auth_token"),
             "secret": secret,
             "trust_proxy": reader.bool_("trust_proxy", False),
+            "allow_private": list(allow_private),
         }
 
     directory = read_directory(doc["directory"], problems) if "directory" in doc else None

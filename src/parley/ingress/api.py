@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Annotated, Any, Protocol
 
-from fastapi import APIRouter, HTTPException, Query
+from fastapi import APIRouter, HTTPException, Query, Request
 
 from parley.core.numbers import customer_ids
 from parley.core.outbound import OutboundError
@@ -75,6 +75,12 @@ def message_out(row: Any, history: list[Any] | None = None, media: list[dict[str
     )
 
 
+class CallbackCheck(Protocol):
+    async def check_url(self, url: object, field: str) -> str:
+        """The URL when webhooks may go there; raises `ServiceError` (422) naming ``field`` otherwise."""
+        ...
+
+
 class MediaLookup(Protocol):
     async def attachments(self, message_ids: Sequence[str]) -> dict[str, list[dict[str, Any]]]: ...
 
@@ -97,12 +103,20 @@ def router(
     queries: Messages,
     transports: TransportAdmin,
     media: MediaLookup | None = None,
+    callbacks: CallbackCheck | None = None,
 ) -> APIRouter:
     api = APIRouter(prefix="/api/v2", tags=["Messages"])
 
     @api.post("/messages", status_code=201, response_model=SendResponse, response_model_by_alias=True)
-    async def send_messages(body: SendRequest, user: CurrentUser) -> Any:
+    async def send_messages(body: SendRequest, user: CurrentUser, request: Request) -> Any:
         """Send one text to one or several destinations, now or at `send_at`."""
+        key = getattr(request.state, "api_key", None)
+        if body.status_callback is not None:
+            if key is None:
+                raise HTTPException(400, "status_callback needs a send made with an API key (it signs the callbacks)")
+            if callbacks is None:
+                raise field_error("status_callback", "this server sends no status callbacks")
+            await callbacks.check_url(body.status_callback, "status_callback")
         try:
             result = await outbox.send(
                 SendSms(
@@ -116,6 +130,9 @@ def router(
                     channel=body.channel,
                     template=body.template.spec() if body.template is not None else None,
                     fallback=body.fallback,
+                    status_callback=body.status_callback,
+                    callback_format="parley" if body.status_callback is not None else None,
+                    api_key_id=key.key_id if body.status_callback is not None and key is not None else None,
                 )
             )
         except WindowClosedError as exc:

@@ -29,6 +29,12 @@ class SendRequest(BaseModel):
     )
     template: TemplateIn | None = Field(default=None, description="WhatsApp: an approved template instead of text")
     fallback: Literal["sms"] | None = Field(default=None, description="WhatsApp: go as SMS when WhatsApp cannot")
+    status_callback: str | None = Field(
+        default=None,
+        max_length=2000,
+        description="Sends made with an API key: this http(s) URL gets every status of the messages as "
+        "`message.status` webhook envelopes, signed with the key's secret (Parley-Signature)",
+    )
 
     @field_validator("to", mode="before")
     @classmethod

@@ -20,7 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from parley.core.text import split
 from parley.services.whatsapp_sends import route_step
-from parley.store import queue
+from parley.store import change_notes, queue
 from parley.store.tables import jobs, message_events, messages
 
 log = structlog.get_logger()
@@ -73,6 +73,7 @@ async def to_sms(
             message_events.insert(),
             [{"message_id": c["id"], "status": "queued", "at": now, "detail": c["detail"]} for c in changes],
         )
+        change_notes.statuses(conn, ((i, "queued") for i in ids))
         await queue.finish(conn, ids)
         await queue.enqueue_many(conn, [(i, now) for i in ids])
         log.info("fallback.to_sms", messages=len(ids))

@@ -11,6 +11,7 @@ import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from parley.store import change_notes
 from parley.store.bulk import insert_rows
 from parley.store.statistics import reported_status
 from parley.store.tables import (
@@ -26,6 +27,7 @@ from parley.store.tables import (
 from parley.store.tables import messages as messages_table
 
 IN_FLIGHT = ("scheduled", "queued", "sending", "submitting")
+FINISHED = ("completed", "stopped")  # a campaign in one of these announces campaign.finished (webhooks)
 
 
 def _with_names() -> sa.Select[Any]:
@@ -70,6 +72,8 @@ async def with_status(conn: AsyncConnection, statuses: Sequence[str]) -> list[Re
 
 async def update(conn: AsyncConnection, campaign_id: str, **values: Any) -> None:
     await conn.execute(campaigns.update().where(campaigns.c.id == campaign_id).values(**values))
+    if values.get("status") in FINISHED:
+        change_notes.campaign_finished(conn, campaign_id)
 
 
 async def add_recipients(conn: AsyncConnection, rows: Sequence[dict[str, Any]]) -> int:
@@ -223,6 +227,7 @@ async def withdraw(conn: AsyncConnection, campaign_id: str, *, now: datetime) ->
         await conn.execute(
             messages_table.update().where(messages_table.c.id.in_(chunk)).values(status="cancelled", updated_at=now)
         )
+        change_notes.statuses(conn, ((m, "cancelled") for m in chunk))
         await conn.execute(
             campaign_recipients.update()
             .where(campaign_recipients.c.campaign_id == campaign_id, campaign_recipients.c.message_id.in_(chunk))

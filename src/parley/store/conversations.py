@@ -10,6 +10,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from parley.store import change_notes
 from parley.store.tables import (
     Record,
     blocks,
@@ -72,12 +73,14 @@ async def list_by_threads(conn: AsyncConnection, keys: Sequence[str]) -> dict[st
 
 async def add(conn: AsyncConnection, row: dict[str, Any]) -> None:
     await conn.execute(conversations.insert().values(**row))
+    change_notes.conversations(conn, [row["id"]], new=True)
 
 
 async def add_many(conn: AsyncConnection, rows: Sequence[dict[str, Any]]) -> None:
     """Insert conversations (each row with the same keys)."""
     if rows:
         await conn.execute(conversations.insert(), list(rows))
+        change_notes.conversations(conn, [r["id"] for r in rows], new=True)
 
 
 async def update_many(conn: AsyncConnection, changes: Sequence[dict[str, Any]]) -> None:
@@ -92,10 +95,12 @@ async def update_many(conn: AsyncConnection, changes: Sequence[dict[str, Any]]) 
             .values(**{k: sa.bindparam(f"b_{k}") for k in keys})
         )
         await conn.execute(statement, [{f"b_{k}": v for k, v in c.items()} for c in group])
+    change_notes.conversations(conn, [c["id"] for c in changes], new=False)
 
 
 async def update(conn: AsyncConnection, conversation_id: str, **values: Any) -> None:
     await conn.execute(conversations.update().where(conversations.c.id == conversation_id).values(**values))
+    change_notes.conversations(conn, [conversation_id], new=False)
 
 
 async def list_(conn: AsyncConnection, f: ConversationFilter) -> list[Record]:

@@ -8,7 +8,7 @@ failing with "database is locked" when a deferred read lock cannot be upgraded.
 from __future__ import annotations
 
 import os
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
@@ -17,6 +17,8 @@ from sqlalchemy import event
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 from sqlalchemy.pool import ConnectionPoolEntry
+
+from parley.store import change_notes
 
 _WRITE = "parley_write"
 
@@ -65,12 +67,29 @@ class Database:
         self.engine = create_engine(url, pool_size=pool_size)
         self.is_postgres = self.engine.dialect.name == "postgresql"
         self._writer = self.engine.execution_options(**{_WRITE: True})
+        self._before_commit: list[Callable[[AsyncConnection, change_notes.Notes], Awaitable[None]]] = []
+
+    def before_commit(self, hook: Callable[[AsyncConnection, change_notes.Notes], Awaitable[None]]) -> None:
+        """Run ``hook`` at the end of every write transaction that noted changes (`store.change_notes`), inside
+        it: what the hook writes commits with the change, or not at all (outbound webhooks' deliveries)."""
+        self._before_commit.append(hook)
 
     @asynccontextmanager
     async def write(self) -> AsyncIterator[AsyncConnection]:
         """One write transaction: committed when the block ends, rolled back on an exception."""
         async with self._writer.begin() as conn:
-            yield conn
+            if not self._before_commit:
+                yield conn
+                return
+            change_notes.begin(conn)
+            try:
+                yield conn
+                notes = change_notes.take(conn)
+                if notes:
+                    for hook in self._before_commit:
+                        await hook(conn, notes)
+            finally:
+                change_notes.take(conn)
 
     @asynccontextmanager
     async def read(self) -> AsyncIterator[AsyncConnection]:

@@ -10,6 +10,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from parley.store import change_notes
 from parley.store.bulk import insert_rows
 from parley.store.tables import Record, message_events, messages, users
 
@@ -59,6 +60,7 @@ async def add_all(conn: AsyncConnection, rows: Sequence[dict[str, Any]]) -> None
     if any(len(row) != len(keys) for row in rows):
         rows = [{**{k: _OPTIONAL.get(k) for k in keys}, **row} for row in rows]
     await insert_rows(conn, messages, rows)
+    change_notes.created(conn, rows)
 
 
 async def mark_submitting(conn: AsyncConnection, message_ids: Sequence[str], *, now: datetime) -> None:
@@ -66,6 +68,7 @@ async def mark_submitting(conn: AsyncConnection, message_ids: Sequence[str], *, 
     await conn.execute(
         messages.update().where(messages.c.id.in_(list(message_ids))).values(status="submitting", updated_at=now)
     )
+    change_notes.statuses(conn, ((m, "submitting") for m in message_ids))
 
 
 async def update_many(conn: AsyncConnection, changes: Sequence[dict[str, Any]]) -> None:
@@ -83,6 +86,7 @@ async def update_many(conn: AsyncConnection, changes: Sequence[dict[str, Any]]) 
             .values(**{k: sa.bindparam(f"b_{k}") for k in keys})
         )
         await conn.execute(statement, [{f"b_{k}": v for k, v in c.items()} for c in group])
+    change_notes.routed(conn, (c["id"] for c in changes if c.get("conversation_id")))
 
 
 async def count_sent_since(conn: AsyncConnection, sender: str, since: datetime) -> int:
@@ -131,6 +135,7 @@ async def set_status(conn: AsyncConnection, changes: Sequence[dict[str, Any]], *
             for c in changes
         ],
     )
+    change_notes.statuses(conn, ((c["id"], c["status"]) for c in changes))
 
 
 def _columns() -> list[Any]:

@@ -1,0 +1,202 @@
+"""Writing outbound webhook deliveries in the transaction that made the change (issue 13 §1; DESIGN "One event log").
+
+`WebhookOutbox.write` runs as a `Database.before_commit` hook with what the transaction noted (`store.change_notes`):
+each event gets its id and its body now, once, so every retry sends the same bytes; one delivery row per endpoint
+that wants it (and may see it) and one per message status callback. It commits with the change or not at all, so
+a crash can lose neither.
+
+Cost: the enabled endpoints come from a per-process cache (`EndpointCache`, at most `ttl` seconds old; this process
+drops it at once when it changes one). A transaction whose events no endpoint wants reads nothing more — except
+that status changes of existing messages look up, by primary key, which of those messages have a status callback.
+"""
+
+from __future__ import annotations
+
+import json
+import secrets
+import time
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from parley.core import webhook_events as ev
+from parley.core.twilio_ids import message_sid
+from parley.services import campaigns as campaign_views
+from parley.services.conversation_support import view as conversation_view
+from parley.store import campaigns as campaign_store
+from parley.store import conversations as conversation_store
+from parley.store import webhooks as store
+from parley.store.change_notes import Notes
+
+RenderMessage = Callable[[Mapping[str, Any]], dict[str, Any]]
+
+
+@dataclass(frozen=True)
+class Endpoint:
+    id: str
+    owner_id: int
+    is_admin: bool
+    events: frozenset[str]
+
+
+class EndpointCache:
+    """The enabled endpoints, read at most every ``ttl`` seconds (other processes' changes show within it)."""
+
+    def __init__(self, ttl: float = 2.0, monotonic: Callable[[], float] = time.monotonic) -> None:
+        self._ttl = ttl
+        self._monotonic = monotonic
+        self._endpoints: list[Endpoint] | None = None
+        self._read_at = 0.0
+
+    def invalidate(self) -> None:
+        self._endpoints = None
+
+    async def get(self, conn: AsyncConnection) -> list[Endpoint]:
+        now = self._monotonic()
+        if self._endpoints is None or now - self._read_at > self._ttl:
+            rows = await store.list_enabled(conn)
+            self._endpoints = [Endpoint(r.id, r.owner_id, r.owner_role == "admin", frozenset(r.events)) for r in rows]
+            self._read_at = now
+        return self._endpoints
+
+
+def new_event_id() -> str:
+    return "evt_" + secrets.token_hex(14)
+
+
+def to_json(value: Any) -> Any:
+    """Datetimes as ISO 8601 UTC (``Z``), as the API writes them."""
+    if isinstance(value, datetime):
+        return value.astimezone(UTC).isoformat().replace("+00:00", "Z")
+    return str(value)
+
+
+@dataclass(frozen=True)
+class _Event:
+    type: str
+    data: dict[str, Any]
+    audience: frozenset[int]
+
+
+class WebhookOutbox:
+    def __init__(
+        self, clock: Callable[[], datetime], render_message: RenderMessage, cache: EndpointCache | None = None
+    ) -> None:
+        self._clock = clock
+        self._render = render_message
+        self.cache = cache or EndpointCache()
+
+    async def write(self, conn: AsyncConnection, notes: Notes) -> None:
+        endpoints = await self.cache.get(conn)
+        wanted = {t for e in endpoints for t in e.events}
+        now = self._clock()
+        rows: list[dict[str, Any]] = []
+        events: list[_Event] = []
+        statuses = [(str(r["id"]), str(r["status"])) for r in notes.created if r.get("direction") == "out"]
+        statuses += notes.statuses
+        created_with_callback = [str(r["id"]) for r in notes.created if r.get("status_callback")]
+        changed_ids = [m for m, _ in notes.statuses]
+        if statuses and (ev.MESSAGE_STATUS in wanted or created_with_callback or changed_ids):
+            if ev.MESSAGE_STATUS in wanted:
+                found = await store.messages_for_events(conn, [m for m, _ in statuses])
+            else:
+                found = await store.with_callbacks(conn, [m for m, _ in statuses])
+            for message_id, status in statuses:
+                row = found.get(message_id)
+                if row is None:
+                    continue
+                data = self._render({**row._mapping, "status": status})
+                event = _Event(ev.MESSAGE_STATUS, data, _users(row.user_id))
+                event_id = new_event_id()
+                if ev.MESSAGE_STATUS in wanted:
+                    rows += _for_endpoints(endpoints, event_id, event, now)
+                if row.status_callback:
+                    rows += _for_callback(row, event_id, event, status, now)
+        if notes.routed and ev.MESSAGE_RECEIVED in wanted:
+            found = await store.messages_for_events(conn, notes.routed)
+            inbound = [r for r in found.values() if r.direction == "in"]
+            audiences = await store.audience_of_conversations(conn, [r.conversation_id for r in inbound])
+            for row in inbound:
+                data = self._render(row._mapping)
+                events.append(_Event(ev.MESSAGE_RECEIVED, data, frozenset(audiences.get(row.conversation_id, ()))))
+        if notes.conversations and wanted & {ev.CONVERSATION_CREATED, ev.CONVERSATION_UPDATED}:
+            events += await self._conversations(conn, notes.conversations, wanted)
+        if notes.campaigns and ev.CAMPAIGN_FINISHED in wanted:
+            for campaign_id in dict.fromkeys(notes.campaigns):
+                campaign = await campaign_store.find(conn, campaign_id)
+                if campaign is not None:
+                    view = campaign_views.view(campaign, await campaign_store.counts(conn, campaign_id))
+                    events.append(_Event(ev.CAMPAIGN_FINISHED, _jsonable(view), _users(campaign.owner_id)))
+        for event in events:
+            rows += _for_endpoints(endpoints, new_event_id(), event, now)
+        if rows:
+            await store.add_deliveries(conn, rows)
+            self.on_written()
+
+    def on_written(self) -> None:
+        """Wakes the sender of this process (set by the composition root); the rows show once committed."""
+
+    async def _conversations(
+        self, conn: AsyncConnection, noted: Sequence[tuple[str, bool]], wanted: set[str]
+    ) -> list[_Event]:
+        created = {cid for cid, new in noted if new}
+        ids = list(dict.fromkeys(cid for cid, _ in noted))
+        members = await conversation_store.members_of(conn, ids)
+        events: list[_Event] = []
+        for cid in ids:
+            kind = ev.CONVERSATION_CREATED if cid in created else ev.CONVERSATION_UPDATED
+            if kind not in wanted:
+                continue
+            conversation = await conversation_store.find(conn, cid)
+            if conversation is None:
+                continue
+            view = conversation_view(conversation, members.get(cid, []), 0)
+            del view["unread"]  # per reader: not part of an event
+            audience = frozenset(int(m.user_id) for m in members.get(cid, []) if m.user_id is not None and m.active)
+            events.append(_Event(kind, _jsonable(view), audience))
+        return events
+
+
+def _users(user_id: int | None) -> frozenset[int]:
+    return frozenset() if user_id is None else frozenset({int(user_id)})
+
+
+def _jsonable(view: Mapping[str, Any]) -> dict[str, Any]:
+    loaded: dict[str, Any] = json.loads(json.dumps(view, default=to_json))
+    return loaded
+
+
+def _row(event_id: str, event_type: str, body: str, now: datetime, **where: Any) -> dict[str, Any]:
+    return {"event_id": event_id, "event_type": event_type, "endpoint_id": None, "url": None, "api_key_id": None,
+            "format": "parley", "body": body, "state": store.PENDING, "attempts": 0, "due_at": now,
+            "lease_until": None, "last_status": None, "last_error": None, "last_attempt_at": None,
+            "delivered_at": None, "created_at": now} | where  # fmt: skip
+
+
+def _for_endpoints(endpoints: Iterable[Endpoint], event_id: str, event: _Event, now: datetime) -> list[dict[str, Any]]:
+    targets = [
+        e
+        for e in endpoints
+        if event.type in e.events and ev.may_see(is_admin=e.is_admin, owner_id=e.owner_id, audience=event.audience)
+    ]
+    if not targets:
+        return []
+    body = ev.envelope(event_id, event.type, now, event.data)
+    return [_row(event_id, event.type, body, now, endpoint_id=e.id) for e in targets]
+
+
+def _for_callback(row: Any, event_id: str, event: _Event, status: str, now: datetime) -> list[dict[str, Any]]:
+    """A message's own status callback: Parley's envelope signed with its key, or Twilio's form."""
+    if row.callback_format == "twilio":
+        if status == "submitting":
+            return []
+        params = ev.twilio_params(message_sid=message_sid(row.id), account_sid="", status=status, sender=row.sender,
+                                  recipient=row.recipient, error_code=row.error_code)  # fmt: skip
+        body = json.dumps(params, separators=(",", ":"))  # AccountSid is filled in when sent
+        fmt = "twilio"
+    else:
+        body, fmt = ev.envelope(event_id, event.type, now, event.data), "parley"
+    return [_row(event_id, event.type, body, now, url=row.status_callback, api_key_id=row.api_key_id, format=fmt)]

@@ -1,0 +1,250 @@
+"""Outbound webhooks (`tables.webhook_endpoints`, `webhook_deliveries`, `webhook_attempts`).
+
+Deliveries are claimed like jobs (`store.queue`): a claim leases due ones to a worker until ``lease_until``; one whose
+worker died is claimed again when its lease runs out (the receiver may see it twice: it de-duplicates by event id).
+PostgreSQL claims with ``FOR UPDATE SKIP LOCKED``; on SQLite the UPDATE itself is the lock.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime, timedelta
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from parley.store.bulk import insert_rows
+from parley.store.tables import (
+    Record,
+    messages,
+    participants,
+    users,
+    webhook_attempts,
+    webhook_deliveries,
+    webhook_endpoints,
+)
+
+PENDING, DELIVERED, FAILED = "pending", "delivered", "failed"
+_ENDPOINT = (*webhook_endpoints.c, users.c.extension.label("owner"), users.c.role.label("owner_role"))
+
+
+def _endpoints() -> sa.Select[Any]:
+    return sa.select(*_ENDPOINT).join(users, users.c.id == webhook_endpoints.c.owner_id)
+
+
+async def add_endpoint(conn: AsyncConnection, row: dict[str, Any]) -> None:
+    await conn.execute(webhook_endpoints.insert().values(**row))
+
+
+async def find_endpoint(conn: AsyncConnection, endpoint_id: str) -> Record | None:
+    return (await conn.execute(_endpoints().where(webhook_endpoints.c.id == endpoint_id))).first()
+
+
+async def list_endpoints(conn: AsyncConnection, owner_id: int | None = None) -> list[Record]:
+    """Endpoints, oldest first: one user's, or everyone's (``owner_id`` None)."""
+    query = _endpoints().order_by(webhook_endpoints.c.created_at, webhook_endpoints.c.id)
+    if owner_id is not None:
+        query = query.where(webhook_endpoints.c.owner_id == owner_id)
+    return list((await conn.execute(query)).all())
+
+
+async def list_enabled(conn: AsyncConnection) -> list[Record]:
+    return list((await conn.execute(_endpoints().where(webhook_endpoints.c.enabled.is_(True)))).all())
+
+
+async def update_endpoint(conn: AsyncConnection, endpoint_id: str, values: dict[str, Any]) -> None:
+    await conn.execute(webhook_endpoints.update().where(webhook_endpoints.c.id == endpoint_id).values(**values))
+
+
+async def delete_endpoint(conn: AsyncConnection, endpoint_id: str) -> None:
+    await conn.execute(webhook_endpoints.delete().where(webhook_endpoints.c.id == endpoint_id))
+
+
+async def stamp(conn: AsyncConnection) -> tuple[int, datetime | None]:
+    """A cheap version of the endpoint list: its size and its latest change (a cache compares it)."""
+    row = (await conn.execute(sa.select(sa.func.count(), sa.func.max(webhook_endpoints.c.updated_at)))).one()
+    return int(row[0]), row[1]
+
+
+async def add_deliveries(conn: AsyncConnection, rows: Sequence[dict[str, Any]]) -> None:
+    await insert_rows(conn, webhook_deliveries, list(rows))
+
+
+async def claim(conn: AsyncConnection, *, now: datetime, lease: timedelta, limit: int) -> list[Record]:
+    """Lease up to ``limit`` due deliveries, oldest first, with their endpoint's URL and sealed secret."""
+    due = (
+        sa.select(webhook_deliveries.c.id)
+        .where(
+            webhook_deliveries.c.state == PENDING,
+            webhook_deliveries.c.due_at <= now,
+            sa.or_(webhook_deliveries.c.lease_until.is_(None), webhook_deliveries.c.lease_until <= now),
+        )
+        .order_by(webhook_deliveries.c.due_at)
+        .limit(limit)
+    )
+    if conn.dialect.name == "postgresql":
+        due = due.with_for_update(skip_locked=True)
+    claimed = (
+        await conn.execute(
+            webhook_deliveries.update()
+            .where(webhook_deliveries.c.id.in_(due.scalar_subquery()))
+            .values(lease_until=now + lease)
+            .returning(webhook_deliveries.c.id)
+        )
+    ).all()
+    if not claimed:
+        return []
+    query = (
+        sa.select(
+            *webhook_deliveries.c,
+            webhook_endpoints.c.url.label("endpoint_url"),
+            webhook_endpoints.c.secret_sealed,
+            webhook_endpoints.c.enabled,
+        )
+        .outerjoin(webhook_endpoints, webhook_endpoints.c.id == webhook_deliveries.c.endpoint_id)
+        .where(webhook_deliveries.c.id.in_([r.id for r in claimed]))
+        .order_by(webhook_deliveries.c.id)
+    )
+    return list((await conn.execute(query)).all())
+
+
+async def record_attempt(
+    conn: AsyncConnection, delivery_id: int, attempt: dict[str, Any], *, state: str, due_at: datetime | None
+) -> None:
+    """Store one attempt and its outcome: delivered, failed for good, or pending again at ``due_at``."""
+    await conn.execute(webhook_attempts.insert().values(delivery_id=delivery_id, **attempt))
+    values: dict[str, Any] = {
+        "state": state,
+        "attempts": webhook_deliveries.c.attempts + 1,
+        "lease_until": None,
+        "last_status": attempt["status"],
+        "last_error": attempt["error"],
+        "last_attempt_at": attempt["at"],
+    }
+    if due_at is not None:
+        values["due_at"] = due_at
+    if state == DELIVERED:
+        values["delivered_at"] = attempt["at"]
+    await conn.execute(webhook_deliveries.update().where(webhook_deliveries.c.id == delivery_id).values(**values))
+
+
+async def resend(conn: AsyncConnection, delivery_id: int, now: datetime) -> bool:
+    """Make a delivery due now again (same event id, same body); False when there is no such delivery."""
+    done = await conn.execute(
+        webhook_deliveries.update()
+        .where(webhook_deliveries.c.id == delivery_id)
+        .values(state=PENDING, due_at=now, lease_until=None)
+    )
+    return bool(done.rowcount)
+
+
+async def find_delivery(conn: AsyncConnection, delivery_id: int) -> Record | None:
+    query = sa.select(*webhook_deliveries.c).where(webhook_deliveries.c.id == delivery_id)
+    return (await conn.execute(query)).first()
+
+
+async def list_deliveries(
+    conn: AsyncConnection, endpoint_id: str, *, limit: int = 50, before: int | None = None
+) -> list[Record]:
+    """An endpoint's deliveries, newest first."""
+    query = sa.select(*webhook_deliveries.c).where(webhook_deliveries.c.endpoint_id == endpoint_id)
+    if before is not None:
+        query = query.where(webhook_deliveries.c.id < before)
+    return list((await conn.execute(query.order_by(webhook_deliveries.c.id.desc()).limit(limit))).all())
+
+
+async def attempts_of(conn: AsyncConnection, delivery_ids: Sequence[int]) -> dict[int, list[Record]]:
+    """Each delivery's attempts, oldest first."""
+    if not delivery_ids:
+        return {}
+    query = (
+        sa.select(*webhook_attempts.c)
+        .where(webhook_attempts.c.delivery_id.in_(list(delivery_ids)))
+        .order_by(webhook_attempts.c.id)
+    )
+    found: dict[int, list[Record]] = {}
+    for row in (await conn.execute(query)).all():
+        found.setdefault(row.delivery_id, []).append(row)
+    return found
+
+
+async def note_failure(conn: AsyncConnection, endpoint_id: str, now: datetime) -> datetime:
+    """Start the endpoint's run of failures if none is running; returns when it started."""
+    await conn.execute(
+        webhook_endpoints.update()
+        .where(webhook_endpoints.c.id == endpoint_id, webhook_endpoints.c.failing_since.is_(None))
+        .values(failing_since=now)
+    )
+    since = await conn.scalar(sa.select(webhook_endpoints.c.failing_since).where(webhook_endpoints.c.id == endpoint_id))
+    return since if since is not None else now
+
+
+async def note_success(conn: AsyncConnection, endpoint_id: str) -> None:
+    await conn.execute(
+        webhook_endpoints.update()
+        .where(webhook_endpoints.c.id == endpoint_id, webhook_endpoints.c.failing_since.is_not(None))
+        .values(failing_since=None)
+    )
+
+
+async def disable(conn: AsyncConnection, endpoint_id: str, reason: str, now: datetime) -> None:
+    """Disable a failing endpoint; its pending deliveries fail (they are kept, and may be resent)."""
+    await conn.execute(
+        webhook_endpoints.update()
+        .where(webhook_endpoints.c.id == endpoint_id)
+        .values(enabled=False, disabled_reason=reason, updated_at=now)
+    )
+    await conn.execute(
+        webhook_deliveries.update()
+        .where(webhook_deliveries.c.endpoint_id == endpoint_id, webhook_deliveries.c.state == PENDING)
+        .values(state=FAILED, lease_until=None)
+    )
+
+
+async def messages_for_events(conn: AsyncConnection, message_ids: Sequence[str]) -> dict[str, Record]:
+    """Messages as the API shows them (with their user's extension), by id."""
+    if not message_ids:
+        return {}
+    query = (
+        sa.select(*messages.c, users.c.extension.label("user"))
+        .outerjoin(users, users.c.id == messages.c.user_id)
+        .where(messages.c.id.in_(list(dict.fromkeys(message_ids))))
+    )
+    return {r.id: r for r in (await conn.execute(query)).all()}
+
+
+async def with_callbacks(conn: AsyncConnection, message_ids: Sequence[str]) -> dict[str, Record]:
+    """Those of the messages that have a status callback (one primary-key lookup), by id."""
+    if not message_ids:
+        return {}
+    query = sa.select(*messages.c).where(
+        messages.c.id.in_(list(dict.fromkeys(message_ids))), messages.c.status_callback.is_not(None)
+    )
+    return {r.id: r for r in (await conn.execute(query)).all()}
+
+
+async def audience_of_conversations(conn: AsyncConnection, conversation_ids: Sequence[str]) -> dict[str, set[int]]:
+    """The users now in each conversation (they may see its events)."""
+    found: dict[str, set[int]] = {c: set() for c in conversation_ids}
+    if not conversation_ids:
+        return found
+    query = sa.select(participants.c.conversation_id, participants.c.user_id).where(
+        participants.c.conversation_id.in_(list(conversation_ids)),
+        participants.c.user_id.is_not(None),
+        participants.c.active.is_(True),
+    )
+    for row in (await conn.execute(query)).all():
+        found[row.conversation_id].add(int(row.user_id))
+    return found
+
+
+async def next_due(conn: AsyncConnection) -> datetime | None:
+    """When the next pending delivery is due (a cheap read before a claim's write transaction)."""
+    free_at = sa.case(
+        (webhook_deliveries.c.lease_until > webhook_deliveries.c.due_at, webhook_deliveries.c.lease_until),
+        else_=webhook_deliveries.c.due_at,
+    )
+    query = sa.select(sa.func.min(free_at)).where(webhook_deliveries.c.state == PENDING)
+    found: datetime | None = await conn.scalar(query)
+    return found
