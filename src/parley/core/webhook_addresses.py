@@ -78,14 +78,14 @@ def reached(address: Address) -> Address:
 
 def check_address(address: Address, allowed: Sequence[Network] = ()) -> None:
     """Raise `UrlRefused` unless ``address`` is globally routable or inside one of the ``allowed`` networks."""
-    for candidate in {address, reached(address)}:
-        if any(candidate.version == net.version and candidate in net for net in allowed):
-            continue
-        if not candidate.is_global or candidate.is_multicast or candidate.is_reserved or candidate.is_unspecified:
-            raise UrlRefused(
-                f"address {address} is not public (loopback, private, link-local or reserved); "
-                "an admin may allow it with [webhooks] allow_private"
-            )
+    target = reached(address)
+    if any(a.version == net.version and a in net for a in (address, target) for net in allowed):
+        return
+    if not target.is_global or target.is_multicast or target.is_reserved or target.is_unspecified:
+        raise UrlRefused(
+            f"address {address} is not public (loopback, private, link-local or reserved); "
+            "an admin may allow it with [webhooks] allow_private"
+        )
 
 
 def check_url(url: str, allowed: Sequence[Network] = ()) -> Target:
