@@ -79,6 +79,7 @@ class WebhookSender:
         resolver: Resolver = resolve,
         lease: timedelta = timedelta(seconds=60),
         batch: int = 50,
+        attempt_seconds: float = ATTEMPT_SECONDS,
     ) -> None:
         self._db = db
         self._clock = clock
@@ -87,6 +88,7 @@ class WebhookSender:
         self._resolve = resolver
         self._lease = lease
         self._batch = batch
+        self._attempt_seconds = attempt_seconds
         self._wake = asyncio.Event()
 
     def wake(self) -> None:
@@ -125,9 +127,9 @@ class WebhookSender:
     async def _attempt(self, delivery: Any) -> Answer:
         started = time.monotonic()
         try:
-            return await asyncio.wait_for(self._post(delivery, started), ATTEMPT_SECONDS)
+            return await asyncio.wait_for(self._post(delivery, started), self._attempt_seconds)
         except TimeoutError:
-            return Answer(None, f"no answer within {ATTEMPT_SECONDS:g} s", None, _ms(started))
+            return Answer(None, f"no answer within {self._attempt_seconds:g} s", None, _ms(started))
         except addresses.UrlRefused as exc:
             return Answer(None, f"refused: {exc}", None, _ms(started))
         except (httpx.HTTPError, OSError) as exc:
