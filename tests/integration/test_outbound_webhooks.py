@@ -17,6 +17,7 @@ from twilio.request_validator import RequestValidator
 
 from parley.app import create_app
 from parley.bootstrap import Parley, build
+from parley.channels.base import Inbound
 from parley.core.twilio_ids import message_sid
 from parley.services.delivery import Delivered
 from parley.services.send import SendSms
@@ -327,3 +328,23 @@ async def test_endpoints_are_changed_and_deleted_by_their_owner_only(parley: Par
         assert changed.json()["description"] == "CRM"
         assert (await http.delete(f"/api/v2/webhook-endpoints/{endpoint['id']}")).status_code == 204
         assert (await http.get(f"/api/v2/webhook-endpoints/{endpoint['id']}")).status_code == 404
+
+
+async def test_an_inbound_message_announces_its_conversation_and_itself_to_those_who_may_see_it(
+    parley: Parley,
+) -> None:
+    async with HttpSink() as admin_sink, HttpSink() as bob_sink:
+        kinds = ["message.received", "conversation.created", "conversation.updated"]
+        await new_endpoint(parley, admin_sink.url, kinds)
+        await new_endpoint(parley, bob_sink.url, kinds, who=BOB)
+        message_id = await parley.inbox.receive("carrier", Inbound(CUSTOMER, "+15551230001", "Is it ready?"))
+        assert await parley.router.route_due() == 1
+        await drain(parley)
+        found = {envelope(r)["type"]: envelope(r)["data"] for r in admin_sink.requests}
+        assert found["message.received"]["id"] == message_id
+        assert found["message.received"]["body"] == "Is it ready?"
+        assert found["message.received"]["status"] == "received"
+        conversation = found["conversation.created"]
+        assert conversation["external_number"] == CUSTOMER and "unread" not in conversation
+        assert "102" not in conversation["participants"]  # routed to Alice only: Bob may not see it
+        assert bob_sink.requests == []

@@ -77,7 +77,7 @@ class WebhookSender:
         http: httpx.AsyncClient,
         *,
         resolver: Resolver = resolve,
-        lease: timedelta = timedelta(seconds=60),
+        lease: timedelta = timedelta(seconds=30),  # twice an attempt's bound: a dead worker's claims come back soon
         batch: int = 50,
         attempt_seconds: float = ATTEMPT_SECONDS,
     ) -> None:
