@@ -18,6 +18,7 @@ from parley.web import (
     send_page,
     stats_pages,
     template_preview,
+    webhook_pages,
 )
 from parley.web.security import ConsoleRefused, ConsoleSession, SignInRequired, sign_in_redirect
 from parley.web.templating import STATIC, render
@@ -47,7 +48,8 @@ def install(app: FastAPI, parley: Parley) -> None:
         return RedirectResponse("/inbox", status_code=303)
 
     app.include_router(auth_pages.router())
-    for module in (inbox, send_page, campaign_pages, admin_pages, stats_pages, template_preview, api_key_pages):
+    pages = (inbox, send_page, campaign_pages, admin_pages, stats_pages, template_preview, api_key_pages, webhook_pages)
+    for module in pages:
         app.include_router(module.router(parley), dependencies=[Depends(_close_form)])
 
 
