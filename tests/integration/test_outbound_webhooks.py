@@ -23,6 +23,7 @@ from parley.services.delivery import Delivered
 from parley.services.send import SendSms
 from parley.services.webhook_sender import WebhookSender
 from parley.settings import Settings
+from parley.store import campaigns as campaign_store
 from parley.store import messages
 from parley.store.db import Database
 from parley.store.tables import webhook_deliveries
@@ -348,3 +349,25 @@ async def test_an_inbound_message_announces_its_conversation_and_itself_to_those
         assert conversation["external_number"] == CUSTOMER and "unread" not in conversation
         assert "102" not in conversation["participants"]  # routed to Alice only: Bob may not see it
         assert bob_sink.requests == []
+
+
+async def test_a_campaign_that_completes_is_announced_to_its_owner(parley: Parley, clock: Clock) -> None:
+    async with HttpSink() as sink, HttpSink() as bob_sink:
+        await new_endpoint(parley, sink.url, ["campaign.finished"])
+        await new_endpoint(parley, bob_sink.url, ["campaign.finished"], who=BOB)  # not his campaign
+        async with client(parley, auth=ALICE) as http:
+            spec = {"name": "Spring", "sender": "+15551230001", "message": "Hi"}
+            created = await http.post("/api/v2/campaigns", json=spec)
+            assert created.status_code == 201, created.text
+        campaign_id = created.json()["id"]
+        async with parley.db.write() as conn:  # as the runner does when the last message is settled
+            await campaign_store.update(conn, campaign_id, status="completed", completed_at=clock(), updated_at=clock())
+        await drain(parley)
+        [request] = sink.requests
+        body = envelope(request)
+        assert body["type"] == "campaign.finished"
+        assert (body["data"]["id"], body["data"]["status"], body["data"]["name"]) == (
+            campaign_id,
+            "completed",
+            "Spring",
+        )

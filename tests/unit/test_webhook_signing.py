@@ -56,3 +56,21 @@ def test_twilio_signature_is_accepted_by_twilio_request_validator(params: dict[s
     signature = twilio_signature("key-secret", url, params)
     assert RequestValidator("key-secret").validate(url, params, signature)
     assert not RequestValidator("another").validate(url, params, signature)
+
+
+def test_the_readme_verification_snippet_accepts_our_signature_and_nothing_else() -> None:
+    import re
+    import time
+    from pathlib import Path
+
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
+    section = readme[readme.index("### Outbound webhooks") :]
+    code = re.search(r"```python\n(.*?)```", section, re.DOTALL)
+    assert code is not None
+    scope: dict[str, object] = {}
+    exec(code.group(1), scope)  # our own README's snippet
+    verify = scope["verify"]
+    header = parley_signature(SECRET, int(time.time()), BODY)
+    assert verify(SECRET, header, BODY) is True  # type: ignore[operator]
+    assert verify("other", header, BODY) is False  # type: ignore[operator]
+    assert verify(SECRET, header, BODY + b"x") is False  # type: ignore[operator]

@@ -27,7 +27,7 @@ from parley.store.tables import (
 from parley.store.tables import messages as messages_table
 
 IN_FLIGHT = ("scheduled", "queued", "sending", "submitting")
-FINISHED = ("completed", "stopped")  # a campaign in one of these announces campaign.finished (webhooks)
+FINISHED = ("completed",)  # a campaign reaching one of these announces campaign.finished (webhooks); stopped may resume
 
 
 def _with_names() -> sa.Select[Any]:
