@@ -20,11 +20,13 @@ from parley.bootstrap import Parley, build
 from parley.channels.base import Inbound
 from parley.core.twilio_ids import message_sid
 from parley.services.delivery import Delivered
-from parley.services.send import SendSms
+from parley.services.send import SendSms, outbound_row
+from parley.services.webhook_outbox import WebhookOutbox
 from parley.services.webhook_sender import WebhookSender
 from parley.settings import Settings
 from parley.store import campaigns as campaign_store
 from parley.store import messages
+from parley.store import webhooks as webhook_store
 from parley.store.db import Database
 from parley.store.tables import webhook_deliveries
 from tests.conftest import Clock
@@ -371,3 +373,22 @@ async def test_a_campaign_that_completes_is_announced_to_its_owner(parley: Parle
             "completed",
             "Spring",
         )
+
+
+async def test_an_event_that_cannot_be_made_does_not_undo_the_change_it_announces(db: Database, clock: Clock) -> None:
+    await provision(db, clock(), users=USERS)
+
+    def broken(row: Any) -> dict[str, Any]:
+        raise ValueError("a bug in rendering")
+
+    db.before_commit(WebhookOutbox(clock, broken).write)
+    async with db.write() as conn:
+        await webhook_store.add_endpoint(conn, {"id": "whe_1", "owner_id": 1, "url": "https://example.com/",
+                                                "events": ["message.status"], "secret_sealed": "x", "enabled": True,
+                                                "created_at": clock(), "updated_at": clock()})  # fmt: skip
+    row = outbound_row(sender="+15551230001", to=CUSTOMER, text="Hi", now=clock(), user_id=1, source="api")
+    async with db.write() as conn:
+        await messages.add_all(conn, [row])
+    async with db.read() as conn:
+        assert await messages.find(conn, row["id"]) is not None
+        assert await conn.scalar(sa.select(sa.func.count()).select_from(webhook_deliveries)) == 0

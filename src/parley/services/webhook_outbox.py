@@ -20,6 +20,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+import structlog
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from parley.core import webhook_events as ev
@@ -31,6 +33,7 @@ from parley.store import conversations as conversation_store
 from parley.store import webhooks as store
 from parley.store.change_notes import Notes
 
+log = structlog.get_logger()
 RenderMessage = Callable[[Mapping[str, Any]], dict[str, Any]]
 
 
@@ -90,6 +93,21 @@ class WebhookOutbox:
         self.cache = cache or EndpointCache()
 
     async def write(self, conn: AsyncConnection, notes: Notes) -> None:
+        try:
+            rows = await self._rows(conn, notes)
+        except DBAPIError:
+            raise  # the transaction cannot commit anyway
+        except Exception:  # a bug in making an event must not undo the change it announces
+            log.exception("webhooks.event_failed")
+            return
+        if rows:
+            await store.add_deliveries(conn, rows)
+            self.on_written()
+
+    def on_written(self) -> None:
+        """Wakes the sender of this process (set by the composition root); the rows show once committed."""
+
+    async def _rows(self, conn: AsyncConnection, notes: Notes) -> list[dict[str, Any]]:
         endpoints = await self.cache.get(conn)
         wanted = {t for e in endpoints for t in e.events}
         now = self._clock()
@@ -132,12 +150,7 @@ class WebhookOutbox:
                     events.append(_Event(ev.CAMPAIGN_FINISHED, _jsonable(view), _users(campaign.owner_id)))
         for event in events:
             rows += _for_endpoints(endpoints, new_event_id(), event, now)
-        if rows:
-            await store.add_deliveries(conn, rows)
-            self.on_written()
-
-    def on_written(self) -> None:
-        """Wakes the sender of this process (set by the composition root); the rows show once committed."""
+        return rows
 
     async def _conversations(
         self, conn: AsyncConnection, noted: Sequence[tuple[str, bool]], wanted: set[str]
