@@ -363,11 +363,9 @@ def build(settings: Settings | None = None, *, clock: Callable[[], datetime] | N
     auth = Authenticator(cache, throttle, secret=settings.secret, ldap_bind=directory_sync.check_password)
     # Outbound webhooks: deliveries are written in the transaction of the change they announce.
     endpoint_cache = EndpointCache()
-    webhook_outbox = WebhookOutbox(clock, _render_message, endpoint_cache)
-    db.before_commit(webhook_outbox.write)
     webhooks = WebhookEndpoints(db, cache, box, api_keys, clock, endpoint_cache)
     webhook_sender = WebhookSender(db, clock, webhooks, _webhook_client())
-    webhook_outbox.on_written = webhook_sender.wake  # type: ignore[method-assign]
+    db.before_commit(WebhookOutbox(clock, _render_message, endpoint_cache).write, after=webhook_sender.wake)
     return Parley(
         settings=settings,
         db=db,

@@ -44,10 +44,15 @@ def existing_ids(server: ParleyServer, tag: str) -> dict[str, Any]:
         message = admin.post("/api/v2/messages", json={"to": CUSTOMER, "text": "seed"}).json()["messages"][0]
         stored = admin.post("/api/v2/media", files={"file": (f"seed {tag}.txt", b"seed")}).json()
         key = admin.post("/api/v2/api-keys", json={"name": f"seed {tag}", "scopes": ["read"]}).json()
+        hook = {"url": "https://webhooks.invalid/seed", "events": ["message.status"]}  # .invalid: never resolves
+        endpoint = admin.post("/api/v2/webhook-endpoints", json=hook).json()
+        admin.post("/api/v2/messages", json={"to": CUSTOMER, "text": "seed"})
+        delivery = admin.get(f"/api/v2/webhook-endpoints/{endpoint['id']}/deliveries").json()[0]
     return {
         "list_id": saved_list["id"], "conversation_id": conversation["id"], "campaign_id": campaign["id"],
         "message_id": message["id"], "number": COMPANY, "company_number": COMPANY, "external_number": CUSTOMER,
-        "member": ADMIN[0], "media_id": stored["id"], "key_id": key["id"],
+        "member": ADMIN[0], "media_id": stored["id"], "key_id": key["id"], "endpoint_id": endpoint["id"],
+        "delivery_id": delivery["id"],
     }  # fmt: skip
 
 

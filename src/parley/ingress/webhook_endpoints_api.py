@@ -15,6 +15,7 @@ from parley.ingress.api_auth import CurrentUser
 from parley.services.webhook_endpoints import WebhookEndpoints
 
 EndpointId = Annotated[str, Path(max_length=24)]
+MAX_ROW_ID = 2**31 - 1  # deliveries' ids are 32-bit integers (PostgreSQL refuses larger ones with an error)
 _EVENTS = f"Among {', '.join(EVENT_TYPES)}"
 
 
@@ -64,7 +65,9 @@ def router(endpoints: WebhookEndpoints) -> APIRouter:
     async def deliveries(
         endpoint_id: EndpointId,
         user: CurrentUser,
-        before: Annotated[int | None, Query(ge=1, description="Deliveries older than this delivery id")] = None,
+        before: Annotated[
+            int | None, Query(ge=1, le=MAX_ROW_ID, description="Deliveries older than this delivery id")
+        ] = None,
         limit: Annotated[int, Query(ge=1, le=200)] = 50,
     ) -> list[dict[str, Any]]:
         """The endpoint's deliveries, newest first, each with every attempt and the receiver's answer."""
@@ -72,7 +75,7 @@ def router(endpoints: WebhookEndpoints) -> APIRouter:
 
     @api.post("/{endpoint_id}/deliveries/{delivery_id}/resend")
     async def resend(
-        endpoint_id: EndpointId, delivery_id: Annotated[int, Path(ge=1, le=2**62)], user: CurrentUser
+        endpoint_id: EndpointId, delivery_id: Annotated[int, Path(ge=1, le=MAX_ROW_ID)], user: CurrentUser
     ) -> dict[str, Any]:
         """Send the delivery again now (the same event id and body)."""
         return await endpoints.resend(user, endpoint_id, delivery_id)

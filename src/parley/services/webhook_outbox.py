@@ -92,20 +92,19 @@ class WebhookOutbox:
         self._render = render_message
         self.cache = cache or EndpointCache()
 
-    async def write(self, conn: AsyncConnection, notes: Notes) -> None:
+    async def write(self, conn: AsyncConnection, notes: Notes) -> bool:
+        """Write the deliveries of what the transaction noted; True when there were any (`Database.before_commit`
+        then wakes this process's sender once they are committed)."""
         try:
             rows = await self._rows(conn, notes)
         except DBAPIError:
             raise  # the transaction cannot commit anyway
         except Exception:  # a bug in making an event must not undo the change it announces
             log.exception("webhooks.event_failed")
-            return
+            return False
         if rows:
             await store.add_deliveries(conn, rows)
-            self.on_written()
-
-    def on_written(self) -> None:
-        """Wakes the sender of this process (set by the composition root); the rows show once committed."""
+        return bool(rows)
 
     async def _rows(self, conn: AsyncConnection, notes: Notes) -> list[dict[str, Any]]:
         endpoints = await self.cache.get(conn)

@@ -21,6 +21,7 @@ from sqlalchemy.pool import ConnectionPoolEntry
 from parley.store import change_notes
 
 _WRITE = "parley_write"
+BeforeCommit = Callable[[AsyncConnection, change_notes.Notes], Awaitable[bool]]
 
 
 def _prepare_sqlite_path(url: str) -> None:
@@ -67,29 +68,35 @@ class Database:
         self.engine = create_engine(url, pool_size=pool_size)
         self.is_postgres = self.engine.dialect.name == "postgresql"
         self._writer = self.engine.execution_options(**{_WRITE: True})
-        self._before_commit: list[Callable[[AsyncConnection, change_notes.Notes], Awaitable[None]]] = []
+        self._hooks: list[tuple[BeforeCommit, Callable[[], None] | None]] = []
 
-    def before_commit(self, hook: Callable[[AsyncConnection, change_notes.Notes], Awaitable[None]]) -> None:
+    def before_commit(self, hook: BeforeCommit, *, after: Callable[[], None] | None = None) -> None:
         """Run ``hook`` at the end of every write transaction that noted changes (`store.change_notes`), inside
-        it: what the hook writes commits with the change, or not at all (outbound webhooks' deliveries)."""
-        self._before_commit.append(hook)
+        it: what the hook writes commits with the change, or not at all (outbound webhooks' deliveries). When it
+        wrote something (it returns True), ``after`` is called once the transaction committed."""
+        self._hooks.append((hook, after))
 
     @asynccontextmanager
     async def write(self) -> AsyncIterator[AsyncConnection]:
         """One write transaction: committed when the block ends, rolled back on an exception."""
-        async with self._writer.begin() as conn:
-            if not self._before_commit:
+        if not self._hooks:
+            async with self._writer.begin() as conn:
                 yield conn
-                return
+            return
+        wrote: list[Callable[[], None]] = []
+        async with self._writer.begin() as conn:
             change_notes.begin(conn)
             try:
                 yield conn
                 notes = change_notes.take(conn)
                 if notes:
-                    for hook in self._before_commit:
-                        await hook(conn, notes)
+                    for hook, after in self._hooks:
+                        if await hook(conn, notes) and after is not None:
+                            wrote.append(after)
             finally:
                 change_notes.take(conn)
+        for after in wrote:
+            after()
 
     @asynccontextmanager
     async def read(self) -> AsyncIterator[AsyncConnection]:
