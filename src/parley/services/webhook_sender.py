@@ -133,7 +133,10 @@ class WebhookSender:
         except addresses.UrlRefused as exc:
             return Answer(None, f"refused: {exc}", None, _ms(started))
         except (httpx.HTTPError, OSError) as exc:
-            return Answer(None, f"{type(exc).__name__}: {exc}"[:300] or type(exc).__name__, None, _ms(started))
+            return Answer(None, f"{type(exc).__name__}: {exc}"[:300], None, _ms(started))
+        except Exception as exc:  # a bug must not leave the batch unrecorded (its leases would loop for ever)
+            log.exception("webhooks.attempt_failed", delivery=delivery.id)
+            return Answer(None, f"internal error: {type(exc).__name__}", None, _ms(started))
 
     async def _post(self, delivery: Any, started: float) -> Answer:
         if delivery.endpoint_id is not None and not delivery.enabled:

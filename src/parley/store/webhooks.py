@@ -206,22 +206,32 @@ async def messages_for_events(conn: AsyncConnection, message_ids: Sequence[str])
     """Messages as the API shows them (with their user's extension), by id."""
     if not message_ids:
         return {}
-    query = (
-        sa.select(*messages.c, users.c.extension.label("user"))
-        .outerjoin(users, users.c.id == messages.c.user_id)
-        .where(messages.c.id.in_(list(dict.fromkeys(message_ids))))
-    )
-    return {r.id: r for r in (await conn.execute(query)).all()}
+    found: dict[str, Record] = {}
+    for chunk in _chunks(message_ids):
+        query = (
+            sa.select(*messages.c, users.c.extension.label("user"))
+            .outerjoin(users, users.c.id == messages.c.user_id)
+            .where(messages.c.id.in_(chunk))
+        )
+        found.update((r.id, r) for r in (await conn.execute(query)).all())
+    return found
 
 
 async def with_callbacks(conn: AsyncConnection, message_ids: Sequence[str]) -> dict[str, Record]:
     """Those of the messages that have a status callback (one primary-key lookup), by id."""
     if not message_ids:
         return {}
-    query = sa.select(*messages.c).where(
-        messages.c.id.in_(list(dict.fromkeys(message_ids))), messages.c.status_callback.is_not(None)
-    )
-    return {r.id: r for r in (await conn.execute(query)).all()}
+    found: dict[str, Record] = {}
+    for chunk in _chunks(message_ids):
+        query = sa.select(*messages.c).where(messages.c.id.in_(chunk), messages.c.status_callback.is_not(None))
+        found.update((r.id, r) for r in (await conn.execute(query)).all())
+    return found
+
+
+def _chunks(ids: Sequence[str], size: int = 1000) -> list[list[str]]:
+    """Distinct ids in lists short enough for any database's limit on bound parameters."""
+    unique = list(dict.fromkeys(ids))
+    return [unique[i : i + size] for i in range(0, len(unique), size)]
 
 
 async def audience_of_conversations(conn: AsyncConnection, conversation_ids: Sequence[str]) -> dict[str, set[int]]:
