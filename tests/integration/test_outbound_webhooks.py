@@ -392,3 +392,39 @@ async def test_an_event_that_cannot_be_made_does_not_undo_the_change_it_announce
     async with db.read() as conn:
         assert await messages.find(conn, row["id"]) is not None
         assert await conn.scalar(sa.select(sa.func.count()).select_from(webhook_deliveries)) == 0
+
+
+async def test_a_status_change_made_by_another_process_still_reaches_the_callback(
+    parley: Parley, db_url: str, clock: Clock
+) -> None:
+    async with HttpSink() as sink:
+        async with client(parley, auth=ALICE) as http:
+            key = (await http.post("/api/v2/api-keys", json={"name": "CRM", "scopes": ["send"]})).json()
+        async with client(parley, headers={"Authorization": f"Bearer {key['secret']}"}) as http:
+            answer = await http.post(
+                "/api/v2/messages", json={"to": CUSTOMER, "text": "Hi", "status_callback": sink.url}
+            )
+        message_id = answer.json()["messages"][0]["id"]
+        worker = build(Settings(database_url=db_url, smtp="", secret="installation-secret"), clock=clock)
+        try:  # a worker process that never saw the message records its outcome
+            await worker.deliveries.record(Delivered(message_id, "carrier", ("c-1",)))
+        finally:
+            await worker.close()
+        await drain(parley)
+        assert [envelope(r)["data"]["status"] for r in sink.requests] == ["queued", "sent"]
+
+
+async def test_without_endpoints_or_callbacks_statuses_cost_no_webhook_statement(parley: Parley) -> None:
+    statements: list[str] = []
+
+    def record(_conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
+        statements.append(statement)
+
+    sa.event.listen(parley.db.engine.sync_engine, "before_cursor_execute", record)
+    try:
+        message = await send(parley)
+        await parley.deliveries.record(Delivered(message["id"], "carrier", ("c-1",)))
+    finally:
+        sa.event.remove(parley.db.engine.sync_engine, "before_cursor_execute", record)
+    webhook_statements = [s for s in statements if "webhook_deliveries" in s or "status_callback IS NOT NULL" in s]
+    assert webhook_statements == []

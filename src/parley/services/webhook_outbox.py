@@ -34,6 +34,7 @@ from parley.store import webhooks as store
 from parley.store.change_notes import Notes
 
 log = structlog.get_logger()
+MEMO_SIZE = 100_000  # messages whose callback (or none) this process remembers
 RenderMessage = Callable[[Mapping[str, Any]], dict[str, Any]]
 
 
@@ -91,6 +92,9 @@ class WebhookOutbox:
         self._clock = clock
         self._render = render_message
         self.cache = cache or EndpointCache()
+        # Whether a message has a status callback, for messages this process wrote or read lately: it is set when
+        # the message is made and never changes, so a status change of a message known here needs no lookup.
+        self._has_callback: dict[str, bool] = {}
 
     async def write(self, conn: AsyncConnection, notes: Notes) -> bool:
         """Write the deliveries of what the transaction noted; True when there were any (`Database.before_commit`
@@ -112,26 +116,7 @@ class WebhookOutbox:
         now = self._clock()
         rows: list[dict[str, Any]] = []
         events: list[_Event] = []
-        statuses = [(str(r["id"]), str(r["status"])) for r in notes.created if r.get("direction") == "out"]
-        statuses += notes.statuses
-        created_with_callback = [str(r["id"]) for r in notes.created if r.get("status_callback")]
-        changed_ids = [m for m, _ in notes.statuses]
-        if statuses and (ev.MESSAGE_STATUS in wanted or created_with_callback or changed_ids):
-            if ev.MESSAGE_STATUS in wanted:
-                found = await store.messages_for_events(conn, [m for m, _ in statuses])
-            else:
-                found = await store.with_callbacks(conn, [m for m, _ in statuses])
-            for message_id, status in statuses:
-                row = found.get(message_id)
-                if row is None:
-                    continue
-                data = self._render({**row._mapping, "status": status})
-                event = _Event(ev.MESSAGE_STATUS, data, _users(row.user_id))
-                event_id = new_event_id()
-                if ev.MESSAGE_STATUS in wanted:
-                    rows += _for_endpoints(endpoints, event_id, event, now)
-                if row.status_callback:
-                    rows += _for_callback(row, event_id, event, status, now)
+        rows += await self._statuses(conn, notes, endpoints, ev.MESSAGE_STATUS in wanted, now)
         if notes.routed and ev.MESSAGE_RECEIVED in wanted:
             found = await store.messages_for_events(conn, notes.routed)
             inbound = [r for r in found.values() if r.direction == "in"]
@@ -149,6 +134,38 @@ class WebhookOutbox:
                     events.append(_Event(ev.CAMPAIGN_FINISHED, _jsonable(view), _users(campaign.owner_id)))
         for event in events:
             rows += _for_endpoints(endpoints, new_event_id(), event, now)
+        return rows
+
+    async def _statuses(
+        self, conn: AsyncConnection, notes: Notes, endpoints: list[Endpoint], wanted: bool, now: datetime
+    ) -> list[dict[str, Any]]:
+        """``message.status`` deliveries: to endpoints that want them, and to the messages' own callbacks."""
+        memo = self._has_callback
+        for created in notes.created:
+            memo[str(created["id"])] = bool(created.get("status_callback"))
+        for seen in notes.seen:
+            memo[seen.id] = seen.status_callback is not None
+        while len(memo) > MEMO_SIZE:
+            del memo[next(iter(memo))]
+        statuses = [(str(r["id"]), str(r["status"])) for r in notes.created if r.get("direction") == "out"]
+        statuses += notes.statuses
+        if wanted:
+            found = await store.messages_for_events(conn, [m for m, _ in statuses])
+        else:  # only the messages that have (or may have: not seen in this process) a status callback
+            maybe = [m for m, _ in statuses if memo.get(m, True)]
+            found = await store.with_callbacks(conn, maybe) if maybe else {}
+        rows: list[dict[str, Any]] = []
+        for message_id, status in statuses:
+            row = found.get(message_id)
+            if row is None:
+                continue
+            data = self._render({**row._mapping, "status": status})
+            event = _Event(ev.MESSAGE_STATUS, data, _users(row.user_id))
+            event_id = new_event_id()
+            if wanted:
+                rows += _for_endpoints(endpoints, event_id, event, now)
+            if row.status_callback:
+                rows += _for_callback(row, event_id, event, status, now)
         return rows
 
     async def _conversations(

@@ -22,6 +22,7 @@ class Notes:
     created: list[Mapping[str, Any]] = field(default_factory=list)  # new message rows (full rows)
     statuses: list[tuple[str, str]] = field(default_factory=list)  # (message id, its new status), in order
     routed: list[str] = field(default_factory=list)  # inbound messages given their conversation
+    seen: list[Any] = field(default_factory=list)  # message rows read in the transaction (what they hold is known)
     conversations: list[tuple[str, bool]] = field(default_factory=list)  # (conversation id, created)
     campaigns: list[str] = field(default_factory=list)  # campaigns that finished
 
@@ -53,6 +54,12 @@ def statuses(conn: AsyncConnection, changes: Iterable[tuple[str, str]]) -> None:
     notes = _notes(conn)
     if notes is not None:
         notes.statuses.extend(changes)
+
+
+def seen(conn: AsyncConnection, rows: Iterable[Any]) -> None:
+    notes = _notes(conn)
+    if notes is not None:
+        notes.seen.extend(rows)
 
 
 def routed(conn: AsyncConnection, message_ids: Iterable[str]) -> None:

@@ -146,6 +146,7 @@ async def get_many(conn: AsyncConnection, ids: Sequence[str]) -> dict[str, Recor
     if not ids:
         return {}
     rows = (await conn.execute(sa.select(*messages.c).where(messages.c.id.in_(ids)))).all()
+    change_notes.seen(conn, rows)
     return {r.id: r for r in rows}
 
 
