@@ -4,6 +4,7 @@ callbacks in Parley's and Twilio's formats, resend, and an endpoint disabled aft
 
 from __future__ import annotations
 
+import asyncio
 import ipaddress
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -428,3 +429,15 @@ async def test_without_endpoints_or_callbacks_statuses_cost_no_webhook_statement
         sa.event.remove(parley.db.engine.sync_engine, "before_cursor_execute", record)
     webhook_statements = [s for s in statements if "webhook_deliveries" in s or "status_callback IS NOT NULL" in s]
     assert webhook_statements == []
+
+
+async def test_sends_with_and_without_a_callback_share_a_group_commit(parley: Parley) -> None:
+    alice = await parley.cache.user("101")
+    assert alice is not None
+    plain = SendSms(user=alice, destinations=[CUSTOMER], text="plain")
+    called = SendSms(user=alice, destinations=[CUSTOMER], text="called", status_callback="https://example.com/cb",
+                     callback_format="parley", api_key_id="SK" + "0" * 32)  # fmt: skip
+    results = await asyncio.gather(*(parley.outbox.send(c) for c in (plain, called, plain, called)))
+    async with parley.db.read() as conn:
+        found = await messages.get_many(conn, [r.messages[0]["id"] for r in results])
+    assert sorted(str(r.status_callback) for r in found.values()) == ["None", "None"] + ["https://example.com/cb"] * 2
