@@ -441,3 +441,20 @@ async def test_sends_with_and_without_a_callback_share_a_group_commit(parley: Pa
     async with parley.db.read() as conn:
         found = await messages.get_many(conn, [r.messages[0]["id"] for r in results])
     assert sorted(str(r.status_callback) for r in found.values()) == ["None", "None"] + ["https://example.com/cb"] * 2
+
+
+async def test_workers_share_deliveries_without_sending_one_twice(parley: Parley) -> None:
+    async with HttpSink() as sink:
+        await new_endpoint(parley, sink.url, ["message.status"])
+        for _ in range(12):
+            await send(parley)
+        senders = [WebhookSender(parley.db, parley.webhook_sender._clock, parley.webhooks, httpx.AsyncClient(),
+                                 batch=4) for _ in range(3)]  # fmt: skip
+        try:
+            while sum(await asyncio.gather(*(s.run_once() for s in senders))):
+                pass
+        finally:
+            for sender in senders:
+                await sender.close()
+        ids = [envelope(r)["id"] for r in sink.requests]
+        assert len(ids) == 12 and len(set(ids)) == 12
