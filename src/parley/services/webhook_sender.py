@@ -120,8 +120,19 @@ class WebhookSender:
             claimed = await store.claim(conn, now=now, lease=self._lease, limit=self._batch)
         if not claimed:
             return 0
-        answers = await asyncio.gather(*(self._attempt(d) for d in claimed))
-        await self._record(claimed, answers)
+        # One receiver gets its deliveries one after the other, in the order of the events (a message's `queued`
+        # before its `sent`); receivers are served concurrently.
+        by_target: dict[str, list[Any]] = {}
+        for delivery in claimed:
+            by_target.setdefault(delivery.endpoint_id or delivery.url or "", []).append(delivery)
+        answers: dict[int, Answer] = {}
+
+        async def serve(deliveries: list[Any]) -> None:
+            for delivery in deliveries:
+                answers[delivery.id] = await self._attempt(delivery)
+
+        await asyncio.gather(*(serve(group) for group in by_target.values()))
+        await self._record(claimed, [answers[d.id] for d in claimed])
         return len(claimed)
 
     async def _attempt(self, delivery: Any) -> Answer:

@@ -80,7 +80,7 @@ async def claim(conn: AsyncConnection, *, now: datetime, lease: timedelta, limit
             webhook_deliveries.c.due_at <= now,
             sa.or_(webhook_deliveries.c.lease_until.is_(None), webhook_deliveries.c.lease_until <= now),
         )
-        .order_by(webhook_deliveries.c.due_at)
+        .order_by(webhook_deliveries.c.due_at, webhook_deliveries.c.id)
         .limit(limit)
     )
     if conn.dialect.name == "postgresql":
