@@ -458,3 +458,14 @@ async def test_workers_share_deliveries_without_sending_one_twice(parley: Parley
                 await sender.close()
         ids = [envelope(r)["id"] for r in sink.requests]
         assert len(ids) == 12 and len(set(ids)) == 12
+
+
+async def test_a_huge_answer_is_read_only_in_part_and_kept_shorter(parley: Parley) -> None:
+    async with HttpSink(status=200, body="x" * 2_000_000) as sink:
+        endpoint = await new_endpoint(parley, sink.url, ["message.status"])
+        await send(parley)
+        await drain(parley)
+        async with client(parley, auth=ALICE) as http:
+            found = (await http.get(f"/api/v2/webhook-endpoints/{endpoint['id']}/deliveries")).json()[0]
+        assert found["state"] == "delivered"
+        assert 0 < len(found["answers"][0]["answer"]) <= 2000
