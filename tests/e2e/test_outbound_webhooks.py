@@ -6,8 +6,11 @@ from __future__ import annotations
 
 from pathlib import Path
 from typing import Any
+from urllib.parse import parse_qsl
 
 import httpx
+from twilio.request_validator import RequestValidator
+from twilio.rest import Client
 
 from tests.support.http_sink import RecordedRequest
 from tests.support.provisioning import document
@@ -78,5 +81,32 @@ async def test_every_status_reaches_the_endpoint_signed_after_a_kill_9(tmp_path:
                 body = envelope(request)
                 first.setdefault(body["data"]["id"], body["data"]["status"])
             assert set(first.values()) == {"queued"}  # queued comes first
+        finally:
+            server.stop()
+
+
+async def test_a_twilio_script_gets_signed_status_callbacks_twilio_can_validate(tmp_path: Path) -> None:
+    async with SmscSimulator(port=0, system_id="parley", password="secret") as smsc, HttpSink() as sink:
+        server = ParleyServer(tmp_path)
+        server.apply(document(transports=[carrier(smsc.port)], webhooks={"allow_private": ["127.0.0.0/8"]}))
+        await server.start()
+        try:
+            async with httpx.AsyncClient(base_url=server.url, auth=ALICE) as alice:
+                key = (await alice.post("/api/v2/api-keys", json={"name": "script", "scopes": ["send"]})).json()
+            client = Client(key["id"], key["secret"], key["account_sid"])
+            client.api.base_url = server.url
+            callback = sink.url + "/twilio/status?tenant=7"
+            sent = client.messages.create(to="+15557654321", from_="+15551230001", body="Hi", status_callback=callback)
+
+            def statuses() -> list[str]:
+                return [dict(parse_qsl(r.body.decode()))["MessageStatus"] for r in sink.requests]
+
+            await wait_until(lambda: "delivered" in statuses(), timeout=60)
+            assert statuses()[0] == "queued" and "sent" in statuses()
+            validator = RequestValidator(key["secret"])
+            for request in sink.requests:
+                form = dict(parse_qsl(request.body.decode()))
+                assert form["MessageSid"] == sent.sid and form["AccountSid"] == key["account_sid"]
+                assert validator.validate(callback, form, request.headers["x-twilio-signature"])
         finally:
             server.stop()
