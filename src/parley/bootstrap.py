@@ -399,7 +399,7 @@ def build(settings: Settings | None = None, *, clock: Callable[[], datetime] | N
         statistics=Statistics(db, cache, clock),
         inbox_view=InboxView(db, cache, clock),
         carrier_accounts=CarrierAccounts(db),
-        twilio_messages=TwilioMessages(db, outbox, cache, api_keys, clock),
+        twilio_messages=TwilioMessages(db, outbox, cache, api_keys, clock, urls=webhooks),
         media=media,
         media_fetcher=media_fetcher,
         whatsapp_templates=whatsapp_templates,

@@ -221,6 +221,11 @@ REFUSALS = [
         id="callback-without-host",
     ),
     pytest.param(
+        {"To": CUSTOMER, "From": BOB_OFFICE, "Body": "x", "StatusCallback": "http://10.0.0.7/status"},
+        21609,
+        id="callback-to-a-private-address",  # server-side request forgery: refused unless allow_private says so
+    ),
+    pytest.param(
         {"To": CUSTOMER, "From": BOB_OFFICE, "MediaUrl": "https://cdn.example.com/a.jpg"}, 21620, id="media-elsewhere"
     ),
     pytest.param(

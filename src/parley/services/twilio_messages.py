@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, Protocol
 
 from parley.core import twilio_format as fmt
 from parley.core.messaging_service_sids import is_messaging_service_sid, messaging_service_sid
@@ -21,6 +21,7 @@ from parley.core.sender_id import make_sender_id
 from parley.core.twilio_ids import message_id, message_sid
 from parley.services.api_keys import ApiKeys, KeyCaller
 from parley.services.directory import DirectoryCache, User
+from parley.services.errors import ServiceError
 from parley.services.send import Outbox, SendSms
 from parley.store import twilio_messages as store
 from parley.store.db import Database
@@ -74,15 +75,28 @@ class ListMessages:
     page_token: str | None = None
 
 
+class CallbackUrls(Protocol):
+    async def check_url(self, url: object, field: str) -> str:
+        """The URL when webhooks may go there; raises `ServiceError` (422) otherwise."""
+        ...
+
+
 class TwilioMessages:
     def __init__(
-        self, db: Database, outbox: Outbox, cache: DirectoryCache, keys: ApiKeys, clock: Callable[[], datetime]
+        self,
+        db: Database,
+        outbox: Outbox,
+        cache: DirectoryCache,
+        keys: ApiKeys,
+        clock: Callable[[], datetime],
+        urls: CallbackUrls | None = None,
     ) -> None:
         self._db = db
         self._outbox = outbox
         self._cache = cache
         self._keys = keys
         self._clock = clock
+        self._urls = urls  # the webhooks' address rules (server-side request forgery), `[webhooks] allow_private`
 
     async def account_sid(self) -> str:
         return await self._keys.account_sid()
@@ -109,6 +123,11 @@ class TwilioMessages:
             raise TwilioError(21617, f"The concatenated message body exceeds the {MAX_BODY} character limit.")
         media = _media_ids(req.media_urls)
         callback = _status_callback(req.status_callback)
+        if callback is not None and self._urls is not None:
+            try:
+                await self._urls.check_url(callback, "StatusCallback")
+            except ServiceError as exc:
+                raise TwilioError(21609, f"Invalid StatusCallback URL: {exc.reason}") from None
         send_at = self._send_at(req)
         account = await self.account_sid()
         sender, service = await self._sender(user, req, to, account, config.country, scheduled=send_at is not None)
