@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
@@ -89,9 +90,11 @@ def csp_violations() -> list[str]:
     return []
 
 
-@pytest.fixture
-async def context(browser: Browser, csp_violations: list[str]) -> AsyncIterator[BrowserContext]:
-    context = await browser.new_context(viewport={"width": 1280, "height": 800})
+@asynccontextmanager
+async def csp_checked(browser: Browser, csp_violations: list[str], **options: Any) -> AsyncIterator[BrowserContext]:
+    """A browser context (``options`` as `Browser.new_context` takes them) whose pages report every
+    Content-Security-Policy violation into ``csp_violations``."""
+    context = await browser.new_context(**options)
     context.set_default_timeout(15_000)
 
     def report(violation: str) -> None:
@@ -103,6 +106,12 @@ async def context(browser: Browser, csp_violations: list[str]) -> AsyncIterator[
         yield context
     finally:
         await context.close()
+
+
+@pytest.fixture
+async def context(browser: Browser, csp_violations: list[str]) -> AsyncIterator[BrowserContext]:
+    async with csp_checked(browser, csp_violations, viewport={"width": 1280, "height": 800}) as context:
+        yield context
     assert csp_violations == [], "the console did something its Content-Security-Policy blocks"
 
 

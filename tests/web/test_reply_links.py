@@ -14,7 +14,7 @@ from playwright.async_api import Browser, BrowserContext, expect
 
 from tests.support.server import ParleyServer, wait_until
 from tests.support.smsc import SmscSimulator
-from tests.web.conftest import ALICE, CSP_REPORTER, CUSTOMER, console_provisioning
+from tests.web.conftest import ALICE, CUSTOMER, console_provisioning, csp_checked
 
 LINK = re.compile(r"(http://127\.0\.0\.1:\d+/r/[A-Za-z0-9]{12})")
 
@@ -35,18 +35,9 @@ async def server(tmp_path: Path, smsc: SmscSimulator) -> AsyncIterator[ParleySer
 
 @pytest.fixture
 async def phone(browser: Browser, csp_violations: list[str]) -> AsyncIterator[BrowserContext]:
-    context = await browser.new_context(viewport={"width": 390, "height": 844}, is_mobile=True, has_touch=True)
-    context.set_default_timeout(15_000)
-
-    def report(violation: str) -> None:
-        csp_violations.append(violation)
-
-    await context.expose_function("parleyCspViolation", report)
-    await context.add_init_script(CSP_REPORTER)
-    try:
+    phone_size = {"viewport": {"width": 390, "height": 844}, "is_mobile": True, "has_touch": True}
+    async with csp_checked(browser, csp_violations, **phone_size) as context:
         yield context
-    finally:
-        await context.close()
     assert csp_violations == [], "the chat page did something its Content-Security-Policy blocks"
 
 
