@@ -13,8 +13,8 @@ import pytest
 import sqlalchemy as sa
 
 from parley.store.db import Database
-from parley.store.migrate import upgrade
 from parley.store.tables import metadata
+from tests.support.schema import migrated
 
 # Passwords are hashed with argon2id at a test cost (1 pass over 1 MiB instead of 3 over 64 MiB): the suite
 # hashes and verifies thousands of passwords, and every `parley serve` it starts inherits this environment. The
@@ -94,7 +94,7 @@ async def _fresh(url: str) -> Database:
             names = ", ".join(t.name for t in reversed(metadata.sorted_tables))
             await conn.execute(sa.text(f"TRUNCATE {names} RESTART IDENTITY CASCADE"))
     else:
-        await upgrade(db)
+        await migrated(db)
         if url.startswith("postgresql"):
             _pg_migrated.add(url)
     return db

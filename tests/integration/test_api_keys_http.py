@@ -8,7 +8,6 @@ from __future__ import annotations
 import hashlib
 import re
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 from datetime import timedelta
 from typing import Any
 
@@ -17,7 +16,6 @@ import pytest
 import sqlalchemy as sa
 from fastapi import FastAPI, Request
 
-from parley.app import create_app
 from parley.bootstrap import Parley, build
 from parley.ingress.api_auth import KeyScopeMissing, key_caller
 from parley.services.secret_box import SecretBox
@@ -25,6 +23,7 @@ from parley.settings import Settings
 from parley.store.db import Database
 from parley.store.tables import api_keys
 from tests.conftest import Clock
+from tests.support.app import client
 from tests.support.provisioning import BASE, provision
 
 ALICE, BOB = ("101", "sms101api"), ("102", "bob-secret")  # Alice is an admin, Bob is not
@@ -42,13 +41,6 @@ async def parley(db: Database, db_url: str, clock: Clock) -> AsyncIterator[Parle
         yield app
     finally:
         await app.close()
-
-
-@asynccontextmanager
-async def client(parley: Parley, address: str = "10.0.0.1", **kwargs: Any) -> AsyncIterator[httpx.AsyncClient]:
-    transport = httpx.ASGITransport(app=create_app(parley, workers=False), client=(address, 40000))
-    async with httpx.AsyncClient(transport=transport, base_url="http://parley.test", **kwargs) as http:
-        yield http
 
 
 def bearer(secret: str) -> dict[str, str]:

@@ -8,16 +8,14 @@ from __future__ import annotations
 
 import re
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 
-import httpx
 import pytest
 
-from parley.app import create_app
 from parley.bootstrap import Parley, build
 from parley.settings import Settings
 from parley.store.db import Database
 from tests.conftest import Clock
+from tests.support.app import client
 from tests.support.console_http import sign_in
 from tests.support.provisioning import provision
 
@@ -34,13 +32,6 @@ async def parley(db: Database, db_url: str, clock: Clock) -> AsyncIterator[Parle
         yield app
     finally:
         await app.close()
-
-
-@asynccontextmanager
-async def client(parley: Parley, address: str = "10.0.0.1", **kwargs: object) -> AsyncIterator[httpx.AsyncClient]:
-    transport = httpx.ASGITransport(app=create_app(parley, workers=False), client=(address, 40000))
-    async with httpx.AsyncClient(transport=transport, base_url="http://parley.test", **kwargs) as http:  # type: ignore[arg-type]
-        yield http
 
 
 async def test_wrong_basic_passwords_on_the_wildix_api_are_throttled(parley: Parley) -> None:

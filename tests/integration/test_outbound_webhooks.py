@@ -7,7 +7,6 @@ from __future__ import annotations
 import asyncio
 import ipaddress
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 from typing import Any
 from urllib.parse import parse_qsl
 
@@ -16,7 +15,6 @@ import pytest
 import sqlalchemy as sa
 from twilio.request_validator import RequestValidator
 
-from parley.app import create_app
 from parley.bootstrap import Parley, build
 from parley.channels.base import Inbound
 from parley.core.twilio_ids import message_sid
@@ -31,6 +29,7 @@ from parley.store import webhooks as webhook_store
 from parley.store.db import Database
 from parley.store.tables import webhook_deliveries
 from tests.conftest import Clock
+from tests.support.app import client
 from tests.support.provisioning import BASE, provision
 from tests.support.webhook_receiver import HttpSink, SilentServer, SinkResponse, envelope, signed_by
 
@@ -52,13 +51,6 @@ async def parley(db: Database, db_url: str, clock: Clock) -> AsyncIterator[Parle
         yield app
     finally:
         await app.close()
-
-
-@asynccontextmanager
-async def client(parley: Parley, **kwargs: Any) -> AsyncIterator[httpx.AsyncClient]:
-    transport = httpx.ASGITransport(app=create_app(parley, workers=False), client=("10.0.0.1", 40000))
-    async with httpx.AsyncClient(transport=transport, base_url="http://parley.test", **kwargs) as http:
-        yield http
 
 
 async def new_endpoint(parley: Parley, url: str, events: list[str], who: tuple[str, str] = ALICE) -> dict[str, Any]:

@@ -14,7 +14,6 @@ import httpx
 import pytest
 import sqlalchemy as sa
 
-from parley.app import create_app
 from parley.bootstrap import Parley, build
 from parley.core.messaging_service_sids import messaging_service_sid
 from parley.core.twilio_ids import message_id
@@ -25,6 +24,7 @@ from parley.store.db import Database
 from parley.store.messages import add_all, set_status
 from parley.store.tables import messages
 from tests.conftest import Clock
+from tests.support.app import client
 from tests.support.provisioning import BASE, provision
 
 ALICE, BOB = ("101", "sms101api"), ("102", "bob-secret")  # Alice is an admin, Bob is not
@@ -43,13 +43,6 @@ async def parley(db: Database, db_url: str, clock: Clock) -> AsyncIterator[Parle
         yield app
     finally:
         await app.close()
-
-
-@asynccontextmanager
-async def client(parley: Parley, address: str = "10.0.0.1", **kwargs: Any) -> AsyncIterator[httpx.AsyncClient]:
-    transport = httpx.ASGITransport(app=create_app(parley, workers=False), client=(address, 40000))
-    async with httpx.AsyncClient(transport=transport, base_url="http://parley.test", **kwargs) as http:
-        yield http
 
 
 async def new_key(parley: Parley, who: tuple[str, str] = BOB, scopes: tuple[str, ...] = ("send", "read")) -> Any:

@@ -19,7 +19,7 @@ import httpx
 from parley.core.provisioning import parse
 from parley.services.provisioning import apply
 from parley.store.db import Database
-from parley.store.migrate import upgrade
+from tests.support.schema import migrated
 
 # Ports for processes the tests start (which bind them later) come from a block of their own, below the kernel's
 # ephemeral range (32768-60999 on Linux), so that a port handed out here is never also given to a `bind(0)` or an
@@ -123,7 +123,7 @@ class ParleyServer:
         async def provision() -> None:
             db = Database(url)
             try:
-                await upgrade(db)
+                await migrated(db)
                 await apply(db, parse(doc), now=datetime.now(UTC))
             finally:
                 await db.close()
