@@ -6,6 +6,8 @@ python -m bench --only sqlite      # or --only postgres
 python -m bench --scenario inbound --scenario console  # baseline, accept, e2e, inbound, campaign, takeover, console
 python -m bench --scenario takeover   # a worker killed -9 holding 1,800 claimed messages: time until another sent them
 python -m bench --scenario uploads    # Wildix p99 while 20 clients upload 3 MB files, against it without them
+python -m bench --scenario webhooks   # webhook delivery rate and lag under a 1,000 msg/s inbound burst
+python -m bench --scenario smpp-server  # submit_sm of one ESME bind through Parley, against the carrier's rate
 python -m bench --duration 10 --warmup 2 --connections 50 --markdown
 """
 
@@ -49,6 +51,10 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--inbound-seconds", type=float, help="seconds of inbound load (default 10, quick 4)")
     parser.add_argument("--campaign-rows", type=int, help="campaign CSV rows (default 1,000,000, quick 100,000)")
     parser.add_argument("--campaign-seconds", type=float, help="seconds the campaign's sending is watched (20; 10)")
+    parser.add_argument("--webhook-rate", type=float, default=1000.0, help="inbound msg/s of the webhooks burst")
+    parser.add_argument("--webhook-seconds", type=float, help="seconds of the webhooks burst (default 10, quick 4)")
+    parser.add_argument("--smpp-messages", type=int, help="submit_sm of the ESME bind (default 5,000, quick 2,000)")
+    parser.add_argument("--smpp-window", type=int, default=32, help="the ESME bind's window")
     parser.add_argument("--pg-url", default=os.environ.get("PARLEY_TEST_PG_URL", DEFAULT_PG))
     parser.add_argument("--markdown", action="store_true", help="print the tables as Markdown")
     parser.add_argument("--keep", action="store_true", help="keep the temp dir (logs, SQLite files)")
@@ -68,6 +74,10 @@ def options_from(args: argparse.Namespace) -> Options:
         inbound_seconds=args.inbound_seconds or (4.0 if quick else 10.0),
         campaign_rows=args.campaign_rows or (100_000 if quick else 1_000_000),
         campaign_seconds=args.campaign_seconds or (10.0 if quick else 20.0),
+        webhook_rate=args.webhook_rate,
+        webhook_seconds=args.webhook_seconds or (4.0 if quick else 10.0),
+        smpp_messages=args.smpp_messages or (2_000 if quick else 5_000),
+        smpp_window=args.smpp_window,
     )
 
 

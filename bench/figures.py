@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-SCENARIOS = ("baseline", "accept", "e2e", "inbound", "campaign", "takeover", "uploads")
+SCENARIOS = ("baseline", "accept", "e2e", "inbound", "campaign", "takeover", "uploads", "webhooks", "smpp-server")
 
 
 @dataclass
@@ -37,6 +37,10 @@ class Options:
     campaign_seconds: float = 20.0  # how long the worker's sending rate is watched
     upload_timeout: float = 1800.0
     takeover_messages: int = 1_800  # claimed by the worker that is killed (a multiple of 100)
+    webhook_rate: float = 1000.0  # inbound deliver_sm a second, each announced by a webhook
+    webhook_seconds: float = 10.0
+    smpp_messages: int = 5_000  # submit_sm from one ESME bind
+    smpp_window: int = 32
 
 
 def percentile(values: list[float], q: float) -> float:

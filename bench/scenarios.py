@@ -240,8 +240,10 @@ class Runner:
         """The chosen scenarios, each on its own database; one that fails is reported and the others still run."""
         from bench.campaign import campaign
         from bench.inbound import inbound
+        from bench.smpp_server import smpp_server
         from bench.takeover import takeover
         from bench.uploads import uploads
+        from bench.webhooks import webhooks
 
         figures: list[Figure] = []
         failures: list[str] = []
@@ -254,6 +256,8 @@ class Runner:
             ("campaign", "campaign", lambda: campaign(self)),
             ("takeover", "takeover after kill -9", lambda: takeover(self)),
             ("uploads", "20 concurrent 3 MB uploads", lambda: uploads(self)),
+            ("webhooks", "webhooks under an inbound burst", lambda: webhooks(self)),
+            ("smpp-server", "SMPP server, one ESME bind", lambda: smpp_server(self)),
         ]
         for scenario, name, step in steps:
             if scenario not in self.options.scenarios:

@@ -1,55 +1,61 @@
-"""`python -m bench.smpp_server`: submit_sm throughput of one ESME bind through Parley to the carrier SMSC.
+"""SMPP server (issue 13): submit_sm throughput of one ESME bind through Parley to the carrier SMSC.
 
-One `parley serve` (with workers, SQLite) listens on PARLEY_SMPP; one ESME bind (Parley's own SMPP client, a
-window of 32) submits ``--messages`` texts as fast as Parley answers; the SMSC simulator, as the carrier, counts
-what arrives. Printed: the rate the ESME's submits were answered (each answer after the message is on disk),
-the rate they arrived at the carrier, and the ratio, all from the same run.
+    python -m bench --scenario smpp-server [--only sqlite] [--smpp-messages 5000] [--smpp-window 32]
+    python -m bench.smpp_server [--messages 5000] [--window 32]   # the same, on SQLite only
+
+One `parley serve` (with workers) listens on PARLEY_SMPP; one ESME bind (Parley's own SMPP client) submits
+``smpp_messages`` texts as fast as Parley answers (each submit_sm_resp once its message is stored); the SMSC
+simulator, as the carrier behind Parley, counts what arrives. Both run in the bench process. The figure is the
+rate the ESME's submits were answered, against the rate they arrived at the carrier in the same run.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
-import tempfile
+import sys
 import time
-from pathlib import Path
+from typing import TYPE_CHECKING
 
 import structlog
 
-from bench.procs import Procs, free_port
-from bench.scenarios import PROVISIONING
+from bench.figures import Figure
+from bench.procs import cpu_seconds, free_port, peak_rss_mb
 from parley.channels.smpp_pdu import BindTransceiver, DeliverSm, Status, SubmitSm
 from parley.channels.smpp_session import SmppSession
 from parley.testing.smsc import SmscSimulator
 
+if TYPE_CHECKING:
+    from bench.scenarios import Runner
+
 ACCOUNT = '\n[[smpp_accounts]]\nsystem_id = "bench"\npassword = "bench"\nuser = "101"\nthroughput = 100000\n'
 
 
-async def run(messages: int, window: int) -> None:
-    workdir = Path(tempfile.mkdtemp(prefix="parley-bench-smpp-"))
-    procs = Procs(workdir)
-    url = f"sqlite+aiosqlite:///{workdir}/parley.db"
+async def _ignore(_: DeliverSm) -> None:
+    return None
+
+
+async def smpp_server(runner: Runner) -> list[Figure]:
+    from bench.scenarios import PROVISIONING  # here: bench.scenarios runs this scenario
+
+    o = runner.options
+    messages = o.smpp_messages
+    url = await runner.backend.create("smpp_server")
     http, smpp = free_port(), free_port()
-    env = {"PARLEY_DATABASE_URL": url, "PARLEY_LOG_LEVEL": "warning", "PARLEY_HTTP": f"127.0.0.1:{http}",
-           "PARLEY_SMPP": f"127.0.0.1:{smpp}", "PARLEY_SMTP": ""}  # fmt: skip
+    env = {**runner.parley_env(url, http), "PARLEY_SMPP": f"127.0.0.1:{smpp}", "PARLEY_SMTP": ""}
     async with SmscSimulator(port=0, system_id="parley", password="secret", receipts=False) as smsc:
-        (workdir / "p.toml").write_text(PROVISIONING.format(port=smsc.port) + ACCOUNT)
-        applied = procs.python("apply", "parley", "apply", str(workdir / "p.toml"), env=env)
-        if await asyncio.to_thread(applied.wait, 120):
-            raise RuntimeError(procs.log_tail(applied))
-        server = procs.python("serve", "parley", "serve", env=env)
+        await runner.provision(url, "smpp-server", smsc.port, PROVISIONING + ACCOUNT)
+        server = runner.procs.python("serve-smpp-server", "parley", "serve", env=env)
         try:
-            await procs.wait_http(server, f"http://127.0.0.1:{http}/healthz")
+            await runner.procs.wait_http(server, f"http://127.0.0.1:{http}/healthz")
             await smsc.wait_for(lambda: smsc.bound_sessions >= 1, timeout=30)
-
-            async def ignore(_: DeliverSm) -> None:
-                return None
-
             esme = await SmppSession.connect(
-                "127.0.0.1", smpp, BindTransceiver(system_id="bench", password="bench"), on_deliver=ignore,
-                window=window, response_timeout=30, enquire_link_interval=60, log=structlog.get_logger(),
+                "127.0.0.1", smpp, BindTransceiver(system_id="bench", password="bench"), on_deliver=_ignore,
+                window=o.smpp_window, response_timeout=30, enquire_link_interval=60, log=structlog.get_logger(),
             )  # fmt: skip
+            runner.log(f"SMPP server: {messages:,} submit_sm from one ESME bind, window {o.smpp_window}")
             arrivals: list[float] = []
+            cpu0 = cpu_seconds(server.pid) or 0.0
             start = time.perf_counter()
 
             async def one(i: int) -> int:
@@ -58,24 +64,44 @@ async def run(messages: int, window: int) -> None:
                 return (await esme.request(pdu, windowed=True)).command_status
 
             async def watch() -> None:
-                while len(smsc.received) < messages:
+                while len(arrivals) < messages:
                     await smsc.wait_for(lambda: len(smsc.received) > len(arrivals), timeout=120)
                     arrivals.extend([time.perf_counter()] * (len(smsc.received) - len(arrivals)))
 
             watcher = asyncio.create_task(watch())
-            statuses = await asyncio.gather(*(one(i) for i in range(messages)))
-            answered = time.perf_counter() - start
-            await watcher
+            try:
+                statuses = await asyncio.gather(*(one(i) for i in range(messages)))
+                answered = time.perf_counter() - start
+                await watcher
+            finally:
+                watcher.cancel()
+            cpu = (cpu_seconds(server.pid) or 0.0) - cpu0
+            rss = peak_rss_mb(server.pid)
             await esme.unbind(5)
         finally:
-            procs.stop(server)
-            procs.close()
-    ok = statuses.count(Status.ESME_ROK)
-    first, last = arrivals[0] - start, arrivals[-1] - start
-    carrier = (messages - 1) / max(last - first, 1e-9)
-    print(f"{ok:,} of {messages:,} submit_sm answered OK in {answered:.2f} s: {ok / answered:,.0f}/s (one bind)")
-    print(f"arrived at the carrier SMSC: first after {first:.2f} s, last after {last:.2f} s: {carrier:,.0f}/s")
-    print(f"end to end: {messages / last:,.0f} msg/s; ESME rate / carrier-side rate = {ok / answered / carrier:.2f}")
+            runner.procs.stop(server)
+    return figures(statuses.count(Status.ESME_ROK), messages, answered, [t - start for t in arrivals], rss, cpu)
+
+
+def figures(
+    ok: int, messages: int, answered: float, arrivals: list[float], rss: float | None, cpu: float
+) -> list[Figure]:
+    """The carrier-side rate (the baseline: what Parley's sending side moved) and the ESME's accepted rate."""
+    first, last = arrivals[0], arrivals[-1]
+    carrier = Figure("smpp_carrier", "Arrived at the carrier SMSC", (len(arrivals) - 1) / max(last - first, 1e-9),
+                     "msg/s", against="")  # fmt: skip
+    carrier.notes.append(
+        f"{len(arrivals):,} arrived, the first {first:.2f} s and the last {last:.2f} s after the first submit; "
+        f"end to end {len(arrivals) / last:,.0f} msg/s"
+    )
+    esme = Figure("smpp_esme", "submit_sm answered OK, one ESME bind", ok / answered, "msg/s", against="smpp_carrier")
+    esme.notes.append(
+        f"{ok:,} of {messages:,} answered OK in {answered:.2f} s; serve CPU {cpu * 1e6 / max(messages, 1):.0f} "
+        f"µs/message"
+    )
+    esme.ok = carrier.ok = ok == messages == len(arrivals)
+    return [carrier, esme, Figure("rss_serve_smpp", "Peak RSS, parley serve (SMPP server)", rss or 0.0, "MiB",
+                                  against="")]  # fmt: skip
 
 
 def main() -> None:
@@ -83,7 +109,10 @@ def main() -> None:
     parser.add_argument("--messages", type=int, default=5000)
     parser.add_argument("--window", type=int, default=32)
     args = parser.parse_args()
-    asyncio.run(run(args.messages, args.window))
+    from bench.__main__ import main as bench
+
+    argv = ["--scenario", "smpp-server", "--only", "sqlite", "--smpp-messages", str(args.messages)]
+    sys.exit(bench([*argv, "--smpp-window", str(args.window)]))
 
 
 if __name__ == "__main__":
