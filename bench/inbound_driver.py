@@ -75,33 +75,69 @@ class Smsc(SmscSimulator):
 
 
 class Agent:
-    """An SSE client: when each message.created event arrived, by message id."""
+    """An SSE client: when each message.created event arrived, by message id.
 
-    def __init__(self, url: str, auth: tuple[str, str]) -> None:
+    Parley binds to the SMSC before its HTTP server listens, so the stream is opened only once GET /healthz
+    answers 200, and opening it is retried (connection refused, 5xx) until ``timeout`` (issue 15 §5).
+    """
+
+    def __init__(self, url: str, auth: tuple[str, str], *, timeout: float = 60.0, retry_every: float = 0.2) -> None:
         self.url, self.auth = url, auth
+        self.timeout, self.retry_every = timeout, retry_every
         self.seen: dict[str, float] = {}
         self.connected = asyncio.Event()
         self.error: str | None = None
+        self.attempts = 0  # tries to open the stream
 
     async def run(self) -> None:
-        try:
-            async with (
-                httpx.AsyncClient(auth=self.auth, timeout=httpx.Timeout(30.0, read=None)) as client,
-                client.stream("GET", self.url) as answer,
-            ):
-                answer.raise_for_status()
-                self.connected.set()
-                event = ""
-                async for line in answer.aiter_lines():
-                    if line.startswith("event: "):
-                        event = line[7:]
-                    elif line.startswith("data: ") and event == "message.created":
-                        message_id = json.loads(line[6:]).get("message_id")
-                        if message_id and message_id not in self.seen:
-                            self.seen[message_id] = time.time()
-        except (httpx.HTTPError, ValueError) as exc:
-            self.error = f"{type(exc).__name__}: {exc}"
+        deadline = time.monotonic() + self.timeout
+        async with httpx.AsyncClient(auth=self.auth, timeout=httpx.Timeout(30.0, read=None)) as client:
+            while True:
+                try:
+                    await self._until_healthy(client, deadline)
+                    await self._listen(client)
+                    return
+                except (httpx.TransportError, httpx.HTTPStatusError) as exc:
+                    retry = not self.connected.is_set() and time.monotonic() < deadline
+                    if isinstance(exc, httpx.HTTPStatusError) and exc.response.status_code < 500:
+                        retry = False  # 401, 403, 404: trying again will not help
+                    if not retry:
+                        self.error = f"{type(exc).__name__}: {exc}"
+                        self.connected.set()
+                        return
+                    await asyncio.sleep(self.retry_every)
+                except (httpx.HTTPError, ValueError) as exc:
+                    self.error = f"{type(exc).__name__}: {exc}"
+                    self.connected.set()
+                    return
+
+    async def _until_healthy(self, client: httpx.AsyncClient, deadline: float) -> None:
+        """Wait until Parley answers HTTP: GET /healthz (same host and port as the stream) says 200."""
+        health = httpx.URL(self.url).copy_with(path="/healthz", query=None)
+        while True:
+            try:
+                if (await client.get(health, timeout=2.0)).status_code == 200:
+                    return
+            except httpx.TransportError:
+                if time.monotonic() >= deadline:
+                    raise
+            if time.monotonic() >= deadline:
+                raise httpx.ConnectError(f"{health} did not answer 200 in {self.timeout:g} s")
+            await asyncio.sleep(self.retry_every)
+
+    async def _listen(self, client: httpx.AsyncClient) -> None:
+        self.attempts += 1
+        async with client.stream("GET", self.url) as answer:
+            answer.raise_for_status()
             self.connected.set()
+            event = ""
+            async for line in answer.aiter_lines():
+                if line.startswith("event: "):
+                    event = line[7:]
+                elif line.startswith("data: ") and event == "message.created":
+                    message_id = json.loads(line[6:]).get("message_id")
+                    if message_id and message_id not in self.seen:
+                        self.seen[message_id] = time.time()
 
 
 async def pump(smsc: Smsc, args: argparse.Namespace) -> list[tuple[int, int, float]]:
@@ -124,7 +160,7 @@ async def pump(smsc: Smsc, args: argparse.Namespace) -> list[tuple[int, int, flo
 
 async def run(args: argparse.Namespace) -> dict[str, Any]:
     user, _, password = args.auth.partition(":")
-    agent = Agent(f"http://127.0.0.1:{args.http_port}/api/v2/events", (user, password))
+    agent = Agent(f"http://127.0.0.1:{args.http_port}/api/v2/events", (user, password), timeout=args.timeout)
     smsc = Smsc(args.smsc_port)
     async with smsc:
         print(f"listening on {smsc.port}", flush=True)

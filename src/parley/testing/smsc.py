@@ -13,6 +13,9 @@ Each submit_sm is answered in its own task, so ``delay`` overlaps like a real SM
 client's window shows up in ``max_outstanding``. What happens to the next submits (``throttle_next``,
 ``fail_next``, ``disconnect_after``) is decided in arrival order. ``restart()`` drops the connections and
 starts the message ids again from 0x1000, as a real SMSC's restart does.
+
+``receipt_delay=(0.5, 5.0)`` sends each delivery receipt alone, a random 0.5–5 s after its submit_sm_resp, as a
+real SMSC does (receipts then arrive one by one, in another order than the submits); ``receipts_sent`` counts them.
 """
 
 from __future__ import annotations
@@ -21,6 +24,7 @@ import argparse
 import asyncio
 import contextlib
 import itertools
+import random
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -109,6 +113,7 @@ class SmscSimulator:
         receipt_stat: str = "DELIVRD",
         receipt_before_resp: bool = False,
         receipt_tlvs: bool = False,
+        receipt_delay: tuple[float, float] | None = None,
         answer_enquire_link: bool = True,
         echo: bool = False,
     ) -> None:
@@ -116,6 +121,9 @@ class SmscSimulator:
         self.system_id, self.password = system_id, password
         self.delay, self.receipts, self.receipt_stat = delay, receipts, receipt_stat
         self.receipt_before_resp, self.receipt_tlvs = receipt_before_resp, receipt_tlvs
+        self.receipt_delay = receipt_delay
+        self.receipts_sent = 0
+        self._random = random.Random()
         self.answer_enquire_link, self.echo = answer_enquire_link, echo
         self.received: list[ReceivedSubmit] = []
         self.deliver_responses: list[int] = []  # command_status of each deliver_sm_resp the ESMEs sent
@@ -333,10 +341,21 @@ class SmscSimulator:
             await asyncio.sleep(self.delay)
             conn.write(SubmitSmResp(sequence_number=pdu.sequence_number, message_id=submit.message_id))
             if receipt and not self.receipt_before_resp:
-                self._send_receipt(conn, submit)
+                if self.receipt_delay is None:
+                    self._send_receipt(conn, submit)
+                else:
+                    later = asyncio.create_task(self._receipt_later(conn, submit))
+                    conn.tasks.add(later)
+                    later.add_done_callback(conn.tasks.discard)
         finally:
             self.outstanding -= 1
             self._notify()
+
+    async def _receipt_later(self, conn: _Connection, submit: ReceivedSubmit) -> None:
+        low, high = self.receipt_delay or (0.0, 0.0)
+        await asyncio.sleep(self._random.uniform(low, high))
+        self._send_receipt(conn, submit)
+        self._notify()
 
     def _record(self, conn: _Connection, pdu: SubmitSm) -> ReceivedSubmit:
         data, udh = pdu.payload, None
@@ -366,6 +385,7 @@ class SmscSimulator:
         if self.receipt_tlvs:
             tlvs[Tag.RECEIPTED_MESSAGE_ID] = submit.message_id.encode() + b"\0"
             tlvs[Tag.MESSAGE_STATE] = bytes((_MESSAGE_STATE.get(self.receipt_stat, 7),))
+        self.receipts_sent += 1
         target.write(
             DeliverSm(
                 sequence_number=next(target.seq),
