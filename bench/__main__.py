@@ -8,6 +8,7 @@ python -m bench --scenario takeover   # a worker killed -9 holding 1,800 claimed
 python -m bench --scenario uploads    # Wildix p99 while 20 clients upload 3 MB files, against it without them
 python -m bench --scenario webhooks   # webhook delivery rate and lag under a 1,000 msg/s inbound burst
 python -m bench --scenario smpp-server  # submit_sm of one ESME bind through Parley, against the carrier's rate
+python -m bench --scenario sustained  # not in the default run: 250, 500, 1,000 msg/s for 60 s, receipts trickling in
 python -m bench --duration 10 --warmup 2 --connections 50 --markdown
 """
 
@@ -33,6 +34,7 @@ from bench.report import markdown_table, summary, text_table
 from bench.scenarios import Figure, Options, Runner
 
 ALL_SCENARIOS = (*SCENARIOS, "console")
+ON_REQUEST = ("sustained",)  # only with --scenario: minutes per backend (bench/sustained.py)
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -40,7 +42,10 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--quick", action="store_true", help="2 s windows and fewer end-to-end messages")
     parser.add_argument("--only", choices=("sqlite", "postgres"), help="one backend only")
     parser.add_argument(
-        "--scenario", action="append", choices=ALL_SCENARIOS, help="run only this scenario (repeatable; default: all)"
+        "--scenario",
+        action="append",
+        choices=(*ALL_SCENARIOS, *ON_REQUEST),
+        help="run only this scenario (repeatable; default: all)",
     )
     parser.add_argument("--duration", type=float, help="seconds measured per load test (default 5, quick 2)")
     parser.add_argument("--warmup", type=float, help="seconds of warm-up before measuring (default 1, quick 0.5)")
@@ -55,6 +60,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--webhook-seconds", type=float, help="seconds of the webhooks burst (default 10, quick 4)")
     parser.add_argument("--smpp-messages", type=int, help="submit_sm of the ESME bind (default 5,000, quick 2,000)")
     parser.add_argument("--smpp-window", type=int, default=32, help="the ESME bind's window")
+    parser.add_argument("--sustained-rates", help="sustained: outbound msg/s offered, comma-separated (250,500,1000)")
+    parser.add_argument("--sustained-seconds", type=float, help="sustained: seconds of load per rate (60, quick 10)")
     parser.add_argument("--pg-url", default=os.environ.get("PARLEY_TEST_PG_URL", DEFAULT_PG))
     parser.add_argument("--markdown", action="store_true", help="print the tables as Markdown")
     parser.add_argument("--keep", action="store_true", help="keep the temp dir (logs, SQLite files)")
@@ -78,6 +85,8 @@ def options_from(args: argparse.Namespace) -> Options:
         webhook_seconds=args.webhook_seconds or (4.0 if quick else 10.0),
         smpp_messages=args.smpp_messages or (2_000 if quick else 5_000),
         smpp_window=args.smpp_window,
+        sustained_rates=tuple(float(r) for r in (args.sustained_rates or "250,500,1000").split(",")),
+        sustained_seconds=args.sustained_seconds or (10.0 if quick else 60.0),
     )
 
 

@@ -41,6 +41,11 @@ class Options:
     webhook_seconds: float = 10.0
     smpp_messages: int = 5_000  # submit_sm from one ESME bind
     smpp_window: int = 32
+    # Sustained load (issue 15, bench/sustained.py): outbound rates offered, for how long, MO alongside, receipts.
+    sustained_rates: tuple[float, ...] = (250.0, 500.0, 1_000.0)
+    sustained_seconds: float = 60.0
+    sustained_inbound_rate: float = 100.0
+    receipt_delay: tuple[float, float] = (0.5, 5.0)
 
 
 def percentile(values: list[float], q: float) -> float:

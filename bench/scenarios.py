@@ -241,6 +241,7 @@ class Runner:
         from bench.campaign import campaign
         from bench.inbound import inbound
         from bench.smpp_server import smpp_server
+        from bench.sustained import sustained
         from bench.takeover import takeover
         from bench.uploads import uploads
         from bench.webhooks import webhooks
@@ -258,6 +259,7 @@ class Runner:
             ("uploads", "20 concurrent 3 MB uploads", lambda: uploads(self)),
             ("webhooks", "webhooks under an inbound burst", lambda: webhooks(self)),
             ("smpp-server", "SMPP server, one ESME bind", lambda: smpp_server(self)),
+            ("sustained", "sustained load, receipts trickling in", lambda: sustained(self)),
         ]
         for scenario, name, step in steps:
             if scenario not in self.options.scenarios:
