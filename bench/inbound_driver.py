@@ -88,6 +88,7 @@ class Agent:
         self.connected = asyncio.Event()
         self.error: str | None = None
         self.attempts = 0  # tries to open the stream
+        self.refused = 0  # health checks that found no HTTP server or a non-200 answer
 
     async def run(self) -> None:
         deadline = time.monotonic() + self.timeout
@@ -121,6 +122,7 @@ class Agent:
             except httpx.TransportError:
                 if time.monotonic() >= deadline:
                     raise
+            self.refused += 1
             if time.monotonic() >= deadline:
                 raise httpx.ConnectError(f"{health} did not answer 200 in {self.timeout:g} s")
             await asyncio.sleep(self.retry_every)
