@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 
 from bench.inbound_driver import Agent
 from bench.procs import free_port
@@ -12,7 +12,9 @@ from bench.procs import free_port
 EVENT = b'event: message.created\ndata: {"message_id": "m1"}\n\n'
 
 
-def http_server(events_status: Callable[[], int]) -> Callable[[asyncio.StreamReader, asyncio.StreamWriter], object]:
+def http_server(
+    events_status: Callable[[], int],
+) -> Callable[[asyncio.StreamReader, asyncio.StreamWriter], Awaitable[None]]:
     """/healthz answers 200; /api/v2/events answers ``events_status()``, and on 200 streams one event and stays open."""
 
     async def serve(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
