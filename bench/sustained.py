@@ -10,6 +10,7 @@ The far side (SMSC, MO, SSE, webhook receiver) is bench/sustained_driver.py; the
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import os
 import signal
@@ -81,30 +82,55 @@ def tree_cpu(pid: int, stats: dict[int, tuple[int, float]] | None = None) -> flo
 
 
 class PostgresCpu:
-    """CPU seconds of the PostgreSQL backends serving one database (pids from pg_stat_activity, times from /proc)."""
+    """CPU seconds of the PostgreSQL backends serving one database (pids from pg_stat_activity, times from /proc).
 
-    def __init__(self, url: str) -> None:
+    Sampled every ``every`` seconds from `begin` to `used`, so a backend that exits in between (a pool's overflow
+    connection) counts with the last CPU time seen for it.
+    """
+
+    def __init__(self, url: str, every: float = 0.5) -> None:
         self.dsn = make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
+        self.every = every
         self.start: dict[int, float] = {}
+        self.last: dict[int, float] = {}
+        self._sampling: asyncio.Task[None] | None = None
 
-    async def snapshot(self) -> dict[int, float]:
-        conn = await asyncpg.connect(self.dsn, timeout=10)
-        try:
-            rows = await conn.fetch(
-                "SELECT pid FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()"
-            )
-        finally:
-            await conn.close()
-        stats = proc_stats()
-        return {row["pid"]: stats[row["pid"]][1] for row in rows if row["pid"] in stats}
+    @staticmethod
+    async def _snapshot(conn: asyncpg.Connection) -> dict[int, float]:
+        query = "SELECT pid FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()"
+        cpu = {}
+        for row in await conn.fetch(query):
+            with contextlib.suppress(OSError, IndexError):
+                fields = Path(f"/proc/{row['pid']}/stat").read_text().rsplit(")", 1)[1].split()
+                cpu[row["pid"]] = sum(int(f) for f in fields[11:15]) / os.sysconf("SC_CLK_TCK")
+        return cpu
 
     async def begin(self) -> None:
-        self.start = await self.snapshot()
+        conn = await asyncpg.connect(self.dsn, timeout=10)
+        self.start = await self._snapshot(conn)
+        self.last = dict(self.start)
+        self._sampling = asyncio.create_task(self._sample(conn))
+
+    async def _sample(self, conn: asyncpg.Connection) -> None:
+        try:
+            while True:
+                await asyncio.sleep(self.every)
+                self.last.update(await self._snapshot(conn))
+        finally:
+            await conn.close()
 
     async def used(self) -> tuple[float, int]:
         """CPU seconds the backends used since `begin`, and how many backends were counted."""
-        end = await self.snapshot()
-        return sum(cpu - self.start.get(pid, 0.0) for pid, cpu in end.items()), len(end)
+        if self._sampling is not None:
+            self._sampling.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._sampling
+        conn = await asyncpg.connect(self.dsn, timeout=10)
+        try:
+            self.last.update(await self._snapshot(conn))
+        finally:
+            await conn.close()
+        return sum(cpu - self.start.get(pid, 0.0) for pid, cpu in self.last.items()), len(self.last)
 
 
 def connections(runner: Runner, rate: float) -> str:
