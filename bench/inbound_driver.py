@@ -18,6 +18,7 @@ import asyncio
 import contextlib
 import json
 import time
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import httpx
@@ -192,6 +193,19 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
     }
 
 
+def run_to_file(run: Callable[[argparse.Namespace], Awaitable[Any]], args: argparse.Namespace) -> None:
+    """A driver's ``run(args)`` on uvloop when installed (asyncio's loop otherwise), its result as JSON in
+    ``args.out`` for the bench process to read."""
+    try:
+        import uvloop
+    except ImportError:
+        result = asyncio.run(run(args))  # type: ignore[arg-type]
+    else:
+        result = uvloop.run(run(args))
+    with open(args.out, "w") as out:
+        json.dump(result, out)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description="Inbound load for `python -m bench`.")
     parser.add_argument("--smsc-port", type=int, required=True)
@@ -205,14 +219,7 @@ def main() -> None:
     parser.add_argument("--drain", type=float, default=30.0, help="longest wait for the last answers and events")
     parser.add_argument("--out", required=True)
     args = parser.parse_args()
-    try:
-        import uvloop
-    except ImportError:
-        result = asyncio.run(run(args))
-    else:
-        result = uvloop.run(run(args))
-    with open(args.out, "w") as out:
-        json.dump(result, out)
+    run_to_file(run, args)
 
 
 if __name__ == "__main__":

@@ -24,7 +24,7 @@ import signal
 import time
 from typing import Any
 
-from bench.inbound_driver import Agent, Smsc, pump
+from bench.inbound_driver import Agent, Smsc, pump, run_to_file
 from parley.channels.smpp_pdu import SubmitSm
 from parley.testing.smsc import ReceivedSubmit, _Connection
 
@@ -157,14 +157,7 @@ def main() -> None:
     parser.add_argument("--timeout", type=float, default=60.0, help="longest wait for the bind and the SSE stream")
     parser.add_argument("--out", required=True)
     args = parser.parse_args()
-    try:
-        import uvloop
-    except ImportError:
-        result = asyncio.run(run(args))
-    else:
-        result = uvloop.run(run(args))
-    with open(args.out, "w") as out:
-        json.dump(result, out)
+    run_to_file(run, args)
 
 
 if __name__ == "__main__":

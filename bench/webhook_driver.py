@@ -23,7 +23,7 @@ from typing import Any
 
 import httpx
 
-from bench.inbound_driver import Smsc, pump, seq_of
+from bench.inbound_driver import Smsc, pump, run_to_file, seq_of
 
 OK = b"HTTP/1.1 200 OK\r\ncontent-length: 0\r\n\r\n"
 
@@ -135,14 +135,7 @@ def main() -> None:
     parser.add_argument("--drain", type=float, default=60.0, help="longest wait for the last answers and webhooks")
     parser.add_argument("--out", required=True)
     args = parser.parse_args()
-    try:
-        import uvloop
-    except ImportError:
-        result = asyncio.run(run(args))
-    else:
-        result = uvloop.run(run(args))
-    with open(args.out, "w") as out:
-        json.dump(result, out)
+    run_to_file(run, args)
 
 
 if __name__ == "__main__":
