@@ -229,7 +229,7 @@ def build(settings: Settings | None = None, *, clock: Callable[[], datetime] | N
     settings = settings or Settings()
     if clock is None:
         clock = OffsetClock(settings.clock_offset_file) if settings.clock_offset_file else utcnow
-    db = Database(settings.database_url)
+    db = Database(settings.database_url, pool_size=settings.database_pool)
     cache = DirectoryCache(db, country=settings.country, timezone=settings.timezone)
     bus = EventBus(postgres_dsn(settings.database_url), expand=MessageDetails(db))
     deliveries = Deliveries(db, clock, on_changes=StatusNotifier(db, bus).changed)

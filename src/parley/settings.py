@@ -22,6 +22,8 @@ class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="PARLEY_", extra="ignore")
 
     database_url: str = "sqlite+aiosqlite:///./var/parley.db"
+    # PostgreSQL connections one process keeps open (a third more are opened at peaks, then closed again).
+    database_pool: int = Field(default=30, ge=1)
     http: str = "127.0.0.1:8080"
     smtp: str = "127.0.0.1:2525"
     # The SMPP server for applications (issue 13 §4), host:port; off when empty (README suggests 127.0.0.1:2777).

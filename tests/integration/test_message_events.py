@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Sequence
 from datetime import datetime
 
 import pytest
@@ -49,3 +50,38 @@ async def test_a_message_created_event_carries_the_message_as_the_timeline_shows
 async def test_other_events_go_out_as_they_are(db: Database, kind: str) -> None:
     event = Event(kind, {"conversation_id": "c1", "message_id": "nope"}, frozenset())
     assert await MessageDetails(db)([event]) == [event]
+
+
+@pytest.mark.postgres
+async def test_events_published_at_once_go_out_in_few_statements_and_in_order(pg_database: str) -> None:
+    """Many concurrent publishers share NOTIFY statements (group commit); a listener gets every event, each
+    publisher's in its order."""
+    bus = EventBus(postgres_dsn(pg_database))
+    statements: list[str] = []
+    try:
+        stream = await bus.subscribe(1, is_admin=True)
+        original = bus._notify_all
+
+        async def counted(batches: list[Sequence[Event]]) -> list[None]:
+            statements.append(f"{sum(len(b) for b in batches)} events")
+            return await original(batches)
+
+        bus._notifier._flush = counted  # count the statements (each flush is one)
+
+        def status(publisher: int, n: int) -> Event:
+            return Event("message.status", {"message_id": f"m{publisher}", "status": str(n)}, frozenset())
+
+        await asyncio.gather(*(bus.publish([status(p, n)]) for n in range(5) for p in range(40)))
+        got = [await asyncio.wait_for(stream.queue.get(), 10) for _ in range(200)]
+    finally:
+        await bus.close()
+    assert len(statements) < 20, statements
+    for publisher in range(40):
+        mine = [e.data["status"] for e in got if e.data["message_id"] == f"m{publisher}"]
+        assert mine == ["0", "1", "2", "3", "4"]
+
+
+async def test_publishing_after_close_is_dropped_not_an_error() -> None:
+    bus = EventBus()
+    await bus.close()
+    await bus.publish([Event("message.status", {"message_id": "m1"}, frozenset())])
