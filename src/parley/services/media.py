@@ -270,10 +270,7 @@ class MediaStore:
 
     async def attach(self, conn: AsyncConnection, message_id: str, media_ids: Sequence[str]) -> None:
         """Link uploaded files to an outbound message, in order, inside the caller's transaction."""
-        ready = {"source": None, "transport": None, "state": "ready", "attempts": 0, "due_at": None,
-                 "lease_until": None, "error": None}  # fmt: skip
-        rows = [{"message_id": message_id, "position": i, "media_id": m, **ready} for i, m in enumerate(media_ids)]
-        await store.add_links(conn, rows)
+        await store.add_links(conn, [store.link_row(message_id, i, media_id=m) for i, m in enumerate(media_ids)])
 
     async def for_send(self, user: User, ids: Sequence[str]) -> list[tuple[Attachment, str | None]]:
         """The files a user attaches to a send, in order, each with its text when it is a plain-text file (sent as

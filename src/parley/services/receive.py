@@ -191,11 +191,9 @@ def _pending_media(message_id: str, item: _Item, now: datetime) -> list[dict[str
     """The message's attachments as the provider names them, to be fetched through its transport, from now on
     (`services/media_fetch.py`); in the transaction that stores the message, so none is lost with a crash."""
     return [
-        {"message_id": message_id, "position": i, "media_id": None, "source": clean(ref).text,
-         "transport": item.transport, "state": "pending", "attempts": 0, "due_at": now, "lease_until": None,
-         "error": None}
+        media.link_row(message_id, i, source=clean(ref).text, transport=item.transport, due_at=now)
         for i, ref in enumerate(item.inbound.media)
-    ]  # fmt: skip
+    ]
 
 
 def _whole_row(whole: reassembly.Whole, now: datetime) -> dict[str, Any]:

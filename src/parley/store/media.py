@@ -114,6 +114,18 @@ async def signing_key(conn: AsyncConnection, key: str, fresh: str) -> str:
 # --- messages' attachments -------------------------------------------------------------------------------------
 
 
+def link_row(
+    message_id: str, position: int, *, media_id: str | None = None, source: str | None = None,
+    transport: str | None = None, due_at: datetime | None = None,
+) -> dict[str, Any]:  # fmt: skip
+    """One `message_media` row: a stored file (``media_id``: ready), or a file a provider holds at ``source``, to be
+    fetched through ``transport`` from ``due_at`` on (pending)."""
+    state = "ready" if media_id is not None else "pending"
+    return {"message_id": message_id, "position": position, "media_id": media_id, "source": source,
+            "transport": transport, "state": state, "attempts": 0, "due_at": due_at, "lease_until": None,
+            "error": None}  # fmt: skip
+
+
 async def add_links(conn: AsyncConnection, rows: Sequence[dict[str, Any]]) -> None:
     """`message_media` rows (full rows, same keys), after their messages."""
     await insert_rows(conn, message_media, rows)
