@@ -63,6 +63,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--sustained-rates", help="sustained: outbound msg/s offered, comma-separated (250,500,1000)")
     parser.add_argument("--sustained-seconds", type=float, help="sustained: seconds of load per rate (60, quick 10)")
     parser.add_argument("--sustained-mo-rate", type=float, default=100.0, help="sustained: MO msg/s alongside (100)")
+    parser.add_argument(
+        "--sustained-no-webhooks", action="store_true", help="sustained: no webhook endpoint (the path without them)"
+    )
     parser.add_argument("--pg-url", default=os.environ.get("PARLEY_TEST_PG_URL", DEFAULT_PG))
     parser.add_argument("--markdown", action="store_true", help="print the tables as Markdown")
     parser.add_argument("--keep", action="store_true", help="keep the temp dir (logs, SQLite files)")
@@ -89,6 +92,7 @@ def options_from(args: argparse.Namespace) -> Options:
         sustained_rates=tuple(float(r) for r in (args.sustained_rates or "250,500,1000").split(",")),
         sustained_seconds=args.sustained_seconds or (10.0 if quick else 60.0),
         sustained_inbound_rate=args.sustained_mo_rate,
+        sustained_webhooks=not args.sustained_no_webhooks,
     )
 
 

@@ -45,6 +45,7 @@ class Options:
     sustained_rates: tuple[float, ...] = (250.0, 500.0, 1_000.0)
     sustained_seconds: float = 60.0
     sustained_inbound_rate: float = 100.0
+    sustained_webhooks: bool = True  # one webhook endpoint taking message.status and message.received
     receipt_delay: tuple[float, float] = (0.5, 5.0)
 
 

@@ -195,7 +195,8 @@ async def _parley(runner: Runner, rate: float) -> list[Figure]:
         server = runner.procs.python(f"serve-{label}", "parley", "serve", env=env)
         await runner.procs.wait_http(server, f"http://127.0.0.1:{http_port}/healthz")
         await runner.prime(http_port)
-        await _webhook_endpoint(http_port, hook_port)
+        if o.sustained_webhooks:
+            await _webhook_endpoint(http_port, hook_port)
         await _until_ready(runner, driver)
         runner.log(
             f"sustained: {rate:g} msg/s offered for {o.sustained_seconds:g} s, MO at {o.sustained_inbound_rate:g}/s, "
@@ -226,7 +227,7 @@ async def _parley(runner: Runner, rate: float) -> list[Figure]:
         if server is not None:
             runner.procs.stop(server)
     window = Window(rate, started, loaded, drained, accepted, mo_total, progress, cpu, pg_cpu, backends, rss)
-    return await parley_figures(url, window, load, json.loads(out.read_text()))
+    return await parley_figures(url, window, load, json.loads(out.read_text()), webhooks=o.sustained_webhooks)
 
 
 async def _webhook_endpoint(http_port: int, hook_port: int) -> None:

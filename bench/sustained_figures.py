@@ -104,7 +104,9 @@ async def _stored(url: str) -> tuple[list[Any], dict[str, float], list[Any]]:
     return list(parts), {r.carrier_id: r.applied_at.timestamp() for r in applied}, list(inbound)
 
 
-async def parley_figures(url: str, w: Window, load: dict[str, Any], data: dict[str, Any]) -> list[Figure]:
+async def parley_figures(
+    url: str, w: Window, load: dict[str, Any], data: dict[str, Any], *, webhooks: bool = True
+) -> list[Figure]:
     parts, applied, inbound = await _stored(url)
     submitted: dict[str, float] = data["submitted"]
     receipted: dict[str, float] = data["receipted"]
@@ -144,9 +146,11 @@ async def parley_figures(url: str, w: Window, load: dict[str, Any], data: dict[s
         accept,
         _p99(f"{key}_submit_p99", f"[{r}/s] p99 submit lag: accepted → submit_sm", submit_lag, NONE),
         _p99(f"{key}_receipt_p99", f"[{r}/s] p99 receipt lag: receipt sent → status stored", stored_lag, NONE),
-        _p99(f"{key}_event_p99", f"[{r}/s] p99 receipt lag: receipt sent → webhook received", event_lag, NONE),
         *_inbound(w, key, f"{base}_p99", data, inbound),
     ]
+    if webhooks:
+        event = _p99(f"{key}_event_p99", f"[{r}/s] p99 receipt lag: receipt sent → webhook received", event_lag, NONE)
+        figures.insert(4, event)
     handled = max(w.accepted + w.mo_total, 1)
     cpu = Figure(
         f"{key}_cpu", f"[{r}/s] parley serve CPU per message", w.cpu * 1e6 / handled, "µs", against=f"{base}_cpu"
@@ -154,7 +158,8 @@ async def parley_figures(url: str, w: Window, load: dict[str, Any], data: dict[s
     cpu.notes.append(
         f"{w.cpu:.1f} CPU-s for {w.accepted:,} outbound + {w.mo_total:,} MO messages, load and drain "
         f"({w.cpu / max(w.drained - w.started, 1e-9):.2f} cores on average); "
-        f"{w.cpu * 1e6 / max(len(receipted), 1):,.0f} µs per outbound message (accept + submit + receipt + webhooks)"
+        f"{w.cpu * 1e6 / max(len(receipted), 1):,.0f} µs per outbound message (accept + submit + receipt"
+        + (" + webhooks)" if webhooks else ", no webhooks)")
     )
     figures.append(cpu)
     if w.pg_cpu is not None:

@@ -57,3 +57,12 @@ async def test_admins_hear_every_event_and_users_their_own(is_admin: bool) -> No
     stream = await bus.subscribe(7, is_admin=is_admin)
     await bus.publish([created("m1", 1)])
     assert stream.queue.qsize() == (1 if is_admin else 0)
+
+
+async def test_a_stream_takes_every_waiting_event_at_once_in_order() -> None:
+    bus = EventBus()
+    stream = await bus.subscribe(1, is_admin=False)
+    await bus.publish([created(f"m{n}", 1) for n in range(5)])
+    first = await stream.queue.get()
+    assert [first.data["message_id"]] + [e.data["message_id"] for e in stream.waiting()] == [f"m{n}" for n in range(5)]
+    assert stream.waiting() == [] and stream.queue.empty()

@@ -50,9 +50,9 @@ def router(bus: EventBus) -> APIRouter:
                     if not done:
                         yield ": keep-alive\n\n"
                         continue
-                    event = next_event.result()
+                    waiting = [next_event.result(), *subscription.waiting()]
                     next_event = None
-                    yield f"event: {event.type}\ndata: {event_data(event)}\n\n"
+                    yield "".join(f"event: {event.type}\ndata: {event_data(event)}\n\n" for event in waiting)
             finally:
                 if next_event is not None:
                     next_event.cancel()

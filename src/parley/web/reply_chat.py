@@ -141,11 +141,11 @@ def router(links: ReplyLinks, bus: EventBus) -> APIRouter:
                         await links.present(chat.link_id, True)
                         yield ": keep-alive\n\n"
                         continue
-                    event = next_event.result()
+                    waiting = [next_event.result(), *subscription.waiting()]
                     next_event = None
-                    message = chat.shown_event(event)
-                    if message is not None:
-                        yield f"event: message\ndata: {json.dumps(message)}\n\n"
+                    shown = [m for event in waiting if (m := chat.shown_event(event)) is not None]
+                    if shown:
+                        yield "".join(f"event: message\ndata: {json.dumps(m)}\n\n" for m in shown)
             finally:
                 for task in (next_event, gone):
                     if task is not None and not task.done():
