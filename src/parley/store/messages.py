@@ -12,6 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from parley.store import change_notes
 from parley.store.bulk import insert_rows
+from parley.store.one_of import one_of
 from parley.store.tables import Record, message_events, messages, users
 
 # The statuses a message moves through (DESIGN "The path of a message").
@@ -145,7 +146,7 @@ def _columns() -> list[Any]:
 async def get_many(conn: AsyncConnection, ids: Sequence[str]) -> dict[str, Record]:
     if not ids:
         return {}
-    rows = (await conn.execute(sa.select(*messages.c).where(messages.c.id.in_(ids)))).all()
+    rows = (await conn.execute(sa.select(*messages.c).where(one_of(conn, messages.c.id, ids)))).all()
     change_notes.seen(conn, rows)
     return {r.id: r for r in rows}
 

@@ -18,6 +18,7 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from parley.store.bulk import insert_rows
+from parley.store.one_of import one_of
 from parley.store.tables import jobs
 
 
@@ -72,7 +73,7 @@ async def claim(
 
 async def finish(conn: AsyncConnection, message_ids: Sequence[str]) -> None:
     if message_ids:
-        await conn.execute(jobs.delete().where(jobs.c.message_id.in_(message_ids)))
+        await conn.execute(jobs.delete().where(one_of(conn, jobs.c.message_id, message_ids)))
 
 
 async def retry_at(conn: AsyncConnection, retries: Sequence[tuple[str, datetime]]) -> None:
@@ -89,7 +90,7 @@ async def retry_at(conn: AsyncConnection, retries: Sequence[tuple[str, datetime]
 async def note_faults(conn: AsyncConnection, message_ids: Sequence[str]) -> None:
     """Count a fault on jobs whose try ended with an unexpected error (a bug, not the peer's answer)."""
     for chunk in _chunks(message_ids):
-        await conn.execute(jobs.update().where(jobs.c.message_id.in_(chunk)).values(faults=jobs.c.faults + 1))
+        await conn.execute(jobs.update().where(one_of(conn, jobs.c.message_id, chunk)).values(faults=jobs.c.faults + 1))
 
 
 async def depth(conn: AsyncConnection) -> int:
@@ -100,7 +101,9 @@ async def renew(conn: AsyncConnection, message_ids: Sequence[str], *, until: dat
     """Extend the leases of jobs this worker still holds (not those another took over meanwhile)."""
     for chunk in _chunks(message_ids):
         await conn.execute(
-            jobs.update().where(jobs.c.message_id.in_(chunk), jobs.c.worker == worker).values(lease_until=until)
+            jobs.update()
+            .where(one_of(conn, jobs.c.message_id, chunk), jobs.c.worker == worker)
+            .values(lease_until=until)
         )
 
 
@@ -109,7 +112,7 @@ async def release(conn: AsyncConnection, message_ids: Sequence[str], *, worker: 
     for chunk in _chunks(message_ids):
         await conn.execute(
             jobs.update()
-            .where(jobs.c.message_id.in_(chunk), jobs.c.worker == worker)
+            .where(one_of(conn, jobs.c.message_id, chunk), jobs.c.worker == worker)
             .values(lease_until=None, worker=None)
         )
 

@@ -23,6 +23,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from parley.core.receipts import Apply, Candidate, Discard, advance, choose_part
+from parley.store.one_of import one_of
 from parley.store.tables import message_parts, receipts
 from parley.store.tables import messages as messages_table
 
@@ -60,7 +61,7 @@ async def add_parts(conn: AsyncConnection, parts: Sequence[dict[str, Any]], *, n
     ids = sorted({m for m, _ in latest})
     existing: set[str] = set()
     for chunk in _chunks(ids):
-        found = await conn.execute(sa.select(messages_table.c.id).where(messages_table.c.id.in_(chunk)))
+        found = await conn.execute(sa.select(messages_table.c.id).where(one_of(conn, messages_table.c.id, chunk)))
         existing.update(str(r.id) for r in found)
     rows = [
         {**p, "recorded_at": now, "state": None, "stat": None, "err": None}
@@ -105,7 +106,9 @@ async def match(
         transports = sorted({t for t, _ in wanted})  # with the carrier ids: the (transport, carrier_id) index
         for chunk in _chunks(sorted({c for _, c in wanted})):
             query = sa.select(receipts).where(
-                *conditions, receipts.c.transport.in_(transports), receipts.c.carrier_id.in_(chunk)
+                *conditions,
+                one_of(conn, receipts.c.transport, transports),
+                one_of(conn, receipts.c.carrier_id, chunk),
             )
             pending += [r for r in (await conn.execute(query)).all() if (r.transport, r.carrier_id) in wanted]
     else:
@@ -148,7 +151,7 @@ async def match(
             ],
         )
     for chunk in _chunks(done):
-        await conn.execute(receipts.update().where(receipts.c.id.in_(chunk)).values(applied_at=now))
+        await conn.execute(receipts.update().where(one_of(conn, receipts.c.id, chunk)).values(applied_at=now))
     return applied
 
 
@@ -159,8 +162,8 @@ async def _candidates(conn: AsyncConnection, pending: Sequence[Any]) -> dict[tup
     found: dict[tuple[str, str], list[Candidate]] = {}
     for chunk in _chunks(sorted({r.carrier_id for r in pending})):
         query = sa.select(message_parts).where(
-            message_parts.c.transport.in_(transports),
-            message_parts.c.carrier_id.in_(chunk),
+            one_of(conn, message_parts.c.transport, transports),
+            one_of(conn, message_parts.c.carrier_id, chunk),
             message_parts.c.recorded_at >= oldest,
         )
         for p in (await conn.execute(query)).all():
@@ -174,7 +177,7 @@ async def part_states(conn: AsyncConnection, message_ids: Sequence[str]) -> dict
     states: dict[str, list[str | None]] = {}
     for chunk in _chunks(list(message_ids)):
         query = sa.select(message_parts.c.message_id, message_parts.c.state).where(
-            message_parts.c.message_id.in_(chunk)
+            one_of(conn, message_parts.c.message_id, chunk)
         )
         for row in (await conn.execute(query)).all():
             states.setdefault(row.message_id, []).append(row.state)
