@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import re
 import struct
 from dataclasses import dataclass, field, fields
@@ -263,10 +264,12 @@ def is_response(command_id: int) -> bool:
     return bool(command_id & RESPONSE_BIT)
 
 
-def encode(pdu: Pdu) -> bytes:
-    """One PDU as it goes on the wire (§3.2)."""
+def encode(pdu: Pdu, sequence_number: int | None = None) -> bytes:
+    """One PDU as it goes on the wire (§3.2); ``sequence_number`` instead of the PDU's own (a request numbered
+    as it is sent, without copying the PDU)."""
     body = pdu.encode_body()
-    head = HEADER.pack(HEADER.size + len(body), pdu.command_id, pdu.command_status, pdu.sequence_number)
+    seq = pdu.sequence_number if sequence_number is None else sequence_number
+    head = HEADER.pack(HEADER.size + len(body), pdu.command_id, pdu.command_status, seq)
     return head + body
 
 
@@ -354,7 +357,7 @@ def parse_receipt_text(text: str) -> dict[str, str]:
     fields: dict[str, str] = {}
     matches = list(_FIELD.finditer(text))
     for i, m in enumerate(matches):
-        key = re.sub(r"[ _]?date", "_date", m.group(1).lower())
+        key = _field_key(m.group(1))
         if key == "text":
             fields[key] = text[m.end() :].strip()
             break
@@ -363,8 +366,18 @@ def parse_receipt_text(text: str) -> dict[str, str]:
     return fields
 
 
+@functools.lru_cache(maxsize=64)
+def _field_key(name: str) -> str:
+    return re.sub(r"[ _]?date", "_date", name.lower())
+
+
 def _receipt_time(value: str) -> datetime | None:
     """YYMMDDhhmm[ss]; the spec does not say which zone, so it is read as UTC."""
+    if len(value) in (10, 12) and value.isascii() and value.isdigit():  # the usual form, without strptime's cost
+        yy = int(value[0:2])
+        with contextlib.suppress(ValueError):  # strptime's %y: 69-99 are 1969-1999, 00-68 are 2000-2068
+            return datetime(yy + (1900 if yy >= 69 else 2000), int(value[2:4]), int(value[4:6]), int(value[6:8]),
+                            int(value[8:10]), int(value[10:12] or 0), tzinfo=UTC)  # fmt: skip
     with contextlib.suppress(ValueError):
         return datetime.strptime(value, "%y%m%d%H%M%S" if len(value) == 12 else "%y%m%d%H%M").replace(tzinfo=UTC)
     return None

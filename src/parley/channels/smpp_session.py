@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import dataclasses
 import socket
 from collections.abc import Awaitable, Callable
 from typing import Any
@@ -79,6 +78,7 @@ class SmppSession:
         self._reader_task: asyncio.Task[None] | None = None
         self._keepalive_task: asyncio.Task[None] | None = None
         self._done = asyncio.Event()
+        self._out: list[bytes] = []  # PDUs written in this turn of the event loop, sent together at its end
         self.close_reason = ""
 
     @classmethod
@@ -154,7 +154,7 @@ class SmppSession:
             future: asyncio.Future[Pdu] = self._loop.create_future()
             self._pending[seq] = future
             try:
-                self._write(dataclasses.replace(pdu, sequence_number=seq))
+                self._write(pdu, seq)
                 async with asyncio.timeout(timeout or self._response_timeout):
                     return await future
             except TimeoutError:
@@ -177,6 +177,7 @@ class SmppSession:
         """Drop the connection now; requests still waiting fail with `Unreachable` (they may be retried)."""
         if self.closed:
             return
+        self._flush()  # what was written before the close still goes (an unbind_resp, a generic_nack)
         self.close_reason = reason
         self._done.set()
         for future in self._pending.values():
@@ -197,11 +198,20 @@ class SmppSession:
         with contextlib.suppress(OSError):
             await self._writer.wait_closed()
 
-    def _write(self, pdu: Pdu) -> None:
+    def _write(self, pdu: Pdu, sequence_number: int | None = None) -> None:
         # StreamWriter.write only buffers: no per-PDU blocking. A peer that stops reading shows up as a
         # growing buffer; responses then time out and enquire_link drops the connection.
+        # The PDUs of one turn of the event loop (the dispatcher hands over a claim's worth of messages at once)
+        # go out in one write: a send() system call per PDU was a tenth of the send path's CPU (issue 15).
         if not self.closed:
-            self._writer.write(encode(pdu))
+            if not self._out:
+                self._loop.call_soon(self._flush)
+            self._out.append(encode(pdu, sequence_number))
+
+    def _flush(self) -> None:
+        out, self._out = self._out, []
+        if out and not self.closed:
+            self._writer.write(b"".join(out))
 
     async def _read_loop(self) -> None:
         reason = "closed by peer"
