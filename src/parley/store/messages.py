@@ -14,6 +14,7 @@ from parley.store import change_notes
 from parley.store.bulk import insert_rows
 from parley.store.one_of import one_of
 from parley.store.tables import Record, message_events, messages, users
+from parley.store.unnest import update_rows
 
 # The statuses a message moves through (DESIGN "The path of a message").
 STATUSES = (
@@ -118,24 +119,21 @@ async def set_status(conn: AsyncConnection, changes: Sequence[dict[str, Any]], *
         keys = tuple(sorted(k for k in change if k in ("error", "error_code", "transport", "delivery_assumed")))
         by_shape.setdefault(keys, []).append(change)
     for keys, group in by_shape.items():
+        if conn.dialect.name == "postgresql":  # one set-wise statement (see `unnest`)
+            rows = [{"id": c["id"], "status": c["status"], **{k: c[k] for k in keys}} for c in group]
+            await update_rows(conn, messages, ("id",), rows, fixed={"updated_at": now})
+            continue
         values: dict[str, Any] = {"status": sa.bindparam("b_status"), "updated_at": now}
         values.update({k: sa.bindparam(f"b_{k}") for k in keys})
         await conn.execute(
             messages.update().where(messages.c.id == sa.bindparam("b_id")).values(**values),
             [{"b_id": c["id"], "b_status": c["status"], **{f"b_{k}": c[k] for k in keys}} for c in group],
         )
-    await conn.execute(
-        message_events.insert(),
-        [
-            {
-                "message_id": c["id"],
-                "status": c["status"],
-                "at": now,
-                "detail": c.get("detail") or c.get("error"),
-            }
-            for c in changes
-        ],
-    )
+    events = [
+        {"message_id": c["id"], "status": c["status"], "at": now, "detail": c.get("detail") or c.get("error")}
+        for c in changes
+    ]
+    await insert_rows(conn, message_events, events)  # COPY on PostgreSQL for a large batch
     change_notes.statuses(conn, ((c["id"], c["status"]) for c in changes))
 
 

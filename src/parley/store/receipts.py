@@ -23,9 +23,11 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from parley.core.receipts import Apply, Candidate, Discard, advance, choose_part
+from parley.store.bulk import insert_rows
 from parley.store.one_of import one_of
 from parley.store.tables import message_parts, receipts
 from parley.store.tables import messages as messages_table
+from parley.store.unnest import update_rows
 
 log = structlog.get_logger()
 
@@ -81,7 +83,7 @@ async def add_parts(conn: AsyncConnection, parts: Sequence[dict[str, Any]], *, n
 
 async def add_receipts(conn: AsyncConnection, rows: Sequence[dict[str, Any]]) -> None:
     if rows:
-        await conn.execute(receipts.insert(), [{"applied_at": None, **r} for r in rows])
+        await insert_rows(conn, receipts, [{"applied_at": None, **r} for r in rows])  # COPY for a large batch
 
 
 async def match(
@@ -137,7 +139,13 @@ async def match(
         else:
             continue
         done.append(r.id)
-    if changed:
+    if changed and conn.dialect.name == "postgresql":  # one set-wise statement (see `unnest`)
+        rows = [
+            {"message_id": m, "part": p, "state": hit.state, "stat": hit.stat, "err": hit.err}
+            for (m, p), hit in changed.items()
+        ]
+        await update_rows(conn, message_parts, ("message_id", "part"), rows)
+    elif changed:
         await conn.execute(
             message_parts.update()
             .where(
