@@ -249,8 +249,7 @@ class Deliveries:
         if not matched:
             return []
         ids: list[str] = list(dict.fromkeys(str(r.message_id) for r in matched))
-        states = await receipts.part_states(conn, ids)
-        current = await messages.get_many(conn, ids)
+        current, states = await receipts.with_part_states(conn, ids)
         detail = {r.message_id: f"stat={r.stat} err={r.err}" + (f": {r.detail}" if r.detail else "") for r in matched}
         codes = {r.message_id: r.err for r in matched if r.err and r.state in ("failed", "undelivered")}
         changes: list[dict[str, Any]] = []

@@ -12,7 +12,7 @@ its carrier id, and a receipt goes to the newest part with its id that still wai
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -23,6 +23,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from parley.core.receipts import Apply, Candidate, Discard, advance, choose_part
+from parley.store import change_notes
 from parley.store.bulk import insert_rows
 from parley.store.one_of import one_of
 from parley.store.tables import message_parts, receipts
@@ -60,6 +61,9 @@ async def add_parts(conn: AsyncConnection, parts: Sequence[dict[str, Any]], *, n
     latest = {(p["message_id"], p["part"]): p for p in parts}  # the same message twice in one batch: last wins
     if not latest:
         return
+    if conn.dialect.name == "postgresql":  # one set-wise statement that leaves them out itself
+        await conn.execute(_ADD_PARTS_PG, _arrays(latest.values(), now))
+        return
     ids = sorted({m for m, _ in latest})
     existing: set[str] = set()
     for chunk in _chunks(ids):
@@ -79,6 +83,28 @@ async def add_parts(conn: AsyncConnection, parts: Sequence[dict[str, Any]], *, n
         set_={c: insert.excluded[c] for c in ("transport", "carrier_id", "recorded_at", "state", "stat", "err")},
     )
     await conn.execute(upsert, rows)
+
+
+_ADD_PARTS_PG = sa.text(
+    "INSERT INTO message_parts (message_id, part, transport, carrier_id, recorded_at, state, stat, err) "
+    "SELECT v.message_id, v.part, v.transport, v.carrier_id, :now, NULL, NULL, NULL "
+    "FROM unnest(CAST(:message_ids AS VARCHAR[]), CAST(:parts AS INTEGER[]), CAST(:transports AS VARCHAR[]), "
+    "CAST(:carrier_ids AS VARCHAR[])) AS v(message_id, part, transport, carrier_id) "
+    "JOIN messages ON messages.id = v.message_id "
+    "ON CONFLICT (message_id, part) DO UPDATE SET transport = excluded.transport, carrier_id = excluded.carrier_id, "
+    "recorded_at = excluded.recorded_at, state = NULL, stat = NULL, err = NULL"
+).bindparams(sa.bindparam("now", type_=message_parts.c.recorded_at.type))
+
+
+def _arrays(parts: Iterable[dict[str, Any]], now: datetime) -> dict[str, Any]:
+    rows = list(parts)
+    return {
+        "message_ids": [p["message_id"] for p in rows],
+        "parts": [p["part"] for p in rows],
+        "transports": [p["transport"] for p in rows],
+        "carrier_ids": [p["carrier_id"] for p in rows],
+        "now": now,
+    }
 
 
 async def add_receipts(conn: AsyncConnection, rows: Sequence[dict[str, Any]]) -> None:
@@ -181,15 +207,30 @@ async def _candidates(conn: AsyncConnection, pending: Sequence[Any]) -> dict[tup
     return found
 
 
-async def part_states(conn: AsyncConnection, message_ids: Sequence[str]) -> dict[str, list[str | None]]:
-    states: dict[str, list[str | None]] = {}
+async def with_part_states(
+    conn: AsyncConnection, message_ids: Sequence[str]
+) -> tuple[dict[str, Any], dict[str, list[str | None]]]:
+    """The messages (rows as `messages.get_many` gives them, plus ``part_states``) and their parts' states.
+
+    One query where `messages.get_many` and `part_states` were two: each group commit of receipts makes it.
+    """
+    agg = sa.func.string_agg if conn.dialect.name == "postgresql" else sa.func.group_concat
+    states = (
+        sa.select(agg(sa.func.coalesce(message_parts.c.state, ""), ","))
+        .where(message_parts.c.message_id == messages_table.c.id)
+        .scalar_subquery()
+        .label("part_states")
+    )
+    rows: list[Any] = []
     for chunk in _chunks(list(message_ids)):
-        query = sa.select(message_parts.c.message_id, message_parts.c.state).where(
-            one_of(conn, message_parts.c.message_id, chunk)
-        )
-        for row in (await conn.execute(query)).all():
-            states.setdefault(row.message_id, []).append(row.state)
-    return states
+        query = sa.select(*messages_table.c, states).where(one_of(conn, messages_table.c.id, chunk))
+        rows += (await conn.execute(query)).all()
+    change_notes.seen(conn, rows)
+    found = {str(r.id): r for r in rows}
+    parts = {
+        str(r.id): [s or None for s in r.part_states.split(",")] for r in rows if r.part_states is not None
+    }  # a part without a state is stored as "" in the list
+    return found, parts
 
 
 async def count_unapplied(conn: AsyncConnection, since: datetime) -> int:
