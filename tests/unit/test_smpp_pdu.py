@@ -28,6 +28,7 @@ from parley.channels.smpp_pdu import (
     Tag,
     Unbind,
     UnbindResp,
+    _receipt_time,
     build_udh,
     decode,
     encode,
@@ -321,6 +322,19 @@ def test_receipt_dates_are_read_as_utc_with_or_without_seconds() -> None:
     assert receipt is not None and receipt.done_at == datetime(2024, 11, 24, 12, 1, tzinfo=UTC)
     with_seconds = parse_receipt(DeliverSm(esm_class=0x04, short_message=b"id:1 done date:241124120159"))
     assert with_seconds is not None and with_seconds.done_at == datetime(2024, 11, 24, 12, 1, 59, tzinfo=UTC)
+
+
+@pytest.mark.parametrize(
+    "value", ["2411241201", "241124120159", "6901010000", "6812312359", "9912312359", "2413011230", "2402301200",
+              "241124120160", "241124", "", "24112412O1", "２４１１２４１２０１"],
+)  # fmt: skip
+def test_receipt_dates_read_without_strptime_agree_with_it(value: str) -> None:
+    fmt = "%y%m%d%H%M%S" if len(value) == 12 else "%y%m%d%H%M"
+    try:
+        expected: datetime | None = datetime.strptime(value, fmt).replace(tzinfo=UTC)
+    except ValueError:
+        expected = None
+    assert _receipt_time(value) == expected
 
 
 def test_receipt_text_keeps_the_text_field_to_the_end() -> None:
