@@ -6,13 +6,15 @@ match what they already parse.
 
 from __future__ import annotations
 
+import json
 from datetime import datetime
-from urllib.parse import urlsplit
+from urllib.parse import parse_qsl, urlsplit
 from zoneinfo import ZoneInfo
 
 from fastapi import APIRouter, Request
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 from starlette.datastructures import FormData
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from parley.core.outbound import OutboundError
 from parley.core.text import replace_wildix_chars
@@ -23,11 +25,16 @@ from parley.services.auth import Authenticator, Throttled
 from parley.services.directory import DirectoryCache
 from parley.services.send import Outbox, SendSms
 
+PATH = "/api/v1/originate/sms"
 POSTPONE_FORMAT = "%d/%m/%Y %H:%M"
 
 
-def answer_result() -> JSONResponse:
-    return JSONResponse({"type": "result", "result": "Success"})
+# The answer to nearly every request, rendered once (as JSONResponse renders it: compact, UTF-8).
+_SUCCESS = json.dumps({"type": "result", "result": "Success"}, separators=(",", ":")).encode()
+
+
+def answer_result() -> Response:
+    return Response(_SUCCESS, media_type="application/json")
 
 
 def answer_warning(not_queued: list[str]) -> JSONResponse:
@@ -79,6 +86,31 @@ def read_postpone(value: str, timezone: str) -> datetime:
         raise OutboundError("postpone", str(exc)) from None
 
 
+MAX_FIELDS = 1000  # Starlette's form parser's limits, which this route had before it read its own forms
+MAX_FIELD_BYTES = 1024 * 1024
+
+
+def _media_type(request: Request) -> str:
+    return request.headers.get("content-type", "").partition(";")[0].strip().lower()
+
+
+def urlencoded_fields(body: bytes) -> dict[str, str]:
+    """An ``application/x-www-form-urlencoded`` body as Starlette's form parser reads it, the last of a repeated
+    name winning; ValueError past its limits (1,000 fields, 1 MiB a field).
+
+    Read with `parse_qsl` rather than `Request.form()`: python-multipart's streaming parser, its callbacks and
+    the multi-dict cost ten times more, about a twentieth of the CPU of an accepted message. The result is the
+    same: split on ``&`` only, empty pieces skipped, a piece without ``=`` a name with an empty value, bytes as
+    Latin-1 then percent-escapes as UTF-8 (U+FFFD for a bad sequence).
+    """
+    pieces = [piece for piece in body.split(b"&") if piece]
+    if len(pieces) > MAX_FIELDS:
+        raise ValueError(f"Too many fields. Maximum number of fields is {MAX_FIELDS}.")
+    if any(len(piece) - (b"=" in piece) > MAX_FIELD_BYTES for piece in pieces):  # name and value
+        raise ValueError(f"Field exceeded maximum size of {MAX_FIELD_BYTES // 1024}KB.")
+    return dict(parse_qsl(body.decode("latin-1"), keep_blank_values=True))
+
+
 async def _fields(request: Request) -> dict[str, str]:
     """The query and form fields; OutboundError for text that cannot be stored (a NUL: PostgreSQL refuses it).
 
@@ -86,8 +118,11 @@ async def _fields(request: Request) -> dict[str, str]:
     """
     fields: dict[str, str] = dict(request.query_params)
     if request.method == "POST":
-        form: FormData = await request.form()
-        fields.update({k: v for k, v in form.items() if isinstance(v, str)})
+        if _media_type(request) == "application/x-www-form-urlencoded":
+            fields.update(urlencoded_fields(await request.body()))
+        else:
+            form: FormData = await request.form()
+            fields.update({k: v for k, v in form.items() if isinstance(v, str)})
     for name, value in fields.items():
         problem = text_problem(name) or text_problem(value)
         if problem is not None:
@@ -95,25 +130,20 @@ async def _fields(request: Request) -> dict[str, str]:
     return fields
 
 
-def router(auth: Authenticator, outbox: Outbox, cache: DirectoryCache) -> APIRouter:
-    api = APIRouter(tags=["Wildix-compatible API"])
+class Originate:
+    """The route's work: read the caller, the fields, and send; an answer in the contract's shape."""
 
-    @api.post(
-        "/api/v1/originate/sms",
-        operation_id="originate_sms_post",
-        summary="Send an SMS (Wildix-compatible)",
-        response_model=None,
-        description=(
-            "Form fields `message`, `number` (comma-separated E.164), optional `postpone` "
-            "(`dd/mm/YYYY HH:MM`, PBX time zone) and `gsm` (a GSM gateway id). HTTP Basic auth as the sender."
-        ),
-    )
-    async def originate_sms(request: Request) -> JSONResponse:
+    def __init__(self, auth: Authenticator, outbox: Outbox, cache: DirectoryCache) -> None:
+        self._auth = auth
+        self._outbox = outbox
+        self._cache = cache
+
+    async def __call__(self, request: Request) -> Response:
         if is_cross_site(request):
             return answer_error("Requests from other sites are refused", 403)
         credentials = basic_credentials(request)
         try:
-            user = await auth.authenticate(*credentials, client_address(request)) if credentials else None
+            user = await self._auth.authenticate(*credentials, client_address(request)) if credentials else None
         except Throttled as exc:  # the contract's own answer for credentials; Retry-After says when to retry
             return answer_error("Wrong credentials", 401, exc.retry_after)
         if user is None:
@@ -127,10 +157,10 @@ def router(auth: Authenticator, outbox: Outbox, cache: DirectoryCache) -> APIRou
         numbers = read_numbers(fields.get("number", ""))
         message = replace_wildix_chars(fields.get("message", ""))
         try:
-            config = await cache.config()
+            config = await self._cache.config()
             postpone = fields.get("postpone", "").strip()
             send_at = read_postpone(postpone, config.timezone) if postpone else None
-            result = await outbox.send(
+            result = await self._outbox.send(
                 SendSms(
                     user=user,
                     destinations=numbers,
@@ -147,8 +177,26 @@ def router(auth: Authenticator, outbox: Outbox, cache: DirectoryCache) -> APIRou
             return answer_warning([r.given for r in result.refused])
         return answer_result()
 
+
+def router(originate: Originate) -> APIRouter:
+    """The routes as FastAPI knows them: the API documentation, and any request `FastPath` passes on."""
+    api = APIRouter(tags=["Wildix-compatible API"])
+
+    @api.post(
+        PATH,
+        operation_id="originate_sms_post",
+        summary="Send an SMS (Wildix-compatible)",
+        response_model=None,
+        description=(
+            "Form fields `message`, `number` (comma-separated E.164), optional `postpone` "
+            "(`dd/mm/YYYY HH:MM`, PBX time zone) and `gsm` (a GSM gateway id). HTTP Basic auth as the sender."
+        ),
+    )
+    async def originate_sms(request: Request) -> Response:
+        return await originate(request)
+
     api.add_api_route(
-        "/api/v1/originate/sms",
+        PATH,
         originate_sms,
         methods=["GET"],
         operation_id="originate_sms_get",
@@ -156,3 +204,35 @@ def router(auth: Authenticator, outbox: Outbox, cache: DirectoryCache) -> APIRou
         response_model=None,
     )
     return api
+
+
+class FastPath:
+    """ASGI middleware: GET and POST on the route go straight to `Originate`, past FastAPI's routing.
+
+    PBXs call this one route at high rates (one request per message). FastAPI's route matching over every route,
+    its per-request exception and dependency layers took about a tenth of the CPU of each accepted message, and
+    the route needs none of them: it reads its own input and answers every refusal itself. Installed innermost
+    (inside the security headers, body limits and input guard, which see it as any other route), so that only the
+    routing is skipped; an unexpected exception still reaches Starlette's error middleware (the 500). Other
+    methods (HEAD, OPTIONS, …), a trailing slash or a ``root_path`` take the ordinary way.
+    """
+
+    def __init__(self, app: ASGIApp, *, originate: Originate) -> None:
+        self.app = app
+        self._originate = originate
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if (
+            scope["type"] != "http"
+            or scope["path"] != PATH
+            or scope["method"] not in ("GET", "POST")
+            or scope.get("root_path")
+        ):
+            await self.app(scope, receive, send)
+            return
+        request = Request(scope, receive, send)
+        try:
+            response = await self._originate(request)
+            await response(scope, receive, send)
+        finally:
+            await request.close()  # as Starlette's routes do: a multipart form's spooled files
