@@ -16,7 +16,7 @@ from parley.core.characters import problem
 from parley.core.licenses import License
 from parley.core.numbers import InvalidNumber, is_nanp, parse_e164, region_of
 from parley.core.sender_id import make_sender_id
-from parley.core.sender_rules import Choice, SenderRules, judge
+from parley.core.sender_rules import Choice, SenderRules, is_alphanumeric, judge
 from parley.core.text import Encoding, split
 
 MAX_MESSAGE_LENGTH = 670
@@ -93,6 +93,8 @@ def choose_sender(to: str, sender: Sender, rules: SenderRules | None = None) -> 
     """
     chosen = sender_for(to, sender)
     if rules is None or (not rules.countries and not rules.filtered_names):
+        return Choice(chosen)
+    if not is_alphanumeric(chosen):  # the rules are about sender IDs: skip a second parse for the country
         return Choice(chosen)
     return judge(to, region_of(to), chosen, sender.office_number, rules)
 
