@@ -139,3 +139,29 @@ async def test_a_declared_length_over_the_limit_is_refused_without_running_the_a
     await limited({"type": "http", "path": "/inbox/new", "headers": headers}, receive, send)
     assert sent[0]["status"] == 413
     assert sent[1]["body"].startswith(b"The request body is larger than 10 bytes")
+
+
+async def test_a_declared_length_within_the_limit_does_not_stop_counting_a_chunked_body() -> None:
+    """Only a Content-Length without Transfer-Encoding frames the body (RFC 9112 §6.3): the uncounted way is
+    for those alone."""
+    pulled = 0
+
+    async def endless() -> dict[str, Any]:
+        nonlocal pulled
+        pulled += 1
+        return {"type": "http.request", "body": b"x" * 1000, "more_body": True}
+
+    async def app(scope: Any, receive: Any, send: Any) -> None:
+        await Request(scope, receive).body()
+
+    sent: list[dict[str, Any]] = []
+
+    async def send(message: dict[str, Any]) -> None:
+        sent.append(message)
+
+    limited = BodyLimits(app, default=10_000, webhooks=10_000, uploads=10_000)
+    headers = [(b"content-length", b"10"), (b"transfer-encoding", b"chunked")]
+    scope = {"type": "http", "method": "POST", "path": "/api/v2/messages", "headers": headers, "query_string": b""}
+    await limited(scope, endless, send)
+    assert pulled == 11
+    assert [m.get("status") for m in sent if m["type"] == "http.response.start"] == [413]

@@ -72,8 +72,15 @@ class BodyLimits:
             await self.app(scope, receive, send)
             return
         limit, setting = self.limit_for(scope["path"])
-        if _declared_length(scope) > limit:
+        declared, chunked = _framing(scope)
+        if declared > limit:
             await _refuse(scope, send, limit, setting)
+            return
+        if declared >= 0 and not chunked:
+            # HTTP/1.1 framing (RFC 9112 §6.3): with a Content-Length and no Transfer-Encoding the server hands the
+            # app exactly the declared bytes, here within the limit. Nothing to count: `receive` and `send` go
+            # through unwrapped (two closures and a call per message fewer on every API request).
+            await self.app(scope, receive, send)
             return
         received = 0
         started = refused = False
@@ -104,11 +111,16 @@ class BodyLimits:
                 raise
 
 
-def _declared_length(scope: Scope) -> int:
+def _framing(scope: Scope) -> tuple[int, bool]:
+    """The declared Content-Length (-1 without a valid one: a malformed one is the server's to refuse), and
+    whether a Transfer-Encoding frames the body instead."""
+    length, chunked = None, False
     for name, value in scope["headers"]:
-        if name == b"content-length":
-            return int(value) if value.isdigit() else 0  # a malformed one is the server's to refuse
-    return 0
+        if name == b"content-length" and length is None:
+            length = int(value) if value.isdigit() else -1
+        elif name == b"transfer-encoding":
+            chunked = True
+    return (-1 if length is None else length), chunked
 
 
 async def _refuse(scope: Scope, send: Send, limit: int, setting: str) -> None:

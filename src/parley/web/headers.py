@@ -40,6 +40,17 @@ def over_tls(scope: Scope) -> bool:
     return False
 
 
+def _extra(policy: str, tls: bool) -> tuple[tuple[bytes, bytes], ...]:
+    hsts = [(b"strict-transport-security", HSTS)] if tls else []
+    return (*_ALWAYS, (b"content-security-policy", policy.encode()), *hsts)
+
+
+# The four sets a response can get, built once rather than per request: (docs page?, over TLS?) -> headers.
+_EXTRA = {
+    (docs, tls): _extra(DOCS_POLICY if docs else CONSOLE_POLICY, tls) for docs in (False, True) for tls in (False, True)
+}
+
+
 class SecurityHeaders:
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
@@ -48,18 +59,13 @@ class SecurityHeaders:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        docs = scope["path"].startswith(DOCS_PATHS)
-        policy = (DOCS_POLICY if docs else CONSOLE_POLICY).encode()
-        extra = [*_ALWAYS, (b"content-security-policy", policy)]
-        if over_tls(scope):
-            extra.append((b"strict-transport-security", HSTS))
+        extra = _EXTRA[scope["path"].startswith(DOCS_PATHS), over_tls(scope)]
 
         async def with_headers(message: Message) -> None:
             if message["type"] == "http.response.start":
-                headers = list(message.get("headers", []))
-                present = {name.lower() for name, _ in headers}
-                headers += [(name, value) for name, value in extra if name not in present]
-                message = {**message, "headers": headers}
+                headers = message.get("headers", ())
+                present = {name.lower() for name, _ in headers}  # a header the app set itself stays as it is
+                message = {**message, "headers": [*headers, *(item for item in extra if item[0] not in present)]}
             await send(message)
 
         await self.app(scope, receive, with_headers)
