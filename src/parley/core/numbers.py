@@ -58,6 +58,8 @@ def customer_ids(stored: str) -> tuple[str | None, str | None]:
 def _clean(raw: str) -> str:
     """Drop separators and turn any Unicode decimal digit (full-width, Arabic-Indic, …) into ASCII."""
     stripped = _SEPARATORS.sub("", raw)
+    if stripped.isascii():  # ASCII digits are their own decimal value: nothing to turn (the usual case)
+        return stripped
     return "".join(str(unicodedata.decimal(ch)) if unicodedata.decimal(ch, None) is not None else ch for ch in stripped)
 
 
