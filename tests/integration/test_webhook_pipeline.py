@@ -1,0 +1,191 @@
+"""The webhook sender as a pipeline (issue 15), on SQLite and PostgreSQL with real HTTP receivers: one subject's
+events reach a receiver in order while different subjects overlap; a receiver that never answers holds up no other;
+a batch of outcomes is recorded in a fixed number of statements; `close` gives back what it did not record."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator
+from datetime import timedelta
+from typing import Any
+
+import httpx
+import pytest
+import sqlalchemy as sa
+
+from parley.bootstrap import Parley
+from parley.services import webhook_outcomes as outcomes
+from parley.services.send import SendSms
+from parley.services.webhook_post import Answer
+from parley.services.webhook_sender import WebhookSender
+from parley.store import messages
+from parley.store import webhooks as webhook_store
+from parley.store.db import Database
+from parley.store.tables import webhook_attempts, webhook_deliveries
+from tests.conftest import Clock
+from tests.integration.test_outbound_webhooks import LOOPBACK, _build, new_endpoint, send
+from tests.support.server import wait_until
+from tests.support.webhook_receiver import HttpSink, RecordedRequest, SilentServer, envelope
+
+
+@pytest.fixture
+async def parley(db: Database, db_url: str, clock: Clock) -> AsyncIterator[Parley]:
+    app = await _build(db, db_url, clock, LOOPBACK)
+    try:
+        yield app
+    finally:
+        await app.close()
+
+
+async def _send_many(parley: Parley, count: int) -> list[str]:
+    alice = await parley.cache.user("101")
+    assert alice is not None
+    numbers = [f"+1555200{i:04d}" for i in range(count)]
+    result = await parley.outbox.send(SendSms(user=alice, destinations=numbers, text="Hi"))
+    return [str(m["id"]) for m in result.messages]
+
+
+async def _set_status(parley: Parley, clock: Clock, ids: list[str], status: str) -> None:
+    async with parley.db.write() as conn:
+        await messages.set_status(conn, [{"id": i, "status": status} for i in ids], now=clock())
+
+
+async def test_a_message_s_statuses_arrive_in_order_while_different_messages_overlap(
+    parley: Parley, clock: Clock
+) -> None:
+    in_flight, most = 0, 0
+    overlapping = asyncio.Event()
+
+    async def hold(_: RecordedRequest) -> None:
+        """Hold each request until four are in flight at once (then let everything through)."""
+        nonlocal in_flight, most
+        in_flight += 1
+        most = max(most, in_flight)
+        if in_flight >= 4:
+            overlapping.set()
+        try:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(overlapping.wait(), 5)
+        finally:
+            in_flight -= 1
+
+    async with HttpSink(hold=hold) as sink:
+        await new_endpoint(parley, sink.url, ["message.status"])
+        ids = await _send_many(parley, 12)
+        for status in ("sent", "delivered"):
+            await _set_status(parley, clock, ids, status)
+        while await parley.webhook_sender.run_once():
+            pass
+        arrived: dict[str, list[str]] = {}
+        for request in sink.requests:
+            data = envelope(request)["data"]
+            arrived.setdefault(data["id"], []).append(data["status"])
+        assert arrived == {i: ["queued", "sent", "delivered"] for i in ids}
+        assert most >= 4 and overlapping.is_set()
+
+
+async def test_rows_without_a_subject_go_one_after_the_other_per_receiver(parley: Parley, clock: Clock) -> None:
+    in_flight, most = 0, 0
+    second = asyncio.Event()
+
+    async def hold(_: RecordedRequest) -> None:
+        """Hold each request a moment, long enough for another lane's request to arrive if there were one."""
+        nonlocal in_flight, most
+        in_flight += 1
+        most = max(most, in_flight)
+        if in_flight > 1:
+            second.set()
+        try:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(second.wait(), 0.2)
+        finally:
+            in_flight -= 1
+
+    async with HttpSink(hold=hold) as sink:
+        await new_endpoint(parley, sink.url, ["message.status"])
+        ids = await _send_many(parley, 6)
+        async with parley.db.write() as conn:  # as rows written before migration 0016
+            await conn.execute(webhook_deliveries.update().values(subject=None))
+        while await parley.webhook_sender.run_once():
+            pass
+        assert [envelope(r)["data"]["id"] for r in sink.requests] == ids
+        assert most == 1
+
+
+async def _delivery(parley: Parley, endpoint_id: str, message_id: str) -> Any:
+    async with parley.db.read() as conn:
+        query = sa.select(*webhook_deliveries.c).where(
+            webhook_deliveries.c.endpoint_id == endpoint_id, webhook_deliveries.c.subject == message_id
+        )
+        return (await conn.execute(query)).one()
+
+
+async def test_a_receiver_that_never_answers_holds_up_no_other_and_close_gives_its_delivery_back(
+    parley: Parley, clock: Clock
+) -> None:
+    async with SilentServer() as silent, HttpSink() as sink:
+        slow = await new_endpoint(parley, silent.url, ["message.status"])
+        await new_endpoint(parley, sink.url, ["message.status"])
+        sender = WebhookSender(parley.db, clock, parley.webhooks, httpx.AsyncClient(), attempt_seconds=10)
+        running = asyncio.create_task(sender.run())
+        try:
+            first = await send(parley)
+            sender.wake()
+            await wait_until(lambda: silent.connections == 1 and len(sink.requests) == 1, timeout=5)
+            second = await send(parley)
+            sender.wake()
+            # Well within the silent receiver's 10 s: the sender does not wait for it.
+            await wait_until(lambda: len(sink.requests) == 2, timeout=5)
+            assert [envelope(r)["data"]["id"] for r in sink.requests] == [first["id"], second["id"]]
+            pending = await _delivery(parley, slow["id"], first["id"])
+            assert (pending.attempts, pending.state) == (0, "pending") and pending.lease_until is not None
+        finally:
+            running.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await running
+            await sender.close()
+        given_back = await _delivery(parley, slow["id"], first["id"])
+        assert (given_back.attempts, given_back.state, given_back.lease_until) == (0, "pending", None)
+
+
+@pytest.mark.parametrize(
+    ("count", "statuses"),
+    [
+        pytest.param(1, (200,), id="one"),
+        pytest.param(10, (200,), id="ten"),
+        pytest.param(60, (200,), id="sixty"),
+        pytest.param(60, (200, 204), id="sixty-two-statuses"),
+    ],
+)
+async def test_a_batch_of_successes_is_recorded_in_a_fixed_number_of_statements(
+    parley: Parley, clock: Clock, count: int, statuses: tuple[int, ...]
+) -> None:
+    endpoint = await new_endpoint(parley, "https://hooks.example.com/in", ["message.status"])
+    await _send_many(parley, count)
+    async with parley.db.write() as conn:
+        claimed = await webhook_store.claim(conn, now=clock(), lease=timedelta(seconds=30), limit=count)
+    assert len(claimed) == count
+    batch = [outcomes.Outcome(d, Answer(statuses[i % len(statuses)], None, "ok", 3)) for i, d in enumerate(claimed)]
+    statements: list[str] = []
+
+    def counted(_conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
+        statements.append(statement)
+
+    sa.event.listen(parley.db.engine.sync_engine, "before_cursor_execute", counted)
+    try:
+        async with parley.db.write() as conn:
+            await outcomes.record(conn, batch, clock())
+    finally:
+        sa.event.remove(parley.db.engine.sync_engine, "before_cursor_execute", counted)
+    # one INSERT of the attempts, one UPDATE per status, one UPDATE of the endpoint (before: three per delivery)
+    changes = [s for s in statements if s.lstrip().upper().startswith(("INSERT", "UPDATE"))]
+    assert len(changes) == 2 + len(statuses), statements
+    async with parley.db.read() as conn:
+        query = sa.select(*webhook_deliveries.c).where(webhook_deliveries.c.endpoint_id == endpoint["id"])
+        rows = (await conn.execute(query)).all()
+        attempts = await conn.scalar(sa.select(sa.func.count()).select_from(webhook_attempts))
+    assert sorted((r.state, r.attempts, r.last_status, r.lease_until) for r in rows) == sorted(
+        ("delivered", 1, statuses[i % len(statuses)], None) for i in range(count)
+    )
+    assert attempts == count
