@@ -189,3 +189,26 @@ async def test_a_batch_of_successes_is_recorded_in_a_fixed_number_of_statements(
         ("delivered", 1, statuses[i % len(statuses)], None) for i in range(count)
     )
     assert attempts == count
+
+
+async def test_a_lane_gives_back_what_its_lease_would_not_cover(parley: Parley, clock: Clock) -> None:
+    async with SilentServer() as silent:
+        slow = await new_endpoint(parley, silent.url, ["message.status"])
+        message = await send(parley)
+        await _set_status(parley, clock, [message["id"]], "sent")
+        # Leased for 2 s, 0.6 s an attempt (and 1 s kept to record it): the first fits, the second no longer does.
+        sender = WebhookSender(parley.db, clock, parley.webhooks, httpx.AsyncClient(), attempt_seconds=0.6,
+                               lease=timedelta(seconds=2))  # fmt: skip
+        try:
+            assert await sender.run_once() == 2
+        finally:
+            await sender.close()
+        found = [(r.attempts, r.state, r.lease_until) for r in await _rows_of(parley, slow["id"])]
+        assert found[1] == (0, "pending", None)  # given back, never sent: claimed again at once
+        assert found[0][:2] == (1, "pending") and silent.connections == 1
+
+
+async def _rows_of(parley: Parley, endpoint_id: str) -> list[Any]:
+    async with parley.db.read() as conn:
+        query = sa.select(*webhook_deliveries.c).where(webhook_deliveries.c.endpoint_id == endpoint_id)
+        return list((await conn.execute(query.order_by(webhook_deliveries.c.id))).all())

@@ -28,7 +28,7 @@ import asyncio
 import contextlib
 import time
 from collections import Counter, deque
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -100,6 +100,7 @@ class WebhookSender:
         )
         self._lanes: dict[tuple[Target, str | None], _Lane] = {}
         self._held: Counter[Target] = Counter()  # claimed, not yet attempted nor given back
+        self._slots: dict[Target, asyncio.Semaphore] = {}  # per receiver: ``per_target`` requests at a time
         self._unrecorded: dict[int, datetime] = {}  # claimed, outcome not recorded: until when it is leased
         self._recording: set[asyncio.Task[None]] = set()
 
@@ -111,10 +112,11 @@ class WebhookSender:
         second), a wake-up (new deliveries) or a lane's end (room again)."""
         while True:
             try:
-                _, claimed, full = await self._claim()
-                if full and sum(self._held.values()) < self._in_flight:
-                    continue  # more may be due
-                if claimed or self._lanes:
+                if self._has_room():
+                    _, _, full = await self._claim()
+                    if full and self._has_room():
+                        continue  # more may be due
+                if self._lanes:
                     wait = 1.0  # a lane's end wakes this
                 else:
                     async with self._db.read() as conn:
@@ -144,17 +146,16 @@ class WebhookSender:
         await asyncio.gather(*lanes, return_exceptions=True)
         await self._flush()
         await self._recorder.close()
-        by_lease: dict[datetime, list[int]] = {}
-        for delivery_id, leased_until in self._unrecorded.items():
-            by_lease.setdefault(leased_until, []).append(delivery_id)
         try:
-            async with self._db.write() as conn:
-                for leased_until, ids in by_lease.items():
-                    await store.release(conn, ids, leased_until)
-            self._unrecorded.clear()
+            await self._give_back(dict(self._unrecorded))
         except Exception:  # their leases run out by themselves
             log.exception("webhooks.release_failed", deliveries=len(self._unrecorded))
         await self._http.aclose()
+
+    def _has_room(self) -> bool:
+        """Whether a claim is worth it: nothing held, or room for half a batch (claims stay few under load)."""
+        held = sum(self._held.values())
+        return held == 0 or self._in_flight - held >= min(self._batch, self._in_flight) // 2
 
     async def _claim(self) -> tuple[list[_Lane], int, bool]:
         """Claim what there is room for and start its lanes; returns the lanes started or grown, how many
@@ -183,16 +184,8 @@ class WebhookSender:
         for delivery in claimed:  # in the order of the events
             grouped.setdefault((_target(delivery), delivery.subject), []).append(delivery)
         touched: list[_Lane] = []
-        over: list[int] = []
         for key, deliveries in grouped.items():
             target = key[0]
-            if (
-                key not in self._lanes
-                and self._held[target]
-                and self._held[target] + len(deliveries) > self._per_target
-            ):
-                over += [d.id for d in deliveries]  # beyond the receiver's share: back at once
-                continue
             self._held[target] += len(deliveries)
             lane = self._lanes.get(key)
             if lane is None:
@@ -202,20 +195,20 @@ class WebhookSender:
             for delivery in deliveries:
                 lane.queue.append(_Held(delivery, deadline, leased_until))
                 self._unrecorded[delivery.id] = leased_until
-        if over:
-            async with self._db.write() as conn:
-                await store.release(conn, over, leased_until)
-        return touched, len(claimed) - len(over), len(claimed) == limit
+        return touched, len(claimed), len(claimed) == limit
 
     async def _serve(self, key: tuple[Target, str | None], lane: _Lane) -> None:
         """Attempt a lane's deliveries one after the other; its outcomes go to the recorder as they come."""
+        slot = self._slots.setdefault(lane.target, asyncio.Semaphore(self._per_target))
         try:
             while lane.queue:
                 held = lane.queue[0]
-                if time.monotonic() + self._attempt_seconds + LEASE_MARGIN > held.deadline:
-                    await self._give_back(list(lane.queue))  # the lease could run out mid-attempt
+                async with slot:
+                    late = time.monotonic() + self._attempt_seconds + LEASE_MARGIN > held.deadline
+                    answer = None if late else await self._poster.attempt(held.delivery)
+                if answer is None:  # its lease could run out mid-attempt (and another worker claim it)
+                    await self._give_back({h.delivery.id: h.leased_until for h in lane.queue})
                     break
-                answer = await self._poster.attempt(held.delivery)
                 lane.queue.popleft()
                 self._held[lane.target] -= 1
                 task = asyncio.create_task(self._recorder.submit(outcomes.Outcome(held.delivery, answer)))
@@ -223,21 +216,24 @@ class WebhookSender:
                 task.add_done_callback(self._recorded)
         finally:
             self._held[lane.target] -= len(lane.queue)
-            if self._held[lane.target] <= 0:
+            if self._held[lane.target] <= 0:  # no lane of it waits for its slots
                 del self._held[lane.target]
+                self._slots.pop(lane.target, None)
             lane.queue.clear()
             del self._lanes[key]
             self._wake.set()  # room again, and its subject is free
 
-    async def _give_back(self, held: Sequence[_Held]) -> None:
+    async def _give_back(self, leases: dict[int, datetime]) -> None:
+        """Release claimed deliveries (by id: until when this process leased them), unattempted."""
         by_lease: dict[datetime, list[int]] = {}
-        for h in held:
-            by_lease.setdefault(h.leased_until, []).append(h.delivery.id)
-        async with self._db.write() as conn:
-            for leased_until, ids in by_lease.items():
-                await store.release(conn, ids, leased_until)
-        for h in held:
-            self._unrecorded.pop(h.delivery.id, None)
+        for delivery_id, leased_until in leases.items():
+            by_lease.setdefault(leased_until, []).append(delivery_id)
+        if by_lease:
+            async with self._db.write() as conn:
+                for leased_until, ids in by_lease.items():
+                    await store.release(conn, ids, leased_until)
+        for delivery_id in leases:
+            self._unrecorded.pop(delivery_id, None)
 
     def _recorded(self, task: asyncio.Task[None]) -> None:
         self._recording.discard(task)
