@@ -121,32 +121,34 @@ async def _delivery(parley: Parley, endpoint_id: str, message_id: str) -> Any:
         return (await conn.execute(query)).one()
 
 
-async def test_a_receiver_that_never_answers_holds_up_no_other_and_close_gives_its_delivery_back(
+async def test_a_receiver_that_never_answers_holds_up_no_other_and_close_gives_its_deliveries_back(
     parley: Parley, clock: Clock
 ) -> None:
     async with SilentServer() as silent, HttpSink() as sink:
         slow = await new_endpoint(parley, silent.url, ["message.status"])
         await new_endpoint(parley, sink.url, ["message.status"])
-        sender = WebhookSender(parley.db, clock, parley.webhooks, httpx.AsyncClient(), attempt_seconds=10)
+        sender = WebhookSender(parley.db, clock, parley.webhooks, httpx.AsyncClient(), attempt_seconds=10,
+                               per_target=2, in_flight=4)  # fmt: skip
         running = asyncio.create_task(sender.run())
         try:
-            first = await send(parley)
+            first = await _send_many(parley, 5)  # five for the silent receiver: two in flight, three waiting
             sender.wake()
-            await wait_until(lambda: silent.connections == 1 and len(sink.requests) == 1, timeout=5)
+            await wait_until(lambda: silent.connections == 2 and len(sink.requests) == 5, timeout=5)
             second = await send(parley)
             sender.wake()
             # Well within the silent receiver's 10 s: the sender does not wait for it.
-            await wait_until(lambda: len(sink.requests) == 2, timeout=5)
-            assert [envelope(r)["data"]["id"] for r in sink.requests] == [first["id"], second["id"]]
-            pending = await _delivery(parley, slow["id"], first["id"])
+            await wait_until(lambda: len(sink.requests) == 6, timeout=5)
+            assert sorted(envelope(r)["data"]["id"] for r in sink.requests) == sorted([*first, second["id"]])
+            assert silent.connections == 2  # its share, no more
+            pending = await _delivery(parley, slow["id"], first[0])
             assert (pending.attempts, pending.state) == (0, "pending") and pending.lease_until is not None
         finally:
             running.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await running
             await sender.close()
-        given_back = await _delivery(parley, slow["id"], first["id"])
-        assert (given_back.attempts, given_back.state, given_back.lease_until) == (0, "pending", None)
+        given_back = [(r.attempts, r.state, r.lease_until) for r in await _rows_of(parley, slow["id"])]
+        assert given_back == [(0, "pending", None)] * 6
 
 
 @pytest.mark.parametrize(

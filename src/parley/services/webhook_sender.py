@@ -2,10 +2,11 @@
 
 A pipeline, so that neither a slow receiver nor the database's commit rate holds the others up:
 
-- **Claims** run while there is room: at most ``in_flight`` deliveries held (claimed and not yet attempted) by this
-  process, at most ``per_target`` of them for one receiver (an endpoint, or a status callback's URL). A claim leaves
-  out receivers that are full and subjects this process still holds, and gives back at once what it got beyond a
-  receiver's share; so a dead receiver's backlog (15 s per attempt) takes ``per_target`` slots and no more.
+- **Claims** run while there is room. One receiver (an endpoint, or a status callback's URL) gets at most
+  ``per_target`` requests at a time (a semaphore); what a claim brings beyond that waits in this process. A
+  receiver counts against the process's ``in_flight`` for what it can have in flight (its deliveries held, at most
+  ``per_target``), and a claim leaves out receivers that already hold ``per_target`` and the subjects this process
+  still holds: so a dead receiver (15 s per attempt) takes its ``per_target`` share and never the others'.
 - **Lanes**: one receiver gets the events of one subject (a message, a conversation, a campaign: the delivery's
   ``subject``) one after the other, in the order of the events — a message's ``queued`` before its ``sent`` before
   its ``delivered`` — and different subjects concurrently. Rows written before the column existed have no subject:
@@ -82,7 +83,8 @@ class WebhookSender:
         attempt_seconds: float = ATTEMPT_SECONDS,
         per_target: int = PER_TARGET,
         in_flight: int = IN_FLIGHT,
-        linger: float = 0.005,  # outcomes finishing within it share a transaction; claims are at most that often
+        linger: float = 0.005,  # outcomes finishing within it share a transaction
+        claim_every: float = 0.02,  # claims at most this often (what commits meanwhile comes in the same claim)
     ) -> None:
         self._db = db
         self._clock = clock
@@ -93,7 +95,7 @@ class WebhookSender:
         self._attempt_seconds = attempt_seconds
         self._per_target = per_target
         self._in_flight = in_flight
-        self._linger = linger
+        self._claim_every = claim_every
         self._wake = asyncio.Event()
         self._recorder: GroupCommitter[outcomes.Outcome, None] = GroupCommitter(
             self._record, max_batch=500, linger=linger
@@ -128,7 +130,7 @@ class WebhookSender:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), wait)
             self._wake.clear()
-            await asyncio.sleep(self._linger)  # what else commits meanwhile comes in the same claim
+            await asyncio.sleep(self._claim_every)
 
     async def run_once(self) -> int:
         """Claim due deliveries, attempt them and record each outcome before returning; returns how many were
@@ -152,15 +154,19 @@ class WebhookSender:
             log.exception("webhooks.release_failed", deliveries=len(self._unrecorded))
         await self._http.aclose()
 
+    def _load(self) -> int:
+        """The requests the held deliveries can have in flight: each receiver's, up to its share."""
+        return sum(min(count, self._per_target) for count in self._held.values())
+
     def _has_room(self) -> bool:
         """Whether a claim is worth it: nothing held, or room for half a batch (claims stay few under load)."""
-        held = sum(self._held.values())
-        return held == 0 or self._in_flight - held >= min(self._batch, self._in_flight) // 2
+        load = self._load()
+        return load == 0 or self._in_flight - load >= min(self._batch, self._in_flight) // 2
 
     async def _claim(self) -> tuple[list[_Lane], int, bool]:
         """Claim what there is room for and start its lanes; returns the lanes started or grown, how many
         deliveries they took and whether the claim was full (more may be due)."""
-        room = self._in_flight - sum(self._held.values())
+        room = self._in_flight - self._load()
         if room <= 0:
             return [], 0, True
         limit = min(self._batch, room)
@@ -211,6 +217,8 @@ class WebhookSender:
                     break
                 lane.queue.popleft()
                 self._held[lane.target] -= 1
+                if self._held[lane.target] == self._per_target - 1:
+                    self._wake.set()  # no longer full: a claim may bring more of its deliveries
                 task = asyncio.create_task(self._recorder.submit(outcomes.Outcome(held.delivery, answer)))
                 self._recording.add(task)
                 task.add_done_callback(self._recorded)
@@ -221,7 +229,8 @@ class WebhookSender:
                 self._slots.pop(lane.target, None)
             lane.queue.clear()
             del self._lanes[key]
-            self._wake.set()  # room again, and its subject is free
+            if self._held.get(lane.target, 0) < self._per_target:
+                self._wake.set()  # its subject is free (a full receiver wakes a claim when it is no longer full)
 
     async def _give_back(self, leases: dict[int, datetime]) -> None:
         """Release claimed deliveries (by id: until when this process leased them), unattempted."""
