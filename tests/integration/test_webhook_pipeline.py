@@ -51,37 +51,59 @@ async def _set_status(parley: Parley, clock: Clock, ids: list[str], status: str)
         await messages.set_status(conn, [{"id": i, "status": status} for i in ids], now=clock())
 
 
+@pytest.mark.parametrize("driven_by", ["run_once", "run"])
 async def test_a_message_s_statuses_arrive_in_order_while_different_messages_overlap(
-    parley: Parley, clock: Clock
+    parley: Parley, clock: Clock, driven_by: str
 ) -> None:
-    in_flight, most = 0, 0
+    in_flight: list[str] = []  # the messages of the requests being answered
+    most = 0
+    overlaps: list[str] = []  # messages that had two requests in flight at once
     overlapping = asyncio.Event()
 
-    async def hold(_: RecordedRequest) -> None:
+    async def hold(request: RecordedRequest) -> None:
         """Hold each request until four are in flight at once (then let everything through)."""
-        nonlocal in_flight, most
-        in_flight += 1
-        most = max(most, in_flight)
-        if in_flight >= 4:
+        nonlocal most
+        message_id = envelope(request)["data"]["id"]
+        if message_id in in_flight:
+            overlaps.append(message_id)
+        in_flight.append(message_id)
+        most = max(most, len(in_flight))
+        if len(in_flight) >= 4:
             overlapping.set()
         try:
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(overlapping.wait(), 5)
+                await asyncio.wait_for(overlapping.wait(), 2)
         finally:
-            in_flight -= 1
+            in_flight.remove(message_id)
 
     async with HttpSink(hold=hold) as sink:
         await new_endpoint(parley, sink.url, ["message.status"])
-        ids = await _send_many(parley, 12)
-        for status in ("sent", "delivered"):
-            await _set_status(parley, clock, ids, status)
-        while await parley.webhook_sender.run_once():
-            pass
+        # run_once: all 36 in one claim; run: claims of 10 while earlier lanes are still busy
+        batch = 50 if driven_by == "run_once" else 10
+        sender = WebhookSender(parley.db, clock, parley.webhooks, httpx.AsyncClient(), batch=batch)
+        running = asyncio.create_task(sender.run()) if driven_by == "run" else None
+        try:
+            ids = await _send_many(parley, 12)
+            for status in ("sent", "delivered"):
+                await _set_status(parley, clock, ids, status)
+                sender.wake()
+            if running is None:
+                while await sender.run_once():
+                    pass
+            else:
+                await wait_until(lambda: len(sink.requests) == 36, timeout=15)
+        finally:
+            if running is not None:
+                running.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await running
+            await sender.close()
         arrived: dict[str, list[str]] = {}
         for request in sink.requests:
             data = envelope(request)["data"]
             arrived.setdefault(data["id"], []).append(data["status"])
         assert arrived == {i: ["queued", "sent", "delivered"] for i in ids}
+        assert overlaps == []
         assert most >= 4 and overlapping.is_set()
 
 
