@@ -7,7 +7,7 @@ PostgreSQL claims with ``FOR UPDATE SKIP LOCKED``; on SQLite the UPDATE itself i
 
 from __future__ import annotations
 
-from collections.abc import Collection, Sequence
+from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -71,40 +71,26 @@ async def add_deliveries(conn: AsyncConnection, rows: Sequence[dict[str, Any]]) 
     await insert_rows(conn, webhook_deliveries, list(rows))
 
 
-async def claim(
-    conn: AsyncConnection,
-    *,
-    now: datetime,
-    lease: timedelta,
-    limit: int,
-    busy_subjects: Collection[str] = (),
-    full_endpoints: Collection[str] = (),
-    full_urls: Collection[str] = (),
-) -> list[Record]:
-    """Lease up to ``limit`` due deliveries, oldest first, with their endpoint's URL and sealed secret.
-
-    The caller leaves out what it cannot take now: subjects it still has deliveries of (their order), and receivers
-    that have as many requests in flight as it allows (so one slow receiver's backlog does not fill its capacity).
-    """
-    d = webhook_deliveries.c
+async def claim(conn: AsyncConnection, *, now: datetime, lease: timedelta, limit: int) -> list[Record]:
+    """Lease up to ``limit`` due deliveries, oldest first, with their endpoint's URL and sealed secret."""
     due = (
-        sa.select(d.id)
-        .where(d.state == PENDING, d.due_at <= now, sa.or_(d.lease_until.is_(None), d.lease_until <= now))
-        .order_by(d.due_at, d.id)
+        sa.select(webhook_deliveries.c.id)
+        .where(
+            webhook_deliveries.c.state == PENDING,
+            webhook_deliveries.c.due_at <= now,
+            sa.or_(webhook_deliveries.c.lease_until.is_(None), webhook_deliveries.c.lease_until <= now),
+        )
+        .order_by(webhook_deliveries.c.due_at, webhook_deliveries.c.id)
         .limit(limit)
     )
-    # Each NOT IN lets the column's NULLs through (NOT IN alone would drop them).
-    for column, values in ((d.subject, busy_subjects), (d.endpoint_id, full_endpoints), (d.url, full_urls)):
-        if values:
-            due = due.where(sa.or_(column.is_(None), column.not_in(list(values))))
     if conn.dialect.name == "postgresql":
         due = due.with_for_update(skip_locked=True)
     claimed = (
         await conn.execute(
             webhook_deliveries.update()
-            .where(d.id.in_(due.scalar_subquery()))
+            .where(webhook_deliveries.c.id.in_(due.scalar_subquery()))
             .values(lease_until=now + lease)
-            .returning(d.id)
+            .returning(webhook_deliveries.c.id)
         )
     ).all()
     if not claimed:
@@ -116,56 +102,18 @@ async def claim(
             webhook_endpoints.c.secret_sealed,
             webhook_endpoints.c.enabled,
         )
-        .outerjoin(webhook_endpoints, webhook_endpoints.c.id == d.endpoint_id)
-        .where(d.id.in_([r.id for r in claimed]))
-        .order_by(d.id)
+        .outerjoin(webhook_endpoints, webhook_endpoints.c.id == webhook_deliveries.c.endpoint_id)
+        .where(webhook_deliveries.c.id.in_([r.id for r in claimed]))
+        .order_by(webhook_deliveries.c.id)
     )
     return list((await conn.execute(query)).all())
 
 
-async def release(conn: AsyncConnection, delivery_ids: Sequence[int], leased_until: datetime) -> None:
-    """Give back deliveries claimed (until ``leased_until``) and not attempted: any worker may claim them now."""
-    await conn.execute(
-        webhook_deliveries.update()
-        .where(
-            webhook_deliveries.c.id.in_(list(delivery_ids)),
-            webhook_deliveries.c.state == PENDING,
-            webhook_deliveries.c.lease_until == leased_until,  # not since claimed by another worker
-        )
-        .values(lease_until=None)
-    )
-
-
-async def add_attempts(conn: AsyncConnection, rows: Sequence[dict[str, Any]]) -> None:
-    """Insert attempts (``delivery_id``, ``at``, ``status``, ``error``, ``answer``, ``duration_ms``): one
-    statement (executemany) whatever their number."""
-    if rows:
-        await conn.execute(webhook_attempts.insert(), list(rows))
-
-
-async def note_delivered(conn: AsyncConnection, delivery_ids: Sequence[int], status: int, at: datetime) -> None:
-    """Deliveries that the receiver accepted with ``status`` at ``at``: one UPDATE for all of them."""
-    if not delivery_ids:
-        return
-    await conn.execute(
-        webhook_deliveries.update()
-        .where(webhook_deliveries.c.id.in_(list(delivery_ids)))
-        .values(
-            state=DELIVERED,
-            attempts=webhook_deliveries.c.attempts + 1,
-            lease_until=None,
-            last_status=status,
-            last_error=None,
-            last_attempt_at=at,
-            delivered_at=at,
-        )
-    )
-
-
-async def note_outcome(
+async def record_attempt(
     conn: AsyncConnection, delivery_id: int, attempt: dict[str, Any], *, state: str, due_at: datetime | None
 ) -> None:
-    """A delivery's outcome (its attempt stored apart): delivered, failed for good, or pending again at ``due_at``."""
+    """Store one attempt and its outcome: delivered, failed for good, or pending again at ``due_at``."""
+    await conn.execute(webhook_attempts.insert().values(delivery_id=delivery_id, **attempt))
     values: dict[str, Any] = {
         "state": state,
         "attempts": webhook_deliveries.c.attempts + 1,
@@ -232,13 +180,10 @@ async def note_failure(conn: AsyncConnection, endpoint_id: str, now: datetime) -
     return since if since is not None else now
 
 
-async def note_success(conn: AsyncConnection, endpoint_ids: Collection[str]) -> None:
-    """End the endpoints' runs of failures (one UPDATE; it changes only those that were failing)."""
-    if not endpoint_ids:
-        return
+async def note_success(conn: AsyncConnection, endpoint_id: str) -> None:
     await conn.execute(
         webhook_endpoints.update()
-        .where(webhook_endpoints.c.id.in_(list(endpoint_ids)), webhook_endpoints.c.failing_since.is_not(None))
+        .where(webhook_endpoints.c.id == endpoint_id, webhook_endpoints.c.failing_since.is_not(None))
         .values(failing_since=None)
     )
 
