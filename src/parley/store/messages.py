@@ -119,16 +119,8 @@ async def set_status(conn: AsyncConnection, changes: Sequence[dict[str, Any]], *
         keys = tuple(sorted(k for k in change if k in ("error", "error_code", "transport", "delivery_assumed")))
         by_shape.setdefault(keys, []).append(change)
     for keys, group in by_shape.items():
-        if conn.dialect.name == "postgresql":  # one set-wise statement (see `unnest`)
-            rows = [{"id": c["id"], "status": c["status"], **{k: c[k] for k in keys}} for c in group]
-            await update_rows(conn, messages, ("id",), rows, fixed={"updated_at": now})
-            continue
-        values: dict[str, Any] = {"status": sa.bindparam("b_status"), "updated_at": now}
-        values.update({k: sa.bindparam(f"b_{k}") for k in keys})
-        await conn.execute(
-            messages.update().where(messages.c.id == sa.bindparam("b_id")).values(**values),
-            [{"b_id": c["id"], "b_status": c["status"], **{f"b_{k}": c[k] for k in keys}} for c in group],
-        )
+        rows = [{"id": c["id"], "status": c["status"], **{k: c[k] for k in keys}} for c in group]
+        await update_rows(conn, messages, ("id",), rows, fixed={"updated_at": now})  # one statement (`unnest`)
     events = [
         {"message_id": c["id"], "status": c["status"], "at": now, "detail": c.get("detail") or c.get("error")}
         for c in changes

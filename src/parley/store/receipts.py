@@ -165,25 +165,12 @@ async def match(
         else:
             continue
         done.append(r.id)
-    if changed and conn.dialect.name == "postgresql":  # one set-wise statement (see `unnest`)
+    if changed:  # one set-wise statement (`unnest`)
         rows = [
             {"message_id": m, "part": p, "state": hit.state, "stat": hit.stat, "err": hit.err}
             for (m, p), hit in changed.items()
         ]
         await update_rows(conn, message_parts, ("message_id", "part"), rows)
-    elif changed:
-        await conn.execute(
-            message_parts.update()
-            .where(
-                message_parts.c.message_id == sa.bindparam("b_message"),
-                message_parts.c.part == sa.bindparam("b_part"),
-            )
-            .values(state=sa.bindparam("b_state"), stat=sa.bindparam("b_stat"), err=sa.bindparam("b_err")),
-            [
-                {"b_message": m, "b_part": p, "b_state": hit.state, "b_stat": hit.stat, "b_err": hit.err}
-                for (m, p), hit in changed.items()
-            ],
-        )
     for chunk in _chunks(done):
         await conn.execute(receipts.update().where(one_of(conn, receipts.c.id, chunk)).values(applied_at=now))
     return applied

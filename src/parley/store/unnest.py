@@ -3,7 +3,8 @@
 An executemany runs SQLAlchemy's parameter processing for every value of every row and the statement once per row
 on the server; the send path updates three statuses per message (sending, sent, delivered), so that was a large
 share of its CPU (issue 15). ``UPDATE … FROM unnest(:a, :b, …)`` binds each column as one array (asyncpg encodes
-it in C) and runs once. PostgreSQL only: SQLite callers keep their executemany.
+it in C) and runs once. SQLite has no arrays: there it is the same UPDATE as an executemany, so callers need not
+ask which database they are on.
 """
 
 from __future__ import annotations
@@ -51,6 +52,13 @@ async def update_rows(
     last = {tuple(r[k] for k in keys): r for r in rows}
     columns = tuple(c for c in rows[0] if c not in keys)
     fixed = fixed or {}
+    if conn.dialect.name != "postgresql":
+        # Bind names apart from the column names (SQLAlchemy refuses a bind named like a column it sets).
+        each = table.update().where(*(table.c[k] == sa.bindparam(f"k_{k}") for k in keys))
+        each = each.values({c: sa.bindparam(f"v_{c}") for c in columns} | dict(fixed))
+        rows_params = [{f"k_{k}": r[k] for k in keys} | {f"v_{c}": r[c] for c in columns} for r in last.values()]
+        await conn.execute(each, rows_params)
+        return
     statement = _statement(conn, table, tuple(keys), columns, tuple(fixed))
     params = {f"a_{n}": [r[n] for r in last.values()] for n in (*keys, *columns)}
     await conn.execute(statement, {**params, **{f"f_{c}": v for c, v in fixed.items()}})
