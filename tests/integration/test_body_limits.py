@@ -30,6 +30,27 @@ async def chunks(total: int, size: int = 64 * 1024) -> AsyncIterator[bytes]:
         yield b"x" * piece
 
 
+class Endless:
+    """An ASGI ``receive`` whose body never ends (1,000 bytes a message); ``pulled`` counts the messages taken."""
+
+    def __init__(self) -> None:
+        self.pulled = 0
+
+    async def __call__(self) -> dict[str, Any]:
+        self.pulled += 1
+        return {"type": "http.request", "body": b"x" * 1000, "more_body": True}
+
+
+class Sent:
+    """An ASGI ``send`` that keeps what it is given."""
+
+    def __init__(self) -> None:
+        self.messages: list[dict[str, Any]] = []
+
+    async def __call__(self, message: dict[str, Any]) -> None:
+        self.messages.append(message)
+
+
 async def test_an_oversized_webhook_is_refused_before_its_signature_is_checked(tmp_path: Path) -> None:
     async with in_process(tmp_path, with_webhooks()) as app, app.client() as client:
         declared = await client.post("/api/v2/webhooks/inbound", content=b"{" + b" " * (2 * MB))
@@ -94,12 +115,7 @@ async def test_a_console_upload_over_the_limit_is_refused_while_it_streams(tmp_p
 
 
 async def test_the_middleware_stops_an_endless_body_just_past_the_limit() -> None:
-    pulled = 0
-
-    async def endless() -> dict[str, Any]:
-        nonlocal pulled
-        pulled += 1
-        return {"type": "http.request", "body": b"x" * 1000, "more_body": True}
+    endless = Endless()
 
     async def app(scope: Any, receive: Any, send: Any) -> None:
         request = Request(scope, receive)
@@ -110,26 +126,20 @@ async def test_the_middleware_stops_an_endless_body_just_past_the_limit() -> Non
             return
         await PlainTextResponse("read it all")(scope, receive, send)
 
-    sent: list[dict[str, Any]] = []
-
-    async def send(message: dict[str, Any]) -> None:
-        sent.append(message)
+    send = Sent()
 
     limited = BodyLimits(app, default=10_000, webhooks=10_000, uploads=10_000)
     scope = {"type": "http", "method": "POST", "path": "/api/v2/messages", "headers": [], "query_string": b""}
     await limited(scope, endless, send)
-    assert pulled == 11  # 11,000 bytes: one message past the limit, and no more
-    assert [m.get("status") for m in sent if m["type"] == "http.response.start"] == [413]
+    assert endless.pulled == 11  # 11,000 bytes: one message past the limit, and no more
+    assert [m.get("status") for m in send.messages if m["type"] == "http.response.start"] == [413]
 
 
 async def test_a_declared_length_over_the_limit_is_refused_without_running_the_app() -> None:
     async def app(scope: Any, receive: Any, send: Any) -> None:
         raise AssertionError("the app must not run")
 
-    sent: list[dict[str, Any]] = []
-
-    async def send(message: dict[str, Any]) -> None:
-        sent.append(message)
+    send = Sent()
 
     async def receive() -> dict[str, Any]:
         raise AssertionError("nothing is read")
@@ -137,31 +147,23 @@ async def test_a_declared_length_over_the_limit_is_refused_without_running_the_a
     limited = BodyLimits(app, default=10, webhooks=10, uploads=10)
     headers = [(b"content-length", b"11")]
     await limited({"type": "http", "path": "/inbox/new", "headers": headers}, receive, send)
-    assert sent[0]["status"] == 413
-    assert sent[1]["body"].startswith(b"The request body is larger than 10 bytes")
+    assert send.messages[0]["status"] == 413
+    assert send.messages[1]["body"].startswith(b"The request body is larger than 10 bytes")
 
 
 async def test_a_declared_length_within_the_limit_does_not_stop_counting_a_chunked_body() -> None:
     """Only a Content-Length without Transfer-Encoding frames the body (RFC 9112 §6.3): the uncounted way is
     for those alone."""
-    pulled = 0
-
-    async def endless() -> dict[str, Any]:
-        nonlocal pulled
-        pulled += 1
-        return {"type": "http.request", "body": b"x" * 1000, "more_body": True}
+    endless = Endless()
 
     async def app(scope: Any, receive: Any, send: Any) -> None:
         await Request(scope, receive).body()
 
-    sent: list[dict[str, Any]] = []
-
-    async def send(message: dict[str, Any]) -> None:
-        sent.append(message)
+    send = Sent()
 
     limited = BodyLimits(app, default=10_000, webhooks=10_000, uploads=10_000)
     headers = [(b"content-length", b"10"), (b"transfer-encoding", b"chunked")]
     scope = {"type": "http", "method": "POST", "path": "/api/v2/messages", "headers": headers, "query_string": b""}
     await limited(scope, endless, send)
-    assert pulled == 11
-    assert [m.get("status") for m in sent if m["type"] == "http.response.start"] == [413]
+    assert endless.pulled == 11
+    assert [m.get("status") for m in send.messages if m["type"] == "http.response.start"] == [413]
