@@ -61,7 +61,8 @@ def _json_problem(body: bytes) -> JSONResponse | None:
     return None
 
 
-def _content_type(scope: Scope) -> str:
+def content_type(scope: Scope) -> str:
+    """The request's media type, lower case, without parameters ("" when there is none)."""
     for name, value in scope.get("headers", ()):
         if name == b"content-type":
             return str(value.decode("latin-1")).split(";", 1)[0].strip().lower()
@@ -95,14 +96,14 @@ class InputGuard:
             await self.app(scope, receive, send)
             return
         refusal = _form_problem(scope.get("query_string", b""), "query")
-        content_type = _content_type(scope)
+        kind = content_type(scope)
         reads_body = scope["method"] not in ("GET", "HEAD", "OPTIONS") and (
-            _is_json(content_type) or content_type == "application/x-www-form-urlencoded"
+            _is_json(kind) or kind == "application/x-www-form-urlencoded"
         )
         if refusal is None and reads_body:
             body, ending = await _read_all(receive)
             if ending is None:  # else the client went away while sending: the app sees that
-                refusal = _json_problem(body) if _is_json(content_type) else _form_problem(body, "body")
+                refusal = _json_problem(body) if _is_json(kind) else _form_problem(body, "body")
             receive = _replay(body, ending, receive)
         if refusal is not None:
             await refusal(scope, receive, send)

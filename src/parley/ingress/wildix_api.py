@@ -20,6 +20,7 @@ from parley.core.outbound import OutboundError
 from parley.core.text import replace_wildix_chars
 from parley.ingress.api_auth import client_address
 from parley.ingress.basic_auth import basic_credentials
+from parley.ingress.input_guard import content_type
 from parley.ingress.inputs import instant, text_problem
 from parley.services.auth import Authenticator, Throttled
 from parley.services.directory import DirectoryCache
@@ -90,10 +91,6 @@ MAX_FIELDS = 1000  # Starlette's form parser's limits, which this route had befo
 MAX_FIELD_BYTES = 1024 * 1024
 
 
-def _media_type(request: Request) -> str:
-    return request.headers.get("content-type", "").partition(";")[0].strip().lower()
-
-
 def urlencoded_fields(body: bytes) -> dict[str, str]:
     """An ``application/x-www-form-urlencoded`` body as Starlette's form parser reads it, the last of a repeated
     name winning; ValueError past its limits (1,000 fields, 1 MiB a field).
@@ -118,7 +115,7 @@ async def _fields(request: Request) -> dict[str, str]:
     """
     fields: dict[str, str] = dict(request.query_params)
     if request.method == "POST":
-        if _media_type(request) == "application/x-www-form-urlencoded":
+        if content_type(request.scope) == "application/x-www-form-urlencoded":
             fields.update(urlencoded_fields(await request.body()))
         else:
             form: FormData = await request.form()
