@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from starlette.formparsers import MultiPartException
 from starlette.requests import Request
 
@@ -58,3 +61,27 @@ async def test_the_form_parsers_limits_still_hold() -> None:
             urlencoded_fields(body)
         with pytest.raises(MultiPartException, match=message):
             await _starlette(body)
+
+
+_FORM_BYTES = st.one_of(
+    st.binary(max_size=300),
+    st.lists(st.sampled_from([b"number", b"message", b"=", b"&", b"%", b"%2B", b"%C3%A9", b"%FF", b"+", b";", b"x"]),
+             max_size=60).map(b"".join),
+)  # fmt: skip
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(_FORM_BYTES)
+def test_any_body_reads_as_starlette_reads_it_or_fails_the_same_way(body: bytes) -> None:
+    """Fuzzed (hypothesis): whatever the bytes, the same fields as Starlette's parser, str names and values."""
+    try:
+        expected: dict[str, Any] | None = asyncio.run(_starlette(body))
+    except MultiPartException:
+        expected = None
+    if expected is None:
+        with pytest.raises(ValueError):
+            urlencoded_fields(body)
+        return
+    got = urlencoded_fields(body)
+    assert got == expected
+    assert all(isinstance(k, str) and isinstance(v, str) for k, v in got.items())
