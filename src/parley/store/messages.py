@@ -114,19 +114,65 @@ async def set_status(conn: AsyncConnection, changes: Sequence[dict[str, Any]], *
     """
     if not changes:
         return
-    by_shape: dict[tuple[str, ...], list[dict[str, Any]]] = {}
-    for change in changes:
-        keys = tuple(sorted(k for k in change if k in ("error", "error_code", "transport", "delivery_assumed")))
-        by_shape.setdefault(keys, []).append(change)
-    for keys, group in by_shape.items():
-        rows = [{"id": c["id"], "status": c["status"], **{k: c[k] for k in keys}} for c in group]
-        await update_rows(conn, messages, ("id",), rows, fixed={"updated_at": now})  # one statement (`unnest`)
+    change_notes.statuses(conn, ((c["id"], c["status"]) for c in changes))
     events = [
         {"message_id": c["id"], "status": c["status"], "at": now, "detail": c.get("detail") or c.get("error")}
         for c in changes
     ]
-    await insert_rows(conn, message_events, events)  # COPY on PostgreSQL for a large batch
-    change_notes.statuses(conn, ((c["id"], c["status"]) for c in changes))
+    if conn.dialect.name == "postgresql":  # one statement, one round trip
+        await conn.execute(_SET_STATUS_PG, _status_arrays(changes, events, now))
+        return
+    by_shape: dict[tuple[str, ...], list[dict[str, Any]]] = {}
+    for change in changes:
+        keys = tuple(sorted(k for k in change if k in _OPTIONAL_CHANGES))
+        by_shape.setdefault(keys, []).append(change)
+    for keys, group in by_shape.items():
+        rows = [{"id": c["id"], "status": c["status"], **{k: c[k] for k in keys}} for c in group]
+        await update_rows(conn, messages, ("id",), rows, fixed={"updated_at": now})
+    await insert_rows(conn, message_events, events)
+
+
+# The columns a status change may set besides its status; a change that leaves one out keeps the message's value.
+_OPTIONAL_CHANGES = ("error", "error_code", "transport", "delivery_assumed")
+# PostgreSQL: the messages' UPDATE and their events' INSERT in one statement, whatever the changes' shapes (issue 15:
+# receipts and outcomes come a few at a time, so the statements per transaction are their cost). A column a change
+# leaves out is kept (``keep_<column>``); the UPDATE is a data-modifying CTE, run whether or not it is referenced.
+_SET_STATUS_PG = sa.text(
+    "WITH v AS (SELECT * FROM unnest(CAST(:ids AS VARCHAR[]), CAST(:statuses AS VARCHAR[]), "
+    "CAST(:v_error AS TEXT[]), CAST(:keep_error AS BOOLEAN[]), CAST(:v_error_code AS VARCHAR[]), "
+    "CAST(:keep_error_code AS BOOLEAN[]), CAST(:v_transport AS VARCHAR[]), CAST(:keep_transport AS BOOLEAN[]), "
+    "CAST(:v_delivery_assumed AS BOOLEAN[]), CAST(:keep_delivery_assumed AS BOOLEAN[])) "
+    "AS v(id, status, error, keep_error, error_code, keep_error_code, transport, keep_transport, "
+    "delivery_assumed, keep_delivery_assumed)), "
+    "changed AS (UPDATE messages SET status = v.status, updated_at = :now, "
+    "error = CASE WHEN v.keep_error THEN messages.error ELSE v.error END, "
+    "error_code = CASE WHEN v.keep_error_code THEN messages.error_code ELSE v.error_code END, "
+    "transport = CASE WHEN v.keep_transport THEN messages.transport ELSE v.transport END, "
+    "delivery_assumed = CASE WHEN v.keep_delivery_assumed THEN messages.delivery_assumed ELSE v.delivery_assumed END "
+    "FROM v WHERE messages.id = v.id) "
+    "INSERT INTO message_events (message_id, status, at, detail) "
+    "SELECT e.message_id, e.status, :now, e.detail FROM unnest(CAST(:event_ids AS VARCHAR[]), "
+    "CAST(:event_statuses AS VARCHAR[]), CAST(:event_details AS TEXT[])) AS e(message_id, status, detail)"
+).bindparams(sa.bindparam("now", type_=messages.c.updated_at.type))
+
+
+def _status_arrays(
+    changes: Sequence[dict[str, Any]], events: Sequence[dict[str, Any]], now: datetime
+) -> dict[str, Any]:
+    merged: dict[str, dict[str, Any]] = {}
+    for c in changes:  # a message changed twice in one batch: the later change's values win
+        merged[c["id"]] = {**merged.get(c["id"], {}), **c}
+    last = list(merged.values())
+    arrays: dict[str, Any] = {"ids": [c["id"] for c in last], "statuses": [c["status"] for c in last], "now": now}
+    for column in _OPTIONAL_CHANGES:
+        arrays[f"v_{column}"] = [c.get(column) for c in last]
+        arrays[f"keep_{column}"] = [column not in c for c in last]
+    arrays |= {
+        "event_ids": [e["message_id"] for e in events],
+        "event_statuses": [e["status"] for e in events],
+        "event_details": [e["detail"] for e in events],
+    }
+    return arrays
 
 
 def _columns() -> list[Any]:
