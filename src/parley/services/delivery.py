@@ -194,12 +194,10 @@ class Deliveries:
         await queue.finish(conn, done)
         await queue.retry_at(conn, retries)
         await queue.note_faults(conn, faults)
-        await receipts.add_parts(conn, parts, now=now)
+        waiting = await receipts.record_parts(conn, parts, now=now)  # receipts that raced their submit
         await self._opt_out(conn, {c["id"]: c.get("error_code") for c in changes}, now)
         changes += rerouted
-        if parts:
-            keys = [(p["transport"], p["carrier_id"]) for p in parts]
-            changes += await self._apply(conn, now, await receipts.match(conn, now=now, keys=keys))
+        changes += await self._apply(conn, now, waiting)
         return changes
 
     async def _write_receipts(self, items: list[_Receipt]) -> list[None]:
@@ -212,14 +210,11 @@ class Deliveries:
                 "stat": i.receipt.stat[:16],
                 "err": i.receipt.err[:16],
                 "detail": i.receipt.detail[:500] or None,
-                "received_at": now,
             }
             for i in items
         ]
         async with self._db.write() as conn:
-            await receipts.add_receipts(conn, rows)
-            keys = [(i.transport, i.receipt.carrier_id) for i in items]
-            changes = await self._apply(conn, now, await receipts.match(conn, now=now, keys=keys))
+            changes = await self._apply(conn, now, await receipts.receive(conn, rows, now=now))
         await self._notify(changes)
         return [None] * len(items)
 
@@ -234,7 +229,7 @@ class Deliveries:
             matched = await receipts.match(conn, now=now, since=now - window)
             changes = await self._apply(conn, now, matched)
         await self._notify(changes)
-        return len(matched)
+        return len(matched.applied)
 
     async def _notify(self, changes: list[dict[str, Any]]) -> None:
         """After the commit: tell whoever watches (conversation participants) which statuses changed."""
@@ -244,12 +239,12 @@ class Deliveries:
             except Exception:  # a live-update failure must never fail the recording
                 log.exception("delivery.notify_failed")
 
-    async def _apply(self, conn: Any, now: datetime, matched: list[receipts.Matched]) -> list[dict[str, Any]]:
+    async def _apply(self, conn: Any, now: datetime, matches: receipts.Matches) -> list[dict[str, Any]]:
         """Message statuses from newly matched receipts; returns the changes made."""
+        matched, current, states = matches.applied, matches.messages, matches.part_states
         if not matched:
             return []
         ids: list[str] = list(dict.fromkeys(str(r.message_id) for r in matched))
-        current, states = await receipts.with_part_states(conn, ids)
         detail = {r.message_id: f"stat={r.stat} err={r.err}" + (f": {r.detail}" if r.detail else "") for r in matched}
         codes = {r.message_id: r.err for r in matched if r.err and r.state in ("failed", "undelivered")}
         changes: list[dict[str, Any]] = []
