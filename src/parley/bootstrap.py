@@ -58,7 +58,7 @@ from parley.services.transports import Transports
 from parley.services.twilio_messages import TwilioMessages
 from parley.services.webhook_endpoints import WebhookEndpoints
 from parley.services.webhook_outbox import EndpointCache, WebhookOutbox
-from parley.services.webhook_sender import WebhookSender
+from parley.services.webhook_sender import IN_FLIGHT, WebhookSender
 from parley.services.whatsapp_read import WhatsAppReads
 from parley.services.whatsapp_sends import WhatsAppSends
 from parley.services.whatsapp_templates import SYNC_EVERY, WhatsAppTemplates
@@ -428,5 +428,6 @@ def _webhook_client() -> httpx.AsyncClient:
         follow_redirects=False,
         trust_env=False,
         timeout=httpx.Timeout(10.0, connect=5.0),
-        limits=httpx.Limits(max_connections=100, max_keepalive_connections=20),
+        # as many connections as the sender has requests in flight, kept open (one receiver gets up to PER_TARGET)
+        limits=httpx.Limits(max_connections=max(100, IN_FLIGHT), max_keepalive_connections=IN_FLIGHT),
     )

@@ -12,7 +12,7 @@ A request is recorded before it is answered, so once the client has its answer t
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from http import HTTPStatus
 from types import TracebackType
@@ -54,10 +54,12 @@ class SinkResponse:
 
 
 Responder = Callable[[RecordedRequest], SinkResponse]
+Hold = Callable[[RecordedRequest], Awaitable[None]]
 
 
 class HttpSink:
-    """Answers every request with ``respond(request)``, or with the fixed status and body given."""
+    """Answers every request with ``respond(request)``, or with the fixed status and body given; ``hold``, when
+    given, is awaited between recording a request and answering it (a receiver that takes its time)."""
 
     def __init__(
         self,
@@ -66,9 +68,11 @@ class HttpSink:
         *,
         content_type: str = "application/json",
         respond: Responder | None = None,
+        hold: Hold | None = None,
     ) -> None:
         self.requests: list[RecordedRequest] = []
         self.respond: Responder = respond or (lambda _: SinkResponse(status, body, content_type))
+        self.hold = hold
         self._server: asyncio.Server | None = None
         self._writers: set[asyncio.StreamWriter] = set()
         self.port = 0
@@ -100,6 +104,8 @@ class HttpSink:
         try:
             while request := await _read_request(reader):
                 self.requests.append(request)
+                if self.hold is not None:
+                    await self.hold(request)
                 writer.write(_encode(self.respond(request)))
                 await writer.drain()
                 if request.headers.get("connection", "").lower() == "close":

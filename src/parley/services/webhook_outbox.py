@@ -83,6 +83,7 @@ class _Event:
     type: str
     data: dict[str, Any]
     audience: frozenset[int]
+    subject: str  # what it is about: its receiver gets one subject's events in order (the sender's lanes)
 
 
 class WebhookOutbox:
@@ -96,19 +97,19 @@ class WebhookOutbox:
         # the message is made and never changes, so a status change of a message known here needs no lookup.
         self._has_callback: dict[str, bool] = {}
 
-    async def write(self, conn: AsyncConnection, notes: Notes) -> bool:
-        """Write the deliveries of what the transaction noted; True when there were any (`Database.before_commit`
-        then wakes this process's sender once they are committed)."""
+    async def write(self, conn: AsyncConnection, notes: Notes) -> set[store.Target]:
+        """Write the deliveries of what the transaction noted; returns their receivers (`Database.before_commit`
+        then wakes this process's sender with them once they are committed)."""
         try:
             rows = await self._rows(conn, notes)
         except DBAPIError:
             raise  # the transaction cannot commit anyway
         except Exception:  # a bug in making an event must not undo the change it announces
             log.exception("webhooks.event_failed")
-            return False
+            return set()
         if rows:
             await store.add_deliveries(conn, rows)
-        return bool(rows)
+        return {store.target(row) for row in rows}
 
     async def _rows(self, conn: AsyncConnection, notes: Notes) -> list[dict[str, Any]]:
         endpoints = await self.cache.get(conn)
@@ -123,7 +124,8 @@ class WebhookOutbox:
             audiences = await store.audience_of_conversations(conn, [r.conversation_id for r in inbound])
             for row in inbound:
                 data = self._render(row._mapping)
-                events.append(_Event(ev.MESSAGE_RECEIVED, data, frozenset(audiences.get(row.conversation_id, ()))))
+                audience = frozenset(audiences.get(row.conversation_id, ()))
+                events.append(_Event(ev.MESSAGE_RECEIVED, data, audience, str(row.id)))
         if notes.conversations and wanted & {ev.CONVERSATION_CREATED, ev.CONVERSATION_UPDATED}:
             events += await self._conversations(conn, notes.conversations, wanted)
         if notes.campaigns and ev.CAMPAIGN_FINISHED in wanted:
@@ -131,7 +133,9 @@ class WebhookOutbox:
                 campaign = await campaign_store.find(conn, campaign_id)
                 if campaign is not None:
                     view = campaign_views.view(campaign, await campaign_store.counts(conn, campaign_id))
-                    events.append(_Event(ev.CAMPAIGN_FINISHED, _jsonable(view), _users(campaign.owner_id)))
+                    events.append(
+                        _Event(ev.CAMPAIGN_FINISHED, _jsonable(view), _users(campaign.owner_id), str(campaign_id))
+                    )
         for event in events:
             rows += _for_endpoints(endpoints, new_event_id(), event, now)
         return rows
@@ -160,7 +164,7 @@ class WebhookOutbox:
             if row is None:
                 continue
             data = self._render({**row._mapping, "status": status})
-            event = _Event(ev.MESSAGE_STATUS, data, _users(row.user_id))
+            event = _Event(ev.MESSAGE_STATUS, data, _users(row.user_id), message_id)
             event_id = new_event_id()
             if wanted:
                 rows += _for_endpoints(endpoints, event_id, event, now)
@@ -185,7 +189,7 @@ class WebhookOutbox:
             view = conversation_view(conversation, members.get(cid, []), 0)
             del view["unread"]  # per reader: not part of an event
             audience = frozenset(int(m.user_id) for m in members.get(cid, []) if m.user_id is not None and m.active)
-            events.append(_Event(kind, _jsonable(view), audience))
+            events.append(_Event(kind, _jsonable(view), audience, cid))
         return events
 
 
@@ -198,9 +202,10 @@ def _jsonable(view: Mapping[str, Any]) -> dict[str, Any]:
     return loaded
 
 
-def _row(event_id: str, event_type: str, body: str, now: datetime, **where: Any) -> dict[str, Any]:
-    return {"event_id": event_id, "event_type": event_type, "endpoint_id": None, "url": None, "api_key_id": None,
-            "format": "parley", "body": body, "state": store.PENDING, "attempts": 0, "due_at": now,
+def _row(event: _Event, event_id: str, body: str, now: datetime, **where: Any) -> dict[str, Any]:
+    return {"event_id": event_id, "event_type": event.type, "subject": event.subject[:40], "endpoint_id": None,
+            "url": None, "api_key_id": None, "format": "parley", "body": body, "state": store.PENDING, "attempts": 0,
+            "due_at": now,
             "lease_until": None, "last_status": None, "last_error": None, "last_attempt_at": None,
             "delivered_at": None, "created_at": now} | where  # fmt: skip
 
@@ -214,7 +219,7 @@ def _for_endpoints(endpoints: Iterable[Endpoint], event_id: str, event: _Event, 
     if not targets:
         return []
     body = ev.envelope(event_id, event.type, now, event.data)
-    return [_row(event_id, event.type, body, now, endpoint_id=e.id) for e in targets]
+    return [_row(event, event_id, body, now, endpoint_id=e.id) for e in targets]
 
 
 def _for_callback(row: Any, event_id: str, event: _Event, status: str, now: datetime) -> list[dict[str, Any]]:
@@ -228,4 +233,4 @@ def _for_callback(row: Any, event_id: str, event: _Event, status: str, now: date
         fmt = "twilio"
     else:
         body, fmt = ev.envelope(event_id, event.type, now, event.data), "parley"
-    return [_row(event_id, event.type, body, now, url=row.status_callback, api_key_id=row.api_key_id, format=fmt)]
+    return [_row(event, event_id, body, now, url=row.status_callback, api_key_id=row.api_key_id, format=fmt)]

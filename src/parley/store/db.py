@@ -21,7 +21,9 @@ from sqlalchemy.pool import ConnectionPoolEntry
 from parley.store import change_notes
 
 _WRITE = "parley_write"
-BeforeCommit = Callable[[AsyncConnection, change_notes.Notes], Awaitable[bool]]
+# A hook returns what it wrote (anything falsy: nothing); ``after`` gets it once the transaction committed.
+BeforeCommit = Callable[[AsyncConnection, change_notes.Notes], Awaitable[Any]]
+AfterCommit = Callable[[Any], None]
 
 
 def _prepare_sqlite_path(url: str) -> None:
@@ -72,12 +74,13 @@ class Database:
         self.engine = create_engine(url, pool_size=pool_size)
         self.is_postgres = self.engine.dialect.name == "postgresql"
         self._writer = self.engine.execution_options(**{_WRITE: True})
-        self._hooks: list[tuple[BeforeCommit, Callable[[], None] | None]] = []
+        self._hooks: list[tuple[BeforeCommit, AfterCommit | None]] = []
 
-    def before_commit(self, hook: BeforeCommit, *, after: Callable[[], None] | None = None) -> None:
+    def before_commit(self, hook: BeforeCommit, *, after: AfterCommit | None = None) -> None:
         """Run ``hook`` at the end of every write transaction that noted changes (`store.change_notes`), inside
         it: what the hook writes commits with the change, or not at all (outbound webhooks' deliveries). When it
-        wrote something (it returns True), ``after`` is called once the transaction committed."""
+        wrote something (it returns a truthy value: what it wrote), ``after`` is called with that value once the
+        transaction committed."""
         self._hooks.append((hook, after))
 
     @asynccontextmanager
@@ -87,7 +90,7 @@ class Database:
             async with self._writer.begin() as conn:
                 yield conn
             return
-        wrote: list[Callable[[], None]] = []
+        wrote: list[tuple[AfterCommit, Any]] = []
         async with self._writer.begin() as conn:
             change_notes.begin(conn)
             try:
@@ -95,12 +98,13 @@ class Database:
                 notes = change_notes.take(conn)
                 if notes:
                     for hook, after in self._hooks:
-                        if await hook(conn, notes) and after is not None:
-                            wrote.append(after)
+                        written = await hook(conn, notes)
+                        if written and after is not None:
+                            wrote.append((after, written))
             finally:
                 change_notes.take(conn)
-        for after in wrote:
-            after()
+        for after, written in wrote:
+            after(written)
 
     @asynccontextmanager
     async def read(self) -> AsyncIterator[AsyncConnection]:

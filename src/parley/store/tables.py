@@ -607,6 +607,9 @@ webhook_deliveries = sa.Table(
     sa.Column("last_attempt_at", UtcDateTime),
     sa.Column("delivered_at", UtcDateTime),
     sa.Column("created_at", UtcDateTime, nullable=False),
+    # What the event is about (a message's, conversation's or campaign's id): one receiver gets one subject's events
+    # in order, different subjects concurrently. Null in rows written before 0016 (those go in order per receiver).
+    sa.Column("subject", sa.String(40)),
     sa.Index("ix_webhook_deliveries_due", "state", "due_at"),
     sa.Index("ix_webhook_deliveries_endpoint", "endpoint_id", "created_at"),
 )

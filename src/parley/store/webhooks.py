@@ -7,7 +7,7 @@ PostgreSQL claims with ``FOR UPDATE SKIP LOCKED``; on SQLite the UPDATE itself i
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -26,6 +26,15 @@ from parley.store.tables import (
 )
 
 PENDING, DELIVERED, FAILED = "pending", "delivered", "failed"
+Target = tuple[str, str]  # a delivery's receiver: ("endpoint", id) or ("url", a status callback's URL)
+
+
+def target(delivery: Any) -> Target:
+    """The receiver of a delivery (a row or a mapping with ``endpoint_id`` and ``url``)."""
+    endpoint_id = delivery["endpoint_id"] if isinstance(delivery, dict) else delivery.endpoint_id
+    if endpoint_id is not None:
+        return ("endpoint", endpoint_id)
+    return ("url", (delivery["url"] if isinstance(delivery, dict) else delivery.url) or "")
 _ENDPOINT = (*webhook_endpoints.c, users.c.extension.label("owner"), users.c.role.label("owner_role"))
 
 
@@ -71,26 +80,40 @@ async def add_deliveries(conn: AsyncConnection, rows: Sequence[dict[str, Any]]) 
     await insert_rows(conn, webhook_deliveries, list(rows))
 
 
-async def claim(conn: AsyncConnection, *, now: datetime, lease: timedelta, limit: int) -> list[Record]:
-    """Lease up to ``limit`` due deliveries, oldest first, with their endpoint's URL and sealed secret."""
+async def claim(
+    conn: AsyncConnection,
+    *,
+    now: datetime,
+    lease: timedelta,
+    limit: int,
+    busy_subjects: Collection[str] = (),
+    full_endpoints: Collection[str] = (),
+    full_urls: Collection[str] = (),
+) -> list[Record]:
+    """Lease up to ``limit`` due deliveries, oldest first, with their endpoint's URL and sealed secret.
+
+    The caller leaves out what it cannot take now: subjects it still has deliveries of (their order), and receivers
+    that have as many requests in flight as it allows (so one slow receiver's backlog does not fill its capacity).
+    """
+    d = webhook_deliveries.c
     due = (
-        sa.select(webhook_deliveries.c.id)
-        .where(
-            webhook_deliveries.c.state == PENDING,
-            webhook_deliveries.c.due_at <= now,
-            sa.or_(webhook_deliveries.c.lease_until.is_(None), webhook_deliveries.c.lease_until <= now),
-        )
-        .order_by(webhook_deliveries.c.due_at, webhook_deliveries.c.id)
+        sa.select(d.id)
+        .where(d.state == PENDING, d.due_at <= now, sa.or_(d.lease_until.is_(None), d.lease_until <= now))
+        .order_by(d.due_at, d.id)
         .limit(limit)
     )
+    # Each NOT IN lets the column's NULLs through (NOT IN alone would drop them).
+    for column, values in ((d.subject, busy_subjects), (d.endpoint_id, full_endpoints), (d.url, full_urls)):
+        if values:
+            due = due.where(sa.or_(column.is_(None), column.not_in(list(values))))
     if conn.dialect.name == "postgresql":
         due = due.with_for_update(skip_locked=True)
     claimed = (
         await conn.execute(
             webhook_deliveries.update()
-            .where(webhook_deliveries.c.id.in_(due.scalar_subquery()))
+            .where(d.id.in_(due.scalar_subquery()))
             .values(lease_until=now + lease)
-            .returning(webhook_deliveries.c.id)
+            .returning(d.id)
         )
     ).all()
     if not claimed:
@@ -102,18 +125,56 @@ async def claim(conn: AsyncConnection, *, now: datetime, lease: timedelta, limit
             webhook_endpoints.c.secret_sealed,
             webhook_endpoints.c.enabled,
         )
-        .outerjoin(webhook_endpoints, webhook_endpoints.c.id == webhook_deliveries.c.endpoint_id)
-        .where(webhook_deliveries.c.id.in_([r.id for r in claimed]))
-        .order_by(webhook_deliveries.c.id)
+        .outerjoin(webhook_endpoints, webhook_endpoints.c.id == d.endpoint_id)
+        .where(d.id.in_([r.id for r in claimed]))
+        .order_by(d.id)
     )
     return list((await conn.execute(query)).all())
 
 
-async def record_attempt(
+async def release(conn: AsyncConnection, delivery_ids: Sequence[int], leased_until: datetime) -> None:
+    """Give back deliveries claimed (until ``leased_until``) and not attempted: any worker may claim them now."""
+    await conn.execute(
+        webhook_deliveries.update()
+        .where(
+            webhook_deliveries.c.id.in_(list(delivery_ids)),
+            webhook_deliveries.c.state == PENDING,
+            webhook_deliveries.c.lease_until == leased_until,  # not since claimed by another worker
+        )
+        .values(lease_until=None)
+    )
+
+
+async def add_attempts(conn: AsyncConnection, rows: Sequence[dict[str, Any]]) -> None:
+    """Insert attempts (``delivery_id``, ``at``, ``status``, ``error``, ``answer``, ``duration_ms``): one
+    statement (executemany) whatever their number."""
+    if rows:
+        await conn.execute(webhook_attempts.insert(), list(rows))
+
+
+async def note_delivered(conn: AsyncConnection, delivery_ids: Sequence[int], status: int, at: datetime) -> None:
+    """Deliveries that the receiver accepted with ``status`` at ``at``: one UPDATE for all of them."""
+    if not delivery_ids:
+        return
+    await conn.execute(
+        webhook_deliveries.update()
+        .where(webhook_deliveries.c.id.in_(list(delivery_ids)))
+        .values(
+            state=DELIVERED,
+            attempts=webhook_deliveries.c.attempts + 1,
+            lease_until=None,
+            last_status=status,
+            last_error=None,
+            last_attempt_at=at,
+            delivered_at=at,
+        )
+    )
+
+
+async def note_outcome(
     conn: AsyncConnection, delivery_id: int, attempt: dict[str, Any], *, state: str, due_at: datetime | None
 ) -> None:
-    """Store one attempt and its outcome: delivered, failed for good, or pending again at ``due_at``."""
-    await conn.execute(webhook_attempts.insert().values(delivery_id=delivery_id, **attempt))
+    """A delivery's outcome (its attempt stored apart): delivered, failed for good, or pending again at ``due_at``."""
     values: dict[str, Any] = {
         "state": state,
         "attempts": webhook_deliveries.c.attempts + 1,
@@ -180,10 +241,13 @@ async def note_failure(conn: AsyncConnection, endpoint_id: str, now: datetime) -
     return since if since is not None else now
 
 
-async def note_success(conn: AsyncConnection, endpoint_id: str) -> None:
+async def note_success(conn: AsyncConnection, endpoint_ids: Collection[str]) -> None:
+    """End the endpoints' runs of failures (one UPDATE; it changes only those that were failing)."""
+    if not endpoint_ids:
+        return
     await conn.execute(
         webhook_endpoints.update()
-        .where(webhook_endpoints.c.id == endpoint_id, webhook_endpoints.c.failing_since.is_not(None))
+        .where(webhook_endpoints.c.id.in_(list(endpoint_ids)), webhook_endpoints.c.failing_since.is_not(None))
         .values(failing_since=None)
     )
 

@@ -1,0 +1,161 @@
+"""One attempt of an outbound webhook delivery (issue 13 §1), made by `services.webhook_sender`.
+
+Each attempt signs the stored body anew (``Parley-Signature`` with this attempt's time, or Twilio's
+``X-Twilio-Signature``), resolves the host, refuses any address that is not public unless ``[webhooks]
+allow_private`` allows it (`core.webhook_addresses`), and connects to the address it checked (the URL's host stays
+in ``Host`` and in TLS's server name), so DNS cannot swap it afterwards. Redirects are not followed (a 3xx is a
+failure), the whole attempt is bounded in time and at most `ANSWER_BYTES` of the answer are read.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import ipaddress
+import json
+import socket
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Protocol
+from urllib.parse import urlencode, urlsplit, urlunsplit
+
+import httpx
+import structlog
+
+from parley.core import webhook_addresses as addresses
+from parley.core import webhook_events as ev
+from parley.core.webhook_signing import HEADER, TWILIO_HEADER, parley_signature, twilio_signature
+
+log = structlog.get_logger()
+ANSWER_BYTES = 64 * 1024  # read at most this much of an answer
+ATTEMPT_SECONDS = 15.0  # an attempt, answer included, ends by then
+USER_AGENT = "Parley-Webhooks/1"
+
+
+class Resolver(Protocol):
+    async def __call__(self, host: str, port: int) -> list[addresses.Address]: ...
+
+
+async def resolve(host: str, port: int) -> list[addresses.Address]:
+    """The host's addresses (getaddrinfo)."""
+    infos = await asyncio.get_running_loop().getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    return list(dict.fromkeys(ipaddress.ip_address(str(info[4][0]).split("%")[0]) for info in infos))
+
+
+class Secrets(Protocol):
+    """Where signing secrets come from (`services.webhooks.WebhookEndpoints` with the API keys behind it)."""
+
+    async def endpoint_secret(self, endpoint_id: str, sealed: str) -> str | None: ...
+    async def key_secret(self, key_id: str) -> str | None: ...
+    async def account_sid(self) -> str: ...
+    async def allowed_networks(self) -> list[addresses.Network]: ...
+
+
+@dataclass(frozen=True)
+class Answer:
+    status: int | None
+    error: str | None
+    answer: str | None
+    duration_ms: int
+
+    @property
+    def ok(self) -> bool:
+        return self.status is not None and 200 <= self.status < 300
+
+
+class WebhookPoster:
+    """Makes attempts: signs, checks the address, posts, reads the start of the answer; never raises."""
+
+    def __init__(
+        self,
+        clock: Callable[[], datetime],
+        secrets: Secrets,
+        http: httpx.AsyncClient,
+        *,
+        resolver: Resolver = resolve,
+        attempt_seconds: float = ATTEMPT_SECONDS,
+    ) -> None:
+        self._clock = clock
+        self._secrets = secrets
+        self._http = http
+        self._resolve = resolver
+        self._attempt_seconds = attempt_seconds
+
+    async def attempt(self, delivery: Any) -> Answer:
+        started = time.monotonic()
+        try:
+            return await asyncio.wait_for(self._post(delivery, started), self._attempt_seconds)
+        except TimeoutError:
+            return Answer(None, f"no answer within {self._attempt_seconds:g} s", None, _ms(started))
+        except addresses.UrlRefused as exc:
+            return Answer(None, f"refused: {exc}", None, _ms(started))
+        except (httpx.HTTPError, OSError) as exc:
+            return Answer(None, f"{type(exc).__name__}: {exc}"[:300], None, _ms(started))
+        except Exception as exc:  # a bug must not leave the batch unrecorded (its leases would loop for ever)
+            log.exception("webhooks.attempt_failed", delivery=delivery.id)
+            return Answer(None, f"internal error: {type(exc).__name__}", None, _ms(started))
+
+    async def _post(self, delivery: Any, started: float) -> Answer:
+        if delivery.endpoint_id is not None and not delivery.enabled:
+            raise addresses.UrlRefused("the endpoint is disabled")
+        url = delivery.endpoint_url if delivery.endpoint_id is not None else delivery.url
+        allowed = await self._secrets.allowed_networks()
+        target = addresses.check_url(url, allowed)
+        content, headers = await self._signed(delivery, url)
+        found = [target.literal] if target.literal is not None else await self._resolve(target.host, target.port)
+        if not found:
+            raise addresses.UrlRefused(f"host {target.host} has no address")
+        for address in found:  # every address: a name must not reach a private one through any of them
+            addresses.check_address(address, allowed)
+        address = found[0]
+        parts = urlsplit(url)
+        literal = f"[{address}]" if address.version == 6 else str(address)
+        via = urlunsplit((parts.scheme, f"{literal}:{target.port}", parts.path or "/", parts.query, ""))
+        headers["Host"] = parts.netloc.rpartition("@")[2]
+        extensions = {"sni_hostname": target.host} if target.scheme == "https" else {}
+        request = self._http.build_request("POST", via, content=content, headers=headers, extensions=extensions)
+        response = await self._http.send(request, stream=True, follow_redirects=False)
+        try:
+            kept = bytearray()
+            async for chunk in response.aiter_raw():
+                kept += chunk
+                if len(kept) >= ANSWER_BYTES:
+                    break
+        finally:
+            await response.aclose()
+        text = bytes(kept[:ANSWER_BYTES]).decode("utf-8", "replace")[: ev.ANSWER_KEPT]
+        error = None
+        if 300 <= response.status_code < 400:
+            error = f"redirect to {response.headers.get('location', '?')[:200]} not followed"
+        elif not 200 <= response.status_code < 300:
+            error = f"HTTP {response.status_code}"
+        return Answer(response.status_code, error, text, _ms(started))
+
+    async def _signed(self, delivery: Any, url: str) -> tuple[bytes, dict[str, str]]:
+        """The body and headers of this attempt, signed now."""
+        headers = {"User-Agent": USER_AGENT}
+        if delivery.format == "twilio":
+            secret = await self._secrets.key_secret(delivery.api_key_id) if delivery.api_key_id else None
+            if secret is None:
+                raise addresses.UrlRefused("the API key that signs this callback is gone")
+            params: dict[str, str] = json.loads(delivery.body)
+            params["AccountSid"] = await self._secrets.account_sid()
+            headers["Content-Type"] = "application/x-www-form-urlencoded"
+            headers[TWILIO_HEADER] = twilio_signature(secret, url, params)
+            return urlencode(params).encode(), headers
+        if delivery.endpoint_id is not None:
+            secret = await self._secrets.endpoint_secret(delivery.endpoint_id, delivery.secret_sealed)
+        else:
+            secret = await self._secrets.key_secret(delivery.api_key_id) if delivery.api_key_id else None
+        if secret is None:
+            raise addresses.UrlRefused("the secret that signs this delivery cannot be read")
+        body = delivery.body.encode()
+        headers["Content-Type"] = "application/json"
+        headers[HEADER] = parley_signature(secret, int(self._clock().timestamp()), body)
+        headers["Parley-Event-Id"] = delivery.event_id
+        return body, headers
+
+
+def _ms(started: float) -> int:
+    return int((time.monotonic() - started) * 1000)
