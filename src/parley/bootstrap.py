@@ -10,7 +10,6 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-import httpx
 import structlog
 
 from parley.channels.base import Channel, Inbound, Receipt
@@ -58,7 +57,7 @@ from parley.services.transports import Transports
 from parley.services.twilio_messages import TwilioMessages
 from parley.services.webhook_endpoints import WebhookEndpoints
 from parley.services.webhook_outbox import EndpointCache, WebhookOutbox
-from parley.services.webhook_sender import IN_FLIGHT, WebhookSender
+from parley.services.webhook_sender import WebhookSender
 from parley.services.whatsapp_read import WhatsAppReads
 from parley.services.whatsapp_sends import WhatsAppSends
 from parley.services.whatsapp_templates import SYNC_EVERY, WhatsAppTemplates
@@ -364,7 +363,7 @@ def build(settings: Settings | None = None, *, clock: Callable[[], datetime] | N
     # Outbound webhooks: deliveries are written in the transaction of the change they announce.
     endpoint_cache = EndpointCache()
     webhooks = WebhookEndpoints(db, cache, box, api_keys, clock, endpoint_cache)
-    webhook_sender = WebhookSender(db, clock, webhooks, _webhook_client())
+    webhook_sender = WebhookSender(db, clock, webhooks)
     db.before_commit(WebhookOutbox(clock, _render_message, endpoint_cache).write, after=webhook_sender.wake)
     return Parley(
         settings=settings,
@@ -419,15 +418,3 @@ def _render_message(row: Any) -> dict[str, Any]:
     """A message as the API returns it (the ``data`` of its webhook events)."""
     data: dict[str, Any] = message_out(row).model_dump(mode="json", by_alias=True, exclude={"history"})
     return data
-
-
-def _webhook_client() -> httpx.AsyncClient:
-    """Outbound webhooks' client: no redirects, bounded time; no proxies from the environment (they would
-    connect to the proxy instead of the address that was checked)."""
-    return httpx.AsyncClient(
-        follow_redirects=False,
-        trust_env=False,
-        timeout=httpx.Timeout(10.0, connect=5.0),
-        # as many connections as the sender has requests in flight, kept open (one receiver gets up to PER_TARGET)
-        limits=httpx.Limits(max_connections=max(100, IN_FLIGHT), max_keepalive_connections=IN_FLIGHT),
-    )

@@ -9,8 +9,6 @@ swapped for temporary ones that exist here.
 from __future__ import annotations
 
 import asyncio
-import datetime
-import ipaddress
 import os
 import re
 import shutil
@@ -22,16 +20,13 @@ from pathlib import Path
 
 import httpx
 import pytest
-from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.x509.oid import NameOID
 from typer.testing import CliRunner
 
 from parley.cli import app
 from parley.settings import Settings
 from tests.support.provisioning import document
 from tests.support.server import ParleyServer, free_port
+from tests.support.tls import self_signed
 
 ROOT = Path(__file__).resolve().parents[2]
 DEPLOY = ROOT / "deploy"
@@ -163,33 +158,9 @@ def test_environment_file_is_a_production_configuration(monkeypatch: pytest.Monk
 # -- nginx -----------------------------------------------------------------------------------------------------------
 
 
-def self_signed(directory: Path) -> tuple[Path, Path]:
-    key = ec.generate_private_key(ec.SECP256R1())
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "sms.example.com")])
-    now = datetime.datetime.now(datetime.UTC)
-    names = [x509.DNSName("sms.example.com"), x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]
-    cert = (
-        x509.CertificateBuilder()
-        .subject_name(name)
-        .issuer_name(name)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - datetime.timedelta(minutes=5))
-        .not_valid_after(now + datetime.timedelta(days=1))
-        .add_extension(x509.SubjectAlternativeName(names), critical=False)
-        .sign(key, hashes.SHA256())
-    )
-    cert_path, key_path = directory / "fullchain.pem", directory / "privkey.pem"
-    cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
-    key_path.write_bytes(
-        key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
-    )
-    return cert_path, key_path
-
-
 def nginx_config(tmp_path: Path, site: str) -> Path:
     """A whole nginx.conf around the site, everything nginx writes kept under tmp_path."""
-    cert, key = self_signed(tmp_path)
+    cert, key = self_signed(tmp_path, ["sms.example.com", "127.0.0.1"])
     site = site.replace("/etc/letsencrypt/live/sms.example.com/fullchain.pem", str(cert))
     site = site.replace("/etc/letsencrypt/live/sms.example.com/privkey.pem", str(key))
     (tmp_path / "parley.conf").write_text(site)

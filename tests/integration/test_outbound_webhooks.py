@@ -10,7 +10,6 @@ from collections.abc import AsyncIterator
 from typing import Any
 from urllib.parse import parse_qsl
 
-import httpx
 import pytest
 import sqlalchemy as sa
 from twilio.request_validator import RequestValidator
@@ -159,7 +158,7 @@ async def test_a_receiver_that_never_answers_is_given_up_on_in_bounded_time(parl
     async with SilentServer() as silent:
         endpoint = await new_endpoint(parley, silent.url, ["message.status"])
         await send(parley)
-        sender = WebhookSender(parley.db, parley.webhook_sender._clock, parley.webhooks, httpx.AsyncClient(),
+        sender = WebhookSender(parley.db, parley.webhook_sender._clock, parley.webhooks,
                                attempt_seconds=0.3)  # fmt: skip
         try:
             assert await sender.run_once() == 1
@@ -199,7 +198,7 @@ async def test_a_name_is_checked_again_when_resolved_and_the_checked_address_is_
             # hooks.example.com resolves to loopback (allowed here); rebound.example.com to a private address
             return [ipaddress.ip_address("127.0.0.1" if host == "hooks.example.com" else "10.9.8.7")]
 
-        sender = WebhookSender(parley.db, parley.webhook_sender._clock, parley.webhooks, httpx.AsyncClient(),
+        sender = WebhookSender(parley.db, parley.webhook_sender._clock, parley.webhooks,
                                resolver=resolver)  # fmt: skip
         try:
             assert await sender.run_once() == 2
@@ -440,7 +439,7 @@ async def test_workers_share_deliveries_without_sending_one_twice(parley: Parley
         await new_endpoint(parley, sink.url, ["message.status"])
         for _ in range(12):
             await send(parley)
-        senders = [WebhookSender(parley.db, parley.webhook_sender._clock, parley.webhooks, httpx.AsyncClient(),
+        senders = [WebhookSender(parley.db, parley.webhook_sender._clock, parley.webhooks,
                                  batch=4) for _ in range(3)]  # fmt: skip
         try:
             while sum(await asyncio.gather(*(s.run_once() for s in senders))):

@@ -10,7 +10,6 @@ from collections.abc import AsyncIterator
 from datetime import timedelta
 from typing import Any
 
-import httpx
 import pytest
 import sqlalchemy as sa
 
@@ -80,7 +79,7 @@ async def test_a_message_s_statuses_arrive_in_order_while_different_messages_ove
         await new_endpoint(parley, sink.url, ["message.status"])
         # run_once: all 36 in one claim; run: claims of 10 while earlier lanes are still busy
         batch = 50 if driven_by == "run_once" else 10
-        sender = WebhookSender(parley.db, clock, parley.webhooks, httpx.AsyncClient(), batch=batch)
+        sender = WebhookSender(parley.db, clock, parley.webhooks, batch=batch)
         running = asyncio.create_task(sender.run()) if driven_by == "run" else None
         try:
             ids = await _send_many(parley, 12)
@@ -149,7 +148,7 @@ async def test_a_receiver_that_never_answers_holds_up_no_other_and_close_gives_i
     async with SilentServer() as silent, HttpSink() as sink:
         slow = await new_endpoint(parley, silent.url, ["message.status"])
         await new_endpoint(parley, sink.url, ["message.status"])
-        sender = WebhookSender(parley.db, clock, parley.webhooks, httpx.AsyncClient(), attempt_seconds=10,
+        sender = WebhookSender(parley.db, clock, parley.webhooks, attempt_seconds=10,
                                per_target=2, in_flight=4)  # fmt: skip
         running = asyncio.create_task(sender.run())
         try:
@@ -221,7 +220,7 @@ async def test_a_lane_gives_back_what_its_lease_would_not_cover(parley: Parley, 
         message = await send(parley)
         await _set_status(parley, clock, [message["id"]], "sent")
         # Leased for 2 s, 0.6 s an attempt (and 1 s kept to record it): the first fits, the second no longer does.
-        sender = WebhookSender(parley.db, clock, parley.webhooks, httpx.AsyncClient(), attempt_seconds=0.6,
+        sender = WebhookSender(parley.db, clock, parley.webhooks, attempt_seconds=0.6,
                                lease=timedelta(seconds=2))  # fmt: skip
         try:
             assert await sender.run_once() == 2
@@ -254,7 +253,7 @@ async def test_new_deliveries_for_a_full_receiver_do_not_make_claims_walk_its_ba
     monkeypatch.setattr(webhook_store, "claim", counted)
     async with SilentServer() as silent, HttpSink() as sink:
         slow = await new_endpoint(parley, silent.url, ["message.status"])
-        sender = WebhookSender(parley.db, clock, parley.webhooks, httpx.AsyncClient(), attempt_seconds=10,
+        sender = WebhookSender(parley.db, clock, parley.webhooks, attempt_seconds=10,
                                per_target=2, in_flight=4, batch=2)  # fmt: skip
         running = asyncio.create_task(sender.run())
         try:

@@ -12,6 +12,7 @@ A request is recorded before it is answered, so once the client has its answer t
 from __future__ import annotations
 
 import asyncio
+import ssl
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from http import HTTPStatus
@@ -69,24 +70,26 @@ class HttpSink:
         content_type: str = "application/json",
         respond: Responder | None = None,
         hold: Hold | None = None,
+        tls: ssl.SSLContext | None = None,  # HTTPS with this server context
     ) -> None:
         self.requests: list[RecordedRequest] = []
         self.respond: Responder = respond or (lambda _: SinkResponse(status, body, content_type))
         self.hold = hold
+        self.tls = tls
         self._server: asyncio.Server | None = None
         self._writers: set[asyncio.StreamWriter] = set()
         self.port = 0
 
     @property
     def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
+        return f"{'https' if self.tls else 'http'}://127.0.0.1:{self.port}"
 
     def answer(self, status: int = 200, body: bytes | str = b"", content_type: str = "application/json") -> None:
         """Answer from now on with this status and body."""
         self.respond = lambda _: SinkResponse(status, body, content_type)
 
     async def __aenter__(self) -> HttpSink:
-        self._server = await asyncio.start_server(self._serve, "127.0.0.1", 0)
+        self._server = await asyncio.start_server(self._serve, "127.0.0.1", 0, ssl=self.tls)
         self.port = self._server.sockets[0].getsockname()[1]
         return self
 

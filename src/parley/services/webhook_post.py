@@ -4,7 +4,11 @@ Each attempt signs the stored body anew (``Parley-Signature`` with this attempt'
 ``X-Twilio-Signature``), resolves the host, refuses any address that is not public unless ``[webhooks]
 allow_private`` allows it (`core.webhook_addresses`), and connects to the address it checked (the URL's host stays
 in ``Host`` and in TLS's server name), so DNS cannot swap it afterwards. Redirects are not followed (a 3xx is a
-failure), the whole attempt is bounded in time and at most `ANSWER_BYTES` of the answer are read.
+failure), the whole attempt is bounded in time and at most `ANSWER_BYTES` of the answer are read (as it came:
+not decompressed).
+
+The client is aiohttp, not httpx as elsewhere: under load a status webhook is sent for every status change of every
+message, and a POST cost about ten times the CPU in httpx (docs/architecture.md, "Outbound webhooks").
 """
 
 from __future__ import annotations
@@ -13,6 +17,7 @@ import asyncio
 import ipaddress
 import json
 import socket
+import ssl
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -20,7 +25,7 @@ from datetime import datetime
 from typing import Any, Protocol
 from urllib.parse import urlencode, urlsplit, urlunsplit
 
-import httpx
+import aiohttp
 import structlog
 
 from parley.core import webhook_addresses as addresses
@@ -31,6 +36,8 @@ log = structlog.get_logger()
 ANSWER_BYTES = 64 * 1024  # read at most this much of an answer
 ATTEMPT_SECONDS = 15.0  # an attempt, answer included, ends by then
 USER_AGENT = "Parley-Webhooks/1"
+CONNECTIONS = 100  # connections open at once, over all receivers (the sender has at most 64 requests in flight)
+CONNECT_SECONDS = 5.0
 
 
 class Resolver(Protocol):
@@ -71,16 +78,35 @@ class WebhookPoster:
         self,
         clock: Callable[[], datetime],
         secrets: Secrets,
-        http: httpx.AsyncClient,
         *,
         resolver: Resolver = resolve,
         attempt_seconds: float = ATTEMPT_SECONDS,
+        tls: ssl.SSLContext | None = None,  # whom HTTPS receivers' certificates must chain to (default: the system's)
     ) -> None:
         self._clock = clock
         self._secrets = secrets
-        self._http = http
         self._resolve = resolver
         self._attempt_seconds = attempt_seconds
+        self._tls = tls or ssl.create_default_context()
+        self._session: aiohttp.ClientSession | None = None
+
+    def _client(self) -> aiohttp.ClientSession:
+        """The HTTP client, made in the running loop on first use: connections kept open; no proxies from the
+        environment (they would connect to the proxy instead of the address that was checked); no cookies."""
+        if self._session is None:
+            self._session = aiohttp.ClientSession(
+                connector=aiohttp.TCPConnector(limit=CONNECTIONS, ssl=self._tls),
+                cookie_jar=aiohttp.DummyCookieJar(),
+                auto_decompress=False,
+                trust_env=False,
+                timeout=aiohttp.ClientTimeout(total=self._attempt_seconds, sock_connect=CONNECT_SECONDS),
+            )
+        return self._session
+
+    async def close(self) -> None:
+        if self._session is not None:
+            await self._session.close()
+            self._session = None
 
     async def attempt(self, delivery: Any) -> Answer:
         started = time.monotonic()
@@ -90,7 +116,7 @@ class WebhookPoster:
             return Answer(None, f"no answer within {self._attempt_seconds:g} s", None, _ms(started))
         except addresses.UrlRefused as exc:
             return Answer(None, f"refused: {exc}", None, _ms(started))
-        except (httpx.HTTPError, OSError) as exc:
+        except (aiohttp.ClientError, OSError) as exc:
             return Answer(None, f"{type(exc).__name__}: {exc}"[:300], None, _ms(started))
         except Exception as exc:  # a bug must not leave the batch unrecorded (its leases would loop for ever)
             log.exception("webhooks.attempt_failed", delivery=delivery.id)
@@ -113,24 +139,21 @@ class WebhookPoster:
         literal = f"[{address}]" if address.version == 6 else str(address)
         via = urlunsplit((parts.scheme, f"{literal}:{target.port}", parts.path or "/", parts.query, ""))
         headers["Host"] = parts.netloc.rpartition("@")[2]
-        extensions = {"sni_hostname": target.host} if target.scheme == "https" else {}
-        request = self._http.build_request("POST", via, content=content, headers=headers, extensions=extensions)
-        response = await self._http.send(request, stream=True, follow_redirects=False)
-        try:
+        # TLS: the certificate is checked against the URL's host name (and that name is sent as SNI), not the address
+        tls_name = target.host if target.scheme == "https" else None
+        post = self._client().post(via, data=content, headers=headers, allow_redirects=False, server_hostname=tls_name)
+        async with post as response:
             kept = bytearray()
-            async for chunk in response.aiter_raw():
+            while len(kept) < ANSWER_BYTES and (chunk := await response.content.read(ANSWER_BYTES - len(kept))):
                 kept += chunk
-                if len(kept) >= ANSWER_BYTES:
-                    break
-        finally:
-            await response.aclose()
-        text = bytes(kept[:ANSWER_BYTES]).decode("utf-8", "replace")[: ev.ANSWER_KEPT]
+            status, location = response.status, response.headers.get("Location", "?")
+        text = bytes(kept).decode("utf-8", "replace")[: ev.ANSWER_KEPT]
         error = None
-        if 300 <= response.status_code < 400:
-            error = f"redirect to {response.headers.get('location', '?')[:200]} not followed"
-        elif not 200 <= response.status_code < 300:
-            error = f"HTTP {response.status_code}"
-        return Answer(response.status_code, error, text, _ms(started))
+        if 300 <= status < 400:
+            error = f"redirect to {location[:200]} not followed"
+        elif not 200 <= status < 300:
+            error = f"HTTP {status}"
+        return Answer(status, error, text, _ms(started))
 
     async def _signed(self, delivery: Any, url: str) -> tuple[bytes, dict[str, str]]:
         """The body and headers of this attempt, signed now."""

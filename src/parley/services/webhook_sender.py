@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import ssl
 import time
 from collections import Counter, deque
 from collections.abc import Callable, Collection, Coroutine
@@ -34,7 +35,6 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, TypeVar
 
-import httpx
 import structlog
 
 from parley.services import webhook_outcomes as outcomes
@@ -72,7 +72,6 @@ class WebhookSender:
         db: Database,
         clock: Callable[[], datetime],
         secrets: Secrets,
-        http: httpx.AsyncClient,
         *,
         resolver: Resolver = resolve,
         lease: timedelta = timedelta(seconds=30),  # twice an attempt's bound: a dead worker's claims come back soon
@@ -82,11 +81,11 @@ class WebhookSender:
         in_flight: int = IN_FLIGHT,
         linger: float = 0.005,  # outcomes finishing within it share a transaction
         claim_every: float = 0.02,  # claims at most this often (what commits meanwhile comes in the same claim)
+        tls: ssl.SSLContext | None = None,  # whom HTTPS receivers' certificates must chain to (default: the system's)
     ) -> None:
         self._db = db
         self._clock = clock
-        self._http = http
-        self._poster = WebhookPoster(clock, secrets, http, resolver=resolver, attempt_seconds=attempt_seconds)
+        self._poster = WebhookPoster(clock, secrets, resolver=resolver, attempt_seconds=attempt_seconds, tls=tls)
         self._lease = lease
         self._batch = batch
         self._attempt_seconds = attempt_seconds
@@ -155,7 +154,7 @@ class WebhookSender:
             await self._give_back(dict(self._unrecorded))
         except Exception:  # their leases run out by themselves
             log.exception("webhooks.release_failed", deliveries=len(self._unrecorded))
-        await self._http.aclose()
+        await self._poster.close()
 
     async def _next_due(self) -> datetime | None:
         async with self._db.read() as conn:

@@ -35,6 +35,8 @@ def target(delivery: Any) -> Target:
     if endpoint_id is not None:
         return ("endpoint", endpoint_id)
     return ("url", (delivery["url"] if isinstance(delivery, dict) else delivery.url) or "")
+
+
 _ENDPOINT = (*webhook_endpoints.c, users.c.extension.label("owner"), users.c.role.label("owner_role"))
 
 
