@@ -15,6 +15,7 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from parley.store.bulk import insert_rows
+from parley.store.one_of import one_of
 from parley.store.tables import (
     Record,
     messages,
@@ -277,7 +278,7 @@ async def messages_for_events(conn: AsyncConnection, message_ids: Sequence[str])
         query = (
             sa.select(*messages.c, users.c.extension.label("user"))
             .outerjoin(users, users.c.id == messages.c.user_id)
-            .where(messages.c.id.in_(chunk))
+            .where(one_of(conn, messages.c.id, chunk))
         )
         found.update((r.id, r) for r in (await conn.execute(query)).all())
     return found
@@ -289,7 +290,9 @@ async def with_callbacks(conn: AsyncConnection, message_ids: Sequence[str]) -> d
         return {}
     found: dict[str, Record] = {}
     for chunk in _chunks(message_ids):
-        query = sa.select(*messages.c).where(messages.c.id.in_(chunk), messages.c.status_callback.is_not(None))
+        query = sa.select(*messages.c).where(
+            one_of(conn, messages.c.id, chunk), messages.c.status_callback.is_not(None)
+        )
         found.update((r.id, r) for r in (await conn.execute(query)).all())
     return found
 
