@@ -241,7 +241,8 @@ async def test_new_deliveries_for_a_full_receiver_do_not_make_claims_walk_its_ba
     parley: Parley, clock: Clock, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Under load every commit wakes the sender; while the only due deliveries are a full receiver's, a claim
-    would leave them all out after walking them: such wake-ups wait for the receiver's room instead."""
+    would leave them all out after walking them: such wake-ups, and the claim right after one that filled the
+    receiver, wait for the receiver's room instead."""
     claims: list[int] = []
     claim = webhook_store.claim
 
@@ -255,11 +256,12 @@ async def test_new_deliveries_for_a_full_receiver_do_not_make_claims_walk_its_ba
         slow = await new_endpoint(parley, silent.url, ["message.status"])
         sender = WebhookSender(parley.db, clock, parley.webhooks, attempt_seconds=10,
                                per_target=2, in_flight=4, batch=2)  # fmt: skip
-        running = asyncio.create_task(sender.run())
+        await _send_many(parley, 8)
+        running = asyncio.create_task(sender.run())  # its first claim finds them
         try:
-            await _send_many(parley, 8)
-            sender.wake()
-            await wait_until(lambda: silent.connections == 2 and claims[-1:] == [0], timeout=5)
+            await wait_until(lambda: silent.connections == 2, timeout=5)
+            await asyncio.sleep(0.1)  # five times the sender's pause between claims
+            assert claims == [2]  # it filled the receiver: no claim walked the receiver's backlog right after
             before = len(claims)
             for _ in range(20):
                 sender.wake({("endpoint", slow["id"])})

@@ -101,8 +101,9 @@ class WebhookSender:
         self._slots: dict[Target, asyncio.Semaphore] = {}  # per receiver: ``per_target`` requests at a time
         self._unrecorded: dict[int, datetime] = {}  # claimed, outcome not recorded: until when it is leased
         self._recording: set[asyncio.Task[None]] = set()
-        # Set when a claim came back short while it left out full receivers: their backlog is all that is due, and
-        # claiming again before one of them has room would only walk that backlog (on every commit, under load).
+        # Set when a claim came back short while it left out full receivers, or filled the receivers it took from:
+        # their backlog is all that is known to be due, and claiming again before one of them has room would only
+        # walk that backlog (on every commit, under load).
         self._only_full = False
 
     def wake(self, targets: Collection[Target] | None = None) -> None:
@@ -211,6 +212,11 @@ class WebhookSender:
             for delivery in deliveries:
                 lane.queue.append(_Held(delivery, deadline, leased_until))
                 self._unrecorded[delivery.id] = leased_until
+        if len(claimed) == limit and all(self._full(lane.target) for lane in touched):
+            # What it took filled its receivers: another claim now would leave them out and walk their backlog to
+            # find nothing. Room at one of them, or new deliveries for another, wake the next claim.
+            self._only_full = True
+            return touched, len(claimed), False
         return touched, len(claimed), len(claimed) == limit
 
     async def _serve(self, key: tuple[Target, str | None], lane: _Lane) -> None:
