@@ -28,8 +28,10 @@ run: migrate
 test-prerequisites:
 	scripts/test-prerequisites
 
+# Bytecode is written even where the environment says not to (PYTHONDONTWRITEBYTECODE): the suite starts hundreds
+# of `parley serve` and CLI processes, and compiling Parley's modules anew in each cost about a second of CPU apiece.
 test: $(STAMP) test-prerequisites
-	$(BIN)/pytest -q -n $(TEST_WORKERS) --dist loadgroup
+	env -u PYTHONDONTWRITEBYTECODE $(BIN)/pytest -q -n $(TEST_WORKERS) --dist loadgroup
 
 check: $(STAMP)
 	$(BIN)/ruff format --check
