@@ -2,29 +2,15 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
-import pytest
 import sqlalchemy as sa
 from alembic import command
 from sqlalchemy.engine import Connection
 
 from parley.store.db import Database
 from parley.store.migrate import alembic_config, upgrade
+from tests.support.schema import rows
 
 NOW = "2026-11-24 12:00:00.000000"
-
-
-@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
-def empty_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
-    if request.param == "sqlite":
-        return f"sqlite+aiosqlite:///{tmp_path}/old.db"
-    return str(request.getfixturevalue("fresh_pg_url"))
-
-
-async def _rows(db: Database, sql: str) -> list[tuple[object, ...]]:
-    async with db.read() as conn:
-        return [tuple(r) for r in (await conn.execute(sa.text(sql))).all()]
 
 
 async def test_parts_and_inbound_carrier_ids_survive_the_upgrade_and_the_downgrade(empty_url: str) -> None:
@@ -51,17 +37,17 @@ async def test_parts_and_inbound_carrier_ids_survive_the_upgrade_and_the_downgra
                     {"c": carrier_id, "m": mid},
                 )
         await upgrade(db, "0005")
-        parts = await _rows(db, "SELECT message_id, part, carrier_id, state FROM message_parts ORDER BY message_id")
+        parts = await rows(db, "SELECT message_id, part, carrier_id, state FROM message_parts ORDER BY message_id")
         assert parts == [("m1", 0, "1001", "delivered"), ("m2", 0, "1002", "delivered")]
-        assert await _rows(db, "SELECT count(*) FROM message_parts WHERE recorded_at IS NULL") == [(0,)]
-        assert await _rows(db, "SELECT id FROM messages WHERE carrier_id = 'abc'") == [("i1",)]
+        assert await rows(db, "SELECT count(*) FROM message_parts WHERE recorded_at IS NULL") == [(0,)]
+        assert await rows(db, "SELECT id FROM messages WHERE carrier_id = 'abc'") == [("i1",)]
 
         def down(connection: Connection) -> None:
             command.downgrade(alembic_config(connection), "0004")
 
         async with db.write() as conn:
             await conn.run_sync(down)
-        assert await _rows(db, "SELECT carrier_id, message_id FROM message_parts ORDER BY carrier_id") == [
+        assert await rows(db, "SELECT carrier_id, message_id FROM message_parts ORDER BY carrier_id") == [
             ("1001", "m1"),
             ("1002", "m2"),
         ]

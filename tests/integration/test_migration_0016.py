@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 import sqlalchemy as sa
 from alembic import command
@@ -11,20 +9,9 @@ from sqlalchemy.engine import Connection
 
 from parley.store.db import Database
 from parley.store.migrate import alembic_config, upgrade
+from tests.support.schema import rows
 
 NOW = "2026-12-01 03:00:00.000000"
-
-
-@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
-def empty_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
-    if request.param == "sqlite":
-        return f"sqlite+aiosqlite:///{tmp_path}/old.db"
-    return str(request.getfixturevalue("fresh_pg_url"))
-
-
-async def _rows(db: Database, sql: str) -> list[tuple[object, ...]]:
-    async with db.read() as conn:
-        return [tuple(r) for r in (await conn.execute(sa.text(sql))).all()]
 
 
 async def test_deliveries_get_an_empty_subject_and_keep_everything_else_up_and_down(empty_url: str) -> None:
@@ -40,9 +27,7 @@ async def test_deliveries_get_an_empty_subject_and_keep_everything_else_up_and_d
                 )
             )
         await upgrade(db, "0016")
-        assert await _rows(db, "SELECT event_id, subject, state FROM webhook_deliveries") == [
-            ("evt_1", None, "pending")
-        ]
+        assert await rows(db, "SELECT event_id, subject, state FROM webhook_deliveries") == [("evt_1", None, "pending")]
         async with db.write() as conn:
             await conn.execute(sa.text("UPDATE webhook_deliveries SET subject = 'msg_1'"))
 
@@ -51,10 +36,10 @@ async def test_deliveries_get_an_empty_subject_and_keep_everything_else_up_and_d
 
         async with db.write() as conn:
             await conn.run_sync(down)
-        assert await _rows(db, "SELECT event_id, url, state FROM webhook_deliveries") == [
+        assert await rows(db, "SELECT event_id, url, state FROM webhook_deliveries") == [
             ("evt_1", "https://example.com/cb", "pending")
         ]
         with pytest.raises(sa.exc.DBAPIError):
-            await _rows(db, "SELECT subject FROM webhook_deliveries")
+            await rows(db, "SELECT subject FROM webhook_deliveries")
     finally:
         await db.close()

@@ -29,43 +29,24 @@ from parley.store.db import Database
 from parley.store.tables import webhook_deliveries
 from tests.conftest import Clock
 from tests.support.app import client
-from tests.support.provisioning import BASE, provision
+from tests.support.provisioning import provision
+from tests.support.webhook_app import (
+    ALICE,
+    BOB,
+    CUSTOMER,
+    USERS,
+    app_for_webhooks,
+    build_app,
+    new_endpoint,
+    send,
+)
 from tests.support.webhook_receiver import HttpSink, SilentServer, SinkResponse, envelope, signed_by
-
-ALICE, BOB = ("101", "sms101api"), ("102", "bob-secret")  # Alice is an admin, Bob is not
-CUSTOMER = "+15551234567"
-USERS = [{**u, "office_number": "+15551230002"} if u["extension"] == "102" else u for u in BASE["users"]]
-LOOPBACK = {"allow_private": ["127.0.0.0/8"]}
-
-
-async def _build(db: Database, db_url: str, clock: Clock, webhooks: dict[str, Any] | None) -> Parley:
-    await provision(db, clock(), users=USERS, **({"webhooks": webhooks} if webhooks is not None else {}))
-    return build(Settings(database_url=db_url, smtp="", secret="installation-secret"), clock=clock)
 
 
 @pytest.fixture
 async def parley(db: Database, db_url: str, clock: Clock) -> AsyncIterator[Parley]:
-    app = await _build(db, db_url, clock, LOOPBACK)
-    try:
+    async with app_for_webhooks(db, db_url, clock) as app:
         yield app
-    finally:
-        await app.close()
-
-
-async def new_endpoint(parley: Parley, url: str, events: list[str], who: tuple[str, str] = ALICE) -> dict[str, Any]:
-    async with client(parley, auth=who) as http:
-        answer = await http.post("/api/v2/webhook-endpoints", json={"url": url, "events": events})
-    assert answer.status_code == 201, answer.text
-    created: dict[str, Any] = answer.json()
-    return created
-
-
-async def send(parley: Parley, who: tuple[str, str] = ALICE, **extra: Any) -> dict[str, Any]:
-    async with client(parley, auth=who) as http:
-        answer = await http.post("/api/v2/messages", json={"to": CUSTOMER, "text": "Hello", **extra})
-    assert answer.status_code == 201, answer.text
-    sent: dict[str, Any] = answer.json()["messages"][0]
-    return sent
 
 
 async def drain(parley: Parley) -> None:
@@ -173,7 +154,7 @@ async def test_a_receiver_that_never_answers_is_given_up_on_in_bounded_time(parl
 async def test_private_addresses_are_refused_unless_provisioning_allows_them(
     db: Database, db_url: str, clock: Clock
 ) -> None:
-    parley = await _build(db, db_url, clock, None)
+    parley = await build_app(db, db_url, clock, None)
     try:
         async with client(parley, auth=ALICE) as http:
             for url in ("http://127.0.0.1:9/x", "http://169.254.169.254/", "http://[::1]/", "gopher://example.com/"):

@@ -23,18 +23,15 @@ from parley.store import webhooks as webhook_store
 from parley.store.db import Database
 from parley.store.tables import webhook_attempts, webhook_deliveries
 from tests.conftest import Clock
-from tests.integration.test_outbound_webhooks import LOOPBACK, _build, new_endpoint, send
 from tests.support.server import wait_until
+from tests.support.webhook_app import app_for_webhooks, new_endpoint, send
 from tests.support.webhook_receiver import HttpSink, RecordedRequest, SilentServer, envelope
 
 
 @pytest.fixture
 async def parley(db: Database, db_url: str, clock: Clock) -> AsyncIterator[Parley]:
-    app = await _build(db, db_url, clock, LOOPBACK)
-    try:
+    async with app_for_webhooks(db, db_url, clock) as app:
         yield app
-    finally:
-        await app.close()
 
 
 async def _send_many(parley: Parley, count: int) -> list[str]:

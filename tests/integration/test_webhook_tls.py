@@ -17,9 +17,9 @@ from parley.services.webhook_sender import WebhookSender
 from parley.store.db import Database
 from parley.store.tables import webhook_deliveries
 from tests.conftest import Clock
-from tests.integration.test_outbound_webhooks import LOOPBACK, _build, new_endpoint, send
 from tests.support.http_sink import HttpSink
 from tests.support.tls import client_trusting, self_signed, server_context
+from tests.support.webhook_app import app_for_webhooks, new_endpoint, send
 from tests.support.webhook_receiver import envelope
 
 HOST = "hooks.example.test"
@@ -27,11 +27,8 @@ HOST = "hooks.example.test"
 
 @pytest.fixture
 async def parley(db: Database, db_url: str, clock: Clock) -> AsyncIterator[Parley]:
-    app = await _build(db, db_url, clock, LOOPBACK)
-    try:
+    async with app_for_webhooks(db, db_url, clock) as app:
         yield app
-    finally:
-        await app.close()
 
 
 async def to_loopback(host: str, port: int) -> list[Address]:

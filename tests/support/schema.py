@@ -14,6 +14,8 @@ import tempfile
 import threading
 from pathlib import Path
 
+import sqlalchemy as sa
+
 from parley.store.db import Database
 from parley.store.migrate import upgrade
 
@@ -68,3 +70,9 @@ async def migrated(db: Database) -> None:
     """``db`` (not used yet) migrated to the newest revision."""
     if not copied(db.url):
         await upgrade(db)
+
+
+async def rows(db: Database, sql: str) -> list[tuple[object, ...]]:
+    """What a raw query returns, as tuples (migration tests read tables that the current schema no longer has)."""
+    async with db.read() as conn:
+        return [tuple(r) for r in (await conn.execute(sa.text(sql))).all()]
