@@ -109,7 +109,7 @@ class WebhookOutbox:
             return set()
         if rows:
             await store.add_deliveries(conn, rows)
-        return {store.target(row) for row in rows}
+        return {store.target(row["endpoint_id"], row["url"]) for row in rows}
 
     async def _rows(self, conn: AsyncConnection, notes: Notes) -> list[dict[str, Any]]:
         endpoints = await self.cache.get(conn)

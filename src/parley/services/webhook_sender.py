@@ -199,7 +199,9 @@ class WebhookSender:
         deadline = time.monotonic() + self._lease.total_seconds()
         grouped: dict[tuple[Target, str | None], list[Any]] = {}
         for delivery in claimed:  # in the order of the events
-            grouped.setdefault((store.target(delivery), delivery.subject), []).append(delivery)
+            grouped.setdefault((store.target(delivery.endpoint_id, delivery.url), delivery.subject), []).append(
+                delivery
+            )
         touched: list[_Lane] = []
         for key, deliveries in grouped.items():
             target = key[0]

@@ -30,12 +30,9 @@ PENDING, DELIVERED, FAILED = "pending", "delivered", "failed"
 Target = tuple[str, str]  # a delivery's receiver: ("endpoint", id) or ("url", a status callback's URL)
 
 
-def target(delivery: Any) -> Target:
-    """The receiver of a delivery (a row or a mapping with ``endpoint_id`` and ``url``)."""
-    endpoint_id = delivery["endpoint_id"] if isinstance(delivery, dict) else delivery.endpoint_id
-    if endpoint_id is not None:
-        return ("endpoint", endpoint_id)
-    return ("url", (delivery["url"] if isinstance(delivery, dict) else delivery.url) or "")
+def target(endpoint_id: str | None, url: str | None) -> Target:
+    """The receiver of a delivery, from its ``endpoint_id`` and ``url`` columns."""
+    return ("endpoint", endpoint_id) if endpoint_id is not None else ("url", url or "")
 
 
 _ENDPOINT = (*webhook_endpoints.c, users.c.extension.label("owner"), users.c.role.label("owner_role"))
