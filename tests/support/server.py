@@ -7,7 +7,6 @@ import os
 import random
 import socket
 import subprocess
-import sys
 import tomllib
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
@@ -19,6 +18,8 @@ import httpx
 from parley.core.provisioning import parse
 from parley.services.provisioning import apply
 from parley.store.db import Database
+from tests.support import launcher
+from tests.support.launcher import ParleyProcess
 from tests.support.schema import migrated
 
 # Ports for processes the tests start (which bind them later) come from a block of their own, below the kernel's
@@ -98,20 +99,13 @@ class ParleyServer:
             "COLUMNS": "200",  # rich wraps tables and lines at 80 columns when not on a terminal
             **(extra_env or {}),
         }
-        self.process: subprocess.Popen[bytes] | None = None
-        self.workers: list[subprocess.Popen[bytes]] = []
+        self.process: ParleyProcess | None = None
+        self.workers: list[ParleyProcess] = []
         self.log = workdir / "server.log"
 
     def parley(self, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
-        return subprocess.run(
-            [sys.executable, "-m", "parley", *args],
-            env=self.env,
-            cwd=self.workdir,
-            capture_output=True,
-            text=True,
-            check=check,
-            timeout=120,
-        )
+        """`parley ARGS` run to its end (as `subprocess.run(capture_output=True, text=True)` answers)."""
+        return launcher.run(list(args), self.env, self.workdir, timeout=120, check=check)
 
     def apply(self, doc: dict[str, Any]) -> None:
         """Migrate and provision this server's database, in this process: what `parley apply FILE` does (the CLI
@@ -133,14 +127,7 @@ class ParleyServer:
             pool.submit(asyncio.run, provision()).result()
 
     async def start(self, *args: str) -> None:
-        with self.log.open("ab") as log:
-            self.process = subprocess.Popen(
-                [sys.executable, "-m", "parley", "serve", *args],
-                env=self.env,
-                cwd=self.workdir,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-            )
+        self.process = launcher.launch(["serve", *args], self.env, self.workdir, self.log)
         await self.wait_ready()
 
     async def wait_ready(self, timeout: float = 30.0) -> None:
@@ -158,13 +145,9 @@ class ParleyServer:
                     raise TimeoutError(f"parley serve did not answer:\n{self.log.read_text()}")
                 await asyncio.sleep(0.05)
 
-    def spawn_worker(self) -> subprocess.Popen[bytes]:
+    def spawn_worker(self) -> ParleyProcess:
         """A `parley worker` sharing this server's database (its output goes to the same log)."""
-        with self.log.open("ab") as log:
-            worker = subprocess.Popen(
-                [sys.executable, "-m", "parley", "worker"], env=self.env, cwd=self.workdir, stdout=log,
-                stderr=subprocess.STDOUT,
-            )  # fmt: skip
+        worker = launcher.launch(["worker"], self.env, self.workdir, self.log)
         self.workers.append(worker)
         return worker
 
