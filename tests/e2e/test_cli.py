@@ -4,12 +4,22 @@ from __future__ import annotations
 
 import json
 import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 from tests.support.provisioning import document
 from tests.support.server import ParleyServer
 
 ROOT = Path(__file__).resolve().parents[2]
+
+
+def test_python_dash_m_parley_is_the_command_line() -> None:
+    """The other tests fork Parley's processes from a forkserver (tests/support/launcher.py); this one starts
+    `python -m parley` as a user does (the installed `parley` script: tests/e2e/test_deploy_files.py)."""
+    done = subprocess.run([sys.executable, "-m", "parley", "--help"], capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    assert "serve" in done.stdout and "worker" in done.stdout
 
 
 def test_the_quickstart_and_example_files_apply_and_applying_again_changes_nothing(tmp_path: Path) -> None:
