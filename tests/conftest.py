@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import os
 import secrets
 from collections.abc import AsyncIterator, Iterator
@@ -12,6 +13,7 @@ import asyncpg
 import pytest
 import sqlalchemy as sa
 
+from parley.logs import configure_structlog
 from parley.store.db import Database
 from parley.store.tables import metadata
 from tests.support.schema import migrated
@@ -21,6 +23,10 @@ from tests.support.schema import migrated
 # production cost is the default (parley/settings.py); nothing here tests how long hashing takes.
 os.environ.setdefault("PARLEY_ARGON2_TIME_COST", "1")
 os.environ.setdefault("PARLEY_ARGON2_MEMORY_KIB", "1024")
+
+# Parley in the test processes logs as `parley serve` does: structlog's default renders each traceback with rich,
+# frame by frame with their variables (about a tenth of a second of CPU apiece), and the failure tests log many.
+configure_structlog(logging.DEBUG)
 
 PG_ADMIN_URL = os.environ.get("PARLEY_TEST_PG_URL", "postgresql://postgres@127.0.0.1:5432/test")
 

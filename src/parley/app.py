@@ -37,6 +37,7 @@ from parley.ingress.input_guard import InputGuard
 from parley.ingress.limits import BodyLimits, limits
 from parley.ingress.mail2sms import Mail2SmsHandler, start_smtp
 from parley.ingress.smpp_server import SmppServer
+from parley.routes import adopt
 from parley.services.errors import ServiceError
 from parley.settings import split_host_port
 from parley.web import console, reply_chat
@@ -109,33 +110,29 @@ def create_app(parley: Parley, *, workers: bool = True) -> FastAPI:
     app.add_middleware(BodyLimits, **limits(parley.settings))  # outside InputGuard, which reads bodies whole
     app.add_middleware(SecurityHeaders)  # outermost: a 413 carries the headers too
 
-    app.include_router(docs_api.router(public=parley.settings.public_docs))
-    app.include_router(wildix_api.router(originate))
-    app.include_router(
-        api.router(parley.outbox, parley.cache, parley.queries, parley.admin.transports, parley.media, parley.webhooks)
+    adopt(
+        app.router,
+        docs_api.router(public=parley.settings.public_docs),
+        wildix_api.router(originate),
+        api.router(parley.outbox, parley.cache, parley.queries, parley.admin.transports, parley.media, parley.webhooks),
+        conversations_api.router(parley.conversations, parley.media),
+        events_api.router(parley.bus),
+        webhooks.router(parley.inbox, parley.cache, parley.deliveries, parley.carrier_accounts, parley.settings),
+        telnyx_webhook.router(parley.inbox, parley.deliveries, parley.carrier_accounts, parley.cache),
+        whatsapp_webhook.router(parley.inbox, parley.deliveries, parley.carrier_accounts),
+        whatsapp_api.router(parley.whatsapp_templates),
+        api_keys_api.router(parley.api_keys),
+        webhook_endpoints_api.router(parley.webhooks),
+        numbers_api.router(parley.numbers),
+        blocklist_api.router(parley.blocklist),
+        campaigns_api.router(parley.campaigns),
+        lists_api.router(parley.lists),
+        metrics_api.router(parley.settings),
+        twilio_api.router(parley.twilio_messages),
+        twilio_api.services_router(parley.twilio_messages),
+        media_api.router(parley.media, max_bytes=parley.settings.max_media_bytes, clock=parley.media.clock),
+        reply_chat.router(parley.reply_links, parley.bus),  # reads and checks its own input
     )
-    app.include_router(conversations_api.router(parley.conversations, parley.media))
-    app.include_router(events_api.router(parley.bus))
-    app.include_router(
-        webhooks.router(parley.inbox, parley.cache, parley.deliveries, parley.carrier_accounts, parley.settings)
-    )
-    app.include_router(telnyx_webhook.router(parley.inbox, parley.deliveries, parley.carrier_accounts, parley.cache))
-    app.include_router(whatsapp_webhook.router(parley.inbox, parley.deliveries, parley.carrier_accounts))
-    app.include_router(whatsapp_api.router(parley.whatsapp_templates))
-    app.include_router(api_keys_api.router(parley.api_keys))
-    app.include_router(webhook_endpoints_api.router(parley.webhooks))
-    app.include_router(numbers_api.router(parley.numbers))
-    app.include_router(blocklist_api.router(parley.blocklist))
-    app.include_router(campaigns_api.router(parley.campaigns))
-    app.include_router(lists_api.router(parley.lists))
-    app.include_router(metrics_api.router(parley.settings))
-    app.include_router(twilio_api.router(parley.twilio_messages))
-    app.include_router(twilio_api.services_router(parley.twilio_messages))
-    app.include_router(
-        media_api.router(parley.media, max_bytes=parley.settings.max_media_bytes, clock=parley.media.clock)
-    )
-
-    app.include_router(reply_chat.router(parley.reply_links, parley.bus))  # reads and checks its own input
     console.install(app, parley)
 
     @app.get("/healthz", tags=["Operations"])

@@ -49,6 +49,11 @@ def configure_logging(level: str = "info") -> None:
         handler.setFormatter(RedactingFormatter("%(message)s"))
     # aiosmtpd echoes every SMTP command at INFO, an AUTH line's base64 credentials included.
     logging.getLogger("mail.log").setLevel(max(numeric, logging.WARNING))
+    configure_structlog(numeric)
+
+
+def configure_structlog(numeric: int) -> None:
+    """Parley's own log lines (structlog) from level ``numeric`` up, redacted and rendered as plain text."""
     structlog.configure(
         processors=[
             structlog.contextvars.merge_contextvars,

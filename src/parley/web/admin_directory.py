@@ -8,6 +8,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
 from parley.web.admin_forms import saved
+from parley.web.page_router import page_router
 from parley.web.security import AdminSession
 from parley.web.templating import render
 
@@ -16,7 +17,7 @@ if TYPE_CHECKING:
 
 
 def router(parley: Parley) -> APIRouter:
-    pages = APIRouter(prefix="/admin", include_in_schema=False)
+    pages = page_router("/admin")
 
     async def page(request: Request, notice: str | None = None, status: int = 200) -> Response:
         config = await parley.directory.config()

@@ -14,6 +14,7 @@ from parley.services.errors import ServiceError
 from parley.services.numbers import NumberError
 from parley.web import number_form
 from parley.web.admin_forms import form_again, form_fields, refused, saved
+from parley.web.page_router import page_router
 from parley.web.security import AdminSession
 from parley.web.templating import render
 
@@ -29,7 +30,7 @@ def number_url(number: str) -> str:
 
 def router(parley: Parley) -> APIRouter:
     admin, numbers = parley.admin, parley.numbers
-    pages = APIRouter(prefix="/admin/numbers", include_in_schema=False)
+    pages = page_router("/admin/numbers")
 
     async def screen(
         request: Request, number: dict[str, Any], values: dict[str, Any], errors: dict[str, str], status: int = 200

@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
+from parley.routes import adopt
 from parley.web import (
     admin_directory,
     admin_numbers,
@@ -17,6 +18,7 @@ from parley.web import (
     admin_users,
     admin_whatsapp,
 )
+from parley.web.page_router import page_router
 from parley.web.security import AdminSession
 from parley.web.templating import render
 
@@ -44,7 +46,7 @@ SECTIONS = (
 
 
 def router(parley: Parley) -> APIRouter:
-    pages = APIRouter(include_in_schema=False)
+    pages = page_router()
 
     @pages.get("/admin")
     async def index(request: Request, _: AdminSession) -> Response:
@@ -60,5 +62,5 @@ def router(parley: Parley) -> APIRouter:
         admin_directory,
         admin_sender_ids,
     ):
-        pages.include_router(module.router(parley))
+        adopt(pages, module.router(parley))
     return pages

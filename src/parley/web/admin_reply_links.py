@@ -9,6 +9,7 @@ from fastapi.responses import Response
 
 from parley.services.errors import ServiceError
 from parley.web.admin_forms import form_again, form_fields, saved
+from parley.web.page_router import page_router
 from parley.web.security import AdminSession
 from parley.web.templating import render
 
@@ -18,7 +19,7 @@ if TYPE_CHECKING:
 
 def router(parley: Parley) -> APIRouter:
     links = parley.reply_links
-    pages = APIRouter(prefix="/admin", include_in_schema=False)
+    pages = page_router("/admin")
 
     @pages.get("/reply-links")
     async def show(request: Request, session: AdminSession) -> Response:

@@ -10,6 +10,7 @@ from fastapi.responses import Response
 from parley.core.sender_rules import OTHERWISE
 from parley.services.sender_rules import SenderRuleAdmin
 from parley.web.admin_forms import form_fields, saved
+from parley.web.page_router import page_router
 from parley.web.security import AdminSession
 from parley.web.templating import render
 
@@ -22,7 +23,7 @@ CHOICES = [(k, LABELS[k]) for k in OTHERWISE]  # the form offers exactly the rul
 
 def router(parley: Parley) -> APIRouter:
     rules = SenderRuleAdmin(parley.db, parley.cache.invalidate)
-    pages = APIRouter(prefix="/admin", include_in_schema=False)
+    pages = page_router("/admin")
 
     async def page(request: Request, values: dict[str, str], errors: dict[str, str], status: int = 200) -> Response:
         context = {"rules": await rules.list_rules(), "choices": CHOICES, "values": values, "errors": errors}

@@ -10,6 +10,7 @@ from fastapi.responses import Response
 
 from parley.services.errors import ServiceError
 from parley.web.admin_forms import form_again, form_fields, refused, saved
+from parley.web.page_router import page_router
 from parley.web.security import AdminSession
 from parley.web.templating import render
 
@@ -23,7 +24,7 @@ def _url(base: str, key: str) -> str:
 
 def router(parley: Parley) -> APIRouter:
     admin = parley.admin
-    pages = APIRouter(prefix="/admin", include_in_schema=False)
+    pages = page_router("/admin")
 
     async def bots_page(
         request: Request, values: dict[str, str], errors: dict[str, str], status: int = 200

@@ -11,6 +11,7 @@ from fastapi.responses import Response
 from parley.core.transport_specs import HTTP_CARRIERS, TRANSPORT_KINDS, TRANSPORT_ROLES
 from parley.services.errors import ServiceError
 from parley.web.admin_forms import form_again, form_fields, refused, saved
+from parley.web.page_router import page_router
 from parley.web.security import AdminSession
 from parley.web.templating import field_errors, render
 
@@ -31,7 +32,7 @@ def _form_values(transport: dict[str, Any]) -> dict[str, Any]:
 
 def router(parley: Parley) -> APIRouter:
     transports = parley.admin.transports
-    pages = APIRouter(prefix="/admin/transports", include_in_schema=False)
+    pages = page_router("/admin/transports")
 
     def context(kind: str, editing: str | None) -> dict[str, Any]:
         if kind == "whatsapp":

@@ -13,6 +13,7 @@ from parley.core.sender_id import make_sender_id
 from parley.core.sender_rules import name_warnings
 from parley.services.errors import ServiceError
 from parley.web.admin_forms import form_again, form_fields, refused, saved
+from parley.web.page_router import page_router
 from parley.web.security import AdminSession
 from parley.web.templating import render
 
@@ -22,7 +23,7 @@ if TYPE_CHECKING:
 
 def router(parley: Parley) -> APIRouter:
     admin = parley.admin
-    pages = APIRouter(prefix="/admin", include_in_schema=False)
+    pages = page_router("/admin")
     user_form = {"licenses": [(n, n) for n in license_names()], "roles": [(r, r) for r in ROLES]}
 
     @pages.get("/users")

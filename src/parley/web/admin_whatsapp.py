@@ -9,6 +9,7 @@ from fastapi.responses import Response
 
 from parley.services.errors import ServiceError
 from parley.web.admin_forms import form_fields, refused, saved
+from parley.web.page_router import page_router
 from parley.web.security import AdminSession
 from parley.web.templating import field_errors, render
 
@@ -21,7 +22,7 @@ CATEGORIES = [("utility", "Utility"), ("marketing", "Marketing")]
 
 def router(parley: Parley) -> APIRouter:
     templates = parley.whatsapp_templates
-    pages = APIRouter(prefix=PAGE, include_in_schema=False)
+    pages = page_router(PAGE)
 
     async def page(
         request: Request,

@@ -16,6 +16,7 @@ from fastapi.responses import RedirectResponse, Response
 
 from parley.core.api_keys import SCOPES
 from parley.services.errors import ServiceError
+from parley.web.page_router import page_router
 from parley.web.security import ConsoleRefused, ConsoleSession
 from parley.web.templating import field_errors, render, set_timezone
 
@@ -43,7 +44,7 @@ def expiry_from_form(value: str, timezone: str) -> datetime | None:
 
 
 def router(parley: Parley) -> APIRouter:
-    pages = APIRouter(include_in_schema=False)
+    pages = page_router()
     keys = parley.api_keys
 
     async def context(user: User) -> dict[str, Any]:

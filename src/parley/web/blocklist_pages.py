@@ -9,6 +9,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import RedirectResponse, Response
 
 from parley.services.errors import ServiceError
+from parley.web.page_router import page_router
 from parley.web.security import ConsoleRefused, ConsoleSession
 from parley.web.templating import field_errors, render, set_timezone
 
@@ -20,7 +21,7 @@ PAGE = 50
 
 
 def router(parley: Parley) -> APIRouter:
-    pages = APIRouter(include_in_schema=False)
+    pages = page_router()
     blocklist = parley.blocklist
 
     async def context(user: User, after: str | None) -> dict[str, Any]:

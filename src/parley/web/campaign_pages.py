@@ -12,10 +12,12 @@ from fastapi.responses import RedirectResponse, Response
 from starlette.datastructures import UploadFile
 
 from parley.core.outbound import OutboundError
+from parley.routes import adopt
 from parley.services.campaign_whatsapp import template_choices, template_from_form
 from parley.services.campaigns import STATUSES
 from parley.services.errors import ServiceError
 from parley.web import blocklist_pages, list_pages
+from parley.web.page_router import page_router
 from parley.web.security import CSRF_FIELD, ConsoleRefused, ConsoleSession
 from parley.web.send_page import read_local_time
 from parley.web.templating import field_errors, render, set_timezone
@@ -44,7 +46,7 @@ def after_redirect(url: str) -> Response:
 
 
 def router(parley: Parley) -> APIRouter:
-    pages = APIRouter(include_in_schema=False)
+    pages = page_router()
     campaigns = parley.campaigns
 
     async def zone() -> str:
@@ -192,8 +194,7 @@ def router(parley: Parley) -> APIRouter:
             raise ConsoleRefused(exc.status, exc.reason) from None
         return after_redirect(f"/campaigns/{campaign_id}")
 
-    pages.include_router(list_pages.router(parley))
-    pages.include_router(blocklist_pages.router(parley))
+    adopt(pages, list_pages.router(parley), blocklist_pages.router(parley))
     return pages
 
 

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from typing import TYPE_CHECKING
 
-from fastapi import Depends, FastAPI, Request
+from fastapi import FastAPI, Request
 from fastapi.responses import RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 
+from parley.routes import adopt
 from parley.web import (
     admin_pages,
     api_key_pages,
@@ -47,15 +47,6 @@ def install(app: FastAPI, parley: Parley) -> None:
     async def home(_: ConsoleSession) -> Response:
         return RedirectResponse("/inbox", status_code=303)
 
-    app.include_router(auth_pages.router())
+    adopt(app.router, auth_pages.router())
     pages = (inbox, send_page, campaign_pages, admin_pages, stats_pages, template_preview, api_key_pages, webhook_pages)
-    for module in pages:
-        app.include_router(module.router(parley), dependencies=[Depends(_close_form)])
-
-
-async def _close_form(request: Request) -> AsyncIterator[None]:
-    """Close the uploads a page's form parsed (spooled temporary files): FastAPI closes only declared forms."""
-    try:
-        yield
-    finally:
-        await request.close()
+    adopt(app.router, *(module.router(parley) for module in pages))

@@ -21,6 +21,7 @@ from parley.services.directory import User
 from parley.services.inbox_view import InboxQuery, describe_event, merge_timeline
 from parley.services.link_check import check_links
 from parley.web import inbox_actions, inbox_media, inbox_whatsapp
+from parley.web.page_router import page_router
 from parley.web.security import ConsoleRefused, ConsoleSession
 from parley.web.templating import render, set_timezone
 
@@ -127,7 +128,7 @@ class InboxPages:
 
 
 def router(parley: Parley) -> APIRouter:
-    pages = APIRouter(include_in_schema=False)
+    pages = page_router()
     inbox = InboxPages(parley)
 
     @pages.get("/inbox")

@@ -10,6 +10,7 @@ from fastapi.responses import RedirectResponse, Response
 from starlette.datastructures import UploadFile
 
 from parley.services.errors import ServiceError
+from parley.web.page_router import page_router
 from parley.web.security import CSRF_FIELD, ConsoleRefused, ConsoleSession
 from parley.web.templating import field_errors, render, set_timezone
 
@@ -30,7 +31,7 @@ async def _form(request: Request) -> dict[str, str]:
 
 
 def router(parley: Parley) -> APIRouter:
-    pages = APIRouter(include_in_schema=False)
+    pages = page_router()
     lists = parley.lists
 
     async def index_context(user: User, page: int) -> dict[str, Any]:

@@ -15,6 +15,7 @@ from parley.core.outbound import OutboundError
 from parley.core.reply_links import sample_link
 from parley.services.link_check import check_links
 from parley.services.send import SendSms
+from parley.web.page_router import page_router
 from parley.web.security import CSRF_FIELD, ConsoleRefused, ConsoleSession
 from parley.web.templating import render, set_timezone
 
@@ -42,7 +43,7 @@ def read_local_time(value: str, timezone: str) -> datetime:
 
 
 def router(parley: Parley) -> APIRouter:
-    pages = APIRouter(include_in_schema=False)
+    pages = page_router()
 
     async def context(values: dict[str, str]) -> dict[str, Any]:
         config = await parley.cache.config()

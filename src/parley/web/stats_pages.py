@@ -17,6 +17,7 @@ from fastapi.responses import Response, StreamingResponse
 from parley.services.errors import ServiceError
 from parley.services.statistics import ReportFilter
 from parley.store.messages import STATUSES
+from parley.web.page_router import page_router
 from parley.web.security import ConsoleSession
 from parley.web.templating import field_errors, render, set_timezone
 
@@ -89,7 +90,7 @@ def _query_string(f: ReportFilter, **extra: str) -> str:
 
 
 def router(parley: Parley) -> APIRouter:
-    pages = APIRouter(include_in_schema=False)
+    pages = page_router()
     statistics = parley.statistics
 
     async def common(session: Any) -> dict[str, Any]:

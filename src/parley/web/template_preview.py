@@ -14,6 +14,7 @@ from fastapi.responses import JSONResponse
 
 from parley.services.errors import ServiceError
 from parley.services.whatsapp_templates import TemplateRefused
+from parley.web.page_router import page_router
 from parley.web.security import ConsoleSession
 
 if TYPE_CHECKING:
@@ -21,7 +22,7 @@ if TYPE_CHECKING:
 
 
 def router(parley: Parley) -> APIRouter:
-    pages = APIRouter(include_in_schema=False)
+    pages = page_router()
 
     @pages.post("/whatsapp/templates/preview")
     async def preview(request: Request, session: ConsoleSession) -> JSONResponse:

@@ -11,6 +11,7 @@ from fastapi.responses import RedirectResponse, Response
 
 from parley.core.webhook_events import EVENT_TYPES
 from parley.services.errors import ServiceError
+from parley.web.page_router import page_router
 from parley.web.security import ConsoleRefused, ConsoleSession
 from parley.web.templating import field_errors, render, set_timezone
 
@@ -28,7 +29,7 @@ EVENT_HINTS = {
 
 
 def router(parley: Parley) -> APIRouter:
-    pages = APIRouter(include_in_schema=False)
+    pages = page_router()
     endpoints = parley.webhooks
 
     async def context(user: User) -> dict[str, Any]:
