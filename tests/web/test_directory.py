@@ -6,6 +6,7 @@ from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import pytest
+import pytest_asyncio
 from playwright.async_api import Page, expect
 
 from tests.support.provisioning import document
@@ -20,7 +21,7 @@ def slapd(tmp_path: Path) -> Iterator[Slapd]:
         yield server
 
 
-@pytest.fixture
+@pytest_asyncio.fixture(loop_scope="session")
 async def server(tmp_path: Path, slapd: Slapd) -> AsyncIterator[ParleyServer]:
     parley = ParleyServer(tmp_path)
     directory = {

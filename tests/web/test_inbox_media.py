@@ -13,7 +13,7 @@ import re
 from collections.abc import AsyncIterator
 from pathlib import Path
 
-import pytest
+import pytest_asyncio
 from playwright.async_api import Locator, Page, expect
 
 from tests.support.fake_twilio import FakeTwilio, tiny_png
@@ -33,13 +33,13 @@ DROPPED_FILE = """(bytes) => {
 ALL_LOADED = "pictures => pictures.length > 0 && pictures.every((p) => p.complete && p.naturalWidth > 0)"
 
 
-@pytest.fixture
+@pytest_asyncio.fixture(loop_scope="session")
 async def twilio() -> AsyncIterator[FakeTwilio]:
     async with FakeTwilio(account_sid=SID, auth_token=TOKEN) as fake:
         yield fake
 
 
-@pytest.fixture
+@pytest_asyncio.fixture(loop_scope="session")
 async def mms_console(tmp_path: Path, twilio: FakeTwilio) -> AsyncIterator[ParleyServer]:
     """`parley serve` with its workers (the dispatcher, the media fetcher); Support's number has MMS through the
     local "Twilio"; Bob (102) takes Support's conversations."""

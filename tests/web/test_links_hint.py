@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from pathlib import Path
 
-import pytest
+import pytest_asyncio
 from playwright.async_api import Page, expect
 
 from tests.support.server import ParleyServer
@@ -13,7 +13,7 @@ from tests.support.smsc import SmscSimulator
 from tests.web.conftest import console_provisioning, sign_in
 
 
-@pytest.fixture
+@pytest_asyncio.fixture(loop_scope="session")
 async def refusing_console(tmp_path: Path, smsc: SmscSimulator) -> AsyncIterator[ParleyServer]:
     """`parley serve` whose only transport, the carrier, refuses links."""
     doc = console_provisioning(smsc.port)

@@ -9,7 +9,7 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 
 import httpx
-import pytest
+import pytest_asyncio
 from playwright.async_api import Browser, BrowserContext, expect
 
 from tests.support.server import ParleyServer, wait_until
@@ -19,7 +19,7 @@ from tests.web.conftest import ALICE, CUSTOMER, console_provisioning, csp_checke
 LINK = re.compile(r"(http://127\.0\.0\.1:\d+/r/[A-Za-z0-9]{12})")
 
 
-@pytest.fixture
+@pytest_asyncio.fixture(loop_scope="session")
 async def server(tmp_path: Path, smsc: SmscSimulator) -> AsyncIterator[ParleyServer]:
     server = ParleyServer(tmp_path)
     doc = console_provisioning(smsc.port)
@@ -33,7 +33,7 @@ async def server(tmp_path: Path, smsc: SmscSimulator) -> AsyncIterator[ParleySer
         server.stop()
 
 
-@pytest.fixture
+@pytest_asyncio.fixture(loop_scope="session")
 async def phone(browser: Browser, csp_violations: list[str]) -> AsyncIterator[BrowserContext]:
     phone_size = {"viewport": {"width": 390, "height": 844}, "is_mobile": True, "has_touch": True}
     async with csp_checked(browser, csp_violations, **phone_size) as context:

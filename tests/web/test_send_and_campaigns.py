@@ -9,6 +9,7 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
+import pytest_asyncio
 from playwright.async_api import Browser, Page, expect
 
 from parley.core.outbound import OutboundError
@@ -20,7 +21,7 @@ from tests.web.conftest import BOB, screenshot, sign_in
 PBX_ZONE = ZoneInfo("America/New_York")  # tests/support/provisioning.py
 
 
-@pytest.fixture
+@pytest_asyncio.fixture(loop_scope="session")
 async def browser_page_for_bob(browser: Browser) -> AsyncIterator[Page]:
     """A second person, on a phone-sized screen."""
     context = await browser.new_context(viewport={"width": 390, "height": 844})

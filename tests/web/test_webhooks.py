@@ -7,7 +7,7 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 
 import httpx
-import pytest
+import pytest_asyncio
 from playwright.async_api import Locator, Page, expect
 
 from parley.store import webhooks as store
@@ -18,7 +18,7 @@ from tests.support.webhook_receiver import HttpSink, envelope, signed_by
 from tests.web.conftest import ALICE, console_provisioning, sign_in
 
 
-@pytest.fixture
+@pytest_asyncio.fixture(loop_scope="session")
 async def server(tmp_path: Path, smsc: SmscSimulator) -> AsyncIterator[ParleyServer]:
     parley = ParleyServer(tmp_path)
     parley.apply({**console_provisioning(smsc.port), "webhooks": {"allow_private": ["127.0.0.0/8"]}})

@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from pathlib import Path
 
-import pytest
+import pytest_asyncio
 from playwright.async_api import Page, expect
 
 from tests.support.fake_meta import FakeMeta
@@ -18,7 +18,7 @@ from tests.web.conftest import ALICE, sign_in
 COMPANY = "+15551230001"
 
 
-@pytest.fixture
+@pytest_asyncio.fixture(loop_scope="session")
 async def whatsapp_console(tmp_path: Path) -> AsyncIterator[ParleyServer]:
     """`parley serve` with a company number on WhatsApp (its Graph API local): two approved templates, one pending."""
     async with FakeMeta() as meta:

@@ -13,6 +13,7 @@ from typing import Any
 
 import httpx
 import pytest
+import pytest_asyncio
 from playwright.async_api import Page, expect
 
 from tests.support.fake_meta import FakeMeta
@@ -24,7 +25,7 @@ WEBHOOK = "/api/v2/webhooks/whatsapp"
 DAY = 24 * 3600
 
 
-@pytest.fixture
+@pytest_asyncio.fixture(loop_scope="session")
 async def meta() -> AsyncIterator[FakeMeta]:
     async with FakeMeta() as fake:
         fake.add_template("order_update", "en_US", "UTILITY", "APPROVED", "Your order {{1}} is ready for pickup")
@@ -39,7 +40,7 @@ def offset_file(tmp_path: Path) -> Path:
     return path
 
 
-@pytest.fixture
+@pytest_asyncio.fixture(loop_scope="session")
 async def whatsapp_console(tmp_path: Path, meta: FakeMeta, offset_file: Path) -> AsyncIterator[ParleyServer]:
     """`parley serve` with its workers; Support's number is on WhatsApp through FakeMeta; Bob (business) takes
     Support's conversations; the server's clock reads its shift from ``offset_file``."""

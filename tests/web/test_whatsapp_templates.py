@@ -7,7 +7,7 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 
 import httpx
-import pytest
+import pytest_asyncio
 from playwright.async_api import Page, expect
 
 from tests.support.fake_meta import FakeMeta
@@ -16,14 +16,14 @@ from tests.support.server import ParleyServer, wait_until
 from tests.web.conftest import ALICE, SUPPORT, screenshot, sign_in
 
 
-@pytest.fixture
+@pytest_asyncio.fixture(loop_scope="session")
 async def meta() -> AsyncIterator[FakeMeta]:
     async with FakeMeta() as fake:
         fake.add_template("welcome_back", "en_US", "MARKETING", "APPROVED", "Welcome back, {{1}}!")
         yield fake
 
 
-@pytest.fixture
+@pytest_asyncio.fixture(loop_scope="session")
 async def whatsapp_console(tmp_path: Path, meta: FakeMeta) -> AsyncIterator[ParleyServer]:
     transport = {"name": "wa-main", "role": "whatsapp", "kind": "whatsapp", "number": SUPPORT,
                  "phone_number_id": meta.phone_number_id, "waba_id": meta.waba_id, "access_token": meta.access_token,
