@@ -37,6 +37,9 @@ PG_ADMIN_URL = os.environ.get("PARLEY_TEST_PG_URL", "postgresql://postgres@127.0
 BROWSER_GROUPS = 2
 
 
+# tryfirst: pytest-xdist's worker reads the groups in a hook of its own, registered after this file is loaded and
+# so called before this hook unless told otherwise (the console files then ran on every worker at once).
+@pytest.hookimpl(tryfirst=True)
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     web = Path(__file__).parent / "web"
     files = sorted({item.path for item in items if item.path.is_relative_to(web)})
