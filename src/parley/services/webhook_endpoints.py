@@ -140,7 +140,7 @@ class WebhookEndpoints:
         async with self._db.read() as conn:
             await self._visible(conn, user, endpoint_id)
             rows = await store.list_deliveries(conn, endpoint_id, limit=limit, before=before)
-            attempts = await store.attempts_of(conn, [r.id for r in rows])
+            attempts = await store.attempts_of(conn, rows)
         return [_delivery(r, attempts.get(r.id, [])) for r in rows]
 
     async def resend(self, user: User, endpoint_id: str, delivery_id: int) -> dict[str, Any]:
@@ -152,7 +152,7 @@ class WebhookEndpoints:
                 raise ServiceError(404, "No such delivery")
             await store.resend(conn, delivery_id, self._clock())
             row = await store.find_delivery(conn, delivery_id)
-            attempts = await store.attempts_of(conn, [delivery_id])
+            attempts = await store.attempts_of(conn, [row])
         return _delivery(row, attempts.get(delivery_id, []))
 
     async def _visible(self, conn: Any, user: User, endpoint_id: str) -> Any:
@@ -210,7 +210,7 @@ def _view(row: Any) -> dict[str, Any]:
     }
 
 
-def _delivery(row: Any, attempts: Sequence[Any]) -> dict[str, Any]:
+def _delivery(row: Any, attempts: Sequence[store.Attempt]) -> dict[str, Any]:
     return {
         "id": row.id,
         "event_id": row.event_id,

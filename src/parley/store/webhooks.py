@@ -3,11 +3,16 @@
 Deliveries are claimed like jobs (`store.queue`): a claim leases due ones to a worker until ``lease_until``; one whose
 worker died is claimed again when its lease runs out (the receiver may see it twice: it de-duplicates by event id).
 PostgreSQL claims with ``FOR UPDATE SKIP LOCKED``; on SQLite the UPDATE itself is the lock.
+
+A first attempt that succeeds is kept on its delivery (``first_at``, ``first_status``, ``first_answer``,
+``first_duration_ms``: `keep_first_attempts`); every other attempt is a `webhook_attempts` row (`add_attempts`).
+`attempts_of` shows both alike. ``attempts`` counts them all.
 """
 
 from __future__ import annotations
 
 from collections.abc import Collection, Sequence
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -152,6 +157,50 @@ async def add_attempts(conn: AsyncConnection, rows: Sequence[dict[str, Any]]) ->
         await conn.execute(webhook_attempts.insert(), list(rows))
 
 
+async def keep_first_attempts(conn: AsyncConnection, attempts: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Deliveries delivered at their first attempt (``delivery_id``, ``at``, ``status``, ``answer``, ``duration_ms``),
+    the attempt kept on the delivery: one UPDATE (executemany) and one SELECT whatever their number.
+
+    Returns the attempts that were not first after all, for the caller to add as rows: an attempt of the same
+    delivery recorded since the claim (another worker's, whose lease had run out, or one made after a resend while
+    this one was in flight). Such a delivery keeps the first attempt it has; the UPDATE, which waits for that other
+    transaction's row lock on PostgreSQL, counts this one all the same.
+    """
+    if not attempts:
+        return []
+    d = webhook_deliveries.c
+    first = d.attempts == 0  # the row as it is when the UPDATE reaches it
+
+    def given(name: str, column: sa.Column[Any]) -> sa.BindParameter[Any]:
+        return sa.bindparam(f"b_{name}", type_=column.type)
+
+    at = given("at", d.first_at)
+    await conn.execute(
+        webhook_deliveries.update()
+        .where(d.id == given("id", d.id))
+        .values(
+            state=DELIVERED,
+            attempts=d.attempts + 1,
+            lease_until=None,
+            last_status=given("status", d.last_status),
+            last_error=None,
+            last_attempt_at=at,
+            delivered_at=at,
+            first_at=sa.case((first, at), else_=d.first_at),
+            first_status=sa.case((first, given("status", d.first_status)), else_=d.first_status),
+            first_answer=sa.case((first, given("answer", d.first_answer)), else_=d.first_answer),
+            first_duration_ms=sa.case((first, given("duration_ms", d.first_duration_ms)), else_=d.first_duration_ms),
+        ),
+        [{f"b_{k}": a[k] for k in ("at", "status", "answer", "duration_ms")} | {"b_id": a["delivery_id"]}
+         for a in attempts],
+    )  # fmt: skip
+    ids = [a["delivery_id"] for a in attempts]
+    # One more attempt than this one: the UPDATE found another (its own batch's attempts are the caller's to tell).
+    query = sa.select(d.id).where(one_of(conn, d.id, ids), d.attempts > 1)
+    again = set((await conn.scalars(query)).all())
+    return [a for a in attempts if a["delivery_id"] in again]
+
+
 async def note_delivered(conn: AsyncConnection, delivery_ids: Sequence[int], status: int, at: datetime) -> None:
     """Deliveries that the receiver accepted with ``status`` at ``at``: one UPDATE for all of them."""
     if not delivery_ids:
@@ -215,18 +264,31 @@ async def list_deliveries(
     return list((await conn.execute(query.order_by(webhook_deliveries.c.id.desc()).limit(limit))).all())
 
 
-async def attempts_of(conn: AsyncConnection, delivery_ids: Sequence[int]) -> dict[int, list[Record]]:
-    """Each delivery's attempts, oldest first."""
-    if not delivery_ids:
-        return {}
-    query = (
-        sa.select(*webhook_attempts.c)
-        .where(webhook_attempts.c.delivery_id.in_(list(delivery_ids)))
-        .order_by(webhook_attempts.c.id)
-    )
-    found: dict[int, list[Record]] = {}
+@dataclass(frozen=True)
+class Attempt:
+    """An attempt as shown: a `webhook_attempts` row, or a first attempt kept on its delivery."""
+
+    at: datetime
+    status: int | None
+    error: str | None
+    answer: str | None
+    duration_ms: int | None
+
+
+async def attempts_of(conn: AsyncConnection, deliveries: Sequence[Record]) -> dict[int, list[Attempt]]:
+    """Each delivery's attempts (``deliveries``: rows of `webhook_deliveries`), oldest first: the first one from
+    the row when it is kept there, then its `webhook_attempts` rows."""
+    found: dict[int, list[Attempt]] = {}
+    for row in deliveries:
+        found[row.id] = []
+        if row.first_at is not None:
+            found[row.id].append(Attempt(row.first_at, row.first_status, None, row.first_answer, row.first_duration_ms))
+    if not found:
+        return found
+    a = webhook_attempts.c
+    query = sa.select(*webhook_attempts.c).where(a.delivery_id.in_(list(found))).order_by(a.id)
     for row in (await conn.execute(query)).all():
-        found.setdefault(row.delivery_id, []).append(row)
+        found[row.delivery_id].append(Attempt(row.at, row.status, row.error, row.answer, row.duration_ms))
     return found
 
 
