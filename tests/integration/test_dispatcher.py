@@ -133,6 +133,30 @@ async def test_a_living_worker_keeps_its_jobs_by_renewing_their_leases(db: Datab
     channel.kill()
 
 
+async def test_a_worker_that_renewed_too_late_does_not_send_its_own_jobs_a_second_time(
+    db: Database, clock: Clock
+) -> None:
+    """On a starved event loop a renewal can come after the lease ran out: the worker's next claim takes its own
+    jobs again. They are being sent already; a second send would text each customer twice (seen under load in
+    tests/e2e/test_campaigns.py's kill -9 test: eleven customers texted twice)."""
+    ids = await queued(db, clock, 20)
+    channel = Channel("hang")
+    late = dispatcher(db, clock, channel, "late")
+    assert await late.claim_and_send() == 20
+    await wait_for(lambda: len(channel.sent) == 20)
+    clock.advance(seconds=16)  # past the 15 s lease, no renewal in between
+    assert await late.claim_and_send() == 0  # its own, in flight: not sent again, not counted as taken
+    assert sorted(channel.sent) == ids
+    assert {status for status, _ in (await statuses(db)).values()} == {"sending"}
+    async with db.read() as conn:
+        counts = set((await conn.execute(sa.select(jobs.c.attempts, jobs.c.faults))).all())
+    assert counts == {(1, 0)}  # still its first try, and no fault: it is in flight
+    other = dispatcher(db, clock, Channel("ok"), "other")
+    clock.advance(seconds=10)
+    assert await other.claim_and_send() == 0  # the claim renewed them: still the late worker's
+    channel.kill()
+
+
 async def test_a_stopping_worker_gives_its_jobs_back_at_once_without_a_fault(db: Database, clock: Clock) -> None:
     await queued(db, clock, 30)
     channel = Channel("hang")

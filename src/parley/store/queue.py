@@ -107,6 +107,17 @@ async def renew(conn: AsyncConnection, message_ids: Sequence[str], *, until: dat
         )
 
 
+async def recount_own(conn: AsyncConnection, message_ids: Sequence[str], *, worker: str) -> None:
+    """Jobs a claim took from ``worker`` itself while it was still sending them (its renewal came late): the claim
+    only renewed their leases, so it neither counts as a try nor as a fault."""
+    for chunk in _chunks(message_ids):
+        await conn.execute(
+            jobs.update()
+            .where(one_of(conn, jobs.c.message_id, chunk), jobs.c.worker == worker)
+            .values(attempts=jobs.c.attempts - 1, faults=jobs.c.faults - 1)
+        )
+
+
 async def release(conn: AsyncConnection, message_ids: Sequence[str], *, worker: str) -> None:
     """Give back jobs this worker holds but will not finish (it is stopping): claimable at once, no fault."""
     for chunk in _chunks(message_ids):

@@ -115,7 +115,14 @@ class Dispatcher:
             return 0
         now = self._clock()
         async with self._db.write() as conn:
-            jobs = await queue.claim(conn, now=now, lease=self._lease, limit=room, worker=self._worker)
+            claimed = await queue.claim(conn, now=now, lease=self._lease, limit=room, worker=self._worker)
+            # A renewal that came after the lease ran out (a starved event loop) lets this worker claim its own
+            # jobs again: they are being sent already, and sending them again would text each customer twice. The
+            # claim renewed their leases, and is not counted as a try or a fault of theirs.
+            jobs = [j for j in claimed if j.message_id not in self._in_flight]
+            if len(jobs) < len(claimed):
+                own = [j.message_id for j in claimed if j.message_id in self._in_flight]
+                await queue.recount_own(conn, own, worker=self._worker)
             if not jobs:
                 return 0
             rows = await messages.get_many(conn, [j.message_id for j in jobs])
