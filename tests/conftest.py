@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import logging
 import os
 import secrets
@@ -47,6 +48,29 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     for item in items:
         if item.path in group:
             item.add_marker(pytest.mark.xdist_group(name=group[item.path]))
+
+
+# The garbage collector in the test processes. Each test builds and drops a Parley and its app (hundreds of
+# thousands of objects, many in reference cycles), and Python's default thresholds ran a full collection of
+# everything alive (the imported libraries included) every few tests. Here what collection imported is frozen out of
+# the collector's sight, young collections run less often, automatic full ones are off, and one runs every
+# `_FULL_COLLECTION_EVERY` tests. Measured on three API test files (198 tests): ~10 % less CPU, peak memory ~540 MB
+# instead of ~275 MB with a full collection every 100 tests (~325 MB every 25).
+_FULL_COLLECTION_EVERY = 50
+_tests_since_full_collection = 0
+
+
+def pytest_collection_finish(session: pytest.Session) -> None:
+    gc.freeze()
+    gc.set_threshold(5_000, 50, 1_000_000)
+
+
+def pytest_runtest_teardown(item: pytest.Item, nextitem: pytest.Item | None) -> None:
+    global _tests_since_full_collection
+    _tests_since_full_collection += 1
+    if _tests_since_full_collection >= _FULL_COLLECTION_EVERY:
+        _tests_since_full_collection = 0
+        gc.collect()
 
 
 class Clock:

@@ -87,7 +87,7 @@ class WebhookPoster:
         self._secrets = secrets
         self._resolve = resolver
         self._attempt_seconds = attempt_seconds
-        self._tls = tls or ssl.create_default_context()
+        self._tls = tls  # the system's is made with the client: loading its CA certificates costs ~40 ms of CPU
         self._session: aiohttp.ClientSession | None = None
 
     def _client(self) -> aiohttp.ClientSession:
@@ -95,7 +95,7 @@ class WebhookPoster:
         environment (they would connect to the proxy instead of the address that was checked); no cookies."""
         if self._session is None:
             self._session = aiohttp.ClientSession(
-                connector=aiohttp.TCPConnector(limit=CONNECTIONS, ssl=self._tls),
+                connector=aiohttp.TCPConnector(limit=CONNECTIONS, ssl=self._tls or ssl.create_default_context()),
                 cookie_jar=aiohttp.DummyCookieJar(),
                 auto_decompress=False,
                 trust_env=False,
