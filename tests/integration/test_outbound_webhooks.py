@@ -37,6 +37,7 @@ from tests.support.webhook_app import (
     USERS,
     app_for_webhooks,
     build_app,
+    drain,
     new_endpoint,
     send,
 )
@@ -47,12 +48,6 @@ from tests.support.webhook_receiver import HttpSink, SilentServer, SinkResponse,
 async def parley(db: Database, db_url: str, clock: Clock) -> AsyncIterator[Parley]:
     async with app_for_webhooks(db, db_url, clock) as app:
         yield app
-
-
-async def drain(parley: Parley) -> None:
-    """Send everything due now (the sender's own loop does this in a running server)."""
-    while await parley.webhook_sender.run_once():
-        pass
 
 
 async def test_an_endpoint_gets_every_status_signed_with_its_secret_shown_once(parley: Parley) -> None:

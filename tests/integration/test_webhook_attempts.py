@@ -22,18 +22,13 @@ from parley.store.tables import webhook_attempts, webhook_deliveries
 from tests.conftest import Clock
 from tests.support.app import client
 from tests.support.http_sink import HttpSink, RecordedRequest
-from tests.support.webhook_app import ALICE, app_for_webhooks, new_endpoint, send
+from tests.support.webhook_app import ALICE, app_for_webhooks, drain, new_endpoint, send
 
 
 @pytest.fixture
 async def parley(db: Database, db_url: str, clock: Clock) -> AsyncIterator[Parley]:
     async with app_for_webhooks(db, db_url, clock) as app:
         yield app
-
-
-async def _drain(parley: Parley) -> None:
-    while await parley.webhook_sender.run_once():
-        pass
 
 
 async def _listed(parley: Parley, endpoint_id: str) -> list[dict[str, Any]]:
@@ -57,7 +52,7 @@ async def test_a_first_try_success_writes_no_attempt_row_and_is_listed_with_its_
     async with HttpSink(status=202, body="thanks", hold=slowly) as sink:
         endpoint = await new_endpoint(parley, sink.url, ["message.status"])
         await send(parley)
-        await _drain(parley)
+        await drain(parley)
         assert len(sink.requests) == 1
     assert await _attempt_rows(parley) == []
     [delivery] = await _listed(parley, endpoint["id"])
@@ -72,10 +67,10 @@ async def test_a_delivery_that_failed_then_succeeded_lists_both_attempts(parley:
     async with HttpSink(status=503, body="busy") as sink:
         endpoint = await new_endpoint(parley, sink.url, ["message.status"])
         await send(parley)
-        await _drain(parley)
+        await drain(parley)
         sink.answer(200, "ok")
         clock.advance(seconds=1)
-        await _drain(parley)
+        await drain(parley)
         assert len(sink.requests) == 2
     assert await _attempt_rows(parley) == [(503, "busy"), (200, "ok")]
     [delivery] = await _listed(parley, endpoint["id"])
@@ -88,7 +83,7 @@ async def test_a_resent_delivery_lists_its_first_attempt_then_the_new_one(parley
     async with HttpSink(status=200, body="one") as sink:
         endpoint = await new_endpoint(parley, sink.url, ["message.status"])
         await send(parley)
-        await _drain(parley)
+        await drain(parley)
         [delivery] = await _listed(parley, endpoint["id"])
         async with client(parley, auth=ALICE) as http:
             path = f"/api/v2/webhook-endpoints/{endpoint['id']}/deliveries/{delivery['id']}/resend"
@@ -96,7 +91,7 @@ async def test_a_resent_delivery_lists_its_first_attempt_then_the_new_one(parley
         assert [a["answer"] for a in resent["answers"]] == ["one"]  # the resend's own answer shows it too
         sink.answer(201, "two")
         clock.advance(seconds=5)
-        await _drain(parley)
+        await drain(parley)
     assert await _attempt_rows(parley) == [(201, "two")]
     [delivery] = await _listed(parley, endpoint["id"])
     assert (delivery["state"], delivery["attempts"], delivery["last_status"]) == ("delivered", 2, 201)

@@ -24,7 +24,7 @@ from parley.store.db import Database
 from parley.store.tables import webhook_attempts, webhook_deliveries
 from tests.conftest import Clock
 from tests.support.server import wait_until
-from tests.support.webhook_app import app_for_webhooks, new_endpoint, send
+from tests.support.webhook_app import app_for_webhooks, drain, new_endpoint, send
 from tests.support.webhook_receiver import HttpSink, RecordedRequest, SilentServer, envelope
 
 
@@ -125,8 +125,7 @@ async def test_rows_without_a_subject_go_one_after_the_other_per_receiver(parley
         ids = await _send_many(parley, 6)
         async with parley.db.write() as conn:  # as rows written before migration 0016
             await conn.execute(webhook_deliveries.update().values(subject=None))
-        while await parley.webhook_sender.run_once():
-            pass
+        await drain(parley)
         assert [envelope(r)["data"]["id"] for r in sink.requests] == ids
         assert most == 1
 

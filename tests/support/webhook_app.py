@@ -1,5 +1,6 @@
 """Parley built in the test process for the outbound-webhook tests (tests/integration/test_outbound_webhooks.py,
-test_webhook_pipeline.py, test_webhook_tls.py): the users they act as, and the calls they make through its API."""
+test_webhook_pipeline.py, test_webhook_tls.py, test_webhook_attempts.py): the users they act as, the calls they
+make through its API, and sending what is due."""
 
 from __future__ import annotations
 
@@ -34,6 +35,12 @@ async def app_for_webhooks(db: Database, db_url: str, clock: Clock) -> AsyncIter
         yield app
     finally:
         await app.close()
+
+
+async def drain(parley: Parley) -> None:
+    """Send everything due now (the sender's own loop does this in a running server)."""
+    while await parley.webhook_sender.run_once():
+        pass
 
 
 async def new_endpoint(parley: Parley, url: str, events: list[str], who: tuple[str, str] = ALICE) -> dict[str, Any]:
