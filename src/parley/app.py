@@ -37,7 +37,7 @@ from parley.ingress.input_guard import InputGuard
 from parley.ingress.limits import BodyLimits, limits
 from parley.ingress.mail2sms import Mail2SmsHandler, start_smtp
 from parley.ingress.smpp_server import SmppServer
-from parley.routes import adopt
+from parley.routes import adopt, routes_of
 from parley.services.errors import ServiceError
 from parley.settings import split_host_port
 from parley.web import console, reply_chat
@@ -80,6 +80,7 @@ def create_app(parley: Parley, *, workers: bool = True) -> FastAPI:
         # No OpenTelemetry here: skip FastAPI's per-request telemetry check (~5 % of the accept path).
         telemetry={"tracing": False, "metrics": False, "logs": False},
     )
+    app.state.parley = parley  # what every endpoint reads its services from (app_state.py)
     app.state.auth = parley.auth
     app.state.api_keys = parley.api_keys
 
@@ -112,26 +113,28 @@ def create_app(parley: Parley, *, workers: bool = True) -> FastAPI:
 
     adopt(
         app.router,
-        docs_api.router(public=parley.settings.public_docs),
-        wildix_api.router(originate),
-        api.router(parley.outbox, parley.cache, parley.queries, parley.admin.transports, parley.media, parley.webhooks),
-        conversations_api.router(parley.conversations, parley.media),
-        events_api.router(parley.bus),
-        webhooks.router(parley.inbox, parley.cache, parley.deliveries, parley.carrier_accounts, parley.settings),
-        telnyx_webhook.router(parley.inbox, parley.deliveries, parley.carrier_accounts, parley.cache),
-        whatsapp_webhook.router(parley.inbox, parley.deliveries, parley.carrier_accounts),
-        whatsapp_api.router(parley.whatsapp_templates),
-        api_keys_api.router(parley.api_keys),
-        webhook_endpoints_api.router(parley.webhooks),
-        numbers_api.router(parley.numbers),
-        blocklist_api.router(parley.blocklist),
-        campaigns_api.router(parley.campaigns),
-        lists_api.router(parley.lists),
-        metrics_api.router(parley.settings),
-        twilio_api.router(parley.twilio_messages),
-        twilio_api.services_router(parley.twilio_messages),
-        media_api.router(parley.media, max_bytes=parley.settings.max_media_bytes, clock=parley.media.clock),
-        reply_chat.router(parley.reply_links, parley.bus),  # reads and checks its own input
+        routes_of(docs_api, public=parley.settings.public_docs),
+        routes_of(wildix_api, originate),
+        routes_of(
+            api, parley.outbox, parley.cache, parley.queries, parley.admin.transports, parley.media, parley.webhooks
+        ),
+        routes_of(conversations_api, parley.conversations, parley.media),
+        routes_of(events_api, parley.bus),
+        routes_of(webhooks, parley.inbox, parley.cache, parley.deliveries, parley.carrier_accounts, parley.settings),
+        routes_of(telnyx_webhook, parley.inbox, parley.deliveries, parley.carrier_accounts, parley.cache),
+        routes_of(whatsapp_webhook, parley.inbox, parley.deliveries, parley.carrier_accounts),
+        routes_of(whatsapp_api, parley.whatsapp_templates),
+        routes_of(api_keys_api, parley.api_keys),
+        routes_of(webhook_endpoints_api, parley.webhooks),
+        routes_of(numbers_api, parley.numbers),
+        routes_of(blocklist_api, parley.blocklist),
+        routes_of(campaigns_api, parley.campaigns),
+        routes_of(lists_api, parley.lists),
+        routes_of(metrics_api, parley.settings),
+        routes_of(twilio_api, parley.twilio_messages),
+        routes_of(twilio_api, parley.twilio_messages, name="services_router"),
+        routes_of(media_api, parley.media, max_bytes=parley.settings.max_media_bytes, clock=parley.media.clock),
+        routes_of(reply_chat, parley.reply_links, parley.bus),  # reads and checks its own input
     )
     console.install(app, parley)
 

@@ -6,8 +6,8 @@ from typing import Any
 
 from fastapi import APIRouter, Body
 
+from parley.app_state import ParleyDep
 from parley.ingress.api import CurrentUser
-from parley.services.numbers import Numbers
 
 SETTINGS_EXAMPLE = {
     "linked_service": "Support",
@@ -25,25 +25,26 @@ SETTINGS_EXAMPLE = {
 }
 
 
-def router(numbers: Numbers) -> APIRouter:
-    api = APIRouter(prefix="/api/v2/numbers", tags=["Administration"])
+router = APIRouter(prefix="/api/v2/numbers", tags=["Administration"])
 
-    @api.get("")
-    async def list_numbers(user: CurrentUser) -> list[dict[str, Any]]:
-        """Company numbers with their own and effective settings (`partially_configured`: the service's)."""
-        return await numbers.list_(user)
 
-    @api.get("/{number}")
-    async def get_number(number: str, user: CurrentUser) -> dict[str, Any]:
-        return await numbers.get(user, number)
+@router.get("")
+async def list_numbers(user: CurrentUser, parley: ParleyDep) -> list[dict[str, Any]]:
+    """Company numbers with their own and effective settings (`partially_configured`: the service's)."""
+    return await parley.numbers.list_(user)
 
-    @api.put("/{number}/settings")
-    async def configure(
-        number: str,
-        user: CurrentUser,
-        settings: dict[str, Any] = Body(examples=[SETTINGS_EXAMPLE]),  # noqa: B008
-    ) -> dict[str, Any]:
-        """Replace the number's settings: linked service, routing, out-of-hours routing, hours, actions."""
-        return await numbers.configure(user, number, settings)
 
-    return api
+@router.get("/{number}")
+async def get_number(number: str, user: CurrentUser, parley: ParleyDep) -> dict[str, Any]:
+    return await parley.numbers.get(user, number)
+
+
+@router.put("/{number}/settings")
+async def configure(
+    number: str,
+    user: CurrentUser,
+    parley: ParleyDep,
+    settings: dict[str, Any] = Body(examples=[SETTINGS_EXAMPLE]),  # noqa: B008
+) -> dict[str, Any]:
+    """Replace the number's settings: linked service, routing, out-of-hours routing, hours, actions."""
+    return await parley.numbers.configure(user, number, settings)

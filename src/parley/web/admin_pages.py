@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
-from parley.routes import adopt
+from parley.routes import adopt, routes_of
 from parley.web import (
     admin_directory,
     admin_numbers,
@@ -52,15 +52,12 @@ def router(parley: Parley) -> APIRouter:
     async def index(request: Request, _: AdminSession) -> Response:
         return render(request, "admin/index.html", {"admin_sections": SECTIONS})
 
-    for module in (
-        admin_users,
-        admin_numbers,
-        admin_transports,
-        admin_settings,
-        admin_whatsapp,
-        admin_reply_links,
-        admin_directory,
-        admin_sender_ids,
-    ):
-        adopt(pages, module.router(parley))
+    adopt(pages, routes_of(admin_users, parley))
+    adopt(pages, routes_of(admin_numbers, parley))
+    adopt(pages, routes_of(admin_transports, parley))
+    adopt(pages, routes_of(admin_settings, parley))
+    adopt(pages, routes_of(admin_whatsapp, parley))
+    adopt(pages, routes_of(admin_reply_links, parley))
+    adopt(pages, routes_of(admin_directory, parley))
+    adopt(pages, routes_of(admin_sender_ids, parley))
     return pages

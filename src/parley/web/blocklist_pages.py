@@ -5,9 +5,10 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
-from fastapi import APIRouter, Request
+from fastapi import Request
 from fastapi.responses import RedirectResponse, Response
 
+from parley.app_state import ParleyDep
 from parley.services.errors import ServiceError
 from parley.web.page_router import page_router
 from parley.web.security import ConsoleRefused, ConsoleSession
@@ -20,49 +21,50 @@ if TYPE_CHECKING:
 PAGE = 50
 
 
-def router(parley: Parley) -> APIRouter:
-    pages = page_router()
-    blocklist = parley.blocklist
+router = page_router()
 
-    async def context(user: User, after: str | None) -> dict[str, Any]:
-        set_timezone((await parley.cache.config()).timezone)
-        rows = await blocklist.list_(user, limit=PAGE + 1, after=after)
-        shown = rows[:PAGE]
-        return {
-            "blocked": shown,
-            "after": after,
-            "next": shown[-1]["number"] if len(rows) > PAGE else None,
-            "errors": {},
-            "values": {},
-        }
 
-    @pages.get("/blocklist")
-    async def index(request: Request, session: ConsoleSession, after: str | None = None) -> Response:
-        return render(request, "blocklist/index.html", await context(session.user, after))
+async def _context(parley: Parley, user: User, after: str | None) -> dict[str, Any]:
+    set_timezone((await parley.cache.config()).timezone)
+    rows = await parley.blocklist.list_(user, limit=PAGE + 1, after=after)
+    shown = rows[:PAGE]
+    return {
+        "blocked": shown,
+        "after": after,
+        "next": shown[-1]["number"] if len(rows) > PAGE else None,
+        "errors": {},
+        "values": {},
+    }
 
-    @pages.post("/blocklist")
-    async def add(request: Request, session: ConsoleSession) -> Response:
-        form = await request.form()
-        number = str(form.get("number") or "").strip()
-        try:
-            added = await blocklist.add(session.user, number)
-        except ServiceError as exc:
-            if exc.status != 422:
-                raise ConsoleRefused(exc.status, exc.reason) from None
-            ctx = {**await context(session.user, None), "errors": field_errors(exc), "values": {"number": number}}
-            return render(request, "blocklist/index.html", ctx, status=422)
-        return RedirectResponse(f"/blocklist?added={quote(added['number'])}", status_code=303)
 
-    @pages.post("/blocklist/remove")
-    async def remove(request: Request, session: ConsoleSession) -> Response:
-        form = await request.form()
-        number = str(form.get("number") or "")
-        try:
-            await blocklist.remove(session.user, number)
-        except ServiceError as exc:
+@router.get("/blocklist")
+async def index(request: Request, session: ConsoleSession, parley: ParleyDep, after: str | None = None) -> Response:
+    return render(request, "blocklist/index.html", await _context(parley, session.user, after))
+
+
+@router.post("/blocklist")
+async def add(request: Request, session: ConsoleSession, parley: ParleyDep) -> Response:
+    form = await request.form()
+    number = str(form.get("number") or "").strip()
+    try:
+        added = await parley.blocklist.add(session.user, number)
+    except ServiceError as exc:
+        if exc.status != 422:
             raise ConsoleRefused(exc.status, exc.reason) from None
-        after = form.get("after")
-        back = f"/blocklist?after={quote(after)}" if isinstance(after, str) and after else "/blocklist"
-        return RedirectResponse(back, status_code=303)
+        context = await _context(parley, session.user, None)
+        ctx = {**context, "errors": field_errors(exc), "values": {"number": number}}
+        return render(request, "blocklist/index.html", ctx, status=422)
+    return RedirectResponse(f"/blocklist?added={quote(added['number'])}", status_code=303)
 
-    return pages
+
+@router.post("/blocklist/remove")
+async def remove(request: Request, session: ConsoleSession, parley: ParleyDep) -> Response:
+    form = await request.form()
+    number = str(form.get("number") or "")
+    try:
+        await parley.blocklist.remove(session.user, number)
+    except ServiceError as exc:
+        raise ConsoleRefused(exc.status, exc.reason) from None
+    after = form.get("after")
+    back = f"/blocklist?after={quote(after)}" if isinstance(after, str) and after else "/blocklist"
+    return RedirectResponse(back, status_code=303)

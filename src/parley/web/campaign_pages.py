@@ -12,7 +12,7 @@ from fastapi.responses import RedirectResponse, Response
 from starlette.datastructures import UploadFile
 
 from parley.core.outbound import OutboundError
-from parley.routes import adopt
+from parley.routes import adopt, routes_of
 from parley.services.campaign_whatsapp import template_choices, template_from_form
 from parley.services.campaigns import STATUSES
 from parley.services.errors import ServiceError
@@ -194,7 +194,8 @@ def router(parley: Parley) -> APIRouter:
             raise ConsoleRefused(exc.status, exc.reason) from None
         return after_redirect(f"/campaigns/{campaign_id}")
 
-    adopt(pages, list_pages.router(parley), blocklist_pages.router(parley))
+    adopt(pages, routes_of(list_pages, parley))
+    adopt(pages, routes_of(blocklist_pages, parley))
     return pages
 
 

@@ -8,7 +8,7 @@ from fastapi import FastAPI, Request
 from fastapi.responses import RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 
-from parley.routes import adopt
+from parley.routes import adopt, routes_of
 from parley.web import (
     admin_pages,
     api_key_pages,
@@ -47,6 +47,15 @@ def install(app: FastAPI, parley: Parley) -> None:
     async def home(_: ConsoleSession) -> Response:
         return RedirectResponse("/inbox", status_code=303)
 
-    adopt(app.router, auth_pages.router())
-    pages = (inbox, send_page, campaign_pages, admin_pages, stats_pages, template_preview, api_key_pages, webhook_pages)
-    adopt(app.router, *(module.router(parley) for module in pages))
+    adopt(app.router, routes_of(auth_pages))
+    adopt(
+        app.router,
+        routes_of(inbox, parley),
+        routes_of(send_page, parley),
+        routes_of(campaign_pages, parley),
+        routes_of(admin_pages, parley),
+        routes_of(stats_pages, parley),
+        routes_of(template_preview, parley),
+        routes_of(api_key_pages, parley),
+        routes_of(webhook_pages, parley),
+    )
