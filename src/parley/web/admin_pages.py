@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
-from fastapi import APIRouter, Request
+from fastapi import Request
 from fastapi.responses import Response
 
-from parley.routes import adopt, routes_of
+from parley.routes import adopt
 from parley.web import (
     admin_directory,
     admin_numbers,
@@ -21,9 +19,6 @@ from parley.web import (
 from parley.web.page_router import page_router
 from parley.web.security import AdminSession
 from parley.web.templating import render
-
-if TYPE_CHECKING:
-    from parley.bootstrap import Parley
 
 SECTIONS = (
     ("/admin/users", "Users", "Extensions, licences, roles and passwords"),
@@ -45,19 +40,22 @@ SECTIONS = (
 )
 
 
-def router(parley: Parley) -> APIRouter:
-    pages = page_router()
+router = page_router()
 
-    @pages.get("/admin")
-    async def index(request: Request, _: AdminSession) -> Response:
-        return render(request, "admin/index.html", {"admin_sections": SECTIONS})
 
-    adopt(pages, routes_of(admin_users, parley))
-    adopt(pages, routes_of(admin_numbers, parley))
-    adopt(pages, routes_of(admin_transports, parley))
-    adopt(pages, routes_of(admin_settings, parley))
-    adopt(pages, routes_of(admin_whatsapp, parley))
-    adopt(pages, routes_of(admin_reply_links, parley))
-    adopt(pages, routes_of(admin_directory, parley))
-    adopt(pages, routes_of(admin_sender_ids, parley))
-    return pages
+@router.get("/admin")
+async def index(request: Request, _: AdminSession) -> Response:
+    return render(request, "admin/index.html", {"admin_sections": SECTIONS})
+
+
+adopt(
+    router,
+    admin_users.router,
+    admin_numbers.router,
+    admin_transports.router,
+    admin_settings.router,
+    admin_whatsapp.router,
+    admin_reply_links.router,
+    admin_directory.router,
+    admin_sender_ids.router,
+)

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from fastapi import APIRouter, Request
+from fastapi import Request
 from fastapi.responses import Response
 
+from parley.app_state import ParleyDep
 from parley.core.sender_rules import OTHERWISE
 from parley.services.sender_rules import SenderRuleAdmin
 from parley.web.admin_forms import form_fields, saved
@@ -21,33 +22,40 @@ LABELS = {"office_number": "send from the user's office number", "refuse": "refu
 CHOICES = [(k, LABELS[k]) for k in OTHERWISE]  # the form offers exactly the rule's choices
 
 
-def router(parley: Parley) -> APIRouter:
-    rules = SenderRuleAdmin(parley.db, parley.cache.invalidate)
-    pages = page_router("/admin")
+router = page_router("/admin")
 
-    async def page(request: Request, values: dict[str, str], errors: dict[str, str], status: int = 200) -> Response:
-        context = {"rules": await rules.list_rules(), "choices": CHOICES, "values": values, "errors": errors}
-        return render(request, "admin/sender_ids.html", context, status=status)
 
-    @pages.get("/sender-ids")
-    async def sender_ids(request: Request, _: AdminSession) -> Response:
-        return await page(request, {"otherwise": "office_number"}, {})
+def _rules(parley: Parley) -> SenderRuleAdmin:
+    return SenderRuleAdmin(parley.db, parley.cache.invalidate)
 
-    @pages.post("/sender-ids")
-    async def save_rule(request: Request, _: AdminSession) -> Response:
-        form = await form_fields(request)
-        problems = await rules.save(form.get("country", ""), form.get("registered", ""), form.get("otherwise", ""))
-        if problems:
-            errors: dict[str, str] = {}
-            for problem in problems:
-                field, _sep, message = problem.partition(": ")
-                errors.setdefault(field, message)
-            return await page(request, form, errors, status=422)
-        return saved(request, "/admin/sender-ids")
 
-    @pages.post("/sender-ids/{country}/delete")
-    async def delete_rule(request: Request, _: AdminSession, country: str) -> Response:
-        await rules.delete(country)
-        return saved(request, "/admin/sender-ids")
+async def _page(
+    request: Request, parley: Parley, values: dict[str, str], errors: dict[str, str], status: int = 200
+) -> Response:
+    context = {"rules": await _rules(parley).list_rules(), "choices": CHOICES, "values": values, "errors": errors}
+    return render(request, "admin/sender_ids.html", context, status=status)
 
-    return pages
+
+@router.get("/sender-ids")
+async def sender_ids(request: Request, _: AdminSession, parley: ParleyDep) -> Response:
+    return await _page(request, parley, {"otherwise": "office_number"}, {})
+
+
+@router.post("/sender-ids")
+async def save_rule(request: Request, _: AdminSession, parley: ParleyDep) -> Response:
+    form = await form_fields(request)
+    rules = _rules(parley)
+    problems = await rules.save(form.get("country", ""), form.get("registered", ""), form.get("otherwise", ""))
+    if problems:
+        errors: dict[str, str] = {}
+        for problem in problems:
+            field, _sep, message = problem.partition(": ")
+            errors.setdefault(field, message)
+        return await _page(request, parley, form, errors, status=422)
+    return saved(request, "/admin/sender-ids")
+
+
+@router.post("/sender-ids/{country}/delete")
+async def delete_rule(request: Request, _: AdminSession, country: str, parley: ParleyDep) -> Response:
+    await _rules(parley).delete(country)
+    return saved(request, "/admin/sender-ids")
