@@ -7,12 +7,13 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from fastapi import APIRouter, Request
+from fastapi import Request
 from fastapi.responses import RedirectResponse, Response
 from starlette.datastructures import UploadFile
 
+from parley.app_state import ParleyDep
 from parley.core.outbound import OutboundError
-from parley.routes import adopt, routes_of
+from parley.routes import adopt
 from parley.services.campaign_whatsapp import template_choices, template_from_form
 from parley.services.campaigns import STATUSES
 from parley.services.errors import ServiceError
@@ -45,158 +46,177 @@ def after_redirect(url: str) -> Response:
     return RedirectResponse(url, status_code=303)
 
 
-def router(parley: Parley) -> APIRouter:
-    pages = page_router()
+router = page_router()
+
+
+async def _zone(parley: Parley) -> str:
+    timezone = (await parley.cache.config()).timezone
+    set_timezone(timezone)
+    return timezone
+
+
+async def _page_of_campaigns(parley: Parley, user: User, page: int, status: str) -> dict[str, Any]:
+    """A page of campaigns, only those with ``status`` when it is one (seed 003: filter by status)."""
+    page = max(1, page)
+    wanted = status if status in STATUSES else None
+    items, more = await parley.campaigns.page(user, status=wanted, offset=(page - 1) * PAGE_SIZE, limit=PAGE_SIZE)
+    for item in items:
+        item["progress"] = progress(item)
+    live = any(item["status"] in LIVE for item in items)
+    return {"campaigns": items, "page": page, "more": more, "live": live, "status": wanted or "",
+            "statuses": STATUSES}  # fmt: skip
+
+
+@router.get("/campaigns")
+async def index(
+    request: Request, session: ConsoleSession, parley: ParleyDep, page: int = 1, status: str = ""
+) -> Response:
+    await _zone(parley)
+    return render(request, "campaigns/index.html", await _page_of_campaigns(parley, session.user, page, status))
+
+
+@router.get("/campaigns/table")
+async def table(
+    request: Request, session: ConsoleSession, parley: ParleyDep, page: int = 1, status: str = ""
+) -> Response:
+    await _zone(parley)
+    return render(request, "campaigns/_table.html", await _page_of_campaigns(parley, session.user, page, status))
+
+
+async def _form_context(parley: Parley, user: User, values: dict[str, str], errors: dict[str, str]) -> dict[str, Any]:
+    saved_lists = await parley.lists.list_(user)
+    config = await parley.cache.config()
+    senders = sorted(set(await parley.campaigns.sender_numbers()) | set(config.whatsapp))
+    return {
+        "values": values,
+        "errors": errors,
+        "timezone": await _zone(parley),
+        "senders": [(n, n + (" (WhatsApp)" if n in config.whatsapp else "")) for n in senders],
+        "whatsapp": bool(config.whatsapp),  # the channel and template controls, only where a number has it
+        "templates": [("", "Choose a template")] + await template_choices(parley.db, config),
+        "lists": [(str(item["id"]), f"{item['name']} ({item['entries']})") for item in saved_lists],
+    }
+
+
+@router.get("/campaigns/new")
+async def new(request: Request, session: ConsoleSession, parley: ParleyDep, list_id: str = "") -> Response:
+    values = {
+        "sender_type": "number",
+        "source": "list" if list_id else "file",
+        "list_id": list_id,
+        "channel": "sms",
+    }
+    return render(request, "campaigns/new.html", await _form_context(parley, session.user, values, {}))
+
+
+@router.post("/campaigns")
+async def create(request: Request, session: ConsoleSession, parley: ParleyDep) -> Response:
     campaigns = parley.campaigns
-
-    async def zone() -> str:
-        timezone = (await parley.cache.config()).timezone
-        set_timezone(timezone)
-        return timezone
-
-    async def page_of_campaigns(user: User, page: int, status: str) -> dict[str, Any]:
-        """A page of campaigns, only those with ``status`` when it is one (seed 003: filter by status)."""
-        page = max(1, page)
-        wanted = status if status in STATUSES else None
-        items, more = await campaigns.page(user, status=wanted, offset=(page - 1) * PAGE_SIZE, limit=PAGE_SIZE)
-        for item in items:
-            item["progress"] = progress(item)
-        live = any(item["status"] in LIVE for item in items)
-        return {"campaigns": items, "page": page, "more": more, "live": live, "status": wanted or "",
-                "statuses": STATUSES}  # fmt: skip
-
-    @pages.get("/campaigns")
-    async def index(request: Request, session: ConsoleSession, page: int = 1, status: str = "") -> Response:
-        await zone()
-        return render(request, "campaigns/index.html", await page_of_campaigns(session.user, page, status))
-
-    @pages.get("/campaigns/table")
-    async def table(request: Request, session: ConsoleSession, page: int = 1, status: str = "") -> Response:
-        await zone()
-        return render(request, "campaigns/_table.html", await page_of_campaigns(session.user, page, status))
-
-    async def form_context(user: User, values: dict[str, str], errors: dict[str, str]) -> dict[str, Any]:
-        saved_lists = await parley.lists.list_(user)
-        config = await parley.cache.config()
-        senders = sorted(set(await campaigns.sender_numbers()) | set(config.whatsapp))
-        return {
-            "values": values,
-            "errors": errors,
-            "timezone": await zone(),
-            "senders": [(n, n + (" (WhatsApp)" if n in config.whatsapp else "")) for n in senders],
-            "whatsapp": bool(config.whatsapp),  # the channel and template controls, only where a number has it
-            "templates": [("", "Choose a template")] + await template_choices(parley.db, config),
-            "lists": [(str(item["id"]), f"{item['name']} ({item['entries']})") for item in saved_lists],
-        }
-
-    @pages.get("/campaigns/new")
-    async def new(request: Request, session: ConsoleSession, list_id: str = "") -> Response:
-        values = {
-            "sender_type": "number",
-            "source": "list" if list_id else "file",
-            "list_id": list_id,
-            "channel": "sms",
-        }
-        return render(request, "campaigns/new.html", await form_context(session.user, values, {}))
-
-    @pages.post("/campaigns")
-    async def create(request: Request, session: ConsoleSession) -> Response:
-        form = await request.form()
-        values = {k: v for k, v in form.items() if isinstance(v, str) and k != CSRF_FIELD}
-        upload = form.get("file")
-        file = upload if isinstance(upload, UploadFile) and upload.filename else None
-        ctx = await form_context(session.user, values, {})
-        errors = _source_errors(values, file)
-        spec = _spec(values)
+    form = await request.form()
+    values = {k: v for k, v in form.items() if isinstance(v, str) and k != CSRF_FIELD}
+    upload = form.get("file")
+    file = upload if isinstance(upload, UploadFile) and upload.filename else None
+    ctx = await _form_context(parley, session.user, values, {})
+    errors = _source_errors(values, file)
+    spec = _spec(values)
+    try:
+        if values.get("start_at", "").strip():
+            spec["start_at"] = read_local_time(values["start_at"], ctx["timezone"])
+    except OutboundError as exc:
+        errors["start_at"] = exc.reason
+    if errors:
+        return render(request, "campaigns/new.html", {**ctx, "errors": errors}, status=422)
+    try:
+        created = await campaigns.create(session.user, spec)
+    except ServiceError as exc:
+        return _form_again(request, ctx, exc, values)
+    if file is not None:
         try:
-            if values.get("start_at", "").strip():
-                spec["start_at"] = read_local_time(values["start_at"], ctx["timezone"])
-        except OutboundError as exc:
-            errors["start_at"] = exc.reason
-        if errors:
-            return render(request, "campaigns/new.html", {**ctx, "errors": errors}, status=422)
-        try:
-            created = await campaigns.create(session.user, spec)
+            await campaigns.upload(session.user, created["id"], file.file)
         except ServiceError as exc:
+            await campaigns.discard(session.user, created["id"])  # nothing half-saved
             return _form_again(request, ctx, exc, values)
-        if file is not None:
-            try:
-                await campaigns.upload(session.user, created["id"], file.file)
-            except ServiceError as exc:
-                await campaigns.discard(session.user, created["id"])  # nothing half-saved
-                return _form_again(request, ctx, exc, values)
-        return after_redirect(f"/campaigns/{created['id']}")
+    return after_redirect(f"/campaigns/{created['id']}")
 
-    async def detail_context(user: User, campaign_id: str, after: str | None) -> dict[str, Any]:
-        await zone()
-        try:
-            campaign = await campaigns.get(user, campaign_id)
-            rows = await campaigns.recipients(user, campaign_id, after=after, limit=RECIPIENTS_PAGE + 1)
-            problems = await campaigns.problems(user, campaign_id)
-        except ServiceError as exc:
+
+async def _detail_context(parley: Parley, user: User, campaign_id: str, after: str | None) -> dict[str, Any]:
+    campaigns = parley.campaigns
+    await _zone(parley)
+    try:
+        campaign = await campaigns.get(user, campaign_id)
+        rows = await campaigns.recipients(user, campaign_id, after=after, limit=RECIPIENTS_PAGE + 1)
+        problems = await campaigns.problems(user, campaign_id)
+    except ServiceError as exc:
+        raise ConsoleRefused(exc.status, exc.reason) from None
+    campaign["progress"] = progress(campaign)
+    shown = rows[:RECIPIENTS_PAGE]
+    return {
+        "campaign": campaign,
+        "live": campaign["status"] in LIVE,
+        "recipients": shown,
+        "after": after,
+        "next": shown[-1].number if len(rows) > RECIPIENTS_PAGE else None,
+        "problems": problems,
+    }
+
+
+@router.get("/campaigns/{campaign_id}")
+async def detail(
+    request: Request, session: ConsoleSession, campaign_id: str, parley: ParleyDep, after: str | None = None
+) -> Response:
+    return render(request, "campaigns/detail.html", await _detail_context(parley, session.user, campaign_id, after))
+
+
+@router.get("/campaigns/{campaign_id}/progress")
+async def live_progress(request: Request, session: ConsoleSession, campaign_id: str, parley: ParleyDep) -> Response:
+    ctx = await _detail_context(parley, session.user, campaign_id, None)
+    return render(request, "campaigns/_progress.html", ctx)
+
+
+@router.get("/campaigns/{campaign_id}/recipients")
+async def recipients(
+    request: Request, session: ConsoleSession, campaign_id: str, parley: ParleyDep, after: str | None = None
+) -> Response:
+    ctx = await _detail_context(parley, session.user, campaign_id, after)
+    return render(request, "campaigns/_recipients.html", ctx)
+
+
+@router.post("/campaigns/{campaign_id}/recipients")
+async def add_recipients(request: Request, session: ConsoleSession, campaign_id: str, parley: ParleyDep) -> Response:
+    upload = (await request.form()).get("file")
+    ctx = await _detail_context(parley, session.user, campaign_id, None)
+    if not isinstance(upload, UploadFile) or not upload.filename:
+        ctx["errors"] = {"file": "Choose a CSV file"}
+        return render(request, "campaigns/detail.html", ctx, status=422)
+    try:
+        await parley.campaigns.upload(session.user, campaign_id, upload.file)
+    except ServiceError as exc:
+        if exc.status != 422:
             raise ConsoleRefused(exc.status, exc.reason) from None
-        campaign["progress"] = progress(campaign)
-        shown = rows[:RECIPIENTS_PAGE]
-        return {
-            "campaign": campaign,
-            "live": campaign["status"] in LIVE,
-            "recipients": shown,
-            "after": after,
-            "next": shown[-1].number if len(rows) > RECIPIENTS_PAGE else None,
-            "problems": problems,
-        }
+        ctx["errors"] = {"file": exc.reason}
+        return render(request, "campaigns/detail.html", ctx, status=422)
+    return after_redirect(f"/campaigns/{campaign_id}")
 
-    @pages.get("/campaigns/{campaign_id}")
-    async def detail(request: Request, session: ConsoleSession, campaign_id: str, after: str | None = None) -> Response:
-        return render(request, "campaigns/detail.html", await detail_context(session.user, campaign_id, after))
 
-    @pages.get("/campaigns/{campaign_id}/progress")
-    async def live_progress(request: Request, session: ConsoleSession, campaign_id: str) -> Response:
-        ctx = await detail_context(session.user, campaign_id, None)
-        return render(request, "campaigns/_progress.html", ctx)
+@router.post("/campaigns/{campaign_id}/{action}")
+async def act(request: Request, session: ConsoleSession, campaign_id: str, action: str, parley: ParleyDep) -> Response:
+    campaigns = parley.campaigns
+    try:
+        if action in ("start", "restart"):
+            await campaigns.start(session.user, campaign_id)
+        elif action == "stop":
+            await campaigns.stop(session.user, campaign_id)
+        elif action == "discard":
+            await campaigns.discard(session.user, campaign_id)
+            return after_redirect("/campaigns")
+        else:
+            raise ConsoleRefused(404, f'No action "{action}"')
+    except ServiceError as exc:
+        raise ConsoleRefused(exc.status, exc.reason) from None
+    return after_redirect(f"/campaigns/{campaign_id}")
 
-    @pages.get("/campaigns/{campaign_id}/recipients")
-    async def recipients(
-        request: Request, session: ConsoleSession, campaign_id: str, after: str | None = None
-    ) -> Response:
-        ctx = await detail_context(session.user, campaign_id, after)
-        return render(request, "campaigns/_recipients.html", ctx)
 
-    @pages.post("/campaigns/{campaign_id}/recipients")
-    async def add_recipients(request: Request, session: ConsoleSession, campaign_id: str) -> Response:
-        upload = (await request.form()).get("file")
-        ctx = await detail_context(session.user, campaign_id, None)
-        if not isinstance(upload, UploadFile) or not upload.filename:
-            ctx["errors"] = {"file": "Choose a CSV file"}
-            return render(request, "campaigns/detail.html", ctx, status=422)
-        try:
-            await campaigns.upload(session.user, campaign_id, upload.file)
-        except ServiceError as exc:
-            if exc.status != 422:
-                raise ConsoleRefused(exc.status, exc.reason) from None
-            ctx["errors"] = {"file": exc.reason}
-            return render(request, "campaigns/detail.html", ctx, status=422)
-        return after_redirect(f"/campaigns/{campaign_id}")
-
-    @pages.post("/campaigns/{campaign_id}/{action}")
-    async def act(request: Request, session: ConsoleSession, campaign_id: str, action: str) -> Response:
-        try:
-            if action in ("start", "restart"):
-                await campaigns.start(session.user, campaign_id)
-            elif action == "stop":
-                await campaigns.stop(session.user, campaign_id)
-            elif action == "discard":
-                await campaigns.discard(session.user, campaign_id)
-                return after_redirect("/campaigns")
-            else:
-                raise ConsoleRefused(404, f'No action "{action}"')
-        except ServiceError as exc:
-            raise ConsoleRefused(exc.status, exc.reason) from None
-        return after_redirect(f"/campaigns/{campaign_id}")
-
-    adopt(pages, routes_of(list_pages, parley))
-    adopt(pages, routes_of(blocklist_pages, parley))
-    return pages
+adopt(router, list_pages.router, blocklist_pages.router)
 
 
 def _source_errors(values: dict[str, str], file: UploadFile | None) -> dict[str, str]:

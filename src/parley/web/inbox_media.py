@@ -10,12 +10,14 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
-from fastapi import APIRouter, Request
+from fastapi import Request
 from fastapi.responses import JSONResponse, Response
 
+from parley.app_state import ParleyDep
 from parley.core import mms
 from parley.ingress.media_api import store_upload
 from parley.services.sessions import Session, Sessions
+from parley.web.page_router import page_router
 from parley.web.security import CSRF_HEADER, SESSION_COOKIE, SignInRequired, same_token
 
 if TYPE_CHECKING:
@@ -61,15 +63,16 @@ async def _uploader(request: Request) -> Session | None:
     return session
 
 
-def add_routes(pages: APIRouter, parley: Parley) -> None:
-    max_bytes = parley.settings.max_media_bytes
+router = page_router()
 
-    @pages.post("/inbox/media", response_model=None)
-    async def upload(request: Request) -> Response:
-        """One file for the composer (multipart field ``file``): 201 ``{id, content_type, size, filename}``, or
-        ``{"error": {field, reason}}`` with 400, 413 (over PARLEY_MAX_MEDIA_BYTES), 415 (not an allowed type)."""
-        session = await _uploader(request)
-        if session is None:
-            reason = "The page's security token is missing or out of date: reload the page"
-            return JSONResponse({"error": {"field": None, "reason": reason}}, status_code=403)
-        return await store_upload(request, parley.media, owner_id=session.user.id, max_bytes=max_bytes)
+
+@router.post("/inbox/media", response_model=None)
+async def upload(request: Request, parley: ParleyDep) -> Response:
+    """One file for the composer (multipart field ``file``): 201 ``{id, content_type, size, filename}``, or
+    ``{"error": {field, reason}}`` with 400, 413 (over PARLEY_MAX_MEDIA_BYTES), 415 (not an allowed type)."""
+    session = await _uploader(request)
+    if session is None:
+        reason = "The page's security token is missing or out of date: reload the page"
+        return JSONResponse({"error": {"field": None, "reason": reason}}, status_code=403)
+    max_bytes = parley.settings.max_media_bytes
+    return await store_upload(request, parley.media, owner_id=session.user.id, max_bytes=max_bytes)

@@ -14,17 +14,19 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Annotated, Any, Protocol
 
-from fastapi import APIRouter, Query, Request
+from fastapi import Query, Request
 from fastapi.responses import Response
 
+from parley.app_state import ParleyDep
 from parley.core.whatsapp_rules import MAX_TEXT, TemplateSpec, TemplateSpecError
 from parley.services.directory import Config, User
 from parley.services.errors import ServiceError
+from parley.web.page_router import page_router
 from parley.web.security import ConsoleRefused, ConsoleSession
 from parley.web.templating import local_time, render
 
 if TYPE_CHECKING:
-    from parley.web.inbox import InboxPages
+    from parley.bootstrap import Parley
 
 CHANNEL_NAMES = {"sms": "SMS", "mms": "MMS", "whatsapp": "WhatsApp"}
 _TICKS = {"sent": "✓ sent", "delivered": "✓✓ delivered", "read": "✓✓ read"}  # WhatsApp's own marks
@@ -152,70 +154,82 @@ def helpers() -> dict[str, Any]:
     }
 
 
-def add_routes(pages: APIRouter, inbox: InboxPages, catalog: TemplateCatalog) -> None:
-    """The window's banner, and the template picker's fragments: the approved templates, one template's variables,
-    and its preview."""
-    conversations = inbox.parley.conversations
+# The window's banner, and the template picker's fragments: the approved templates, one template's variables, and
+# its preview.
+router = page_router()
 
-    async def conversation(user: User, conversation_id: str) -> dict[str, Any]:
+
+async def _conversation(parley: Parley, user: User, conversation_id: str) -> dict[str, Any]:
+    try:
+        return await parley.conversations.get(user, conversation_id)
+    except ServiceError as exc:
+        raise ConsoleRefused(exc.status, exc.reason) from None
+
+
+async def _company_number(parley: Parley, user: User, conversation_id: str) -> str:
+    return str((await _conversation(parley, user, conversation_id))["company_number"])
+
+
+async def _approved(catalog: TemplateCatalog, user: User, number: str) -> list[dict[str, Any]]:
+    try:
+        return await catalog.list_(user, number, status="approved")
+    except ServiceError:
+        return []  # the number left WhatsApp, or the user may not converse: nothing to pick
+
+
+@router.get("/inbox/{conversation_id}/window")
+async def window(request: Request, session: ConsoleSession, conversation_id: str, parley: ParleyDep) -> Response:
+    """The window's banner again (a new message may have opened it): console.js takes the composer's state
+    from it. Nothing (204) for a number not on WhatsApp."""
+    config = await parley.cache.config()
+    conversation = await _conversation(parley, session.user, conversation_id)
+    wa = composer_state(conversation, config, parley.inbox_view.now())
+    if wa is None:
+        return Response(status_code=204)
+    return render(request, "inbox/_whatsapp_window.html", {"cid": conversation_id, "wa": wa, **helpers()})
+
+
+@router.get("/inbox/{conversation_id}/templates")
+async def picker(request: Request, session: ConsoleSession, conversation_id: str, parley: ParleyDep) -> Response:
+    number = await _company_number(parley, session.user, conversation_id)
+    found = await _approved(parley.whatsapp_templates, session.user, number)
+    context = {"cid": conversation_id, "number": number, "templates": found, "template_key": template_key}
+    return render(request, "inbox/_template_picker.html", context)
+
+
+@router.get("/inbox/{conversation_id}/templates/fields")
+async def fields(
+    request: Request,
+    session: ConsoleSession,
+    conversation_id: str,
+    parley: ParleyDep,
+    template: Annotated[str, Query()] = "",
+) -> Response:
+    number = await _company_number(parley, session.user, conversation_id)
+    found = await _approved(parley.whatsapp_templates, session.user, number)
+    chosen = next((t for t in found if template_key(t["name"], t["language"]) == template), None)
+    context = {"cid": conversation_id, "chosen": chosen, "count": variable_count(chosen) if chosen else 0}
+    return render(request, "inbox/_template_fields.html", context)
+
+
+@router.get("/inbox/{conversation_id}/templates/preview")
+async def preview(
+    request: Request,
+    session: ConsoleSession,
+    conversation_id: str,
+    parley: ParleyDep,
+    template: Annotated[str, Query()] = "",
+    variables: Annotated[list[str] | None, Query()] = None,
+) -> Response:
+    """The final text; a variable not filled in yet shows as its placeholder ({{1}})."""
+    number = await _company_number(parley, session.user, conversation_id)
+    name, _, language = template.rpartition("|")
+    filled = [v if v.strip() else "{{" + str(i + 1) + "}}" for i, v in enumerate(variables or [])]
+    text, error = "", ""
+    if name:
         try:
-            return await conversations.get(user, conversation_id)
+            doc = {"name": name, "language": language, "variables": filled}
+            text = await parley.whatsapp_templates.preview(session.user, number, doc)
         except ServiceError as exc:
-            raise ConsoleRefused(exc.status, exc.reason) from None
-
-    async def company_number(user: User, conversation_id: str) -> str:
-        return str((await conversation(user, conversation_id))["company_number"])
-
-    @pages.get("/inbox/{conversation_id}/window")
-    async def window(request: Request, session: ConsoleSession, conversation_id: str) -> Response:
-        """The window's banner again (a new message may have opened it): console.js takes the composer's state
-        from it. Nothing (204) for a number not on WhatsApp."""
-        config = await inbox.parley.cache.config()
-        wa = composer_state(await conversation(session.user, conversation_id), config, inbox.view.now())
-        if wa is None:
-            return Response(status_code=204)
-        return render(request, "inbox/_whatsapp_window.html", {"cid": conversation_id, "wa": wa, **helpers()})
-
-    async def approved(user: User, number: str) -> list[dict[str, Any]]:
-        try:
-            return await catalog.list_(user, number, status="approved")
-        except ServiceError:
-            return []  # the number left WhatsApp, or the user may not converse: nothing to pick
-
-    @pages.get("/inbox/{conversation_id}/templates")
-    async def picker(request: Request, session: ConsoleSession, conversation_id: str) -> Response:
-        number = await company_number(session.user, conversation_id)
-        found = await approved(session.user, number)
-        context = {"cid": conversation_id, "number": number, "templates": found, "template_key": template_key}
-        return render(request, "inbox/_template_picker.html", context)
-
-    @pages.get("/inbox/{conversation_id}/templates/fields")
-    async def fields(
-        request: Request, session: ConsoleSession, conversation_id: str, template: Annotated[str, Query()] = ""
-    ) -> Response:
-        number = await company_number(session.user, conversation_id)
-        found = await approved(session.user, number)
-        chosen = next((t for t in found if template_key(t["name"], t["language"]) == template), None)
-        context = {"cid": conversation_id, "chosen": chosen, "count": variable_count(chosen) if chosen else 0}
-        return render(request, "inbox/_template_fields.html", context)
-
-    @pages.get("/inbox/{conversation_id}/templates/preview")
-    async def preview(
-        request: Request,
-        session: ConsoleSession,
-        conversation_id: str,
-        template: Annotated[str, Query()] = "",
-        variables: Annotated[list[str] | None, Query()] = None,
-    ) -> Response:
-        """The final text; a variable not filled in yet shows as its placeholder ({{1}})."""
-        number = await company_number(session.user, conversation_id)
-        name, _, language = template.rpartition("|")
-        filled = [v if v.strip() else "{{" + str(i + 1) + "}}" for i, v in enumerate(variables or [])]
-        text, error = "", ""
-        if name:
-            try:
-                doc = {"name": name, "language": language, "variables": filled}
-                text = await catalog.preview(session.user, number, doc)
-            except ServiceError as exc:
-                error = exc.reason
-        return render(request, "inbox/_template_preview.html", {"text": text, "error": error})
+            error = exc.reason
+    return render(request, "inbox/_template_preview.html", {"text": text, "error": error})

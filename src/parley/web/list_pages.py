@@ -5,10 +5,11 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Annotated, Any
 from urllib.parse import quote
 
-from fastapi import APIRouter, Path, Request
+from fastapi import Path, Request
 from fastapi.responses import RedirectResponse, Response
 from starlette.datastructures import UploadFile
 
+from parley.app_state import ParleyDep
 from parley.services.errors import ServiceError
 from parley.web.page_router import page_router
 from parley.web.security import CSRF_FIELD, ConsoleRefused, ConsoleSession
@@ -30,106 +31,114 @@ async def _form(request: Request) -> dict[str, str]:
     return {k: v.strip() for k, v in form.items() if isinstance(v, str) and k != CSRF_FIELD}
 
 
-def router(parley: Parley) -> APIRouter:
-    pages = page_router()
-    lists = parley.lists
+router = page_router()
 
-    async def index_context(user: User, page: int) -> dict[str, Any]:
-        set_timezone((await parley.cache.config()).timezone)
-        page = max(1, page)
-        items, more = await lists.page(user, offset=(page - 1) * LISTS_PAGE, limit=LISTS_PAGE)
-        return {"lists": items, "page": page, "more": more, "errors": {}, "values": {}}
 
-    async def list_context(user: User, list_id: int, after: str | None) -> dict[str, Any]:
-        set_timezone((await parley.cache.config()).timezone)
-        try:
-            saved = await lists.get(user, list_id)
-            entries = await lists.entries(user, list_id, after=after, limit=ENTRIES_PAGE)
-        except ServiceError as exc:
-            raise ConsoleRefused(exc.status, exc.reason) from None
-        return {
-            "list": saved,
-            "entries": entries["entries"],
-            "next": entries["next"],
-            "after": after,
-            "errors": {},
-            "values": {},
-            "report": None,
-        }
+async def _index_context(parley: Parley, user: User, page: int) -> dict[str, Any]:
+    set_timezone((await parley.cache.config()).timezone)
+    page = max(1, page)
+    items, more = await parley.lists.page(user, offset=(page - 1) * LISTS_PAGE, limit=LISTS_PAGE)
+    return {"lists": items, "page": page, "more": more, "errors": {}, "values": {}}
 
-    @pages.get("/lists")
-    async def index(request: Request, session: ConsoleSession, page: int = 1) -> Response:
-        return render(request, "lists/index.html", await index_context(session.user, page))
 
-    @pages.post("/lists")
-    async def create(request: Request, session: ConsoleSession) -> Response:
-        values = await _form(request)
-        try:
-            created = await lists.create(session.user, values.get("name", ""))
-        except ServiceError as exc:
-            ctx = await index_context(session.user, 1)
-            return _again(request, "lists/index.html", ctx, exc, values)
-        return RedirectResponse(f"/lists/{created['id']}", status_code=303)
+async def _list_context(parley: Parley, user: User, list_id: int, after: str | None) -> dict[str, Any]:
+    set_timezone((await parley.cache.config()).timezone)
+    try:
+        saved = await parley.lists.get(user, list_id)
+        entries = await parley.lists.entries(user, list_id, after=after, limit=ENTRIES_PAGE)
+    except ServiceError as exc:
+        raise ConsoleRefused(exc.status, exc.reason) from None
+    return {
+        "list": saved,
+        "entries": entries["entries"],
+        "next": entries["next"],
+        "after": after,
+        "errors": {},
+        "values": {},
+        "report": None,
+    }
 
-    @pages.get("/lists/{list_id}")
-    async def detail(request: Request, session: ConsoleSession, list_id: ListId, after: str | None = None) -> Response:
-        return render(request, "lists/detail.html", await list_context(session.user, list_id, after))
 
-    @pages.post("/lists/{list_id}/rename")
-    async def rename(request: Request, session: ConsoleSession, list_id: ListId) -> Response:
-        values = await _form(request)
-        try:
-            await lists.rename(session.user, list_id, values.get("name", ""))
-        except ServiceError as exc:
-            ctx = await list_context(session.user, list_id, None)
-            return _again(request, "lists/detail.html", ctx, exc, {"rename": values})
-        return RedirectResponse(f"/lists/{list_id}", status_code=303)
+@router.get("/lists")
+async def index(request: Request, session: ConsoleSession, parley: ParleyDep, page: int = 1) -> Response:
+    return render(request, "lists/index.html", await _index_context(parley, session.user, page))
 
-    @pages.post("/lists/{list_id}/delete")
-    async def delete(request: Request, session: ConsoleSession, list_id: ListId) -> Response:
-        try:
-            await lists.delete(session.user, list_id)
-        except ServiceError as exc:
-            raise ConsoleRefused(exc.status, exc.reason) from None
-        return RedirectResponse("/lists", status_code=303)
 
-    @pages.post("/lists/{list_id}/entries")
-    async def add_entry(request: Request, session: ConsoleSession, list_id: ListId) -> Response:
-        values = await _form(request)
-        fields = {k.removeprefix("field_"): v for k, v in values.items() if k.startswith("field_") and v}
-        try:
-            await lists.add_entry(session.user, list_id, values.get("number", ""), fields)
-        except ServiceError as exc:
-            ctx = await list_context(session.user, list_id, None)
-            return _again(request, "lists/detail.html", ctx, exc, {"entry": values})
-        return RedirectResponse(f"/lists/{list_id}", status_code=303)
+@router.post("/lists")
+async def create(request: Request, session: ConsoleSession, parley: ParleyDep) -> Response:
+    values = await _form(request)
+    try:
+        created = await parley.lists.create(session.user, values.get("name", ""))
+    except ServiceError as exc:
+        ctx = await _index_context(parley, session.user, 1)
+        return _again(request, "lists/index.html", ctx, exc, values)
+    return RedirectResponse(f"/lists/{created['id']}", status_code=303)
 
-    @pages.post("/lists/{list_id}/entries/remove")
-    async def remove_entry(request: Request, session: ConsoleSession, list_id: ListId) -> Response:
-        values = await _form(request)
-        try:
-            await lists.remove_entry(session.user, list_id, values.get("number", ""))
-        except ServiceError as exc:
-            raise ConsoleRefused(exc.status, exc.reason) from None
-        back = f"/lists/{list_id}" + (f"?after={quote(values['after'])}" if values.get("after") else "")
-        return RedirectResponse(back, status_code=303)
 
-    @pages.post("/lists/{list_id}/upload")
-    async def upload(request: Request, session: ConsoleSession, list_id: ListId) -> Response:
-        given = (await request.form()).get("file")
-        if not isinstance(given, UploadFile) or not given.filename:
-            ctx = await list_context(session.user, list_id, None)
-            return render(request, "lists/detail.html", {**ctx, "errors": {"file": "Choose a CSV file"}}, status=422)
-        try:
-            report = await lists.upload_csv(session.user, list_id, given.file)
-        except ServiceError as exc:
-            ctx = await list_context(session.user, list_id, None)
-            return _again(request, "lists/detail.html", ctx, exc, {})
-        # The report is shown once, with the list as it now is (no redirect: it would be lost).
-        ctx = await list_context(session.user, list_id, None)
-        return render(request, "lists/detail.html", {**ctx, "report": report.as_dict()})
+@router.get("/lists/{list_id}")
+async def detail(
+    request: Request, session: ConsoleSession, list_id: ListId, parley: ParleyDep, after: str | None = None
+) -> Response:
+    return render(request, "lists/detail.html", await _list_context(parley, session.user, list_id, after))
 
-    return pages
+
+@router.post("/lists/{list_id}/rename")
+async def rename(request: Request, session: ConsoleSession, list_id: ListId, parley: ParleyDep) -> Response:
+    values = await _form(request)
+    try:
+        await parley.lists.rename(session.user, list_id, values.get("name", ""))
+    except ServiceError as exc:
+        ctx = await _list_context(parley, session.user, list_id, None)
+        return _again(request, "lists/detail.html", ctx, exc, {"rename": values})
+    return RedirectResponse(f"/lists/{list_id}", status_code=303)
+
+
+@router.post("/lists/{list_id}/delete")
+async def delete(request: Request, session: ConsoleSession, list_id: ListId, parley: ParleyDep) -> Response:
+    try:
+        await parley.lists.delete(session.user, list_id)
+    except ServiceError as exc:
+        raise ConsoleRefused(exc.status, exc.reason) from None
+    return RedirectResponse("/lists", status_code=303)
+
+
+@router.post("/lists/{list_id}/entries")
+async def add_entry(request: Request, session: ConsoleSession, list_id: ListId, parley: ParleyDep) -> Response:
+    values = await _form(request)
+    fields = {k.removeprefix("field_"): v for k, v in values.items() if k.startswith("field_") and v}
+    try:
+        await parley.lists.add_entry(session.user, list_id, values.get("number", ""), fields)
+    except ServiceError as exc:
+        ctx = await _list_context(parley, session.user, list_id, None)
+        return _again(request, "lists/detail.html", ctx, exc, {"entry": values})
+    return RedirectResponse(f"/lists/{list_id}", status_code=303)
+
+
+@router.post("/lists/{list_id}/entries/remove")
+async def remove_entry(request: Request, session: ConsoleSession, list_id: ListId, parley: ParleyDep) -> Response:
+    values = await _form(request)
+    try:
+        await parley.lists.remove_entry(session.user, list_id, values.get("number", ""))
+    except ServiceError as exc:
+        raise ConsoleRefused(exc.status, exc.reason) from None
+    back = f"/lists/{list_id}" + (f"?after={quote(values['after'])}" if values.get("after") else "")
+    return RedirectResponse(back, status_code=303)
+
+
+@router.post("/lists/{list_id}/upload")
+async def upload(request: Request, session: ConsoleSession, list_id: ListId, parley: ParleyDep) -> Response:
+    given = (await request.form()).get("file")
+    if not isinstance(given, UploadFile) or not given.filename:
+        ctx = await _list_context(parley, session.user, list_id, None)
+        return render(request, "lists/detail.html", {**ctx, "errors": {"file": "Choose a CSV file"}}, status=422)
+    try:
+        report = await parley.lists.upload_csv(session.user, list_id, given.file)
+    except ServiceError as exc:
+        ctx = await _list_context(parley, session.user, list_id, None)
+        return _again(request, "lists/detail.html", ctx, exc, {})
+    # The report is shown once, with the list as it now is (no redirect: it would be lost).
+    ctx = await _list_context(parley, session.user, list_id, None)
+    return render(request, "lists/detail.html", {**ctx, "report": report.as_dict()})
 
 
 def _again(request: Request, template: str, ctx: dict[str, Any], exc: ServiceError, values: dict[str, Any]) -> Response:

@@ -11,9 +11,10 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlencode
 
-from fastapi import APIRouter, Request
+from fastapi import Request
 from fastapi.responses import Response, StreamingResponse
 
+from parley.app_state import ParleyDep
 from parley.services.errors import ServiceError
 from parley.services.statistics import ReportFilter
 from parley.store.messages import STATUSES
@@ -23,6 +24,7 @@ from parley.web.templating import field_errors, render, set_timezone
 
 if TYPE_CHECKING:
     from parley.bootstrap import Parley
+    from parley.services.directory import User
 
 PERIOD_CHOICES = [("this-month", "This month"), ("last-month", "Last month"), ("custom", "Custom dates")]
 DIRECTION_CHOICES = [("", "Both"), ("out", "Sent (out)"), ("in", "Received (in)")]
@@ -89,82 +91,83 @@ def _query_string(f: ReportFilter, **extra: str) -> str:
     return urlencode(given)
 
 
-def router(parley: Parley) -> APIRouter:
-    pages = page_router()
+router = page_router()
+
+
+async def _common(parley: Parley, user: User) -> dict[str, Any]:
+    set_timezone((await parley.cache.config()).timezone)
+    return {
+        "period_choices": PERIOD_CHOICES,
+        "user_choices": [("", "Everyone"), *await parley.statistics.user_choices(user)],
+    }
+
+
+@router.get("/stats")
+async def overview(
+    request: Request,
+    session: ConsoleSession,
+    parley: ParleyDep,
+    period: str = "this-month",
+    first: str = "",
+    last: str = "",
+    user: str = "",
+    users_page: int = 1,
+) -> Response:
     statistics = parley.statistics
+    values = {"period": period, "first": first, "last": last, "user": user}
+    ctx = {**await _common(parley, session.user), "values": values, "errors": {}, "figures": None}
+    try:
+        chosen = await statistics.period(period, first, last)
+        figures = await statistics.overview(session.user, chosen, user, users_page)
+    except ServiceError as exc:
+        return render(request, "stats/index.html", {**ctx, "errors": field_errors(exc)}, status=422)
+    if chosen.kind != "custom":  # show the dates a named period stands for
+        values.update(first=chosen.first.isoformat(), last=chosen.last.isoformat())
+    query = urlencode({k: v for k, v in {"period": period, "first": first, "last": last, "user": user}.items() if v})
+    ctx.update(figures=figures, chart=chart(figures["days"]), period=chosen, query=query)
+    return render(request, "stats/index.html", ctx)
 
-    async def common(session: Any) -> dict[str, Any]:
-        set_timezone((await parley.cache.config()).timezone)
-        return {
-            "period_choices": PERIOD_CHOICES,
-            "user_choices": [("", "Everyone"), *await statistics.user_choices(session.user)],
-        }
 
-    @pages.get("/stats")
-    async def overview(
-        request: Request,
-        session: ConsoleSession,
-        period: str = "this-month",
-        first: str = "",
-        last: str = "",
-        user: str = "",
-        users_page: int = 1,
-    ) -> Response:
-        values = {"period": period, "first": first, "last": last, "user": user}
-        ctx = {**await common(session), "values": values, "errors": {}, "figures": None}
-        try:
-            chosen = await statistics.period(period, first, last)
-            figures = await statistics.overview(session.user, chosen, user, users_page)
-        except ServiceError as exc:
-            return render(request, "stats/index.html", {**ctx, "errors": field_errors(exc)}, status=422)
-        if chosen.kind != "custom":  # show the dates a named period stands for
-            values.update(first=chosen.first.isoformat(), last=chosen.last.isoformat())
-        query = urlencode(
-            {k: v for k, v in {"period": period, "first": first, "last": last, "user": user}.items() if v}
-        )
-        ctx.update(figures=figures, chart=chart(figures["days"]), period=chosen, query=query)
-        return render(request, "stats/index.html", ctx)
+@router.get("/stats/messages")
+async def report(request: Request, session: ConsoleSession, parley: ParleyDep, before: str = "") -> Response:
+    statistics = parley.statistics
+    f = _report_filter(request)
+    values = dict(f.__dict__)
+    ctx = {
+        **await _common(parley, session.user),
+        "values": values,
+        "zone": (await statistics.zone()).key,
+        "errors": {},
+        "direction_choices": DIRECTION_CHOICES,
+        "status_choices": STATUS_CHOICES,
+        "messages": [],
+        "next": None,
+        "before": before,
+        "export": "/stats/messages.csv?" + _query_string(f),
+        "first_page": "/stats/messages?" + _query_string(f),
+    }
+    try:
+        chosen = await statistics.period(f.period, f.first, f.last)
+        page = await statistics.messages(await statistics.query(session.user, f), before=before, limit=REPORT_PAGE)
+    except ServiceError as exc:
+        return render(request, "stats/messages.html", {**ctx, "errors": field_errors(exc)}, status=422)
+    if chosen.kind != "custom":  # show the dates a named period stands for
+        values.update(first=chosen.first.isoformat(), last=chosen.last.isoformat())
+    older = "/stats/messages?" + _query_string(f, before=page["next"]) if page["next"] else None
+    ctx.update(messages=page["messages"], older=older)
+    return render(request, "stats/messages.html", ctx)
 
-    @pages.get("/stats/messages")
-    async def report(request: Request, session: ConsoleSession, before: str = "") -> Response:
-        f = _report_filter(request)
-        values = dict(f.__dict__)
-        ctx = {
-            **await common(session),
-            "values": values,
-            "zone": (await statistics.zone()).key,
-            "errors": {},
-            "direction_choices": DIRECTION_CHOICES,
-            "status_choices": STATUS_CHOICES,
-            "messages": [],
-            "next": None,
-            "before": before,
-            "export": "/stats/messages.csv?" + _query_string(f),
-            "first_page": "/stats/messages?" + _query_string(f),
-        }
-        try:
-            chosen = await statistics.period(f.period, f.first, f.last)
-            page = await statistics.messages(await statistics.query(session.user, f), before=before, limit=REPORT_PAGE)
-        except ServiceError as exc:
-            return render(request, "stats/messages.html", {**ctx, "errors": field_errors(exc)}, status=422)
-        if chosen.kind != "custom":  # show the dates a named period stands for
-            values.update(first=chosen.first.isoformat(), last=chosen.last.isoformat())
-        older = "/stats/messages?" + _query_string(f, before=page["next"]) if page["next"] else None
-        ctx.update(messages=page["messages"], older=older)
-        return render(request, "stats/messages.html", ctx)
 
-    @pages.get("/stats/messages.csv")
-    async def export(request: Request, session: ConsoleSession) -> Response:
-        f = _report_filter(request)
-        try:
-            query = await statistics.query(session.user, f)
-        except ServiceError as exc:
-            return Response(f"{exc.field or 'filter'}: {exc.reason}\n", status_code=422, media_type="text/plain")
-        name = f"parley-sms-{datetime.now(UTC).strftime('%Y%m%d-%H%M%S')}.csv"
-        return StreamingResponse(
-            statistics.export_csv(query),
-            media_type="text/csv; charset=utf-8",
-            headers={"Content-Disposition": f'attachment; filename="{name}"', "Cache-Control": "no-store"},
-        )
-
-    return pages
+@router.get("/stats/messages.csv")
+async def export(request: Request, session: ConsoleSession, parley: ParleyDep) -> Response:
+    f = _report_filter(request)
+    try:
+        query = await parley.statistics.query(session.user, f)
+    except ServiceError as exc:
+        return Response(f"{exc.field or 'filter'}: {exc.reason}\n", status_code=422, media_type="text/plain")
+    name = f"parley-sms-{datetime.now(UTC).strftime('%Y%m%d-%H%M%S')}.csv"
+    return StreamingResponse(
+        parley.statistics.export_csv(query),
+        media_type="text/csv; charset=utf-8",
+        headers={"Content-Disposition": f'attachment; filename="{name}"', "Cache-Control": "no-store"},
+    )

@@ -6,9 +6,10 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from fastapi import APIRouter, Request
+from fastapi import Request
 from fastapi.responses import RedirectResponse, Response
 
+from parley.app_state import ParleyDep
 from parley.core.webhook_events import EVENT_TYPES
 from parley.services.errors import ServiceError
 from parley.web.page_router import page_router
@@ -28,74 +29,78 @@ EVENT_HINTS = {
 }
 
 
-def router(parley: Parley) -> APIRouter:
-    pages = page_router()
-    endpoints = parley.webhooks
+router = page_router()
 
-    async def context(user: User) -> dict[str, Any]:
-        set_timezone((await parley.cache.config()).timezone)
-        return {"endpoints": await endpoints.list_(user), "events": [(e, EVENT_HINTS[e]) for e in EVENT_TYPES],
-                "errors": {}, "values": {"events": ["message.status"]}, "created": None}  # fmt: skip
 
-    @pages.get("/webhook-endpoints")
-    async def index(request: Request, session: ConsoleSession) -> Response:
-        return render(request, "webhooks/index.html", await context(session.user))
+async def _context(parley: Parley, user: User) -> dict[str, Any]:
+    set_timezone((await parley.cache.config()).timezone)
+    return {"endpoints": await parley.webhooks.list_(user), "events": [(e, EVENT_HINTS[e]) for e in EVENT_TYPES],
+            "errors": {}, "values": {"events": ["message.status"]}, "created": None}  # fmt: skip
 
-    @pages.post("/webhook-endpoints")
-    async def create(request: Request, session: ConsoleSession) -> Response:
-        form = await request.form()
-        url, description = str(form.get("url") or ""), str(form.get("description") or "")
-        events = [str(e) for e in form.getlist("events")]
-        try:
-            created = await endpoints.create(session.user, url, events, description)
-        except ServiceError as exc:
-            if exc.status != 422:
-                raise ConsoleRefused(exc.status, exc.reason) from None
-            values = {"url": url, "description": description, "events": events}
-            ctx = {**await context(session.user), "errors": field_errors(exc), "values": values}
-            return render(request, "webhooks/index.html", ctx, status=422)
-        answer = render(request, "webhooks/index.html", {**await context(session.user), "created": created})
-        answer.headers["Cache-Control"] = "no-store"  # the page holds the secret: not for the back button
-        return answer
 
-    @pages.get("/webhook-endpoints/alerts")
-    async def alerts(request: Request, session: ConsoleSession) -> Response:
-        """A notice naming the endpoints Parley disabled (empty when none): base.html loads it on every page."""
-        disabled = await endpoints.disabled(session.user) if session.user.is_admin else []
-        return render(request, "webhooks/_alerts.html", {"disabled": disabled})
+@router.get("/webhook-endpoints")
+async def index(request: Request, session: ConsoleSession, parley: ParleyDep) -> Response:
+    return render(request, "webhooks/index.html", await _context(parley, session.user))
 
-    @pages.get("/webhook-endpoints/{endpoint_id}")
-    async def endpoint(request: Request, endpoint_id: str, session: ConsoleSession) -> Response:
-        set_timezone((await parley.cache.config()).timezone)
-        try:
-            found = await endpoints.get(session.user, endpoint_id)
-            deliveries = await endpoints.deliveries(session.user, endpoint_id, limit=100)
-        except ServiceError as exc:
+
+@router.post("/webhook-endpoints")
+async def create(request: Request, session: ConsoleSession, parley: ParleyDep) -> Response:
+    form = await request.form()
+    url, description = str(form.get("url") or ""), str(form.get("description") or "")
+    events = [str(e) for e in form.getlist("events")]
+    try:
+        created = await parley.webhooks.create(session.user, url, events, description)
+    except ServiceError as exc:
+        if exc.status != 422:
             raise ConsoleRefused(exc.status, exc.reason) from None
-        return render(request, "webhooks/endpoint.html", {"endpoint": found, "deliveries": deliveries})
+        values = {"url": url, "description": description, "events": events}
+        ctx = {**await _context(parley, session.user), "errors": field_errors(exc), "values": values}
+        return render(request, "webhooks/index.html", ctx, status=422)
+    answer = render(request, "webhooks/index.html", {**await _context(parley, session.user), "created": created})
+    answer.headers["Cache-Control"] = "no-store"  # the page holds the secret: not for the back button
+    return answer
 
-    @pages.post("/webhook-endpoints/{endpoint_id}/deliveries/{delivery_id}/resend")
-    async def resend(endpoint_id: str, delivery_id: int, session: ConsoleSession) -> Response:
-        try:
-            await endpoints.resend(session.user, endpoint_id, delivery_id)
-        except ServiceError as exc:
-            raise ConsoleRefused(exc.status, exc.reason) from None
-        return RedirectResponse(f"/webhook-endpoints/{endpoint_id}?resent={delivery_id}", status_code=303)
 
-    @pages.post("/webhook-endpoints/{endpoint_id}/enable")
-    async def enable(endpoint_id: str, session: ConsoleSession) -> Response:
-        try:
-            await endpoints.update(session.user, endpoint_id, {"enabled": True})
-        except ServiceError as exc:
-            raise ConsoleRefused(exc.status, exc.reason) from None
-        return RedirectResponse(f"/webhook-endpoints/{endpoint_id}", status_code=303)
+@router.get("/webhook-endpoints/alerts")
+async def alerts(request: Request, session: ConsoleSession, parley: ParleyDep) -> Response:
+    """A notice naming the endpoints Parley disabled (empty when none): base.html loads it on every page."""
+    disabled = await parley.webhooks.disabled(session.user) if session.user.is_admin else []
+    return render(request, "webhooks/_alerts.html", {"disabled": disabled})
 
-    @pages.post("/webhook-endpoints/{endpoint_id}/delete")
-    async def delete(endpoint_id: str, session: ConsoleSession) -> Response:
-        try:
-            await endpoints.delete(session.user, endpoint_id)
-        except ServiceError as exc:
-            raise ConsoleRefused(exc.status, exc.reason) from None
-        return RedirectResponse("/webhook-endpoints", status_code=303)
 
-    return pages
+@router.get("/webhook-endpoints/{endpoint_id}")
+async def endpoint(request: Request, endpoint_id: str, session: ConsoleSession, parley: ParleyDep) -> Response:
+    set_timezone((await parley.cache.config()).timezone)
+    try:
+        found = await parley.webhooks.get(session.user, endpoint_id)
+        deliveries = await parley.webhooks.deliveries(session.user, endpoint_id, limit=100)
+    except ServiceError as exc:
+        raise ConsoleRefused(exc.status, exc.reason) from None
+    return render(request, "webhooks/endpoint.html", {"endpoint": found, "deliveries": deliveries})
+
+
+@router.post("/webhook-endpoints/{endpoint_id}/deliveries/{delivery_id}/resend")
+async def resend(endpoint_id: str, delivery_id: int, session: ConsoleSession, parley: ParleyDep) -> Response:
+    try:
+        await parley.webhooks.resend(session.user, endpoint_id, delivery_id)
+    except ServiceError as exc:
+        raise ConsoleRefused(exc.status, exc.reason) from None
+    return RedirectResponse(f"/webhook-endpoints/{endpoint_id}?resent={delivery_id}", status_code=303)
+
+
+@router.post("/webhook-endpoints/{endpoint_id}/enable")
+async def enable(endpoint_id: str, session: ConsoleSession, parley: ParleyDep) -> Response:
+    try:
+        await parley.webhooks.update(session.user, endpoint_id, {"enabled": True})
+    except ServiceError as exc:
+        raise ConsoleRefused(exc.status, exc.reason) from None
+    return RedirectResponse(f"/webhook-endpoints/{endpoint_id}", status_code=303)
+
+
+@router.post("/webhook-endpoints/{endpoint_id}/delete")
+async def delete(endpoint_id: str, session: ConsoleSession, parley: ParleyDep) -> Response:
+    try:
+        await parley.webhooks.delete(session.user, endpoint_id)
+    except ServiceError as exc:
+        raise ConsoleRefused(exc.status, exc.reason) from None
+    return RedirectResponse("/webhook-endpoints", status_code=303)
