@@ -7,6 +7,7 @@ from typing import Annotated, Any, Protocol
 
 from fastapi import APIRouter, HTTPException, Query, Request
 
+from parley.app_state import ParleyDep
 from parley.core.numbers import customer_ids
 from parley.core.outbound import OutboundError
 from parley.ingress.api_auth import CurrentUser as CurrentUser  # re-exported: the routers of /api/v2 use it
@@ -22,11 +23,8 @@ from parley.ingress.schemas import (
     SendResponse,
     StatusChange,
 )
-from parley.services.admin_transports import TransportAdmin
 from parley.services.conversation_support import window_closed
-from parley.services.directory import DirectoryCache
-from parley.services.queries import Messages
-from parley.services.send import Outbox, SendSms
+from parley.services.send import SendSms
 from parley.services.whatsapp_sends import WindowClosedError
 from parley.store.messages import STATUSES, MessageFilter
 
@@ -75,12 +73,6 @@ def message_out(row: Any, history: list[Any] | None = None, media: list[dict[str
     )
 
 
-class CallbackCheck(Protocol):
-    async def check_url(self, url: object, field: str) -> str:
-        """The URL when webhooks may go there; raises `ServiceError` (422) naming ``field`` otherwise."""
-        ...
-
-
 class MediaLookup(Protocol):
     async def attachments(self, message_ids: Sequence[str]) -> dict[str, list[dict[str, Any]]]: ...
 
@@ -97,133 +89,126 @@ async def messages_out(rows: Sequence[Any], media: MediaLookup | None) -> list[M
     return [message_out(d, media=found.get(d["id"])) for d in data]
 
 
-def router(
-    outbox: Outbox,
-    cache: DirectoryCache,
-    queries: Messages,
-    transports: TransportAdmin,
-    media: MediaLookup | None = None,
-    callbacks: CallbackCheck | None = None,
-) -> APIRouter:
-    api = APIRouter(prefix="/api/v2", tags=["Messages"])
+router = APIRouter(prefix="/api/v2", tags=["Messages"])
 
-    @api.post("/messages", status_code=201, response_model=SendResponse, response_model_by_alias=True)
-    async def send_messages(body: SendRequest, user: CurrentUser, request: Request) -> Any:
-        """Send one text to one or several destinations, now or at `send_at`."""
-        key = getattr(request.state, "api_key", None)
-        if body.status_callback is not None:
-            if key is None:
-                raise HTTPException(400, "status_callback needs a send made with an API key (it signs the callbacks)")
-            if callbacks is None:
-                raise field_error("status_callback", "this server sends no status callbacks")
-            await callbacks.check_url(body.status_callback, "status_callback")
-        try:
-            result = await outbox.send(
-                SendSms(
-                    user=user,
-                    destinations=body.to,
-                    text=body.text,
-                    send_at=body.send_at,
-                    gsm=body.gsm,
-                    source="api",
-                    media=body.media,
-                    channel=body.channel,
-                    template=body.template.spec() if body.template is not None else None,
-                    fallback=body.fallback,
-                    status_callback=body.status_callback,
-                    callback_format="parley" if body.status_callback is not None else None,
-                    api_key_id=key.key_id if body.status_callback is not None and key is not None else None,
+
+@router.post("/messages", status_code=201, response_model=SendResponse, response_model_by_alias=True)
+async def send_messages(body: SendRequest, user: CurrentUser, request: Request, parley: ParleyDep) -> Any:
+    """Send one text to one or several destinations, now or at `send_at`."""
+    key = getattr(request.state, "api_key", None)
+    if body.status_callback is not None:
+        if key is None:
+            raise HTTPException(400, "status_callback needs a send made with an API key (it signs the callbacks)")
+        await parley.webhooks.check_url(body.status_callback, "status_callback")
+    try:
+        result = await parley.outbox.send(
+            SendSms(
+                user=user,
+                destinations=body.to,
+                text=body.text,
+                send_at=body.send_at,
+                gsm=body.gsm,
+                source="api",
+                media=body.media,
+                channel=body.channel,
+                template=body.template.spec() if body.template is not None else None,
+                fallback=body.fallback,
+                status_callback=body.status_callback,
+                callback_format="parley" if body.status_callback is not None else None,
+                api_key_id=key.key_id if body.status_callback is not None and key is not None else None,
+            )
+        )
+    except WindowClosedError as exc:
+        raise window_closed(exc) from None
+    except OutboundError as exc:
+        if exc.forbidden:
+            raise HTTPException(403, exc.reason) from None
+        field = {"number": "to", "message": "text", "postpone": "send_at"}.get(exc.field, exc.field)
+        raise field_error(field, exc.reason) from None
+    rows = [{**r, "user": user.extension} for r in result.messages]
+    return SendResponse(
+        messages=await messages_out(rows, parley.media),
+        refused=[Refused(to=r.given, reason=r.reason) for r in result.refused],
+        left_out=[LeftOutOut(**x.as_dict()) for x in result.left_out],
+        warnings=list(result.warnings),
+    )
+
+
+@router.get("/messages", response_model=MessagePage, response_model_by_alias=True)
+async def list_messages(
+    user: CurrentUser,
+    parley: ParleyDep,
+    status: Annotated[str | None, Query(description=f"One of {', '.join(STATUSES)}")] = None,
+    direction: Annotated[str | None, Query(pattern="^(in|out)$")] = None,
+    to: str | None = None,
+    from_: Annotated[str | None, Query(alias="from")] = None,
+    user_filter: Annotated[str | None, Query(alias="user", description="Extension (admins only)")] = None,
+    since: Instant | None = None,
+    until: Instant | None = None,
+    campaign: Annotated[str | None, Query(description="Only this campaign's messages")] = None,
+    before: Annotated[str | None, Query(description="Cursor from the previous page's `next`")] = None,
+    limit: Annotated[int, Query(ge=1, le=500)] = 50,
+) -> Any:
+    """Messages, newest first, filtered; a user sees his own, an admin everyone's."""
+    if status is not None and status not in STATUSES:
+        raise HTTPException(
+            422,
+            [
+                {
+                    "loc": ["query", "status"],
+                    "msg": f"must be one of {', '.join(STATUSES)}",
+                    "type": "value_error",
+                }
+            ],
+        )
+    user_id: int | None = user.id
+    if user.is_admin:
+        user_id = None
+        if user_filter:
+            target = await parley.cache.user(user_filter)
+            if target is None:
+                raise HTTPException(
+                    422,
+                    [
+                        {
+                            "loc": ["query", "user"],
+                            "msg": f'no user "{user_filter}"',
+                            "type": "value_error",
+                        }
+                    ],
                 )
-            )
-        except WindowClosedError as exc:
-            raise window_closed(exc) from None
-        except OutboundError as exc:
-            if exc.forbidden:
-                raise HTTPException(403, exc.reason) from None
-            field = {"number": "to", "message": "text", "postpone": "send_at"}.get(exc.field, exc.field)
-            raise field_error(field, exc.reason) from None
-        rows = [{**r, "user": user.extension} for r in result.messages]
-        return SendResponse(
-            messages=await messages_out(rows, media),
-            refused=[Refused(to=r.given, reason=r.reason) for r in result.refused],
-            left_out=[LeftOutOut(**x.as_dict()) for x in result.left_out],
-            warnings=list(result.warnings),
+            user_id = target.id
+    rows = await parley.queries.list_(
+        MessageFilter(
+            status=status,
+            direction=direction,
+            to=to,
+            sender=from_,
+            user_id=user_id,
+            since=since,
+            until=until,
+            campaign_id=campaign,
+            before_id=before,
+            limit=limit + 1,
         )
+    )
+    page = rows[:limit]
+    return MessagePage(messages=await messages_out(page, parley.media), next=page[-1].id if len(rows) > limit else None)
 
-    @api.get("/messages", response_model=MessagePage, response_model_by_alias=True)
-    async def list_messages(
-        user: CurrentUser,
-        status: Annotated[str | None, Query(description=f"One of {', '.join(STATUSES)}")] = None,
-        direction: Annotated[str | None, Query(pattern="^(in|out)$")] = None,
-        to: str | None = None,
-        from_: Annotated[str | None, Query(alias="from")] = None,
-        user_filter: Annotated[str | None, Query(alias="user", description="Extension (admins only)")] = None,
-        since: Instant | None = None,
-        until: Instant | None = None,
-        campaign: Annotated[str | None, Query(description="Only this campaign's messages")] = None,
-        before: Annotated[str | None, Query(description="Cursor from the previous page's `next`")] = None,
-        limit: Annotated[int, Query(ge=1, le=500)] = 50,
-    ) -> Any:
-        """Messages, newest first, filtered; a user sees his own, an admin everyone's."""
-        if status is not None and status not in STATUSES:
-            raise HTTPException(
-                422,
-                [
-                    {
-                        "loc": ["query", "status"],
-                        "msg": f"must be one of {', '.join(STATUSES)}",
-                        "type": "value_error",
-                    }
-                ],
-            )
-        user_id: int | None = user.id
-        if user.is_admin:
-            user_id = None
-            if user_filter:
-                target = await cache.user(user_filter)
-                if target is None:
-                    raise HTTPException(
-                        422,
-                        [
-                            {
-                                "loc": ["query", "user"],
-                                "msg": f'no user "{user_filter}"',
-                                "type": "value_error",
-                            }
-                        ],
-                    )
-                user_id = target.id
-        rows = await queries.list_(
-            MessageFilter(
-                status=status,
-                direction=direction,
-                to=to,
-                sender=from_,
-                user_id=user_id,
-                since=since,
-                until=until,
-                campaign_id=campaign,
-                before_id=before,
-                limit=limit + 1,
-            )
-        )
-        page = rows[:limit]
-        return MessagePage(messages=await messages_out(page, media), next=page[-1].id if len(rows) > limit else None)
 
-    @api.get("/messages/{message_id}", response_model=MessageOut, response_model_by_alias=True)
-    async def get_message(message_id: str, user: CurrentUser) -> Any:
-        """One message with its status history."""
-        found = await queries.get(message_id)
-        if found is None or (not user.is_admin and found[0].user_id != user.id):
-            raise HTTPException(404, "No such message")
-        row, history = found
-        files = await media.attachments([row.id]) if media is not None and row.channel != "sms" else {}
-        return message_out(row, history, files.get(row.id))
+@router.get("/messages/{message_id}", response_model=MessageOut, response_model_by_alias=True)
+async def get_message(message_id: str, user: CurrentUser, parley: ParleyDep) -> Any:
+    """One message with its status history."""
+    found = await parley.queries.get(message_id)
+    if found is None or (not user.is_admin and found[0].user_id != user.id):
+        raise HTTPException(404, "No such message")
+    row, history = found
+    files = await parley.media.attachments([row.id]) if row.channel != "sms" else {}
+    return message_out(row, history, files.get(row.id))
 
-    @api.get("/transports", tags=["Administration"])
-    async def list_transports(user: CurrentUser) -> list[dict[str, Any]]:
-        """Every transport with its connection state as the workers report it (admins only): `state` (bound if
-        any worker is), `workers` (each worker's own), `last_error`; "not running" when no worker runs it."""
-        return await transports.list_(user)
 
-    return api
+@router.get("/transports", tags=["Administration"])
+async def list_transports(user: CurrentUser, parley: ParleyDep) -> list[dict[str, Any]]:
+    """Every transport with its connection state as the workers report it (admins only): `state` (bound if
+    any worker is), `workers` (each worker's own), `last_error`; "not running" when no worker runs it."""
+    return await parley.admin.transports.list_(user)

@@ -7,8 +7,8 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Path
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
+from parley.app_state import ParleyDep
 from parley.ingress.api_auth import CurrentUser
-from parley.services.api_keys import ApiKeys
 
 KeyId = Annotated[str, Path(max_length=34, description="The key SID (SK + 32 hex digits)")]
 
@@ -25,30 +25,31 @@ class NewKey(BaseModel):
     )
 
 
-def router(keys: ApiKeys) -> APIRouter:
-    api = APIRouter(prefix="/api/v2/api-keys", tags=["API keys"])
+router = APIRouter(prefix="/api/v2/api-keys", tags=["API keys"])
 
-    @api.post("", status_code=201)
-    async def create(body: NewKey, user: CurrentUser) -> dict[str, Any]:
-        """Create a key. The answer holds its ``secret``: shown this once, never again. Use it as
-        ``Authorization: Bearer <secret>``, or as HTTP Basic with the key's ``id`` as the user name."""
-        created = await keys.create(
-            user, name=body.name, scopes=body.scopes, expires_at=body.expires_at, user=body.user
-        )
-        return created.doc
 
-    @api.get("")
-    async def list_keys(user: CurrentUser) -> list[dict[str, Any]]:
-        """Your keys (an administrator's list holds everyone's), with ``last_used_at``; never a secret."""
-        return await keys.list_(user)
+@router.post("", status_code=201)
+async def create(body: NewKey, user: CurrentUser, parley: ParleyDep) -> dict[str, Any]:
+    """Create a key. The answer holds its ``secret``: shown this once, never again. Use it as
+    ``Authorization: Bearer <secret>``, or as HTTP Basic with the key's ``id`` as the user name."""
+    created = await parley.api_keys.create(
+        user, name=body.name, scopes=body.scopes, expires_at=body.expires_at, user=body.user
+    )
+    return created.doc
 
-    @api.get("/{key_id}")
-    async def get_key(key_id: KeyId, user: CurrentUser) -> dict[str, Any]:
-        return await keys.get(user, key_id)
 
-    @api.delete("/{key_id}", status_code=204)
-    async def revoke(key_id: KeyId, user: CurrentUser) -> None:
-        """Revoke the key: every process refuses it from the next request on."""
-        await keys.revoke(user, key_id)
+@router.get("")
+async def list_keys(user: CurrentUser, parley: ParleyDep) -> list[dict[str, Any]]:
+    """Your keys (an administrator's list holds everyone's), with ``last_used_at``; never a secret."""
+    return await parley.api_keys.list_(user)
 
-    return api
+
+@router.get("/{key_id}")
+async def get_key(key_id: KeyId, user: CurrentUser, parley: ParleyDep) -> dict[str, Any]:
+    return await parley.api_keys.get(user, key_id)
+
+
+@router.delete("/{key_id}", status_code=204)
+async def revoke(key_id: KeyId, user: CurrentUser, parley: ParleyDep) -> None:
+    """Revoke the key: every process refuses it from the next request on."""
+    await parley.api_keys.revoke(user, key_id)

@@ -8,10 +8,10 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Query
 from pydantic import BaseModel, ConfigDict, Field
 
-from parley.ingress.api import CurrentUser, MediaLookup, messages_out
+from parley.app_state import ParleyDep
+from parley.ingress.api import CurrentUser, messages_out
 from parley.ingress.inputs import Instant
 from parley.ingress.schemas import LeftOutOut, MessageOut, TemplateIn
-from parley.services.conversations import Conversations
 from parley.store.conversations import ConversationFilter
 
 
@@ -139,112 +139,125 @@ class Block(BaseModel):
     created_at: datetime
 
 
-def router(conversations: Conversations, media: MediaLookup | None = None) -> APIRouter:
-    api = APIRouter(prefix="/api/v2", tags=["Conversations"])
+router = APIRouter(prefix="/api/v2", tags=["Conversations"])
 
-    @api.get("/conversations", response_model=list[ConversationOut])
-    async def list_conversations(
-        user: CurrentUser,
-        service: Annotated[str | None, Query(description="Service name")] = None,
-        company_number: str | None = None,
-        customer: str | None = None,
-        assigned_to_me: bool = False,
-        unassigned: bool = False,
-        unrouted: bool | None = None,
-        before: Annotated[Instant | None, Query(description="updated_at of the last item of the previous page")] = None,
-        limit: Annotated[int, Query(ge=1, le=200)] = 50,
-    ) -> Any:
-        """The user's own conversations (admins: all), most recently active first."""
-        f = ConversationFilter(
-            company_number=company_number, external_number=customer, unassigned=unassigned, unrouted=unrouted,
-            before=before, limit=limit, assignee_id=user.id if assigned_to_me else None,
-        )  # fmt: skip
-        rows = await conversations.list_(user, f)
-        return [r for r in rows if service is None or r["service"] == service]
 
-    @api.post("/conversations", response_model=ConversationOut, status_code=201)
-    async def open_conversation(body: OpenConversation, user: CurrentUser) -> Any:
-        """Start (or join) the SMS conversation with a customer for a service."""
-        return await conversations.open(user, body.to, body.service)
+@router.get("/conversations", response_model=list[ConversationOut])
+async def list_conversations(
+    user: CurrentUser,
+    parley: ParleyDep,
+    service: Annotated[str | None, Query(description="Service name")] = None,
+    company_number: str | None = None,
+    customer: str | None = None,
+    assigned_to_me: bool = False,
+    unassigned: bool = False,
+    unrouted: bool | None = None,
+    before: Annotated[Instant | None, Query(description="updated_at of the last item of the previous page")] = None,
+    limit: Annotated[int, Query(ge=1, le=200)] = 50,
+) -> Any:
+    """The user's own conversations (admins: all), most recently active first."""
+    f = ConversationFilter(
+        company_number=company_number, external_number=customer, unassigned=unassigned, unrouted=unrouted,
+        before=before, limit=limit, assignee_id=user.id if assigned_to_me else None,
+    )  # fmt: skip
+    rows = await parley.conversations.list_(user, f)
+    return [r for r in rows if service is None or r["service"] == service]
 
-    @api.get("/conversations/{conversation_id}", response_model=ConversationOut)
-    async def get_conversation(conversation_id: str, user: CurrentUser) -> Any:
-        return await conversations.get(user, conversation_id)
 
-    @api.get("/conversations/{conversation_id}/messages", response_model=Timeline, response_model_by_alias=True)
-    async def conversation_timeline(
-        conversation_id: str,
-        user: CurrentUser,
-        before: Annotated[str | None, Query(description="The `older` cursor of the newer page")] = None,
-        limit: Annotated[int, Query(ge=1, le=500)] = 200,
-        include_blocked: Annotated[
-            bool, Query(description="Admins: also the messages of a customer an agent blocked (status `blocked`)")
-        ] = False,
-    ) -> Any:
-        """Messages (with delivery state), system events and calls: the newest page, or the one `before`.
+@router.post("/conversations", response_model=ConversationOut, status_code=201)
+async def open_conversation(body: OpenConversation, user: CurrentUser, parley: ParleyDep) -> Any:
+    """Start (or join) the SMS conversation with a customer for a service."""
+    return await parley.conversations.open(user, body.to, body.service)
 
-        Messages a blocked customer sent are kept but not listed, unless an admin asks (`include_blocked`)."""
-        found = await conversations.timeline(user, conversation_id, limit, before, blocked=include_blocked)
-        return Timeline(
-            messages=await messages_out(found["messages"], media),
-            events=[TimelineEvent(kind=e.kind, actor=e.actor, detail=e.detail, at=e.at) for e in found["events"]],
-            calls=[CallOut.model_validate(dict(c._mapping)) for c in found["calls"]],
-            older=found["older"],
-        )
 
-    @api.post("/conversations/{conversation_id}/messages", response_model=PostResult, status_code=201,
-              response_model_by_alias=True)  # fmt: skip
-    async def post_message(conversation_id: str, body: PostText, user: CurrentUser) -> Any:
-        """Reply to the customer from the conversation's company number."""
-        posted = await conversations.post(
-            user, conversation_id, body.text, media=body.media, channel=body.channel,
-            template=body.template.spec() if body.template is not None else None, fallback=body.fallback,
-        )  # fmt: skip
-        sent = await messages_out(posted.messages, media)
-        return PostResult(
-            message=sent[0] if sent else None,
-            command=posted.command,
-            messages=sent,
-            left_out=[LeftOutOut(**x.as_dict()) for x in posted.left_out],
-        )
+@router.get("/conversations/{conversation_id}", response_model=ConversationOut)
+async def get_conversation(conversation_id: str, user: CurrentUser, parley: ParleyDep) -> Any:
+    return await parley.conversations.get(user, conversation_id)
 
-    @api.post("/conversations/{conversation_id}/members", response_model=ConversationOut)
-    async def add_member(conversation_id: str, body: Member, user: CurrentUser) -> Any:
-        return await conversations.add_member(user, conversation_id, body.member)
 
-    @api.delete("/conversations/{conversation_id}/members/{member}", response_model=ConversationOut)
-    async def remove_member(conversation_id: str, member: str, user: CurrentUser) -> Any:
-        return await conversations.remove_member(user, conversation_id, member)
+@router.get("/conversations/{conversation_id}/messages", response_model=Timeline, response_model_by_alias=True)
+async def conversation_timeline(
+    conversation_id: str,
+    user: CurrentUser,
+    parley: ParleyDep,
+    before: Annotated[str | None, Query(description="The `older` cursor of the newer page")] = None,
+    limit: Annotated[int, Query(ge=1, le=500)] = 200,
+    include_blocked: Annotated[
+        bool, Query(description="Admins: also the messages of a customer an agent blocked (status `blocked`)")
+    ] = False,
+) -> Any:
+    """Messages (with delivery state), system events and calls: the newest page, or the one `before`.
 
-    @api.post("/conversations/{conversation_id}/leave", status_code=204)
-    async def leave(conversation_id: str, user: CurrentUser) -> None:
-        await conversations.leave(user, conversation_id)
+    Messages a blocked customer sent are kept but not listed, unless an admin asks (`include_blocked`)."""
+    found = await parley.conversations.timeline(user, conversation_id, limit, before, blocked=include_blocked)
+    return Timeline(
+        messages=await messages_out(found["messages"], parley.media),
+        events=[TimelineEvent(kind=e.kind, actor=e.actor, detail=e.detail, at=e.at) for e in found["events"]],
+        calls=[CallOut.model_validate(dict(c._mapping)) for c in found["calls"]],
+        older=found["older"],
+    )
 
-    @api.post("/conversations/{conversation_id}/assign", response_model=ConversationOut)
-    async def assign(conversation_id: str, body: Assign, user: CurrentUser) -> Any:
-        return await conversations.assign(user, conversation_id, body.assignee)
 
-    @api.patch("/conversations/{conversation_id}", response_model=ConversationOut)
-    async def rename(conversation_id: str, body: Rename, user: CurrentUser) -> Any:
-        """Rename the conversation. Its service never changes (seed 001): asking for another is refused."""
-        return await conversations.rename(user, conversation_id, body.title, service=body.service)
+@router.post("/conversations/{conversation_id}/messages", response_model=PostResult, status_code=201,
+             response_model_by_alias=True)  # fmt: skip
+async def post_message(conversation_id: str, body: PostText, user: CurrentUser, parley: ParleyDep) -> Any:
+    """Reply to the customer from the conversation's company number."""
+    posted = await parley.conversations.post(
+        user, conversation_id, body.text, media=body.media, channel=body.channel,
+        template=body.template.spec() if body.template is not None else None, fallback=body.fallback,
+    )  # fmt: skip
+    sent = await messages_out(posted.messages, parley.media)
+    return PostResult(
+        message=sent[0] if sent else None,
+        command=posted.command,
+        messages=sent,
+        left_out=[LeftOutOut(**x.as_dict()) for x in posted.left_out],
+    )
 
-    @api.post("/conversations/{conversation_id}/read", status_code=204)
-    async def mark_read(conversation_id: str, user: CurrentUser) -> None:
-        await conversations.read(user, conversation_id)
 
-    @api.post("/calls", status_code=201, tags=["Calls"])
-    async def record_call(body: CallIn, user: CurrentUser) -> dict[str, Any]:
-        """Record a call; it joins the conversation with the same customer and service."""
-        return await conversations.record_call(user, body.model_dump())
+@router.post("/conversations/{conversation_id}/members", response_model=ConversationOut)
+async def add_member(conversation_id: str, body: Member, user: CurrentUser, parley: ParleyDep) -> Any:
+    return await parley.conversations.add_member(user, conversation_id, body.member)
 
-    @api.get("/blocks", response_model=list[Block], tags=["Administration"])
-    async def list_blocks(user: CurrentUser) -> Any:
-        """Customers blocked by agents (admins only)."""
-        return [dict(r._mapping) for r in await conversations.list_blocks(user)]
 
-    @api.delete("/blocks/{company_number}/{external_number}", status_code=204, tags=["Administration"])
-    async def lift_block(company_number: str, external_number: str, user: CurrentUser) -> None:
-        await conversations.lift_block(user, company_number, external_number)
+@router.delete("/conversations/{conversation_id}/members/{member}", response_model=ConversationOut)
+async def remove_member(conversation_id: str, member: str, user: CurrentUser, parley: ParleyDep) -> Any:
+    return await parley.conversations.remove_member(user, conversation_id, member)
 
-    return api
+
+@router.post("/conversations/{conversation_id}/leave", status_code=204)
+async def leave(conversation_id: str, user: CurrentUser, parley: ParleyDep) -> None:
+    await parley.conversations.leave(user, conversation_id)
+
+
+@router.post("/conversations/{conversation_id}/assign", response_model=ConversationOut)
+async def assign(conversation_id: str, body: Assign, user: CurrentUser, parley: ParleyDep) -> Any:
+    return await parley.conversations.assign(user, conversation_id, body.assignee)
+
+
+@router.patch("/conversations/{conversation_id}", response_model=ConversationOut)
+async def rename(conversation_id: str, body: Rename, user: CurrentUser, parley: ParleyDep) -> Any:
+    """Rename the conversation. Its service never changes (seed 001): asking for another is refused."""
+    return await parley.conversations.rename(user, conversation_id, body.title, service=body.service)
+
+
+@router.post("/conversations/{conversation_id}/read", status_code=204)
+async def mark_read(conversation_id: str, user: CurrentUser, parley: ParleyDep) -> None:
+    await parley.conversations.read(user, conversation_id)
+
+
+@router.post("/calls", status_code=201, tags=["Calls"])
+async def record_call(body: CallIn, user: CurrentUser, parley: ParleyDep) -> dict[str, Any]:
+    """Record a call; it joins the conversation with the same customer and service."""
+    return await parley.conversations.record_call(user, body.model_dump())
+
+
+@router.get("/blocks", response_model=list[Block], tags=["Administration"])
+async def list_blocks(user: CurrentUser, parley: ParleyDep) -> Any:
+    """Customers blocked by agents (admins only)."""
+    return [dict(r._mapping) for r in await parley.conversations.list_blocks(user)]
+
+
+@router.delete("/blocks/{company_number}/{external_number}", status_code=204, tags=["Administration"])
+async def lift_block(company_number: str, external_number: str, user: CurrentUser, parley: ParleyDep) -> None:
+    await parley.conversations.lift_block(user, company_number, external_number)

@@ -10,9 +10,9 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Path, Query
 from pydantic import BaseModel, ConfigDict, Field
 
+from parley.app_state import ParleyDep
 from parley.core.webhook_events import EVENT_TYPES
 from parley.ingress.api_auth import CurrentUser
-from parley.services.webhook_endpoints import WebhookEndpoints
 
 EndpointId = Annotated[str, Path(max_length=24)]
 MAX_ROW_ID = 2**31 - 1  # deliveries' ids are 32-bit integers (PostgreSQL refuses larger ones with an error)
@@ -35,49 +35,57 @@ class EndpointChange(BaseModel):
     enabled: bool | None = Field(None, description="true enables an endpoint Parley disabled after a day of failures")
 
 
-def router(endpoints: WebhookEndpoints) -> APIRouter:
-    api = APIRouter(prefix="/api/v2/webhook-endpoints", tags=["Webhooks"])
+router = APIRouter(prefix="/api/v2/webhook-endpoints", tags=["Webhooks"])
 
-    @api.post("", status_code=201)
-    async def create(body: NewEndpoint, user: CurrentUser) -> dict[str, Any]:
-        """Create an endpoint. The answer holds its ``secret``, shown this once: each delivery carries
-        ``Parley-Signature: t=<unix time>,v1=<hex HMAC-SHA256(secret, "<t>.<raw body>")>``."""
-        return await endpoints.create(user, body.url, body.events, body.description)
 
-    @api.get("")
-    async def list_endpoints(user: CurrentUser) -> list[dict[str, Any]]:
-        """Your endpoints (an administrator's list holds everyone's); never a secret."""
-        return await endpoints.list_(user)
+@router.post("", status_code=201)
+async def create(body: NewEndpoint, user: CurrentUser, parley: ParleyDep) -> dict[str, Any]:
+    """Create an endpoint. The answer holds its ``secret``, shown this once: each delivery carries
+    ``Parley-Signature: t=<unix time>,v1=<hex HMAC-SHA256(secret, "<t>.<raw body>")>``."""
+    return await parley.webhooks.create(user, body.url, body.events, body.description)
 
-    @api.get("/{endpoint_id}")
-    async def get_endpoint(endpoint_id: EndpointId, user: CurrentUser) -> dict[str, Any]:
-        return await endpoints.get(user, endpoint_id)
 
-    @api.patch("/{endpoint_id}")
-    async def update(endpoint_id: EndpointId, body: EndpointChange, user: CurrentUser) -> dict[str, Any]:
-        return await endpoints.update(user, endpoint_id, body.model_dump(exclude_unset=True))
+@router.get("")
+async def list_endpoints(user: CurrentUser, parley: ParleyDep) -> list[dict[str, Any]]:
+    """Your endpoints (an administrator's list holds everyone's); never a secret."""
+    return await parley.webhooks.list_(user)
 
-    @api.delete("/{endpoint_id}", status_code=204)
-    async def delete(endpoint_id: EndpointId, user: CurrentUser) -> None:
-        await endpoints.delete(user, endpoint_id)
 
-    @api.get("/{endpoint_id}/deliveries")
-    async def deliveries(
-        endpoint_id: EndpointId,
-        user: CurrentUser,
-        before: Annotated[
-            int | None, Query(ge=1, le=MAX_ROW_ID, description="Deliveries older than this delivery id")
-        ] = None,
-        limit: Annotated[int, Query(ge=1, le=200)] = 50,
-    ) -> list[dict[str, Any]]:
-        """The endpoint's deliveries, newest first, each with every attempt and the receiver's answer."""
-        return await endpoints.deliveries(user, endpoint_id, limit=limit, before=before)
+@router.get("/{endpoint_id}")
+async def get_endpoint(endpoint_id: EndpointId, user: CurrentUser, parley: ParleyDep) -> dict[str, Any]:
+    return await parley.webhooks.get(user, endpoint_id)
 
-    @api.post("/{endpoint_id}/deliveries/{delivery_id}/resend")
-    async def resend(
-        endpoint_id: EndpointId, delivery_id: Annotated[int, Path(ge=1, le=MAX_ROW_ID)], user: CurrentUser
-    ) -> dict[str, Any]:
-        """Send the delivery again now (the same event id and body)."""
-        return await endpoints.resend(user, endpoint_id, delivery_id)
 
-    return api
+@router.patch("/{endpoint_id}")
+async def update(endpoint_id: EndpointId, body: EndpointChange, user: CurrentUser, parley: ParleyDep) -> dict[str, Any]:
+    return await parley.webhooks.update(user, endpoint_id, body.model_dump(exclude_unset=True))
+
+
+@router.delete("/{endpoint_id}", status_code=204)
+async def delete(endpoint_id: EndpointId, user: CurrentUser, parley: ParleyDep) -> None:
+    await parley.webhooks.delete(user, endpoint_id)
+
+
+@router.get("/{endpoint_id}/deliveries")
+async def deliveries(
+    endpoint_id: EndpointId,
+    user: CurrentUser,
+    parley: ParleyDep,
+    before: Annotated[
+        int | None, Query(ge=1, le=MAX_ROW_ID, description="Deliveries older than this delivery id")
+    ] = None,
+    limit: Annotated[int, Query(ge=1, le=200)] = 50,
+) -> list[dict[str, Any]]:
+    """The endpoint's deliveries, newest first, each with every attempt and the receiver's answer."""
+    return await parley.webhooks.deliveries(user, endpoint_id, limit=limit, before=before)
+
+
+@router.post("/{endpoint_id}/deliveries/{delivery_id}/resend")
+async def resend(
+    endpoint_id: EndpointId,
+    delivery_id: Annotated[int, Path(ge=1, le=MAX_ROW_ID)],
+    user: CurrentUser,
+    parley: ParleyDep,
+) -> dict[str, Any]:
+    """Send the delivery again now (the same event id and body)."""
+    return await parley.webhooks.resend(user, endpoint_id, delivery_id)

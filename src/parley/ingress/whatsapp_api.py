@@ -7,8 +7,8 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query
 from pydantic import BaseModel, ConfigDict, Field
 
+from parley.app_state import ParleyDep
 from parley.ingress.api import CurrentUser
-from parley.services.whatsapp_templates import WhatsAppTemplates
 
 Number = Annotated[str | None, Query(max_length=32, description="A company number on WhatsApp; all when left out")]
 Status = Annotated[str | None, Query(max_length=16, description="Only this status: approved, pending, rejected, …")]
@@ -34,37 +34,40 @@ class Preview(BaseModel):
     template: dict[str, Any] = Field(examples=[{"name": "order_update", "language": "en_US", "variables": ["Kerry"]}])
 
 
-def router(templates: WhatsAppTemplates) -> APIRouter:
-    api = APIRouter(prefix="/api/v2/whatsapp/templates", tags=["WhatsApp"])
+router = APIRouter(prefix="/api/v2/whatsapp/templates", tags=["WhatsApp"])
 
-    @api.get("")
-    async def list_templates(user: CurrentUser, number: Number = None, status: Status = None) -> list[dict[str, Any]]:
-        """Templates as last synced from Meta: name, language, category, status, components (each with its
-        ``variables`` count), ``text`` (placeholders shown as ``{{1}}``) and ``synced_at``."""
-        return await templates.list_(user, number, status)
 
-    @api.post("/sync")
-    async def sync(user: CurrentUser, number: Number = None) -> dict[str, Any]:
-        """Sync now (admins): every account, or one number's. A failed account keeps its last list."""
-        results = await templates.sync_for(user, number)
-        return {
-            "accounts": [r.as_doc() for r in results],
-            "templates": sum(r.templates for r in results),
-            "removed": sum(r.removed for r in results),
-            "failed": sum(1 for r in results if r.error),
-        }
+@router.get("")
+async def list_templates(
+    user: CurrentUser, parley: ParleyDep, number: Number = None, status: Status = None
+) -> list[dict[str, Any]]:
+    """Templates as last synced from Meta: name, language, category, status, components (each with its
+    ``variables`` count), ``text`` (placeholders shown as ``{{1}}``) and ``synced_at``."""
+    return await parley.whatsapp_templates.list_(user, number, status)
 
-    @api.post("", status_code=201)
-    async def create(user: CurrentUser, new: NewTemplate) -> dict[str, Any]:
-        """Create a template and submit it for Meta's review (admins); it is pending until a sync says more."""
-        return await templates.create(
-            user, new.number, new.name, new.language, new.category, new.body,
-            header_text=new.header_text, footer=new.footer, examples=new.examples,
-        )  # fmt: skip
 
-    @api.post("/preview")
-    async def preview(user: CurrentUser, asked: Preview) -> dict[str, str]:
-        """The text a template send would show, checked as a send is (422 naming ``template`` when it cannot go)."""
-        return {"text": await templates.preview(user, asked.number, asked.template)}
+@router.post("/sync")
+async def sync(user: CurrentUser, parley: ParleyDep, number: Number = None) -> dict[str, Any]:
+    """Sync now (admins): every account, or one number's. A failed account keeps its last list."""
+    results = await parley.whatsapp_templates.sync_for(user, number)
+    return {
+        "accounts": [r.as_doc() for r in results],
+        "templates": sum(r.templates for r in results),
+        "removed": sum(r.removed for r in results),
+        "failed": sum(1 for r in results if r.error),
+    }
 
-    return api
+
+@router.post("", status_code=201)
+async def create(user: CurrentUser, new: NewTemplate, parley: ParleyDep) -> dict[str, Any]:
+    """Create a template and submit it for Meta's review (admins); it is pending until a sync says more."""
+    return await parley.whatsapp_templates.create(
+        user, new.number, new.name, new.language, new.category, new.body,
+        header_text=new.header_text, footer=new.footer, examples=new.examples,
+    )  # fmt: skip
+
+
+@router.post("/preview")
+async def preview(user: CurrentUser, asked: Preview, parley: ParleyDep) -> dict[str, str]:
+    """The text a template send would show, checked as a send is (422 naming ``template`` when it cannot go)."""
+    return {"text": await parley.whatsapp_templates.preview(user, asked.number, asked.template)}
