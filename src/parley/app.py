@@ -106,6 +106,7 @@ def create_app(parley: Parley, *, workers: bool = True) -> FastAPI:
     # Text no route can store (NUL, lone surrogates) is refused before routing; these two read their own input.
     # The media upload streams its multipart body itself (InputGuard would read a body without a type whole).
     originate = wildix_api.Originate(parley.auth, parley.outbox, parley.cache)
+    app.state.originate = originate  # the Wildix route calls it too, when FastPath passes a request on
     app.add_middleware(wildix_api.FastPath, originate=originate)  # innermost: past routing, inside the three below
     app.add_middleware(InputGuard, exempt=("/api/v1/originate/", "/api/v2/webhooks/", "/api/v2/media", "/r/"))
     app.add_middleware(BodyLimits, **limits(parley.settings))  # outside InputGuard, which reads bodies whole

@@ -15,9 +15,10 @@ from typing import Any
 from fastapi import APIRouter, Request
 from fastapi.responses import StreamingResponse
 
+from parley.app_state import ParleyDep
 from parley.ingress.api import CurrentUser, message_out
 from parley.ingress.api_auth import ends_when_revoked
-from parley.services.events import Event, EventBus
+from parley.services.events import Event
 
 KEEPALIVE_SECONDS = 15.0
 
@@ -30,38 +31,37 @@ def event_data(event: Event) -> str:
     return json.dumps(data, default=str)
 
 
-def router(bus: EventBus) -> APIRouter:
-    api = APIRouter(prefix="/api/v2", tags=["Live updates"])
+router = APIRouter(prefix="/api/v2", tags=["Live updates"])
 
-    @api.get("/events", response_class=StreamingResponse)
-    async def events(request: Request, user: CurrentUser) -> StreamingResponse:
-        """`text/event-stream`: events `message.created`, `conversation.updated`, ... with JSON data."""
 
-        subscription = await bus.subscribe(user.id, user.is_admin)
+@router.get("/events", response_class=StreamingResponse)
+async def events(request: Request, user: CurrentUser, parley: ParleyDep) -> StreamingResponse:
+    """`text/event-stream`: events `message.created`, `conversation.updated`, ... with JSON data."""
 
-        async def stream() -> AsyncIterator[str]:
-            next_event: asyncio.Task[Event] | None = None
-            yield ": connected\n\n"
-            try:
-                while not await request.is_disconnected():
-                    if next_event is None:
-                        next_event = asyncio.ensure_future(subscription.queue.get())
-                    done, _ = await asyncio.wait({next_event}, timeout=KEEPALIVE_SECONDS)
-                    if not done:
-                        yield ": keep-alive\n\n"
-                        continue
-                    waiting = [next_event.result(), *subscription.waiting()]
-                    next_event = None
-                    yield "".join(f"event: {event.type}\ndata: {event_data(event)}\n\n" for event in waiting)
-            finally:
-                if next_event is not None:
-                    next_event.cancel()
-                    with contextlib.suppress(asyncio.CancelledError):
-                        await next_event
-                bus.unsubscribe(subscription)
+    bus = parley.bus
+    subscription = await bus.subscribe(user.id, user.is_admin)
 
-        headers = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
-        # A stream outlives no sign-out, password change or change of role (re-checked every few seconds).
-        return StreamingResponse(ends_when_revoked(request, stream()), media_type="text/event-stream", headers=headers)
+    async def stream() -> AsyncIterator[str]:
+        next_event: asyncio.Task[Event] | None = None
+        yield ": connected\n\n"
+        try:
+            while not await request.is_disconnected():
+                if next_event is None:
+                    next_event = asyncio.ensure_future(subscription.queue.get())
+                done, _ = await asyncio.wait({next_event}, timeout=KEEPALIVE_SECONDS)
+                if not done:
+                    yield ": keep-alive\n\n"
+                    continue
+                waiting = [next_event.result(), *subscription.waiting()]
+                next_event = None
+                yield "".join(f"event: {event.type}\ndata: {event_data(event)}\n\n" for event in waiting)
+        finally:
+            if next_event is not None:
+                next_event.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await next_event
+            bus.unsubscribe(subscription)
 
-    return api
+    headers = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
+    # A stream outlives no sign-out, password change or change of role (re-checked every few seconds).
+    return StreamingResponse(ends_when_revoked(request, stream()), media_type="text/event-stream", headers=headers)

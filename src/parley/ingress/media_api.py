@@ -8,8 +8,7 @@ message that has it, and by admins; to anyone else it does not exist (404, not 4
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable
-from datetime import datetime
+from collections.abc import AsyncIterator
 from typing import Any
 from urllib.parse import quote
 
@@ -18,6 +17,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, Response, StreamingResponse
 from starlette.requests import ClientDisconnect
 
+from parley.app_state import ParleyDep
 from parley.ingress.api_auth import CurrentUser
 from parley.ingress.failures import is_temporary
 from parley.ingress.multipart_stream import MultipartFile, UploadError, boundary_of
@@ -106,47 +106,48 @@ async def store_upload(request: Request, media: MediaStore, *, owner_id: int, ma
     )
 
 
-def router(media: MediaStore, *, max_bytes: int, clock: Callable[[], datetime]) -> APIRouter:
-    api = APIRouter(tags=["Media"])
+router = APIRouter(tags=["Media"])
 
-    @api.post("/api/v2/media", status_code=201, openapi_extra=_UPLOAD_BODY, response_model=None)
-    async def upload(request: Request, user: CurrentUser) -> Any:
-        """Store a file (multipart field `file`, up to PARLEY_MAX_MEDIA_BYTES) for attaching to messages.
 
-        Its type is read from its bytes: JPEG, PNG, GIF, WebP; MP3, AMR, OGG audio; MP4, 3GP video; vCard; PDF;
-        plain text. Anything else, or bytes that are not what the file's name says, is refused with 415; a file
-        over the limit with 413, while it is read. Answers `{id, content_type, size, filename}`."""
-        return await store_upload(request, media, owner_id=user.id, max_bytes=max_bytes)
+@router.post("/api/v2/media", status_code=201, openapi_extra=_UPLOAD_BODY, response_model=None)
+async def upload(request: Request, user: CurrentUser, parley: ParleyDep) -> Any:
+    """Store a file (multipart field `file`, up to PARLEY_MAX_MEDIA_BYTES) for attaching to messages.
 
-    @api.get("/api/v2/media/{media_id}", response_class=StreamingResponse)
-    async def read(media_id: str, user: CurrentUser) -> Response:
-        """A stored file's bytes, for its uploader, the sender and the conversation's members of a message that
-        has it, and admins (anyone else: 404)."""
-        if len(media_id) > 24:
-            return _not_found()
-        try:
-            info, body = await media.open_for(user, media_id)
-        except MediaNotFound:
-            return _not_found()
-        return _serve(info, body, "private, max-age=3600")
+    Its type is read from its bytes: JPEG, PNG, GIF, WebP; MP3, AMR, OGG audio; MP4, 3GP video; vCard; PDF;
+    plain text. Anything else, or bytes that are not what the file's name says, is refused with 415; a file
+    over the limit with 413, while it is read. Answers `{id, content_type, size, filename}`."""
+    return await store_upload(request, parley.media, owner_id=user.id, max_bytes=parley.settings.max_media_bytes)
 
-    @api.api_route("/media/{token}", methods=["GET", "HEAD"], include_in_schema=False)
-    async def signed(token: str, request: Request) -> Response:
-        """A file at the signed, expiring address handed to a carrier (no session: the token is the right to it)."""
-        await media.load_key()
-        found = media.read_token(token, clock())
-        if found is None:
-            return _not_found()
-        media_id, expired = found
-        if expired:
-            return _error(410, None, "This link has expired")
-        try:
-            if request.method == "HEAD":
-                info = (await media.info_many([media_id]))[media_id]
-                return Response(media_type=info.content_type, headers=_headers(info, "no-store"))
-            info, body = await media.open(media_id)
-        except (KeyError, MediaNotFound):
-            return _not_found()
-        return _serve(info, body, "no-store")
 
-    return api
+@router.get("/api/v2/media/{media_id}", response_class=StreamingResponse)
+async def read(media_id: str, user: CurrentUser, parley: ParleyDep) -> Response:
+    """A stored file's bytes, for its uploader, the sender and the conversation's members of a message that
+    has it, and admins (anyone else: 404)."""
+    if len(media_id) > 24:
+        return _not_found()
+    try:
+        info, body = await parley.media.open_for(user, media_id)
+    except MediaNotFound:
+        return _not_found()
+    return _serve(info, body, "private, max-age=3600")
+
+
+@router.api_route("/media/{token}", methods=["GET", "HEAD"], include_in_schema=False)
+async def signed(token: str, request: Request, parley: ParleyDep) -> Response:
+    """A file at the signed, expiring address handed to a carrier (no session: the token is the right to it)."""
+    media = parley.media
+    await media.load_key()
+    found = media.read_token(token, media.clock())
+    if found is None:
+        return _not_found()
+    media_id, expired = found
+    if expired:
+        return _error(410, None, "This link has expired")
+    try:
+        if request.method == "HEAD":
+            info = (await media.info_many([media_id]))[media_id]
+            return Response(media_type=info.content_type, headers=_headers(info, "no-store"))
+        info, body = await media.open(media_id)
+    except (KeyError, MediaNotFound):
+        return _not_found()
+    return _serve(info, body, "no-store")

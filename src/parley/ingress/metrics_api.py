@@ -10,20 +10,19 @@ from __future__ import annotations
 
 import hmac
 import ipaddress
-from typing import TYPE_CHECKING
 
 from fastapi import APIRouter, HTTPException, Request
 from fastapi.responses import PlainTextResponse
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
-if TYPE_CHECKING:
-    from parley.settings import Settings
+from parley.app_state import ParleyDep
 
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 
 
 def allowed_networks(value: str) -> list[Network]:
-    """``"10.0.0.0/8, 192.0.2.7"`` -> networks; a bad entry stops the start-up with its name."""
+    """``"10.0.0.0/8, 192.0.2.7"`` -> networks; a bad entry is a ValueError naming it (read at each request to
+    /metrics: a bad entry makes it a 500)."""
     networks: list[Network] = []
     for entry in (e.strip() for e in value.split(",")):
         if entry:
@@ -49,16 +48,14 @@ def may_read(request: Request, *, token: str, networks: list[Network]) -> bool:
     return address.is_loopback and not forwarded
 
 
-def router(settings: Settings) -> APIRouter:
-    api = APIRouter(tags=["Operations"])
-    networks = allowed_networks(settings.metrics_allow)
+router = APIRouter(tags=["Operations"])
 
-    @api.get("/metrics", response_class=PlainTextResponse)
-    async def metrics(request: Request) -> PlainTextResponse:
-        """Prometheus metrics: from loopback, an address in `PARLEY_METRICS_ALLOW`, or with the bearer
-        `PARLEY_METRICS_TOKEN`."""
-        if not may_read(request, token=settings.metrics_token, networks=networks):
-            raise HTTPException(403, "Metrics are served to loopback, PARLEY_METRICS_ALLOW and PARLEY_METRICS_TOKEN")
-        return PlainTextResponse(generate_latest().decode(), media_type=CONTENT_TYPE_LATEST)
 
-    return api
+@router.get("/metrics", response_class=PlainTextResponse)
+async def metrics(request: Request, parley: ParleyDep) -> PlainTextResponse:
+    """Prometheus metrics: from loopback, an address in `PARLEY_METRICS_ALLOW`, or with the bearer
+    `PARLEY_METRICS_TOKEN`."""
+    settings = parley.settings
+    if not may_read(request, token=settings.metrics_token, networks=allowed_networks(settings.metrics_allow)):
+        raise HTTPException(403, "Metrics are served to loopback, PARLEY_METRICS_ALLOW and PARLEY_METRICS_TOKEN")
+    return PlainTextResponse(generate_latest().decode(), media_type=CONTENT_TYPE_LATEST)

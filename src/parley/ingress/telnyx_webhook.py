@@ -10,20 +10,16 @@ the database being down a 503). Events other than messages' are answered 200 and
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
 from datetime import UTC, datetime
 
 import structlog
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 
+from parley.app_state import ParleyDep
 from parley.channels.base import Inbound
 from parley.channels.telnyx import SIGNATURE_HEADER, TIMESTAMP_HEADER, TelnyxEventError, parse_event, verify_signature
 from parley.ingress.webhook_replies import error_reply, store_or_503
-from parley.services.carrier_accounts import CarrierAccounts
-from parley.services.delivery import Deliveries
-from parley.services.directory import DirectoryCache
-from parley.services.receive import Inbox
 
 log = structlog.get_logger()
 
@@ -41,49 +37,40 @@ def _event_type(payload: object) -> str:
     return "".join(c for c in value if c.isascii() and c.isprintable())[:64] if isinstance(value, str) else "?"
 
 
-def router(
-    inbox: Inbox,
-    deliveries: Deliveries,
-    accounts: CarrierAccounts,
-    cache: DirectoryCache,
-    *,
-    clock: Callable[[], datetime] = _utcnow,
-) -> APIRouter:
-    api = APIRouter(tags=["Webhooks"])
+router = APIRouter(tags=["Webhooks"])
 
-    @api.post(PATH, response_class=JSONResponse)
-    async def telnyx(request: Request) -> JSONResponse:
-        """Telnyx messaging events; `telnyx-signature-ed25519` must verify with a telnyx transport's public key."""
-        keys = await accounts.telnyx()
-        if not keys:
-            return error_reply(404, None, "no telnyx transport is configured")
-        body = await request.body()
-        timestamp, signature, now = (
-            request.headers.get(TIMESTAMP_HEADER),
-            request.headers.get(SIGNATURE_HEADER),
-            clock(),
-        )
-        transport = next(
-            (a.transport for a in keys if verify_signature(a.public_key, timestamp, body, signature, now)), None
-        )
-        if transport is None:
-            return error_reply(403, SIGNATURE_HEADER, "the signature does not match this body, or is too old")
-        try:
-            payload = json.loads(body)
-        except (ValueError, RecursionError):  # RecursionError: nested deeper than the parser goes
-            return error_reply(400, None, "the body is not JSON")
-        try:
-            event = parse_event(payload, default_region=(await cache.config()).country)
-        except TelnyxEventError as exc:
-            return error_reply(400, exc.field, exc.reason)
-        if event is None:
-            log.info("telnyx.event_ignored", transport=transport, event_type=_event_type(payload))
-            return JSONResponse({})
-        if isinstance(event, Inbound):
-            # source: the kind, not the transport's name (a column of 16 characters; `transport` holds the name)
-            stored = await store_or_503(inbox.receive(transport, event, source="telnyx"), transport=transport)
-        else:
-            stored = await store_or_503(deliveries.receipt(transport, event), transport=transport)
-        return stored if isinstance(stored, JSONResponse) else JSONResponse({})
 
-    return api
+@router.post(PATH, response_class=JSONResponse)
+async def telnyx(request: Request, parley: ParleyDep) -> JSONResponse:
+    """Telnyx messaging events; `telnyx-signature-ed25519` must verify with a telnyx transport's public key."""
+    keys = await parley.carrier_accounts.telnyx()
+    if not keys:
+        return error_reply(404, None, "no telnyx transport is configured")
+    body = await request.body()
+    timestamp, signature, now = (
+        request.headers.get(TIMESTAMP_HEADER),
+        request.headers.get(SIGNATURE_HEADER),
+        _utcnow(),
+    )
+    transport = next(
+        (a.transport for a in keys if verify_signature(a.public_key, timestamp, body, signature, now)), None
+    )
+    if transport is None:
+        return error_reply(403, SIGNATURE_HEADER, "the signature does not match this body, or is too old")
+    try:
+        payload = json.loads(body)
+    except (ValueError, RecursionError):  # RecursionError: nested deeper than the parser goes
+        return error_reply(400, None, "the body is not JSON")
+    try:
+        event = parse_event(payload, default_region=(await parley.cache.config()).country)
+    except TelnyxEventError as exc:
+        return error_reply(400, exc.field, exc.reason)
+    if event is None:
+        log.info("telnyx.event_ignored", transport=transport, event_type=_event_type(payload))
+        return JSONResponse({})
+    if isinstance(event, Inbound):
+        # source: the kind, not the transport's name (a column of 16 characters; `transport` holds the name)
+        stored = await store_or_503(parley.inbox.receive(transport, event, source="telnyx"), transport=transport)
+    else:
+        stored = await store_or_503(parley.deliveries.receipt(transport, event), transport=transport)
+    return stored if isinstance(stored, JSONResponse) else JSONResponse({})

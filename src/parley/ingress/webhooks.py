@@ -16,11 +16,12 @@ write may have been another request's fault, and a retry is what saves this one.
 from __future__ import annotations
 
 import json
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, Response
 
+from parley.app_state import ParleyDep
 from parley.channels.base import Inbound
 from parley.channels.twilio import parse_status
 from parley.channels.webhook_formats import (
@@ -36,11 +37,11 @@ from parley.channels.webhook_formats import (
 )
 from parley.ingress.webhook_replies import error_reply as _error
 from parley.ingress.webhook_replies import store_or_503, unavailable
-from parley.services.carrier_accounts import CarrierAccounts
-from parley.services.delivery import Deliveries
 from parley.services.directory import DirectoryCache
 from parley.services.receive import Inbox
-from parley.settings import Settings
+
+if TYPE_CHECKING:
+    from parley.bootstrap import Parley
 
 EMPTY_TWIML = '<?xml version="1.0" encoding="UTF-8"?><Response></Response>'
 
@@ -73,104 +74,104 @@ async def _store(
     return await store_or_503(inbox.receive(transport, inbound, source=transport), transport=transport)
 
 
-def router(
-    inbox: Inbox, cache: DirectoryCache, deliveries: Deliveries, accounts: CarrierAccounts, settings: Settings
-) -> APIRouter:
-    api = APIRouter(prefix="/api/v2/webhooks", tags=["Webhooks"])
+async def _webhook_settings(cache: DirectoryCache) -> dict[str, Any]:
+    value = (await cache.config()).settings.get("webhooks") or {}
+    return value if isinstance(value, dict) else {}
 
-    async def webhook_settings() -> dict[str, Any]:
-        value = (await cache.config()).settings.get("webhooks") or {}
-        return value if isinstance(value, dict) else {}
 
-    async def twilio_request(request: Request) -> tuple[str, list[tuple[str, str]]] | JSONResponse:
-        """(the transport it is for, its form) of a Twilio request whose signature verifies; or the refusal."""
-        try:
-            form = await request.form()
-        except Exception:
-            return _error(400, None, "the body is not a form")
-        params = [(k, v) for k, v in form.multi_items() if isinstance(v, str)]
-        account_sid = next((v.strip() for k, v in params if k == "AccountSid"), "")
-        try:
-            account = await accounts.twilio(account_sid) if account_sid else None
-            config = await webhook_settings()
-        except Exception as exc:  # the database is down: Twilio tries again later
-            return unavailable(exc, "twilio", "the request could not be checked now")
-        if account is not None:
-            transport, token = account.transport, account.auth_token
-        elif config.get("twilio_auth_token"):
-            transport, token = "twilio", str(config["twilio_auth_token"])
-        else:
-            reason = "no twilio transport has this AccountSid and [webhooks] twilio_auth_token is not set"
-            return _error(404, "AccountSid", reason)
-        # The URL Twilio signed: ours (PARLEY_PUBLIC_URL, as in the StatusCallback we gave), else as it reached us.
-        query = request.url.query
-        urls = [
-            settings.public_base + request.url.path + (f"?{query}" if query else ""),
-            public_url(
-                request.url.scheme, request.headers.get("host", request.url.netloc), request.url.path, query,
-                request.headers, bool(config.get("trust_proxy", False)),
-            ),
-        ]  # fmt: skip
-        signature = request.headers.get(TWILIO_SIGNATURE_HEADER)
-        if not any(verify_twilio(url, params, token, signature) for url in dict.fromkeys(urls)):
-            return _error(403, TWILIO_SIGNATURE_HEADER, "the signature does not match this request")
-        return transport, params
+async def _twilio_request(request: Request, parley: Parley) -> tuple[str, list[tuple[str, str]]] | JSONResponse:
+    """(the transport it is for, its form) of a Twilio request whose signature verifies; or the refusal."""
+    try:
+        form = await request.form()
+    except Exception:
+        return _error(400, None, "the body is not a form")
+    params = [(k, v) for k, v in form.multi_items() if isinstance(v, str)]
+    account_sid = next((v.strip() for k, v in params if k == "AccountSid"), "")
+    try:
+        account = await parley.carrier_accounts.twilio(account_sid) if account_sid else None
+        config = await _webhook_settings(parley.cache)
+    except Exception as exc:  # the database is down: Twilio tries again later
+        return unavailable(exc, "twilio", "the request could not be checked now")
+    if account is not None:
+        transport, token = account.transport, account.auth_token
+    elif config.get("twilio_auth_token"):
+        transport, token = "twilio", str(config["twilio_auth_token"])
+    else:
+        reason = "no twilio transport has this AccountSid and [webhooks] twilio_auth_token is not set"
+        return _error(404, "AccountSid", reason)
+    # The URL Twilio signed: ours (PARLEY_PUBLIC_URL, as in the StatusCallback we gave), else as it reached us.
+    query = request.url.query
+    urls = [
+        parley.settings.public_base + request.url.path + (f"?{query}" if query else ""),
+        public_url(
+            request.url.scheme, request.headers.get("host", request.url.netloc), request.url.path, query,
+            request.headers, bool(config.get("trust_proxy", False)),
+        ),
+    ]  # fmt: skip
+    signature = request.headers.get(TWILIO_SIGNATURE_HEADER)
+    if not any(verify_twilio(url, params, token, signature) for url in dict.fromkeys(urls)):
+        return _error(403, TWILIO_SIGNATURE_HEADER, "the signature does not match this request")
+    return transport, params
 
-    @api.post("/twilio", response_class=Response)
-    async def twilio(request: Request) -> Response:
-        """Twilio's incoming-message webhook; `X-Twilio-Signature` must verify with the account's auth token."""
-        verified = await twilio_request(request)
-        if isinstance(verified, JSONResponse):
-            return verified
-        transport, params = verified
-        try:
-            hook = parse_twilio(dict(params))
-        except WebhookError as exc:
-            return _error(exc.status, exc.field, exc.reason)
-        stored = await _store(inbox, transport, hook, fetch_media=True)
-        if isinstance(stored, JSONResponse):
-            return stored
-        return Response(EMPTY_TWIML, media_type="text/xml")
 
-    @api.post("/twilio/status", response_class=Response)
-    async def twilio_status(request: Request) -> Response:
-        """Twilio's status callback (the `StatusCallback` of each message sent); signed like the inbound webhook.
+router = APIRouter(prefix="/api/v2/webhooks", tags=["Webhooks"])
 
-        A callback for a message Parley does not know is stored too and discarded by the receipts matcher later.
-        """
-        verified = await twilio_request(request)
-        if isinstance(verified, JSONResponse):
-            return verified
-        transport, params = verified
-        try:
-            receipt = parse_status(dict(params))
-        except WebhookError as exc:
-            return _error(exc.status, exc.field, exc.reason)
-        reason = "the status could not be stored now"
-        stored = await store_or_503(deliveries.receipt(transport, receipt), transport=transport, reason=reason)
-        return stored if isinstance(stored, JSONResponse) else Response(status_code=200)
 
-    @api.post("/inbound", status_code=202)
-    async def generic(request: Request) -> JSONResponse:
-        """Parley's generic JSON form (see the module docs); `X-Parley-Signature: sha256=<hex HMAC>`."""
-        config = await webhook_settings()
-        secret = config.get("secret")
-        if not secret:
-            return _error(404, None, "the inbound webhook is not configured ([webhooks] secret)")
-        body = await request.body()
-        if not verify_generic(secret, body, request.headers.get(GENERIC_SIGNATURE_HEADER)):
-            return _error(403, GENERIC_SIGNATURE_HEADER, "the signature does not match this body")
-        try:
-            payload = json.loads(body)
-        except (ValueError, RecursionError):  # RecursionError: nested deeper than the parser goes
-            return _error(400, None, "the body is not JSON")
-        try:
-            hook = parse_generic(payload, default_region=(await cache.config()).country)
-        except WebhookError as exc:
-            return _error(exc.status, exc.field, exc.reason)
-        stored = await _store(inbox, "webhook", hook)
-        if isinstance(stored, JSONResponse):
-            return stored
-        return JSONResponse({"id": stored}, status_code=202)
+@router.post("/twilio", response_class=Response)
+async def twilio(request: Request, parley: ParleyDep) -> Response:
+    """Twilio's incoming-message webhook; `X-Twilio-Signature` must verify with the account's auth token."""
+    verified = await _twilio_request(request, parley)
+    if isinstance(verified, JSONResponse):
+        return verified
+    transport, params = verified
+    try:
+        hook = parse_twilio(dict(params))
+    except WebhookError as exc:
+        return _error(exc.status, exc.field, exc.reason)
+    stored = await _store(parley.inbox, transport, hook, fetch_media=True)
+    if isinstance(stored, JSONResponse):
+        return stored
+    return Response(EMPTY_TWIML, media_type="text/xml")
 
-    return api
+
+@router.post("/twilio/status", response_class=Response)
+async def twilio_status(request: Request, parley: ParleyDep) -> Response:
+    """Twilio's status callback (the `StatusCallback` of each message sent); signed like the inbound webhook.
+
+    A callback for a message Parley does not know is stored too and discarded by the receipts matcher later.
+    """
+    verified = await _twilio_request(request, parley)
+    if isinstance(verified, JSONResponse):
+        return verified
+    transport, params = verified
+    try:
+        receipt = parse_status(dict(params))
+    except WebhookError as exc:
+        return _error(exc.status, exc.field, exc.reason)
+    reason = "the status could not be stored now"
+    stored = await store_or_503(parley.deliveries.receipt(transport, receipt), transport=transport, reason=reason)
+    return stored if isinstance(stored, JSONResponse) else Response(status_code=200)
+
+
+@router.post("/inbound", status_code=202)
+async def generic(request: Request, parley: ParleyDep) -> JSONResponse:
+    """Parley's generic JSON form (see the module docs); `X-Parley-Signature: sha256=<hex HMAC>`."""
+    config = await _webhook_settings(parley.cache)
+    secret = config.get("secret")
+    if not secret:
+        return _error(404, None, "the inbound webhook is not configured ([webhooks] secret)")
+    body = await request.body()
+    if not verify_generic(secret, body, request.headers.get(GENERIC_SIGNATURE_HEADER)):
+        return _error(403, GENERIC_SIGNATURE_HEADER, "the signature does not match this body")
+    try:
+        payload = json.loads(body)
+    except (ValueError, RecursionError):  # RecursionError: nested deeper than the parser goes
+        return _error(400, None, "the body is not JSON")
+    try:
+        hook = parse_generic(payload, default_region=(await parley.cache.config()).country)
+    except WebhookError as exc:
+        return _error(exc.status, exc.field, exc.reason)
+    stored = await _store(parley.inbox, "webhook", hook)
+    if isinstance(stored, JSONResponse):
+        return stored
+    return JSONResponse({"id": stored}, status_code=202)

@@ -20,6 +20,7 @@ import structlog
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, PlainTextResponse, Response
 
+from parley.app_state import ParleyDep
 from parley.channels.base import Inbound, Receipt
 from parley.channels.whatsapp_webhook import (
     SIGNATURE_HEADER,
@@ -29,67 +30,66 @@ from parley.channels.whatsapp_webhook import (
     verify_signature,
 )
 from parley.ingress.webhook_replies import error_reply, store_or_503
-from parley.services.carrier_accounts import CarrierAccounts
-from parley.services.delivery import Deliveries
-from parley.services.receive import Inbox
 
 log = structlog.get_logger()
 
 PATH = "/api/v2/webhooks/whatsapp"
 
 
-def router(inbox: Inbox, deliveries: Deliveries, accounts: CarrierAccounts) -> APIRouter:
-    api = APIRouter(tags=["Webhooks"])
+router = APIRouter(tags=["Webhooks"])
 
-    @api.get(PATH, response_class=PlainTextResponse)
-    async def handshake(request: Request) -> Response:
-        """Meta's subscription check: answers `hub.challenge` to a whatsapp transport's verify token."""
-        params = dict(request.query_params)
-        for account in await accounts.whatsapp_accounts():
-            challenge = verify_handshake(params, account.verify_token)
-            if challenge is not None:
-                log.info("whatsapp.subscribed", transport=account.transport)
-                return PlainTextResponse(challenge)
-        return error_reply(403, "hub.verify_token", "not the verify token of a WhatsApp transport")
 
-    @api.post(PATH, response_class=JSONResponse)
-    async def events(request: Request) -> JSONResponse:
-        """Messages and statuses; `X-Hub-Signature-256` must verify with a whatsapp transport's app secret."""
-        known = await accounts.whatsapp_accounts()
-        if not known:
-            return error_reply(404, None, "no WhatsApp transport is configured")
-        body = await request.body()
-        header = request.headers.get(SIGNATURE_HEADER)
-        signed_by = {a.app_secret for a in known if verify_signature(a.app_secret, body, header)}
-        if not signed_by:
-            return error_reply(403, SIGNATURE_HEADER, "the signature does not match this body")
-        try:
-            items = parse_webhook(json.loads(body))
-        except (ValueError, RecursionError):  # RecursionError: nested deeper than the parser goes
-            return error_reply(400, None, "the body is not JSON")
-        except WhatsAppWebhookError as exc:
-            return error_reply(400, exc.field, exc.reason)
-        for item in items:
-            account = await accounts.whatsapp(item.phone_number_id)
-            if account is None or not any(hmac.compare_digest(account.app_secret, s) for s in signed_by):
-                log.info("whatsapp.unknown_number", phone_number_id=item.phone_number_id[:32])
-                continue
-            event = item.event
-            if isinstance(event, Inbound):
-                if not event.sender:
-                    # A customer known only by a business-scoped id / username: the id stands for the number until
-                    # conversations get an `external_id` of their own (issue 12 §2).
-                    event = replace(event, sender=event.extra.get("external_id", "")[:32])
-                stored = await store_or_503(
-                    inbox.receive(account.transport, event, source="whatsapp"), transport=account.transport
-                )
-            elif isinstance(event, Receipt):
-                stored = await store_or_503(deliveries.receipt(account.transport, event), transport=account.transport)
-            else:  # Meta's own problem report about this number (value.errors)
-                log.warning("whatsapp.problem", transport=account.transport, code=event.code, title=event.title)
-                continue
-            if isinstance(stored, JSONResponse):
-                return stored
-        return JSONResponse({})
+@router.get(PATH, response_class=PlainTextResponse)
+async def handshake(request: Request, parley: ParleyDep) -> Response:
+    """Meta's subscription check: answers `hub.challenge` to a whatsapp transport's verify token."""
+    params = dict(request.query_params)
+    for account in await parley.carrier_accounts.whatsapp_accounts():
+        challenge = verify_handshake(params, account.verify_token)
+        if challenge is not None:
+            log.info("whatsapp.subscribed", transport=account.transport)
+            return PlainTextResponse(challenge)
+    return error_reply(403, "hub.verify_token", "not the verify token of a WhatsApp transport")
 
-    return api
+
+@router.post(PATH, response_class=JSONResponse)
+async def events(request: Request, parley: ParleyDep) -> JSONResponse:
+    """Messages and statuses; `X-Hub-Signature-256` must verify with a whatsapp transport's app secret."""
+    accounts = parley.carrier_accounts
+    known = await accounts.whatsapp_accounts()
+    if not known:
+        return error_reply(404, None, "no WhatsApp transport is configured")
+    body = await request.body()
+    header = request.headers.get(SIGNATURE_HEADER)
+    signed_by = {a.app_secret for a in known if verify_signature(a.app_secret, body, header)}
+    if not signed_by:
+        return error_reply(403, SIGNATURE_HEADER, "the signature does not match this body")
+    try:
+        items = parse_webhook(json.loads(body))
+    except (ValueError, RecursionError):  # RecursionError: nested deeper than the parser goes
+        return error_reply(400, None, "the body is not JSON")
+    except WhatsAppWebhookError as exc:
+        return error_reply(400, exc.field, exc.reason)
+    for item in items:
+        account = await accounts.whatsapp(item.phone_number_id)
+        if account is None or not any(hmac.compare_digest(account.app_secret, s) for s in signed_by):
+            log.info("whatsapp.unknown_number", phone_number_id=item.phone_number_id[:32])
+            continue
+        event = item.event
+        if isinstance(event, Inbound):
+            if not event.sender:
+                # A customer known only by a business-scoped id / username: the id stands for the number until
+                # conversations get an `external_id` of their own (issue 12 §2).
+                event = replace(event, sender=event.extra.get("external_id", "")[:32])
+            stored = await store_or_503(
+                parley.inbox.receive(account.transport, event, source="whatsapp"), transport=account.transport
+            )
+        elif isinstance(event, Receipt):
+            stored = await store_or_503(
+                parley.deliveries.receipt(account.transport, event), transport=account.transport
+            )
+        else:  # Meta's own problem report about this number (value.errors)
+            log.warning("whatsapp.problem", transport=account.transport, code=event.code, title=event.title)
+            continue
+        if isinstance(stored, JSONResponse):
+            return stored
+    return JSONResponse({})

@@ -175,32 +175,34 @@ class Originate:
         return answer_result()
 
 
-def router(originate: Originate) -> APIRouter:
-    """The routes as FastAPI knows them: the API documentation, and any request `FastPath` passes on."""
-    api = APIRouter(tags=["Wildix-compatible API"])
+# The routes as FastAPI knows them: the API documentation, and any request `FastPath` passes on. Both call the
+# app's own `Originate` (``app.state.originate``: create_app gives the same one to `FastPath`).
+router = APIRouter(tags=["Wildix-compatible API"])
 
-    @api.post(
-        PATH,
-        operation_id="originate_sms_post",
-        summary="Send an SMS (Wildix-compatible)",
-        response_model=None,
-        description=(
-            "Form fields `message`, `number` (comma-separated E.164), optional `postpone` "
-            "(`dd/mm/YYYY HH:MM`, PBX time zone) and `gsm` (a GSM gateway id). HTTP Basic auth as the sender."
-        ),
-    )
-    async def originate_sms(request: Request) -> Response:
-        return await originate(request)
 
-    api.add_api_route(
-        PATH,
-        originate_sms,
-        methods=["GET"],
-        operation_id="originate_sms_get",
-        summary="Send an SMS (Wildix-compatible), fields in the query string",
-        response_model=None,
-    )
-    return api
+@router.post(
+    PATH,
+    operation_id="originate_sms_post",
+    summary="Send an SMS (Wildix-compatible)",
+    response_model=None,
+    description=(
+        "Form fields `message`, `number` (comma-separated E.164), optional `postpone` "
+        "(`dd/mm/YYYY HH:MM`, PBX time zone) and `gsm` (a GSM gateway id). HTTP Basic auth as the sender."
+    ),
+)
+async def originate_sms(request: Request) -> Response:
+    originate: Originate = request.app.state.originate
+    return await originate(request)
+
+
+router.add_api_route(
+    PATH,
+    originate_sms,
+    methods=["GET"],
+    operation_id="originate_sms_get",
+    summary="Send an SMS (Wildix-compatible), fields in the query string",
+    response_model=None,
+)
 
 
 class FastPath:
