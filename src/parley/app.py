@@ -80,6 +80,7 @@ def create_app(parley: Parley, *, workers: bool = True) -> FastAPI:
         # No OpenTelemetry here: skip FastAPI's per-request telemetry check (~5 % of the accept path).
         telemetry={"tracing": False, "metrics": False, "logs": False},
     )
+    metrics_api.allowed_networks(parley.settings.metrics_allow)  # a bad PARLEY_METRICS_ALLOW stops the start
     app.state.parley = parley  # what every endpoint reads its services from (app_state.py)
     app.state.auth = parley.auth
     app.state.api_keys = parley.api_keys

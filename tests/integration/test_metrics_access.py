@@ -42,3 +42,9 @@ async def test_allowed_ranges_open_metrics_to_their_addresses_only(tmp_path: Pat
 def test_a_bad_allowed_range_is_named() -> None:
     with pytest.raises(ValueError, match=r'"10\.0\.0\.0/33"'):
         allowed_networks("10.0.0.0/8, 10.0.0.0/33")
+
+
+async def test_a_bad_allowed_range_stops_the_app_from_being_built(tmp_path: Path) -> None:
+    with pytest.raises(ValueError, match=r'PARLEY_METRICS_ALLOW: "not-a-range"'):
+        async with in_process(tmp_path, metrics_allow="127.0.0.1, not-a-range"):
+            pass

@@ -8,6 +8,7 @@ named by settings: ``PARLEY_METRICS_ALLOW`` (addresses or CIDR ranges, comma-sep
 
 from __future__ import annotations
 
+import functools
 import hmac
 import ipaddress
 
@@ -20,9 +21,10 @@ from parley.app_state import ParleyDep
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 
 
-def allowed_networks(value: str) -> list[Network]:
-    """``"10.0.0.0/8, 192.0.2.7"`` -> networks; a bad entry is a ValueError naming it (read at each request to
-    /metrics: a bad entry makes it a 500)."""
+@functools.lru_cache(maxsize=16)
+def allowed_networks(value: str) -> tuple[Network, ...]:
+    """``"10.0.0.0/8, 192.0.2.7"`` -> networks; a bad entry is a ValueError naming it (`create_app` reads the
+    setting once, so a bad entry stops the start; each request to /metrics then finds it parsed)."""
     networks: list[Network] = []
     for entry in (e.strip() for e in value.split(",")):
         if entry:
@@ -30,10 +32,10 @@ def allowed_networks(value: str) -> list[Network]:
                 networks.append(ipaddress.ip_network(entry, strict=False))
             except ValueError:
                 raise ValueError(f'PARLEY_METRICS_ALLOW: "{entry}" is not an address or a CIDR range') from None
-    return networks
+    return tuple(networks)
 
 
-def may_read(request: Request, *, token: str, networks: list[Network]) -> bool:
+def may_read(request: Request, *, token: str, networks: tuple[Network, ...]) -> bool:
     if token:
         scheme, _, given = request.headers.get("authorization", "").partition(" ")
         if scheme.lower() == "bearer" and hmac.compare_digest(given.strip().encode(), token.encode()):
