@@ -37,7 +37,7 @@ from parley.ingress.input_guard import InputGuard
 from parley.ingress.limits import BodyLimits, limits
 from parley.ingress.mail2sms import Mail2SmsHandler, start_smtp
 from parley.ingress.smpp_server import SmppServer
-from parley.routes import adopt, routes_of
+from parley.routes import adopt
 from parley.services.errors import ServiceError
 from parley.settings import split_host_port
 from parley.web import console, reply_chat
@@ -82,8 +82,6 @@ def create_app(parley: Parley, *, workers: bool = True) -> FastAPI:
     )
     metrics_api.allowed_networks(parley.settings.metrics_allow)  # a bad PARLEY_METRICS_ALLOW stops the start
     app.state.parley = parley  # what every endpoint reads its services from (app_state.py)
-    app.state.auth = parley.auth
-    app.state.api_keys = parley.api_keys
 
     @app.exception_handler(ServiceError)
     async def service_error(_: Request, exc: ServiceError) -> JSONResponse:
@@ -115,30 +113,28 @@ def create_app(parley: Parley, *, workers: bool = True) -> FastAPI:
 
     adopt(
         app.router,
-        routes_of(docs_api, public=parley.settings.public_docs),
-        routes_of(wildix_api, originate),
-        routes_of(
-            api, parley.outbox, parley.cache, parley.queries, parley.admin.transports, parley.media, parley.webhooks
-        ),
-        routes_of(conversations_api, parley.conversations, parley.media),
-        routes_of(events_api, parley.bus),
-        routes_of(webhooks, parley.inbox, parley.cache, parley.deliveries, parley.carrier_accounts, parley.settings),
-        routes_of(telnyx_webhook, parley.inbox, parley.deliveries, parley.carrier_accounts, parley.cache),
-        routes_of(whatsapp_webhook, parley.inbox, parley.deliveries, parley.carrier_accounts),
-        routes_of(whatsapp_api, parley.whatsapp_templates),
-        routes_of(api_keys_api, parley.api_keys),
-        routes_of(webhook_endpoints_api, parley.webhooks),
-        routes_of(numbers_api, parley.numbers),
-        routes_of(blocklist_api, parley.blocklist),
-        routes_of(campaigns_api, parley.campaigns),
-        routes_of(lists_api, parley.lists),
-        routes_of(metrics_api, parley.settings),
-        routes_of(twilio_api, parley.twilio_messages),
-        routes_of(twilio_api, parley.twilio_messages, name="services_router"),
-        routes_of(media_api, parley.media, max_bytes=parley.settings.max_media_bytes, clock=parley.media.clock),
-        routes_of(reply_chat, parley.reply_links, parley.bus),  # reads and checks its own input
+        docs_api.router,
+        wildix_api.router,
+        api.router,
+        conversations_api.router,
+        events_api.router,
+        webhooks.router,
+        telnyx_webhook.router,
+        whatsapp_webhook.router,
+        whatsapp_api.router,
+        api_keys_api.router,
+        webhook_endpoints_api.router,
+        numbers_api.router,
+        blocklist_api.router,
+        campaigns_api.router,
+        lists_api.router,
+        metrics_api.router,
+        twilio_api.router,
+        twilio_api.services_router,
+        media_api.router,
+        reply_chat.router,  # reads and checks its own input
     )
-    console.install(app, parley)
+    console.install(app)
 
     @app.get("/healthz", tags=["Operations"])
     async def healthz() -> dict[str, object]:

@@ -10,8 +10,6 @@ they are declared), so the application takes them as they are.
 
 from __future__ import annotations
 
-from typing import Any
-
 from fastapi import APIRouter
 
 
@@ -21,10 +19,3 @@ def adopt(target: APIRouter, *sources: APIRouter) -> None:
         if source.on_startup or source.on_shutdown:
             raise ValueError("a router with start-up or shut-down handlers must be included, not adopted")
         target.routes.extend(source.routes)
-
-
-def routes_of(module: Any, *args: Any, name: str = "router", **kwargs: Any) -> APIRouter:
-    """TRANSITIONAL while routers move to module level (app_state.py): a declared router as it is, a factory
-    called with ``args``."""
-    router = getattr(module, name)
-    return router if isinstance(router, APIRouter) else router(*args, **kwargs)

@@ -280,7 +280,7 @@ async def test_key_caller_serves_apis_that_take_only_keys(parley: Parley) -> Non
     """`api_auth.key_caller`, for the Twilio-compatible API: a key by Bearer or Basic SK…, its scope checked."""
     created = await new_key(parley, scopes=["read"])
     app = FastAPI()
-    app.state.api_keys = parley.api_keys
+    app.state.parley = parley  # what api_auth reads the keys from (app_state.py)
 
     @app.get("/probe/{scope}")
     async def probe(scope: str, request: Request) -> dict[str, str | None]:

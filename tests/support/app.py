@@ -26,20 +26,10 @@ BOB = ("102", "bob-secret")  # essential
 CARL = ("103", "carl-secret")  # basic
 
 
-def app_of(parley: Parley) -> FastAPI:
-    """``parley``'s FastAPI app without workers, built once: building one costs about 0.3 s of CPU (FastAPI
-    analyses every route's dependencies)."""
-    app: FastAPI | None = getattr(parley, "_test_app", None)
-    if app is None:
-        app = create_app(parley, workers=False)
-        setattr(parley, "_test_app", app)  # noqa: B010 (not a field of Parley; the tests' own cache)
-    return app
-
-
 @asynccontextmanager
 async def client(parley: Parley, address: str = "10.0.0.1", **kwargs: Any) -> AsyncIterator[httpx.AsyncClient]:
     """An httpx client of ``parley``'s app in-process, as if from ``address``; ``kwargs`` as httpx takes them."""
-    transport = httpx.ASGITransport(app=app_of(parley), client=(address, 40000))
+    transport = httpx.ASGITransport(app=create_app(parley, workers=False), client=(address, 40000))
     async with httpx.AsyncClient(transport=transport, base_url="http://parley.test", **kwargs) as http:
         yield http
 

@@ -58,7 +58,7 @@ def _ensure_forkserver() -> None:
     with _lock:
         if _started:
             return
-        _context.set_forkserver_preload(["parley.cli", __name__])
+        _context.set_forkserver_preload(["parley.cli", "parley.app", "uvicorn", __name__])  # serve: routes declared
         saved = {name: os.environ.get(name) for name in _IMPORT_ENVIRONMENT}
         os.environ.update(_IMPORT_ENVIRONMENT)
         try:

@@ -19,6 +19,7 @@ from typing import Annotated
 from fastapi import Depends, HTTPException, Request
 from starlette.requests import HTTPConnection
 
+from parley.app_state import parley_of
 from parley.core import api_keys as key_rules
 from parley.ingress.basic_auth import MAX_EXTENSION_LENGTH, basic_pair
 from parley.services.api_keys import ApiKeys, KeyCaller, KeyExpired
@@ -42,7 +43,7 @@ async def current_user(request: Request) -> User:
     Reads (GET) also accept the web console's session cookie, so the console's pages can use the event
     stream and JSON reads; anything that changes state needs credentials (no CSRF exposure).
     """
-    auth: Authenticator = request.app.state.auth
+    auth = parley_of(request).auth
     header = request.headers.get("authorization")
     token = key_rules.bearer_token(header)
     credentials = basic_pair(request) if token is None else None
@@ -58,7 +59,7 @@ async def current_user(request: Request) -> User:
             if user is not None:
                 request.state.recheck = _same_user(auth, user)
         elif credentials is None and request.method in ("GET", "HEAD"):
-            sessions: Sessions = request.app.state.sessions
+            sessions = parley_of(request).sessions
             cookie = request.cookies.get(SESSION_COOKIE)
             session = await sessions.resolve(cookie)
             user = session.user if session else None
@@ -74,8 +75,7 @@ async def current_user(request: Request) -> User:
 
 
 def _keys(request: Request) -> ApiKeys:
-    keys: ApiKeys = request.app.state.api_keys
-    return keys
+    return parley_of(request).api_keys
 
 
 def _unauthorised(detail: str) -> HTTPException:

@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 from fastapi import FastAPI, Request
 from fastapi.responses import RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 
-from parley.routes import adopt, routes_of
+from parley.routes import adopt
 from parley.web import (
     admin_pages,
     api_key_pages,
@@ -23,12 +21,8 @@ from parley.web import (
 from parley.web.security import ConsoleRefused, ConsoleSession, SignInRequired, sign_in_redirect
 from parley.web.templating import STATIC, render
 
-if TYPE_CHECKING:
-    from parley.bootstrap import Parley
 
-
-def install(app: FastAPI, parley: Parley) -> None:
-    app.state.sessions = parley.sessions
+def install(app: FastAPI) -> None:
     app.mount("/static", StaticFiles(directory=str(STATIC)), name="static")
 
     @app.exception_handler(SignInRequired)
@@ -47,15 +41,15 @@ def install(app: FastAPI, parley: Parley) -> None:
     async def home(_: ConsoleSession) -> Response:
         return RedirectResponse("/inbox", status_code=303)
 
-    adopt(app.router, routes_of(auth_pages))
+    adopt(app.router, auth_pages.router)
     adopt(
         app.router,
-        routes_of(inbox, parley),
-        routes_of(send_page, parley),
-        routes_of(campaign_pages, parley),
-        routes_of(admin_pages, parley),
-        routes_of(stats_pages, parley),
-        routes_of(template_preview, parley),
-        routes_of(api_key_pages, parley),
-        routes_of(webhook_pages, parley),
+        inbox.router,
+        send_page.router,
+        campaign_pages.router,
+        admin_pages.router,
+        stats_pages.router,
+        template_preview.router,
+        api_key_pages.router,
+        webhook_pages.router,
     )

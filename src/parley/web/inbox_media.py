@@ -13,10 +13,10 @@ from typing import TYPE_CHECKING, Any
 from fastapi import Request
 from fastapi.responses import JSONResponse, Response
 
-from parley.app_state import ParleyDep
+from parley.app_state import ParleyDep, parley_of
 from parley.core import mms
 from parley.ingress.media_api import store_upload
-from parley.services.sessions import Session, Sessions
+from parley.services.sessions import Session
 from parley.web.page_router import page_router
 from parley.web.security import CSRF_HEADER, SESSION_COOKIE, SignInRequired, same_token
 
@@ -53,7 +53,7 @@ async def _uploader(request: Request) -> Session | None:
     """The signed-in user's session, or None when the CSRF token is not in its header. Only the header: the body is
     the file, streamed into the store, never parsed as a form to look for a ``csrf`` field (console.js sends the
     header, as for ``/inbox/{id}/read``). No session at all: the sign-in redirect, as every console route."""
-    sessions: Sessions = request.app.state.sessions
+    sessions = parley_of(request).sessions
     session = await sessions.resolve(request.cookies.get(SESSION_COOKIE))
     if session is None:
         raise SignInRequired("/inbox")

@@ -9,7 +9,8 @@ from urllib.parse import quote, urlsplit
 from fastapi import Depends, Request
 from fastapi.responses import RedirectResponse, Response
 
-from parley.services.sessions import Session, Sessions
+from parley.app_state import parley_of
+from parley.services.sessions import Session
 
 SESSION_COOKIE = "parley_session"
 CSRF_HEADER = "X-CSRF-Token"
@@ -75,7 +76,7 @@ def same_token(given: str, expected: str) -> bool:
 
 
 async def console_session(request: Request) -> Session:
-    sessions: Sessions = request.app.state.sessions
+    sessions = parley_of(request).sessions
     session = await sessions.resolve(request.cookies.get(SESSION_COOKIE))
     if session is None:
         raise SignInRequired(_where_from(request))
