@@ -617,7 +617,7 @@ webhook_deliveries = sa.Table(
     sa.Column("first_status", sa.Integer),
     sa.Column("first_answer", sa.Text),
     sa.Column("first_duration_ms", sa.Integer),
-    sa.Index("ix_webhook_deliveries_due", "state", "due_at"),
+    sa.Index("ix_webhook_deliveries_due", "state", "due_at", "id"),  # the claim's whole order (migration 0018)
     sa.Index("ix_webhook_deliveries_endpoint", "endpoint_id", "created_at"),
 )
 
