@@ -31,4 +31,4 @@ async def api_server(tmp_path: Path) -> AsyncIterator[ParleyServer]:
     try:
         yield server
     finally:
-        server.stop()
+        await server.close()

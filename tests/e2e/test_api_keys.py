@@ -24,7 +24,7 @@ async def server(tmp_path: Path) -> AsyncIterator[ParleyServer]:
     try:
         yield parley
     finally:
-        parley.stop()
+        await parley.close()
 
 
 async def new_key(server: ParleyServer, scopes: list[str]) -> dict[str, str]:
@@ -64,7 +64,7 @@ async def test_no_key_secret_reaches_the_log(server: ParleyServer) -> None:
         refused = await http.post("/api/v2/messages", json={"to": ["+15551234567"], "text": key["secret"]},
                                   headers={"Authorization": f"Bearer {key['secret']}"})  # fmt: skip
         assert refused.is_success
-    server.stop()
+    await server.close()
     log = server.log.read_text()
     assert "executing" in log  # debug lines were written (the database driver's, among others) ...
     for secret in (key["secret"], wrong):

@@ -32,7 +32,7 @@ async def server(tmp_path: Path) -> AsyncIterator[ParleyServer]:
     try:
         yield parley
     finally:
-        parley.stop()
+        await parley.close()
 
 
 async def stream_ends(http: httpx.AsyncClient, change: object, timeout: float = 20) -> None:
@@ -131,7 +131,7 @@ async def test_no_secret_reaches_the_log(tmp_path: Path) -> None:
         assert (await deliver(server, mail("alice@example.com")))[0] == 554
         await wait_until(lambda: "mail2sms.failed" in server.log.read_text())
     finally:
-        server.stop()
+        await server.close()
         await sink.__aexit__(None, None, None)
     log = server.log.read_text()
     assert "Traceback" in log  # the failures were logged, tracebacks included ...

@@ -43,7 +43,7 @@ async def server(tmp_path: Path, smsc: SmscSimulator) -> AsyncIterator[ParleySer
     try:
         yield parley
     finally:
-        parley.stop()
+        await parley.close()
 
 
 async def create(client: httpx.AsyncClient, csv: bytes, **spec: Any) -> dict[str, Any]:

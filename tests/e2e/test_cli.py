@@ -104,7 +104,7 @@ def test_a_campaign_is_created_from_a_csv_started_stopped_and_shown_from_the_cli
 async def test_serve_prints_only_parleys_own_start_up_lines_at_info(tmp_path: Path) -> None:
     server = ParleyServer(tmp_path, extra_env={"PARLEY_LOG_LEVEL": "info", "PARLEY_SMTP": ""})
     await server.start()
-    server.stop()
+    await server.close()
     log = server.log.read_text()
     assert "parley.serving" in log
     assert f"http=http://127.0.0.1:{server.port}" in log

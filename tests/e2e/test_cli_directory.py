@@ -96,5 +96,5 @@ async def test_two_workers_sync_the_directory_once_on_schedule_and_ldap_users_si
             await db.close()
         assert [(r.outcome, r.trigger) for r in runs] == [("done", "schedule")]
     finally:
-        server.stop()
+        await server.close()
     assert BIND_PASSWORD not in server.log.read_text()

@@ -65,7 +65,7 @@ async def server(tmp_path: Path, smsc: SmscSimulator) -> AsyncIterator[ParleySer
     try:
         yield parley
     finally:
-        parley.stop()
+        await parley.close()
 
 
 def api(server: ParleyServer, auth: tuple[str, str]) -> httpx.AsyncClient:

@@ -221,7 +221,7 @@ async def behind_nginx(tools: None, tmp_path: Path) -> AsyncIterator[tuple[Parle
     finally:
         process.terminate()
         process.wait(10)
-        server.stop()
+        await server.close()
 
 
 async def until_listening(port: int, process: subprocess.Popen[bytes], log: Path, timeout: float = 10.0) -> None:

@@ -47,7 +47,7 @@ async def server(tmp_path: Path, fresh_pg_url: str, smsc: SmscSimulator) -> Asyn
     try:
         yield parley
     finally:
-        parley.stop()
+        await parley.close()
 
 
 def _mail(message: str) -> EmailMessage:

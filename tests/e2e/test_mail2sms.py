@@ -31,7 +31,7 @@ async def server(tmp_path: Path) -> AsyncIterator[ParleyServer]:
     try:
         yield parley
     finally:
-        parley.stop()
+        await parley.close()
 
 
 def mail(body: str | None = BODY, html: str | None = None) -> EmailMessage:

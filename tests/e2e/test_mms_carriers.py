@@ -38,7 +38,7 @@ async def parley_with(tmp_path: Path, transport: dict[str, Any]) -> AsyncIterato
     try:
         yield server
     finally:
-        server.stop()
+        await server.close()
 
 
 async def conversation_with_media(api: httpx.AsyncClient, count: int) -> dict[str, Any] | None:

@@ -47,7 +47,7 @@ async def server(tmp_path: Path, smsc: SmscSimulator) -> AsyncIterator[ParleySer
     try:
         yield parley
     finally:
-        parley.stop()
+        await parley.close()
 
 
 async def send(server: ParleyServer, number: str, message: str, **fields: str) -> None:
@@ -151,7 +151,7 @@ async def test_messages_wait_while_the_carrier_is_down_and_go_when_it_returns(tm
             await smsc.wait_for(lambda: len(smsc.received) == 5, timeout=60)
             await wait_until(lambda: _count(parley, "delivered", 5), timeout=30)
     finally:
-        parley.stop()
+        await parley.close()
 
 
 async def _has_retry_error(server: ParleyServer) -> bool:
@@ -172,7 +172,7 @@ async def test_an_accepted_message_survives_kill_9_and_is_sent_after_restart(tmp
             await smsc.wait_for(lambda: len({s.text for s in smsc.received}) == 10, timeout=60)
             await wait_until(lambda: _count(parley, "delivered", 10), timeout=30)
         finally:
-            parley.stop()
+            await parley.close()
 
 
 async def test_the_curl_transport_takes_priority_and_posts_to_the_http_server(
@@ -199,7 +199,7 @@ async def test_the_curl_transport_takes_priority_and_posts_to_the_http_server(
             assert request.headers["authorization"].startswith("Basic ")
             assert smsc.received == []
         finally:
-            parley.stop()
+            await parley.close()
 
 
 async def test_gsm_names_a_gateway_that_overrides_the_curl_server(tmp_path: Path, smsc: SmscSimulator) -> None:
@@ -226,7 +226,7 @@ async def test_gsm_names_a_gateway_that_overrides_the_curl_server(tmp_path: Path
             assert [s.text for s in gateway.received] == ["through the lobby"]
             assert sink.requests == [] and smsc.received == []
         finally:
-            parley.stop()
+            await parley.close()
 
 
 async def test_an_inbound_message_from_the_smsc_is_stored_as_received(

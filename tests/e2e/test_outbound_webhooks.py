@@ -109,4 +109,4 @@ async def test_a_twilio_script_gets_signed_status_callbacks_twilio_can_validate(
                 assert form["MessageSid"] == sent.sid and form["AccountSid"] == key["account_sid"]
                 assert validator.validate(callback, form, request.headers["x-twilio-signature"])
         finally:
-            server.stop()
+            await server.close()

@@ -59,7 +59,7 @@ async def test_a_worker_killed_mid_run_loses_nothing_and_two_others_share_the_re
             assert received == set(numbers)
             assert smsc.binds >= 2  # the killed worker and at least one that took over
         finally:
-            parley.stop()
+            await parley.close()
 
 
 async def _all_delivered(url: str, n: int) -> bool:

@@ -26,4 +26,4 @@ async def test_sigterm_ends_serve_although_an_event_stream_is_open(tmp_path: Pat
             # uvicorn waits 5 s for open requests, then closes them: the process ends well within 15 s.
             assert await wait_until(lambda: process.poll() is not None, timeout=15)
     finally:
-        server.stop()
+        await server.close()

@@ -46,7 +46,7 @@ async def server(tmp_path: Path, smsc: SmscSimulator) -> AsyncIterator[ParleySer
     try:
         yield parley
     finally:
-        parley.stop()
+        await parley.close()
 
 
 def smpp_port(server: ParleyServer) -> int:

@@ -28,7 +28,7 @@ async def server(tmp_path: Path) -> AsyncIterator[ParleyServer]:
     try:
         yield parley
     finally:
-        parley.stop()
+        await parley.close()
 
 
 async def new_key(server: ParleyServer, scopes: list[str]) -> dict[str, Any]:

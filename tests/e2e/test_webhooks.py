@@ -26,7 +26,7 @@ async def server(tmp_path: Path) -> AsyncIterator[ParleyServer]:
     try:
         yield parley
     finally:
-        parley.stop()
+        await parley.close()
 
 
 async def inbound_messages(server: ParleyServer) -> list[dict[str, Any]]:

@@ -42,7 +42,7 @@ async def server(tmp_path: Path, meta: FakeMeta) -> AsyncIterator[ParleyServer]:
         await synced(parley, ALICE, approved=1)  # the templates are synced from the local Graph API at start
         yield parley
     finally:
-        parley.stop()
+        await parley.close()
 
 
 def parameters(sent: dict[str, Any]) -> list[str]:

@@ -158,6 +158,11 @@ class ParleyServer:
             self.process.wait(10)
             self.process = None
 
+    async def close(self) -> None:
+        """`stop`, waiting in a thread: the test's event loop goes on serving what Parley talks to as it stops
+        (the SMSC simulator answers its unbind, a browser closes its streams) instead of being blocked by the wait."""
+        await asyncio.to_thread(self.stop)
+
     def stop(self) -> None:
         for worker in self.workers:
             if worker.poll() is None:

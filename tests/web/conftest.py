@@ -100,7 +100,7 @@ async def console(tmp_path: Path, smsc: SmscSimulator) -> AsyncIterator[ParleySe
         await smsc.wait_for(lambda: smsc.bound_sessions >= 1, timeout=20)
         yield server
     finally:
-        server.stop()
+        await server.close()
 
 
 async def launch(chromium: BrowserType) -> Browser:

@@ -37,7 +37,7 @@ async def server(tmp_path: Path, slapd: Slapd) -> AsyncIterator[ParleyServer]:
     try:
         yield parley
     finally:
-        parley.stop()
+        await parley.close()
 
 
 async def test_sync_now_creates_the_directory_users_and_shows_each_skipped_entry(

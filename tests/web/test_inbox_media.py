@@ -55,7 +55,7 @@ async def mms_console(tmp_path: Path, twilio: FakeTwilio) -> AsyncIterator[Parle
     try:
         yield server
     finally:
-        server.stop()
+        await server.close()
 
 
 async def all_loaded(pictures: Locator) -> bool:

@@ -25,7 +25,7 @@ async def refusing_console(tmp_path: Path, smsc: SmscSimulator) -> AsyncIterator
         await smsc.wait_for(lambda: smsc.bound_sessions >= 1, timeout=20)
         yield server
     finally:
-        server.stop()
+        await server.close()
 
 
 async def test_typing_a_link_shows_that_the_carrier_refuses_it(refusing_console: ParleyServer, page: Page) -> None:

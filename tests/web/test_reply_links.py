@@ -30,7 +30,7 @@ async def server(tmp_path: Path, smsc: SmscSimulator) -> AsyncIterator[ParleySer
         await smsc.wait_for(lambda: smsc.bound_sessions >= 1, timeout=20)
         yield server
     finally:
-        server.stop()
+        await server.close()
 
 
 @pytest_asyncio.fixture(loop_scope="session")

@@ -26,7 +26,7 @@ async def server(tmp_path: Path, smsc: SmscSimulator) -> AsyncIterator[ParleySer
     try:
         yield parley
     finally:
-        parley.stop()
+        await parley.close()
 
 
 async def test_alice_creates_an_endpoint_sees_a_failed_delivery_and_resends_it(

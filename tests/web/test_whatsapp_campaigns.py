@@ -37,7 +37,7 @@ async def whatsapp_console(tmp_path: Path) -> AsyncIterator[ParleyServer]:
             await synced(server, ALICE, approved=2)  # the templates are synced from the local Graph API at start
             yield server
         finally:
-            server.stop()
+            await server.close()
 
 
 async def test_a_whatsapp_campaign_is_created_by_picking_an_approved_template(

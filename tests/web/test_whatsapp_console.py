@@ -58,7 +58,7 @@ async def whatsapp_console(tmp_path: Path, meta: FakeMeta, offset_file: Path) ->
     try:
         yield server
     finally:
-        server.stop()
+        await server.close()
 
 
 def sent_to_meta(meta: FakeMeta, kind: str) -> list[dict[str, Any]]:

@@ -35,7 +35,7 @@ async def whatsapp_console(tmp_path: Path, meta: FakeMeta) -> AsyncIterator[Parl
     try:
         yield server
     finally:
-        server.stop()
+        await server.close()
 
 
 async def test_an_admin_submits_a_template_and_sees_it_approved_after_a_sync(
