@@ -9,12 +9,13 @@ from __future__ import annotations
 
 import os
 from collections.abc import AsyncIterator, Awaitable, Callable
-from contextlib import asynccontextmanager
+from contextlib import asynccontextmanager, suppress
 from pathlib import Path
 from typing import Any
 
 from sqlalchemy import event
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import PendingRollbackError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 from sqlalchemy.pool import ConnectionPoolEntry
 
@@ -102,7 +103,11 @@ class Database:
                         if written and after is not None:
                             wrote.append((after, written))
             finally:
-                change_notes.take(conn)
+                # Dropped even when the block failed; but a connection whose statement was cancelled refuses even
+                # this (PendingRollbackError), which would replace the CancelledError and keep a stopping task
+                # alive in a loop that goes on after errors. The rollback below resets the connection anyway.
+                with suppress(PendingRollbackError):
+                    change_notes.take(conn)
         for after, written in wrote:
             after(written)
 
