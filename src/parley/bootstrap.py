@@ -63,6 +63,7 @@ from parley.services.whatsapp_sends import WhatsAppSends
 from parley.services.whatsapp_templates import SYNC_EVERY, WhatsAppTemplates
 from parley.settings import Settings
 from parley.store.db import Database, worker_name
+from parley.waiting import woken
 from parley.workers.dispatcher import Dispatcher
 from parley.workers.router import RouterWorker
 from parley.workers.whatsapp_reader import WhatsAppReader
@@ -166,8 +167,7 @@ class Parley:
             if not busy:
                 # A running campaign whose window is full looks again soon: its messages drain fast.
                 idle = 0.05 if self.campaign_runner.active else 1.0
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self.campaign_wake.wait(), idle)
+                await woken(self.campaign_wake, idle)
                 self.campaign_wake.clear()
             else:
                 await asyncio.sleep(0.05)  # let the dispatcher drain the window before topping it up

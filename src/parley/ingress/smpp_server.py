@@ -24,6 +24,7 @@ from parley.core.text import encode_gsm7, encode_ucs2, is_gsm7
 from parley.ingress.smpp_connection import Connection
 from parley.logs import Failures
 from parley.services.smpp_applications import Account, SmppApplications, ToDeliver
+from parley.waiting import woken
 
 log = structlog.get_logger()
 POLL_SECONDS = 0.25
@@ -166,8 +167,7 @@ class SmppServer:
             except Exception:
                 self._failures.exception("smpp_server.deliveries_failed")
             if not claimed:
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self._wake.wait(), POLL_SECONDS)
+                await woken(self._wake, POLL_SECONDS)
                 self._wake.clear()
 
     async def _deliver(self, conn: Connection, item: ToDeliver) -> None:

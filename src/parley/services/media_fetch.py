@@ -28,6 +28,7 @@ from parley.services.media import MediaInfo, MediaRefused, MediaStore
 from parley.store import media as store
 from parley.store.db import Database
 from parley.store.tables import messages, participants
+from parley.waiting import woken
 
 log = structlog.get_logger()
 failures = Failures(log)
@@ -105,8 +106,7 @@ class MediaFetcher:
                 failures.exception("media_fetch.failed")
                 busy = 0
             if not busy:
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self._wakeup.wait(), idle)
+                await woken(self._wakeup, idle)
 
     async def _sweep(self) -> None:
         now = self._clock()

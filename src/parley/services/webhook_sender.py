@@ -42,6 +42,7 @@ from parley.services.batching import GroupCommitter
 from parley.services.webhook_post import ATTEMPT_SECONDS, Resolver, Secrets, WebhookPoster, resolve
 from parley.store import webhooks as store
 from parley.store.db import Database
+from parley.waiting import woken
 
 log = structlog.get_logger()
 PER_TARGET = 16  # requests in flight to one receiver
@@ -130,8 +131,7 @@ class WebhookSender:
             except Exception:
                 log.exception("webhooks.send_failed")
                 wait = 1.0
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), wait)
+            await woken(self._wake, wait)
             self._wake.clear()
             await asyncio.sleep(self._claim_every)
 

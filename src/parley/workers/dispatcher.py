@@ -11,7 +11,6 @@ something unexpected) is parked — failed with the reason — after `max_faults
 from __future__ import annotations
 
 import asyncio
-import contextlib
 from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
 
@@ -30,6 +29,7 @@ from parley.services.transports import Transports
 from parley.store import messages, queue
 from parley.store.db import Database
 from parley.store.tables import Record
+from parley.waiting import woken
 
 log = structlog.get_logger()
 failures = Failures(log)  # a failure that repeats in a loop: its traceback once, then counts
@@ -85,8 +85,7 @@ class Dispatcher:
             while True:
                 claimed = await self.claim_and_send()
                 if claimed == 0:
-                    with contextlib.suppress(TimeoutError):
-                        await asyncio.wait_for(self._wakeup.wait(), self._idle_poll)
+                    await woken(self._wakeup, self._idle_poll)
                     self._wakeup.clear()
                 elif len(self._in_flight) >= self._max_in_flight:
                     self._room.clear()

@@ -7,7 +7,6 @@ A batch is claimed and routed in one transaction (`InboundRouter.route_next`), i
 from __future__ import annotations
 
 import asyncio
-import contextlib
 from collections.abc import Callable
 from datetime import datetime, timedelta
 
@@ -18,6 +17,7 @@ from parley.logs import Failures
 from parley.services.inbound import InboundRouter
 from parley.store import queue
 from parley.store.db import Database
+from parley.waiting import woken
 
 log = structlog.get_logger()
 
@@ -59,8 +59,7 @@ class RouterWorker:
                 self._failures.exception("router.failed")
                 routed = 0
             if routed == 0:
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self._wakeup.wait(), self._idle_poll)
+                await woken(self._wakeup, self._idle_poll)
             elif routed < self._batch:
                 # A batch costs about ten statements whatever its size: under steady load, let the next one
                 # gather for a few milliseconds instead of routing one or two messages per transaction.
