@@ -72,7 +72,7 @@ def texted(smsc: SmscSimulator) -> Counter[str]:
 async def test_a_campaign_from_a_csv_texts_every_recipient_once_with_placeholders(
     server: ParleyServer, smsc: SmscSimulator
 ) -> None:
-    async with httpx.AsyncClient(base_url=server.url, auth=ALICE) as client:
+    async with httpx.AsyncClient(base_url=server.url, auth=ALICE, timeout=60) as client:
         await client.post("/api/v2/blocklist", json={"number": "+15550000003"})
         campaign = await create(client, csv_of(40, extra="12345;Bad\r\n+15550000001;Again\r\n"))
         assert campaign["upload"]["added"] == 40
@@ -99,7 +99,7 @@ async def test_stop_withdraws_and_restart_sends_only_to_those_not_yet_texted(
     server: ParleyServer, smsc: SmscSimulator
 ) -> None:
     smsc.delay = 0.05
-    async with httpx.AsyncClient(base_url=server.url, auth=ALICE) as client:
+    async with httpx.AsyncClient(base_url=server.url, auth=ALICE, timeout=60) as client:
         campaign = await create(client, csv_of(300))
         cid = campaign["id"]
         await client.post(f"/api/v2/campaigns/{cid}/start")
@@ -119,14 +119,14 @@ async def test_kill_9_of_the_server_mid_campaign_still_texts_everyone_exactly_on
     server: ParleyServer, smsc: SmscSimulator
 ) -> None:
     smsc.delay = 0.02
-    async with httpx.AsyncClient(base_url=server.url, auth=ALICE) as client:
+    async with httpx.AsyncClient(base_url=server.url, auth=ALICE, timeout=60) as client:
         campaign = await create(client, csv_of(400))
         await client.post(f"/api/v2/campaigns/{campaign['id']}/start")
     await smsc.wait_for(lambda: len(smsc.received) >= 60, timeout=30)
     server.kill()
     await asyncio.sleep(0)  # (no wait needed: the restart below is the next step)
     await server.start()
-    async with httpx.AsyncClient(base_url=server.url, auth=ALICE) as client:
+    async with httpx.AsyncClient(base_url=server.url, auth=ALICE, timeout=60) as client:
         await wait_until(lambda: completed(client, campaign["id"]), timeout=120)
     counts = texted(smsc)
     duplicates = {n: c for n, c in counts.items() if c > 1}
@@ -135,7 +135,7 @@ async def test_kill_9_of_the_server_mid_campaign_still_texts_everyone_exactly_on
 
 
 async def test_bad_uploads_get_clear_answers_and_nothing_half_applied(server: ParleyServer) -> None:
-    async with httpx.AsyncClient(base_url=server.url, auth=ALICE) as client:
+    async with httpx.AsyncClient(base_url=server.url, auth=ALICE, timeout=60) as client:
         body = {"name": "Bad", "sender": COMPANY, "message": "Hi {first_name}"}
         draft = (await client.post("/api/v2/campaigns", json=body)).json()
         url = f"/api/v2/campaigns/{draft['id']}/recipients"
@@ -162,7 +162,7 @@ async def test_bad_uploads_get_clear_answers_and_nothing_half_applied(server: Pa
 
 
 async def test_a_file_that_goes_bad_half_way_adds_nothing(server: ParleyServer) -> None:
-    async with httpx.AsyncClient(base_url=server.url, auth=ALICE) as client:
+    async with httpx.AsyncClient(base_url=server.url, auth=ALICE, timeout=60) as client:
         body = {"name": "Half", "sender": COMPANY, "message": "Hi"}
         draft = (await client.post("/api/v2/campaigns", json=body)).json()
         good = b"".join(f"+1555{i:07d}\r\n".encode() for i in range(12_000))  # past one stored chunk
@@ -175,7 +175,7 @@ async def test_a_file_that_goes_bad_half_way_adds_nothing(server: ParleyServer) 
 
 
 async def test_a_campaign_from_a_saved_list_texts_its_entries(server: ParleyServer, smsc: SmscSimulator) -> None:
-    async with httpx.AsyncClient(base_url=server.url, auth=ALICE) as client:
+    async with httpx.AsyncClient(base_url=server.url, auth=ALICE, timeout=60) as client:
         saved = await client.post("/api/v2/lists", json={"name": "VIP"})
         assert saved.status_code == 201, saved.text
         list_id = saved.json()["id"]
