@@ -9,7 +9,6 @@ the database being down a 503). Events other than messages' are answered 200 and
 
 from __future__ import annotations
 
-import json
 from datetime import UTC, datetime
 
 import structlog
@@ -17,9 +16,8 @@ from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 
 from parley.app_state import ParleyDep
-from parley.channels.base import Inbound
 from parley.channels.telnyx import SIGNATURE_HEADER, TIMESTAMP_HEADER, TelnyxEventError, parse_event, verify_signature
-from parley.ingress.webhook_replies import error_reply, store_or_503
+from parley.ingress.webhook_replies import error_reply, json_body, store_event
 
 log = structlog.get_logger()
 
@@ -57,10 +55,9 @@ async def telnyx(request: Request, parley: ParleyDep) -> JSONResponse:
     )
     if transport is None:
         return error_reply(403, SIGNATURE_HEADER, "the signature does not match this body, or is too old")
-    try:
-        payload = json.loads(body)
-    except (ValueError, RecursionError):  # RecursionError: nested deeper than the parser goes
-        return error_reply(400, None, "the body is not JSON")
+    payload = json_body(body)
+    if isinstance(payload, JSONResponse):
+        return payload
     try:
         event = parse_event(payload, default_region=(await parley.cache.config()).country)
     except TelnyxEventError as exc:
@@ -68,9 +65,6 @@ async def telnyx(request: Request, parley: ParleyDep) -> JSONResponse:
     if event is None:
         log.info("telnyx.event_ignored", transport=transport, event_type=_event_type(payload))
         return JSONResponse({})
-    if isinstance(event, Inbound):
-        # source: the kind, not the transport's name (a column of 16 characters; `transport` holds the name)
-        stored = await store_or_503(parley.inbox.receive(transport, event, source="telnyx"), transport=transport)
-    else:
-        stored = await store_or_503(parley.deliveries.receipt(transport, event), transport=transport)
+    # source: the kind, not the transport's name (a column of 16 characters; `transport` holds the name)
+    stored = await store_event(parley, transport, event, source="telnyx")
     return stored if isinstance(stored, JSONResponse) else JSONResponse({})

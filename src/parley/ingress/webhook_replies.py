@@ -1,4 +1,5 @@
-"""What every carrier webhook answers when it cannot take a request, shared by `webhooks` and `telnyx_webhook`.
+"""What every carrier webhook does once a request's signature verifies, shared by `webhooks`, `telnyx_webhook` and
+`whatsapp_webhook`: read the JSON of the body, store the event it carries, and answer when it cannot.
 
 Carriers retry a 5xx, for ever: a payload that cannot be taken is a 4xx naming the field. Storing it may fail;
 the database being down is a 503 (try later), and any other failure stays a 500 on purpose: writes are
@@ -7,13 +8,18 @@ group-committed, so a failed write may have been another request's fault, and a 
 
 from __future__ import annotations
 
+import json
 from collections.abc import Awaitable
-from typing import TypeVar
+from typing import TYPE_CHECKING, TypeVar
 
 import structlog
 from fastapi.responses import JSONResponse
 
+from parley.channels.base import Inbound, Receipt
 from parley.ingress.failures import is_temporary
+
+if TYPE_CHECKING:
+    from parley.bootstrap import Parley
 
 log = structlog.get_logger()
 
@@ -23,6 +29,15 @@ T = TypeVar("T")
 def error_reply(status: int, field: str | None, reason: str) -> JSONResponse:
     """``{"error": {"field", "reason"}}`` with ``status``."""
     return JSONResponse({"error": {"field": field, "reason": reason}}, status_code=status)
+
+
+def json_body(body: bytes) -> object | JSONResponse:
+    """The JSON value of ``body`` (call it only once the signature on these bytes verified); or a 400."""
+    try:
+        value: object = json.loads(body)
+    except (ValueError, RecursionError):  # RecursionError: nested deeper than the parser goes
+        return error_reply(400, None, "the body is not JSON")
+    return value
 
 
 def unavailable(exc: Exception, transport: str, reason: str) -> JSONResponse:
@@ -42,3 +57,13 @@ async def store_or_503(
         return await write
     except Exception as exc:
         return unavailable(exc, transport, reason)
+
+
+async def store_event(
+    parley: Parley, transport: str, event: Inbound | Receipt, *, source: str
+) -> str | JSONResponse | None:
+    """An inbound message to the inbox (its id; None for a part still waiting), a receipt to the deliveries (None);
+    or a 503 when the database is unreachable. ``source``: what the inbound message's source column says."""
+    if isinstance(event, Inbound):
+        return await store_or_503(parley.inbox.receive(transport, event, source=source), transport=transport)
+    return await store_or_503(parley.deliveries.receipt(transport, event), transport=transport)

@@ -15,8 +15,8 @@ write may have been another request's fault, and a retry is what saves this one.
 
 from __future__ import annotations
 
-import json
-from typing import TYPE_CHECKING, Any
+from collections.abc import Callable, Mapping
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, Response
@@ -36,14 +36,15 @@ from parley.channels.webhook_formats import (
     verify_twilio,
 )
 from parley.ingress.webhook_replies import error_reply as _error
-from parley.ingress.webhook_replies import store_or_503, unavailable
+from parley.ingress.webhook_replies import json_body, store_event, store_or_503, unavailable
 from parley.services.directory import DirectoryCache
-from parley.services.receive import Inbox
 
 if TYPE_CHECKING:
     from parley.bootstrap import Parley
 
 EMPTY_TWIML = '<?xml version="1.0" encoding="UTF-8"?><Response></Response>'
+
+T = TypeVar("T")
 
 
 def _inbound(hook: InboundWebhook, *, fetch_media: bool) -> Inbound:
@@ -66,21 +67,16 @@ def _inbound(hook: InboundWebhook, *, fetch_media: bool) -> Inbound:
     )
 
 
-async def _store(
-    inbox: Inbox, transport: str, hook: InboundWebhook, *, fetch_media: bool = False
-) -> str | JSONResponse | None:
-    """The stored message's id; or a 503 when the database is unreachable (the carrier tries again later)."""
-    inbound = _inbound(hook, fetch_media=fetch_media)
-    return await store_or_503(inbox.receive(transport, inbound, source=transport), transport=transport)
-
-
 async def _webhook_settings(cache: DirectoryCache) -> dict[str, Any]:
     value = (await cache.config()).settings.get("webhooks") or {}
     return value if isinstance(value, dict) else {}
 
 
-async def _twilio_request(request: Request, parley: Parley) -> tuple[str, list[tuple[str, str]]] | JSONResponse:
-    """(the transport it is for, its form) of a Twilio request whose signature verifies; or the refusal."""
+async def _twilio_event(
+    request: Request, parley: Parley, parse: Callable[[Mapping[str, str]], T]
+) -> tuple[str, T] | JSONResponse:
+    """(the transport it is for, what ``parse`` reads in its form) of a Twilio request whose signature verifies;
+    or the refusal (``parse`` raises WebhookError naming the parameter at fault)."""
     try:
         form = await request.form()
     except Exception:
@@ -111,7 +107,10 @@ async def _twilio_request(request: Request, parley: Parley) -> tuple[str, list[t
     signature = request.headers.get(TWILIO_SIGNATURE_HEADER)
     if not any(verify_twilio(url, params, token, signature) for url in dict.fromkeys(urls)):
         return _error(403, TWILIO_SIGNATURE_HEADER, "the signature does not match this request")
-    return transport, params
+    try:
+        return transport, parse(dict(params))
+    except WebhookError as exc:
+        return _error(exc.status, exc.field, exc.reason)
 
 
 router = APIRouter(prefix="/api/v2/webhooks", tags=["Webhooks"])
@@ -120,18 +119,12 @@ router = APIRouter(prefix="/api/v2/webhooks", tags=["Webhooks"])
 @router.post("/twilio", response_class=Response)
 async def twilio(request: Request, parley: ParleyDep) -> Response:
     """Twilio's incoming-message webhook; `X-Twilio-Signature` must verify with the account's auth token."""
-    verified = await _twilio_request(request, parley)
+    verified = await _twilio_event(request, parley, parse_twilio)
     if isinstance(verified, JSONResponse):
         return verified
-    transport, params = verified
-    try:
-        hook = parse_twilio(dict(params))
-    except WebhookError as exc:
-        return _error(exc.status, exc.field, exc.reason)
-    stored = await _store(parley.inbox, transport, hook, fetch_media=True)
-    if isinstance(stored, JSONResponse):
-        return stored
-    return Response(EMPTY_TWIML, media_type="text/xml")
+    transport, hook = verified
+    stored = await store_event(parley, transport, _inbound(hook, fetch_media=True), source=transport)
+    return stored if isinstance(stored, JSONResponse) else Response(EMPTY_TWIML, media_type="text/xml")
 
 
 @router.post("/twilio/status", response_class=Response)
@@ -140,14 +133,10 @@ async def twilio_status(request: Request, parley: ParleyDep) -> Response:
 
     A callback for a message Parley does not know is stored too and discarded by the receipts matcher later.
     """
-    verified = await _twilio_request(request, parley)
+    verified = await _twilio_event(request, parley, parse_status)
     if isinstance(verified, JSONResponse):
         return verified
-    transport, params = verified
-    try:
-        receipt = parse_status(dict(params))
-    except WebhookError as exc:
-        return _error(exc.status, exc.field, exc.reason)
+    transport, receipt = verified
     reason = "the status could not be stored now"
     stored = await store_or_503(parley.deliveries.receipt(transport, receipt), transport=transport, reason=reason)
     return stored if isinstance(stored, JSONResponse) else Response(status_code=200)
@@ -163,15 +152,12 @@ async def generic(request: Request, parley: ParleyDep) -> JSONResponse:
     body = await request.body()
     if not verify_generic(secret, body, request.headers.get(GENERIC_SIGNATURE_HEADER)):
         return _error(403, GENERIC_SIGNATURE_HEADER, "the signature does not match this body")
-    try:
-        payload = json.loads(body)
-    except (ValueError, RecursionError):  # RecursionError: nested deeper than the parser goes
-        return _error(400, None, "the body is not JSON")
+    payload = json_body(body)
+    if isinstance(payload, JSONResponse):
+        return payload
     try:
         hook = parse_generic(payload, default_region=(await parley.cache.config()).country)
     except WebhookError as exc:
         return _error(exc.status, exc.field, exc.reason)
-    stored = await _store(parley.inbox, "webhook", hook)
-    if isinstance(stored, JSONResponse):
-        return stored
-    return JSONResponse({"id": stored}, status_code=202)
+    stored = await store_event(parley, "webhook", _inbound(hook, fetch_media=False), source="webhook")
+    return stored if isinstance(stored, JSONResponse) else JSONResponse({"id": stored}, status_code=202)

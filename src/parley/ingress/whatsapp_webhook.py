@@ -13,7 +13,6 @@ a 503 (Meta retries).
 from __future__ import annotations
 
 import hmac
-import json
 from dataclasses import replace
 
 import structlog
@@ -21,15 +20,16 @@ from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, PlainTextResponse, Response
 
 from parley.app_state import ParleyDep
-from parley.channels.base import Inbound, Receipt
+from parley.channels.base import Inbound
 from parley.channels.whatsapp_webhook import (
     SIGNATURE_HEADER,
+    WebhookProblem,
     WhatsAppWebhookError,
     parse_webhook,
     verify_handshake,
     verify_signature,
 )
-from parley.ingress.webhook_replies import error_reply, store_or_503
+from parley.ingress.webhook_replies import error_reply, json_body, store_event
 
 log = structlog.get_logger()
 
@@ -63,10 +63,11 @@ async def events(request: Request, parley: ParleyDep) -> JSONResponse:
     signed_by = {a.app_secret for a in known if verify_signature(a.app_secret, body, header)}
     if not signed_by:
         return error_reply(403, SIGNATURE_HEADER, "the signature does not match this body")
+    payload = json_body(body)
+    if isinstance(payload, JSONResponse):
+        return payload
     try:
-        items = parse_webhook(json.loads(body))
-    except (ValueError, RecursionError):  # RecursionError: nested deeper than the parser goes
-        return error_reply(400, None, "the body is not JSON")
+        items = parse_webhook(payload)
     except WhatsAppWebhookError as exc:
         return error_reply(400, exc.field, exc.reason)
     for item in items:
@@ -75,21 +76,14 @@ async def events(request: Request, parley: ParleyDep) -> JSONResponse:
             log.info("whatsapp.unknown_number", phone_number_id=item.phone_number_id[:32])
             continue
         event = item.event
-        if isinstance(event, Inbound):
-            if not event.sender:
-                # A customer known only by a business-scoped id / username: the id stands for the number until
-                # conversations get an `external_id` of their own (issue 12 §2).
-                event = replace(event, sender=event.extra.get("external_id", "")[:32])
-            stored = await store_or_503(
-                parley.inbox.receive(account.transport, event, source="whatsapp"), transport=account.transport
-            )
-        elif isinstance(event, Receipt):
-            stored = await store_or_503(
-                parley.deliveries.receipt(account.transport, event), transport=account.transport
-            )
-        else:  # Meta's own problem report about this number (value.errors)
+        if isinstance(event, WebhookProblem):  # Meta's own problem report about this number (value.errors)
             log.warning("whatsapp.problem", transport=account.transport, code=event.code, title=event.title)
             continue
+        if isinstance(event, Inbound) and not event.sender:
+            # A customer known only by a business-scoped id / username: the id stands for the number until
+            # conversations get an `external_id` of their own (issue 12 §2).
+            event = replace(event, sender=event.extra.get("external_id", "")[:32])
+        stored = await store_event(parley, account.transport, event, source="whatsapp")
         if isinstance(stored, JSONResponse):
             return stored
     return JSONResponse({})
