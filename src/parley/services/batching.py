@@ -53,6 +53,11 @@ class GroupCommitter(Generic[T, R]):
         self._closed = False
 
     async def submit(self, item: T) -> R:
+        return await self.post(item)
+
+    def post(self, item: T) -> asyncio.Future[R]:
+        """Queue ``item`` without waiting: its future gets the result (or the exception) once its batch is written.
+        For callers that need not wait (no task per item: `services.webhook_sender` records thousands a second)."""
         if self._closed:
             raise RuntimeError("the group committer is closed")
         future: asyncio.Future[R] = asyncio.get_running_loop().create_future()
@@ -60,7 +65,7 @@ class GroupCommitter(Generic[T, R]):
         self._wakeup.set()
         if self._task is None or self._task.done():
             self._task = asyncio.create_task(self._run(), name="group-commit")
-        return await future
+        return future
 
     async def _run(self) -> None:
         while self._pending:

@@ -48,15 +48,21 @@ class WebhookEndpoints:
         self._clock = clock
         self._endpoints = endpoints
         self._secrets: dict[str, tuple[str, str]] = {}  # endpoint id -> (sealed, opened)
+        self._networks: tuple[object, list[addresses.Network]] | None = None  # the setting's value, parsed
 
     # --- the rules of a URL -------------------------------------------------------------------------------------
 
     async def allowed_networks(self) -> list[addresses.Network]:
+        """The ``[webhooks] allow_private`` networks: the same list (object) for as long as the setting is the same
+        (every attempt asks: `services.webhook_post` keeps what it checked against it)."""
         value = (await self._cache.config()).settings.get("webhooks") or {}
-        try:
-            return addresses.parse_networks(value.get("allow_private") or [])
-        except addresses.UrlRefused:  # checked by `parley apply`; a bad stored value allows nothing more
-            return []
+        raw = list(value.get("allow_private") or [])
+        if self._networks is None or self._networks[0] != raw:
+            try:
+                self._networks = (raw, addresses.parse_networks(raw))
+            except addresses.UrlRefused:  # checked by `parley apply`; a bad stored value allows nothing more
+                self._networks = (raw, [])
+        return self._networks[1]
 
     async def check_url(self, url: object, field: str) -> str:
         """``url`` when webhooks may go there; else a 422 naming ``field`` and the problem."""

@@ -30,6 +30,7 @@ from parley.services import campaigns as campaign_views
 from parley.services.conversation_support import view as conversation_view
 from parley.store import campaigns as campaign_store
 from parley.store import conversations as conversation_store
+from parley.store import event_sources
 from parley.store import webhooks as store
 from parley.store.change_notes import Notes
 
@@ -119,9 +120,9 @@ class WebhookOutbox:
         events: list[_Event] = []
         rows += await self._statuses(conn, notes, endpoints, ev.MESSAGE_STATUS in wanted, now)
         if notes.routed and ev.MESSAGE_RECEIVED in wanted:
-            found = await store.messages_for_events(conn, notes.routed)
+            found = await event_sources.messages_for_events(conn, notes.routed)
             inbound = [r for r in found.values() if r.direction == "in"]
-            audiences = await store.audience_of_conversations(conn, [r.conversation_id for r in inbound])
+            audiences = await event_sources.audience_of_conversations(conn, [r.conversation_id for r in inbound])
             for row in inbound:
                 data = self._render(row._mapping)
                 audience = frozenset(audiences.get(row.conversation_id, ()))
@@ -154,10 +155,10 @@ class WebhookOutbox:
         statuses = [(str(r["id"]), str(r["status"])) for r in notes.created if r.get("direction") == "out"]
         statuses += notes.statuses
         if wanted:
-            found = await store.messages_for_events(conn, [m for m, _ in statuses])
+            found = await event_sources.messages_for_events(conn, [m for m, _ in statuses])
         else:  # only the messages that have (or may have: not seen in this process) a status callback
             maybe = [m for m, _ in statuses if memo.get(m, True)]
-            found = await store.with_callbacks(conn, maybe) if maybe else {}
+            found = await event_sources.with_callbacks(conn, maybe) if maybe else {}
         rows: list[dict[str, Any]] = []
         for message_id, status in statuses:
             row = found.get(message_id)

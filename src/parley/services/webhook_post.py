@@ -38,6 +38,8 @@ ATTEMPT_SECONDS = 15.0  # an attempt, answer included, ends by then
 USER_AGENT = "Parley-Webhooks/1"
 CONNECTIONS = 100  # connections open at once, over all receivers (the sender has at most 64 requests in flight)
 CONNECT_SECONDS = 5.0
+RESOLVED_SECONDS = 10.0  # a host name's addresses are looked up again after this
+ROUTES_KEPT = 1000  # URLs (and host names) kept checked (and resolved); all forgotten when more come
 
 
 class Resolver(Protocol):
@@ -71,6 +73,21 @@ class Answer:
         return self.status is not None and 200 <= self.status < 300
 
 
+@dataclass(frozen=True)
+class _Route:
+    """A checked URL, taken apart for its attempts."""
+
+    target: addresses.Target
+    host: str  # the Host header: the URL's host (and port)
+    path: str  # path and query
+    tls_name: str | None  # https: the name the certificate must carry
+
+    def via(self, address: addresses.Address) -> str:
+        """The URL with ``address`` in place of the host: the connection goes to the address that was checked."""
+        literal = f"[{address}]" if address.version == 6 else str(address)
+        return f"{self.target.scheme}://{literal}:{self.target.port}{self.path}"
+
+
 class WebhookPoster:
     """Makes attempts: signs, checks the address, posts, reads the start of the answer; never raises."""
 
@@ -89,6 +106,8 @@ class WebhookPoster:
         self._attempt_seconds = attempt_seconds
         self._tls = tls  # the system's is made with the client: loading its CA certificates costs ~40 ms of CPU
         self._session: aiohttp.ClientSession | None = None
+        self._routes: dict[str, tuple[list[addresses.Network], _Route]] = {}
+        self._resolved: dict[tuple[str, int], tuple[float, list[addresses.Address]]] = {}  # until when, what
 
     def _client(self) -> aiohttp.ClientSession:
         """The HTTP client, made in the running loop on first use: connections kept open; no proxies from the
@@ -111,7 +130,8 @@ class WebhookPoster:
     async def attempt(self, delivery: Any) -> Answer:
         started = time.monotonic()
         try:
-            return await asyncio.wait_for(self._post(delivery, started), self._attempt_seconds)
+            async with asyncio.timeout(self._attempt_seconds):  # no task per attempt (wait_for makes one)
+                return await self._post(delivery, started)
         except TimeoutError:
             return Answer(None, f"no answer within {self._attempt_seconds:g} s", None, _ms(started))
         except addresses.UrlRefused as exc:
@@ -127,21 +147,13 @@ class WebhookPoster:
             raise addresses.UrlRefused("the endpoint is disabled")
         url = delivery.endpoint_url if delivery.endpoint_id is not None else delivery.url
         allowed = await self._secrets.allowed_networks()
-        target = addresses.check_url(url, allowed)
+        route = self._route(url, allowed)
         content, headers = await self._signed(delivery, url)
-        found = [target.literal] if target.literal is not None else await self._resolve(target.host, target.port)
-        if not found:
-            raise addresses.UrlRefused(f"host {target.host} has no address")
-        for address in found:  # every address: a name must not reach a private one through any of them
-            addresses.check_address(address, allowed)
-        address = found[0]
-        parts = urlsplit(url)
-        literal = f"[{address}]" if address.version == 6 else str(address)
-        via = urlunsplit((parts.scheme, f"{literal}:{target.port}", parts.path or "/", parts.query, ""))
-        headers["Host"] = parts.netloc.rpartition("@")[2]
-        # TLS: the certificate is checked against the URL's host name (and that name is sent as SNI), not the address
-        tls_name = target.host if target.scheme == "https" else None
-        post = self._client().post(via, data=content, headers=headers, allow_redirects=False, server_hostname=tls_name)
+        address = await self._address(route.target, allowed)
+        headers["Host"] = route.host
+        post = self._client().post(
+            route.via(address), data=content, headers=headers, allow_redirects=False, server_hostname=route.tls_name
+        )
         async with post as response:
             kept = bytearray()
             while len(kept) < ANSWER_BYTES and (chunk := await response.content.read(ANSWER_BYTES - len(kept))):
@@ -154,6 +166,48 @@ class WebhookPoster:
         elif not 200 <= status < 300:
             error = f"HTTP {status}"
         return Answer(status, error, text, _ms(started))
+
+    def _route(self, url: str, allowed: list[addresses.Network]) -> _Route:
+        """The URL checked (`core.webhook_addresses.check_url`) and taken apart: kept per URL for as long as the
+        allowed networks are the same list (`Secrets.allowed_networks` gives a new one when the setting changes)."""
+        kept = self._routes.get(url)
+        if kept is not None and kept[0] is allowed:
+            return kept[1]
+        target = addresses.check_url(url, allowed)
+        parts = urlsplit(url)
+        route = _Route(
+            target,
+            host=parts.netloc.rpartition("@")[2],
+            path=urlunsplit(("", "", parts.path or "/", parts.query, "")),
+            # TLS: the certificate is checked against the URL's host name (sent as SNI too), not the address
+            tls_name=target.host if target.scheme == "https" else None,
+        )
+        if len(self._routes) >= ROUTES_KEPT:
+            self._routes.clear()
+        self._routes[url] = (allowed, route)
+        return route
+
+    async def _address(self, target: addresses.Target, allowed: list[addresses.Network]) -> addresses.Address:
+        """The address to connect to: the URL's literal (checked with the URL), or the first the name resolves to,
+        every one of them checked now. A name's addresses are kept `RESOLVED_SECONDS` (a lookup per delivery went
+        through the resolver's thread pool); what is kept is checked again at every attempt and is what is
+        connected to, so a name cannot swap it for a private one."""
+        if target.literal is not None:
+            return target.literal
+        key, now = (target.host, target.port), time.monotonic()
+        kept = self._resolved.get(key)
+        if kept is not None and kept[0] > now:
+            found = kept[1]
+        else:
+            found = await self._resolve(target.host, target.port)
+            if len(self._resolved) >= ROUTES_KEPT:
+                self._resolved.clear()
+            self._resolved[key] = (now + RESOLVED_SECONDS, found)
+        if not found:
+            raise addresses.UrlRefused(f"host {target.host} has no address")
+        for address in found:  # every address: a name must not reach a private one through any of them
+            addresses.check_address(address, allowed)
+        return found[0]
 
     async def _signed(self, delivery: Any, url: str) -> tuple[bytes, dict[str, str]]:
         """The body and headers of this attempt, signed now."""

@@ -19,7 +19,8 @@ from parley.store.tables import UtcDateTime
 COPY_THRESHOLD = 50
 
 
-def _naive_utc(value: Any) -> Any:
+def naive_utc(value: Any) -> Any:
+    """An aware datetime as the naive UTC one our columns hold (other values as they are)."""
     if isinstance(value, datetime):
         if value.tzinfo is None:
             raise ValueError("naive datetime given to a UTC column")
@@ -38,7 +39,7 @@ def _json(value: Any) -> Any:
 def _copy_converter(column_type: Any) -> Callable[[Any], Any]:
     """What COPY needs for a column: naive UTC for our datetimes, JSON text for JSON columns."""
     if isinstance(column_type, UtcDateTime):
-        return _naive_utc
+        return naive_utc
     if isinstance(column_type, sa.JSON):
         return _json
     return _identity

@@ -19,12 +19,10 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from parley.store.bulk import insert_rows
-from parley.store.one_of import one_of
+from parley.store.bulk import insert_rows, naive_utc
+from parley.store.one_of import none_of, one_of
 from parley.store.tables import (
     Record,
-    messages,
-    participants,
     users,
     webhook_attempts,
     webhook_deliveries,
@@ -110,7 +108,7 @@ async def claim(
     # Each NOT IN lets the column's NULLs through (NOT IN alone would drop them).
     for column, values in ((d.subject, busy_subjects), (d.endpoint_id, full_endpoints), (d.url, full_urls)):
         if values:
-            due = due.where(sa.or_(column.is_(None), column.not_in(list(values))))
+            due = due.where(sa.or_(column.is_(None), none_of(conn, column, values)))
     if conn.dialect.name == "postgresql":
         due = due.with_for_update(skip_locked=True)
     claimed = (
@@ -131,7 +129,7 @@ async def claim(
             webhook_endpoints.c.enabled,
         )
         .outerjoin(webhook_endpoints, webhook_endpoints.c.id == d.endpoint_id)
-        .where(d.id.in_([r.id for r in claimed]))
+        .where(one_of(conn, d.id, [r.id for r in claimed]))
         .order_by(d.id)
     )
     return list((await conn.execute(query)).all())
@@ -168,6 +166,12 @@ async def keep_first_attempts(conn: AsyncConnection, attempts: Sequence[dict[str
     """
     if not attempts:
         return []
+    if conn.dialect.name == "postgresql":  # one statement: the arrays in, the counts out
+        arrays = {k: [a[k] for a in attempts] for k in ("delivery_id", "at", "status", "answer", "duration_ms")}
+        arrays["at"] = [naive_utc(at) for at in arrays["at"]]
+        counted = (await conn.execute(_KEEP_FIRST_PG, arrays)).all()
+        again = {row.id for row in counted if row.attempts > 1}
+        return [a for a in attempts if a["delivery_id"] in again]
     d = webhook_deliveries.c
     first = d.attempts == 0  # the row as it is when the UPDATE reaches it
 
@@ -199,6 +203,21 @@ async def keep_first_attempts(conn: AsyncConnection, attempts: Sequence[dict[str
     query = sa.select(d.id).where(one_of(conn, d.id, ids), d.attempts > 1)
     again = set((await conn.scalars(query)).all())
     return [a for a in attempts if a["delivery_id"] in again]
+
+
+# `keep_first_attempts` on PostgreSQL: the UPDATE of every delivery from arrays, returning the counts it left (a SET
+# expression reads the row as it was: ``d.attempts = 0`` is "no attempt before this one").
+_KEEP_FIRST_PG = sa.text(
+    "UPDATE webhook_deliveries AS d SET state = 'delivered', attempts = d.attempts + 1, lease_until = NULL, "
+    "last_status = v.status, last_error = NULL, last_attempt_at = v.at, delivered_at = v.at, "
+    "first_at = CASE WHEN d.attempts = 0 THEN v.at ELSE d.first_at END, "
+    "first_status = CASE WHEN d.attempts = 0 THEN v.status ELSE d.first_status END, "
+    "first_answer = CASE WHEN d.attempts = 0 THEN v.answer ELSE d.first_answer END, "
+    "first_duration_ms = CASE WHEN d.attempts = 0 THEN v.duration_ms ELSE d.first_duration_ms END "
+    "FROM unnest(CAST(:delivery_id AS INTEGER[]), CAST(:at AS TIMESTAMP[]), CAST(:status AS INTEGER[]), "
+    "CAST(:answer AS TEXT[]), CAST(:duration_ms AS INTEGER[])) AS v(id, at, status, answer, duration_ms) "
+    "WHERE d.id = v.id RETURNING d.id, d.attempts"
+)
 
 
 async def note_delivered(conn: AsyncConnection, delivery_ids: Sequence[int], status: int, at: datetime) -> None:
@@ -326,55 +345,6 @@ async def disable(conn: AsyncConnection, endpoint_id: str, reason: str, now: dat
         .where(webhook_deliveries.c.endpoint_id == endpoint_id, webhook_deliveries.c.state == PENDING)
         .values(state=FAILED, lease_until=None)
     )
-
-
-async def messages_for_events(conn: AsyncConnection, message_ids: Sequence[str]) -> dict[str, Record]:
-    """Messages as the API shows them (with their user's extension), by id."""
-    if not message_ids:
-        return {}
-    found: dict[str, Record] = {}
-    for chunk in _chunks(message_ids):
-        query = (
-            sa.select(*messages.c, users.c.extension.label("user"))
-            .outerjoin(users, users.c.id == messages.c.user_id)
-            .where(one_of(conn, messages.c.id, chunk))
-        )
-        found.update((r.id, r) for r in (await conn.execute(query)).all())
-    return found
-
-
-async def with_callbacks(conn: AsyncConnection, message_ids: Sequence[str]) -> dict[str, Record]:
-    """Those of the messages that have a status callback (one primary-key lookup), by id."""
-    if not message_ids:
-        return {}
-    found: dict[str, Record] = {}
-    for chunk in _chunks(message_ids):
-        query = sa.select(*messages.c).where(
-            one_of(conn, messages.c.id, chunk), messages.c.status_callback.is_not(None)
-        )
-        found.update((r.id, r) for r in (await conn.execute(query)).all())
-    return found
-
-
-def _chunks(ids: Sequence[str], size: int = 1000) -> list[list[str]]:
-    """Distinct ids in lists short enough for any database's limit on bound parameters."""
-    unique = list(dict.fromkeys(ids))
-    return [unique[i : i + size] for i in range(0, len(unique), size)]
-
-
-async def audience_of_conversations(conn: AsyncConnection, conversation_ids: Sequence[str]) -> dict[str, set[int]]:
-    """The users now in each conversation (they may see its events)."""
-    found: dict[str, set[int]] = {c: set() for c in conversation_ids}
-    if not conversation_ids:
-        return found
-    query = sa.select(participants.c.conversation_id, participants.c.user_id).where(
-        participants.c.conversation_id.in_(list(conversation_ids)),
-        participants.c.user_id.is_not(None),
-        participants.c.active.is_(True),
-    )
-    for row in (await conn.execute(query)).all():
-        found[row.conversation_id].add(int(row.user_id))
-    return found
 
 
 async def next_due(conn: AsyncConnection) -> datetime | None:
