@@ -201,7 +201,7 @@ jobs = sa.Table(
     # Tries that ended with no outcome recorded (the lease ran out: the worker died, or its outcome write
     # failed) or with an unexpected error: a job that keeps doing that is parked (failed), not looped for ever.
     sa.Column("faults", sa.Integer, nullable=False, server_default="0"),
-    sa.Index("ix_jobs_kind_due", "kind", "due_at"),
+    sa.Index("ix_jobs_kind_due", "kind", "due_at", "message_id"),  # a route claim's whole order (migration 0019)
 )
 
 # One row per part of a sent message. The carrier's id is not a key: SMSCs hand the same ids out again (their

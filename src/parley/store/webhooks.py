@@ -21,6 +21,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from parley.store.bulk import insert_rows
 from parley.store.one_of import one_of
+from parley.store.picked import picked
 from parley.store.tables import (
     Record,
     messages,
@@ -115,10 +116,7 @@ async def claim(
         due = due.with_for_update(skip_locked=True)
     claimed = (
         await conn.execute(
-            webhook_deliveries.update()
-            .where(d.id.in_(due.scalar_subquery()))
-            .values(lease_until=now + lease)
-            .returning(d.id)
+            webhook_deliveries.update().where(picked(conn, d.id, due)).values(lease_until=now + lease).returning(d.id)
         )
     ).all()
     if not claimed:
