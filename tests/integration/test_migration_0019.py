@@ -1,4 +1,5 @@
-"""Migration 0019 (the route claim's whole order in its index), up and down, keeping the jobs it finds."""
+"""Migration 0019 (the route claim's whole order in its index; an index of leased webhook deliveries), up and down,
+keeping the jobs it finds."""
 
 from __future__ import annotations
 
@@ -44,7 +45,10 @@ async def test_the_indexes_change_up_and_back_down_and_the_jobs_stay(empty_url: 
             )
         assert await _indexes(db) == {"ix_jobs_kind_due": ["kind", "due_at"]}
         await upgrade(db, "0019")
-        assert await _indexes(db) == {"ix_jobs_kind_due": ["kind", "due_at", "message_id"]}
+        assert await _indexes(db) == {
+            "ix_jobs_kind_due": ["kind", "due_at", "message_id"],
+            "ix_webhook_deliveries_leased": ["lease_until"],
+        }
 
         def down(connection: Connection) -> None:
             command.downgrade(alembic_config(connection), "0018")

@@ -619,6 +619,13 @@ webhook_deliveries = sa.Table(
     sa.Column("first_duration_ms", sa.Integer),
     sa.Index("ix_webhook_deliveries_due", "state", "due_at", "id"),  # the claim's whole order (migration 0018)
     sa.Index("ix_webhook_deliveries_endpoint", "endpoint_id", "created_at"),
+    # Deliveries with a lease (claimed, in flight: a few), by its end: `store.webhooks.next_due` (migration 0019).
+    sa.Index(
+        "ix_webhook_deliveries_leased",
+        "lease_until",
+        postgresql_where=sa.text("lease_until IS NOT NULL"),
+        sqlite_where=sa.text("lease_until IS NOT NULL"),
+    ),
 )
 
 # Each attempt of a delivery and what the receiver answered (shown per endpoint in the console and the API), but a
