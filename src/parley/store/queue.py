@@ -19,6 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from parley.store.bulk import insert_rows
 from parley.store.one_of import one_of
+from parley.store.picked import picked
 from parley.store.tables import jobs
 
 
@@ -49,13 +50,14 @@ async def claim(
         .limit(limit)
     )
     # Route jobs of one customer must be claimed in arrival order (ids sort by it) when they share a due time;
-    # send jobs keep the plain index order (a campaign's backlog would otherwise be sorted on every claim).
+    # send jobs keep the plain index order. Either way the index (kind, due_at, message_id) holds the whole order,
+    # so the claim walks it and stops at ``limit`` instead of sorting every due job (migration 0019).
     due = due.order_by(jobs.c.due_at, jobs.c.message_id) if kind == "route" else due.order_by(jobs.c.due_at)
     if conn.dialect.name == "postgresql":
         due = due.with_for_update(skip_locked=True)
     statement = (
         jobs.update()
-        .where(jobs.c.message_id.in_(due.scalar_subquery()))
+        .where(picked(conn, jobs.c.message_id, due))
         .values(
             lease_until=now + lease,
             worker=worker,

@@ -201,7 +201,7 @@ jobs = sa.Table(
     # Tries that ended with no outcome recorded (the lease ran out: the worker died, or its outcome write
     # failed) or with an unexpected error: a job that keeps doing that is parked (failed), not looped for ever.
     sa.Column("faults", sa.Integer, nullable=False, server_default="0"),
-    sa.Index("ix_jobs_kind_due", "kind", "due_at"),
+    sa.Index("ix_jobs_kind_due", "kind", "due_at", "message_id"),  # a route claim's whole order (migration 0019)
 )
 
 # One row per part of a sent message. The carrier's id is not a key: SMSCs hand the same ids out again (their
@@ -619,6 +619,13 @@ webhook_deliveries = sa.Table(
     sa.Column("first_duration_ms", sa.Integer),
     sa.Index("ix_webhook_deliveries_due", "state", "due_at", "id"),  # the claim's whole order (migration 0018)
     sa.Index("ix_webhook_deliveries_endpoint", "endpoint_id", "created_at"),
+    # Deliveries with a lease (claimed, in flight: a few), by its end: `store.webhooks.next_due` (migration 0019).
+    sa.Index(
+        "ix_webhook_deliveries_leased",
+        "lease_until",
+        postgresql_where=sa.text("lease_until IS NOT NULL"),
+        sqlite_where=sa.text("lease_until IS NOT NULL"),
+    ),
 )
 
 # Each attempt of a delivery and what the receiver answered (shown per endpoint in the console and the API), but a

@@ -21,6 +21,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from parley.store.bulk import insert_rows, naive_utc
 from parley.store.one_of import none_of, one_of
+from parley.store.picked import picked
 from parley.store.tables import (
     Record,
     users,
@@ -113,10 +114,7 @@ async def claim(
         due = due.with_for_update(skip_locked=True)
     claimed = (
         await conn.execute(
-            webhook_deliveries.update()
-            .where(d.id.in_(due.scalar_subquery()))
-            .values(lease_until=now + lease)
-            .returning(d.id)
+            webhook_deliveries.update().where(picked(conn, d.id, due)).values(lease_until=now + lease).returning(d.id)
         )
     ).all()
     if not claimed:
@@ -348,11 +346,27 @@ async def disable(conn: AsyncConnection, endpoint_id: str, reason: str, now: dat
 
 
 async def next_due(conn: AsyncConnection) -> datetime | None:
-    """When the next pending delivery is due (a cheap read before a claim's write transaction)."""
-    free_at = sa.case(
-        (webhook_deliveries.c.lease_until > webhook_deliveries.c.due_at, webhook_deliveries.c.lease_until),
-        else_=webhook_deliveries.c.due_at,
+    """When the next pending delivery can be claimed: its due time, or the end of its lease if that is later (a cheap
+    read before a claim's write transaction).
+
+    Two walks of an index, in one statement, each stopping at its first row: the earliest due time of a delivery
+    with no lease ending after it (the due index, past the few leased ones), and the earliest lease that ends after
+    its delivery's due time (the leased index: only claimed deliveries have a lease). A ``min()`` over every pending
+    delivery read the whole backlog whenever this process had none in flight (migration 0019).
+    """
+    d = webhook_deliveries.c
+    unleased = (
+        sa.select(d.due_at)
+        .where(d.state == PENDING, sa.or_(d.lease_until.is_(None), d.lease_until <= d.due_at))
+        .order_by(d.due_at)
+        .limit(1)
     )
-    query = sa.select(sa.func.min(free_at)).where(webhook_deliveries.c.state == PENDING)
-    found: datetime | None = await conn.scalar(query)
-    return found
+    leased = (
+        sa.select(d.lease_until)
+        .where(d.lease_until.is_not(None), d.state == PENDING, d.lease_until > d.due_at)
+        .order_by(d.lease_until)
+        .limit(1)
+    )
+    row = (await conn.execute(sa.select(unleased.scalar_subquery(), leased.scalar_subquery()))).one()
+    found = [at for at in row if at is not None]
+    return min(found) if found else None
