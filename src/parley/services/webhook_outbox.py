@@ -164,7 +164,9 @@ class WebhookOutbox:
             row = found.get(message_id)
             if row is None:
                 continue
-            data = self._render({**row._mapping, "status": status})
+            message = row._asdict()  # a plain dict at once: a RowMapping copied key by key cost more than the rest
+            message["status"] = status
+            data = self._render(message)
             event = _Event(ev.MESSAGE_STATUS, data, _users(row.user_id), message_id)
             event_id = new_event_id()
             if wanted:

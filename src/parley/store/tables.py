@@ -29,6 +29,8 @@ class UtcDateTime(sa.TypeDecorator[datetime]):
     def process_result_value(self, value: Any, dialect: Dialect) -> datetime | None:
         if value is None:
             return None
+        if type(value) is datetime and value.tzinfo is None:  # what both drivers give: the usual case, first
+            return value.replace(tzinfo=UTC)
         if isinstance(value, str):  # pragma: no cover - raw SQLite reads
             value = datetime.fromisoformat(value)
         if not isinstance(value, datetime):
