@@ -117,3 +117,16 @@ async def test_after_the_server_ends_every_session_one_transaction_fails_not_one
             failures += 1
     assert failures <= 1
     await _session(db)  # and it works again
+
+
+@pytest.mark.postgres
+async def test_a_read_on_postgresql_holds_no_transaction_open(db: Database) -> None:
+    """Reads are autocommitted (READ COMMITTED gives each statement its own snapshot anyway): a read block that
+    waits between statements leaves its session idle, not idle in a transaction holding back VACUUM."""
+    if not db.is_postgres:
+        pytest.skip("PostgreSQL's sessions")
+    async with db.read() as conn:
+        pid = await conn.scalar(sa.text("SELECT pg_backend_pid()"))
+        async with db.write() as other:
+            state = await other.scalar(sa.text("SELECT state FROM pg_stat_activity WHERE pid = :pid"), {"pid": pid})
+    assert state == "idle"

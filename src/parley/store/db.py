@@ -83,6 +83,10 @@ class Database:
         self.engine = create_engine(url, pool_size=pool_size)
         self.is_postgres = self.engine.dialect.name == "postgresql"
         self._writer = self.engine.execution_options(**{_WRITE: True})
+        # PostgreSQL reads run without a transaction of their own: at READ COMMITTED (the default, and Parley's) each
+        # statement sees its own snapshot either way, so BEGIN and ROLLBACK were two round trips for nothing (a
+        # one-statement read: 461 → ~250 µs of CPU here). SQLite keeps its read transaction (one snapshot in WAL).
+        self._reader = self.engine.execution_options(isolation_level="AUTOCOMMIT") if self.is_postgres else self.engine
         self._hooks: list[tuple[BeforeCommit, AfterCommit | None]] = []
         self._keep = max(1, min(KEEP, pool_size // 4))
         self._kept_writers: list[tuple[AsyncConnection, float]] = []  # (connection, when it was taken from the pool)
@@ -129,10 +133,11 @@ class Database:
 
     @asynccontextmanager
     async def read(self) -> AsyncIterator[AsyncConnection]:
-        conn, taken = await self._take(self._kept_readers, self.engine)
+        conn, taken = await self._take(self._kept_readers, self._reader)
         try:
             yield conn
-            await conn.rollback()
+            if not self.is_postgres:  # PostgreSQL's reads are autocommitted: nothing to end
+                await conn.rollback()
         except BaseException as exc:
             await self._return(conn, exc)
             raise
