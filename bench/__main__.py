@@ -10,6 +10,7 @@ python -m bench --scenario webhooks   # webhook delivery rate and lag under a 1,
 python -m bench --scenario smpp-server  # submit_sm of one ESME bind through Parley, against the carrier's rate
 python -m bench --scenario sustained  # not in the default run: 250, 500, 1,000 msg/s for 60 s, receipts trickling in
 python -m bench --duration 10 --warmup 2 --connections 50 --markdown
+python -m bench.webhook_sender        # the webhook sender alone: CPU per delivery against the POSTs alone
 """
 
 from __future__ import annotations

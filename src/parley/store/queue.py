@@ -19,7 +19,6 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from parley.store.bulk import insert_rows
 from parley.store.one_of import one_of
-from parley.store.picked import picked
 from parley.store.tables import jobs
 
 
@@ -57,7 +56,7 @@ async def claim(
         due = due.with_for_update(skip_locked=True)
     statement = (
         jobs.update()
-        .where(picked(conn, jobs.c.message_id, due))
+        .where(jobs.c.message_id.in_(due.scalar_subquery()))
         .values(
             lease_until=now + lease,
             worker=worker,

@@ -21,7 +21,6 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from parley.store.bulk import insert_rows, naive_utc
 from parley.store.one_of import none_of, one_of
-from parley.store.picked import picked
 from parley.store.tables import (
     Record,
     users,
@@ -114,7 +113,10 @@ async def claim(
         due = due.with_for_update(skip_locked=True)
     claimed = (
         await conn.execute(
-            webhook_deliveries.update().where(picked(conn, d.id, due)).values(lease_until=now + lease).returning(d.id)
+            webhook_deliveries.update()
+            .where(d.id.in_(due.scalar_subquery()))
+            .values(lease_until=now + lease)
+            .returning(d.id)
         )
     ).all()
     if not claimed:
