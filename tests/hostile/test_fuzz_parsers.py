@@ -29,9 +29,9 @@ from parley.channels.smpp_pdu import (
     Tag,
     decode,
     encode,
-    parse_receipt,
     parse_udh,
 )
+from parley.channels.smpp_receipts import parse_receipt
 from parley.channels.webhook_formats import (
     MAX_CARRIER_ID_LENGTH,
     MAX_TEXT_LENGTH,

@@ -28,17 +28,14 @@ from parley.channels.smpp_pdu import (
     Tag,
     Unbind,
     UnbindResp,
-    _receipt_time,
     build_udh,
     decode,
     encode,
-    is_receipt,
-    parse_receipt,
-    parse_receipt_text,
     parse_udh,
     read_frame,
     status_name,
 )
+from parley.channels.smpp_receipts import _receipt_time, is_receipt, parse_receipt, parse_receipt_text
 
 # §4.1.5 bind_transceiver, laid out by hand from the spec's field table.
 BIND_TRANSCEIVER_BYTES = (

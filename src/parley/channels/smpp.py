@@ -36,11 +36,10 @@ from parley.channels.smpp_pdu import (
     SubmitSmResp,
     Tag,
     build_udh,
-    is_receipt,
-    parse_receipt,
     parse_udh,
     status_name,
 )
+from parley.channels.smpp_receipts import is_receipt, parse_receipt
 from parley.channels.smpp_session import Pacer, SmppSession
 from parley.core.delivery import DeliveryError, Rejected, Throttled, Unreachable
 from parley.core.numbers import InvalidNumber, Ton, from_smpp_address, to_smpp_address
