@@ -77,8 +77,12 @@ async def _apply(url: str, workdir: Path) -> None:
 async def _baseline(url: str, bodies: list[str]) -> float:
     """CPU seconds of POSTing every body through aiohttp, ``IN_FLIGHT`` at a time."""
     slots = asyncio.Semaphore(IN_FLIGHT)
-    async with aiohttp.ClientSession(
-        connector=aiohttp.TCPConnector(limit=100), cookie_jar=aiohttp.DummyCookieJar(), auto_decompress=False
+    async with aiohttp.ClientSession(  # configured as `services.webhook_post` configures its client
+        connector=aiohttp.TCPConnector(limit=100),
+        cookie_jar=aiohttp.DummyCookieJar(),
+        auto_decompress=False,
+        trust_env=False,
+        timeout=aiohttp.ClientTimeout(total=None, sock_connect=5),
     ) as session:
 
         async def post(body: str) -> None:
