@@ -52,7 +52,8 @@ asyncio.run(main())
 Post = Callable[[], Awaitable[None]]
 
 
-def _cpu() -> float:
+def own_cpu() -> float:
+    """CPU seconds this process has used (user and system)."""
     usage = resource.getrusage(resource.RUSAGE_SELF)
     return usage.ru_utime + usage.ru_stime
 
@@ -67,9 +68,9 @@ async def _measure(post: Post, posts: int, in_flight: int) -> tuple[float, float
         async with slots:
             await post()
 
-    cpu, started = _cpu(), time.perf_counter()
+    cpu, started = own_cpu(), time.perf_counter()
     await asyncio.gather(*(one() for _ in range(posts)))
-    return (_cpu() - cpu) / posts * 1e6, posts / (time.perf_counter() - started)
+    return (own_cpu() - cpu) / posts * 1e6, posts / (time.perf_counter() - started)
 
 
 async def _raw(url: str, posts: int, in_flight: int) -> tuple[float, float]:

@@ -18,7 +18,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import cProfile
-import resource
 import subprocess
 import sys
 import tempfile
@@ -34,7 +33,7 @@ from bench.databases import DEFAULT_PG, PostgresBackend
 from bench.inbound import PROVISIONING
 from bench.procs import free_port
 from bench.sustained import PostgresCpu
-from bench.webhook_client import HEADERS, RECEIVER
+from bench.webhook_client import HEADERS, RECEIVER, own_cpu
 from parley.bootstrap import build, utcnow
 from parley.core import webhook_events as ev
 from parley.services.webhook_sender import IN_FLIGHT, WebhookSender
@@ -44,11 +43,6 @@ from parley.store.tables import webhook_deliveries
 
 EVENTS = ("queued", "submitting", "sent", "delivered", "delivered")  # five a message, as under load
 WEBHOOKS = '\n[webhooks]\nallow_private = ["127.0.0.0/8"]\n'
-
-
-def _cpu() -> float:
-    usage = resource.getrusage(resource.RUSAGE_SELF)
-    return usage.ru_utime + usage.ru_stime
 
 
 def _rows(endpoint_id: str, count: int, now: datetime) -> list[dict[str, object]]:
@@ -90,9 +84,9 @@ async def _baseline(url: str, bodies: list[str]) -> float:
                 await answer.content.read(64 * 1024)
 
         await asyncio.gather(*(post(b) for b in bodies[:200]))  # warm up: connections open
-        cpu = _cpu()
+        cpu = own_cpu()
         await asyncio.gather(*(post(b) for b in bodies))
-        return _cpu() - cpu
+        return own_cpu() - cpu
 
 
 async def run(deliveries: int, database: str, profile: str | None) -> list[str]:
@@ -117,7 +111,7 @@ async def run(deliveries: int, database: str, profile: str | None) -> list[str]:
             if pg:
                 await pg.begin()
             profiler = cProfile.Profile() if profile else None
-            cpu, started = _cpu(), time.perf_counter()
+            cpu, started = own_cpu(), time.perf_counter()
             if profiler:
                 profiler.enable()
             running = asyncio.create_task(sender.run())
@@ -129,7 +123,7 @@ async def run(deliveries: int, database: str, profile: str | None) -> list[str]:
             if profiler and profile:
                 profiler.disable()
                 profiler.dump_stats(profile)
-            used, took = _cpu() - cpu, time.perf_counter() - started
+            used, took = own_cpu() - cpu, time.perf_counter() - started
             pg_used = (await pg.used())[0] if pg else None
             running.cancel()
             await asyncio.gather(running, return_exceptions=True)
