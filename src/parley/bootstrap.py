@@ -364,7 +364,8 @@ def build(settings: Settings | None = None, *, clock: Callable[[], datetime] | N
     endpoint_cache = EndpointCache()
     webhooks = WebhookEndpoints(db, cache, box, api_keys, clock, endpoint_cache)
     webhook_sender = WebhookSender(db, clock, webhooks)
-    db.before_commit(WebhookOutbox(clock, _render_message, endpoint_cache).write, after=webhook_sender.wake)
+    outbox_of_webhooks = WebhookOutbox(clock, _render_message, endpoint_cache, lease=webhook_sender.lease)
+    db.before_commit(outbox_of_webhooks.write, after=webhook_sender.written)
     return Parley(
         settings=settings,
         db=db,

@@ -45,6 +45,24 @@ class Endpoint:
     owner_id: int
     is_admin: bool
     events: frozenset[str]
+    url: str
+    secret_sealed: str
+
+
+@dataclass(frozen=True)
+class Written:
+    """What a transaction wrote: the receivers of deliveries left for a claim (``targets``), and the deliveries this
+    process's sender leased as they were written (``leased``: it takes them once they are committed)."""
+
+    targets: set[store.Target]
+    leased: list[store.Leased]
+
+    def __bool__(self) -> bool:
+        return bool(self.targets or self.leased)
+
+
+# Sets ``lease_until`` on the delivery rows this process's sender will take itself (`WebhookSender.lease`).
+Lease = Callable[[list[dict[str, Any]]], None]
 
 
 class EndpointCache:
@@ -63,7 +81,10 @@ class EndpointCache:
         now = self._monotonic()
         if self._endpoints is None or now - self._read_at > self._ttl:
             rows = await store.list_enabled(conn)
-            self._endpoints = [Endpoint(r.id, r.owner_id, r.owner_role == "admin", frozenset(r.events)) for r in rows]
+            self._endpoints = [
+                Endpoint(r.id, r.owner_id, r.owner_role == "admin", frozenset(r.events), r.url, r.secret_sealed)
+                for r in rows
+            ]
             self._read_at = now
         return self._endpoints
 
@@ -89,28 +110,44 @@ class _Event:
 
 class WebhookOutbox:
     def __init__(
-        self, clock: Callable[[], datetime], render_message: RenderMessage, cache: EndpointCache | None = None
+        self,
+        clock: Callable[[], datetime],
+        render_message: RenderMessage,
+        cache: EndpointCache | None = None,
+        lease: Lease | None = None,
     ) -> None:
         self._clock = clock
         self._render = render_message
         self.cache = cache or EndpointCache()
+        self._lease = lease
         # Whether a message has a status callback, for messages this process wrote or read lately: it is set when
         # the message is made and never changes, so a status change of a message known here needs no lookup.
         self._has_callback: dict[str, bool] = {}
 
-    async def write(self, conn: AsyncConnection, notes: Notes) -> set[store.Target]:
-        """Write the deliveries of what the transaction noted; returns their receivers (`Database.before_commit`
-        then wakes this process's sender with them once they are committed)."""
+    async def write(self, conn: AsyncConnection, notes: Notes) -> Written:
+        """Write the deliveries of what the transaction noted. This process's sender leases those it will take
+        itself; `Database.before_commit` hands it what was written once it is committed."""
         try:
             rows = await self._rows(conn, notes)
         except DBAPIError:
             raise  # the transaction cannot commit anyway
         except Exception:  # a bug in making an event must not undo the change it announces
             log.exception("webhooks.event_failed")
-            return set()
-        if rows:
-            await store.add_deliveries(conn, rows)
-        return {store.target(row["endpoint_id"], row["url"]) for row in rows}
+            return Written(set(), [])
+        if rows and self._lease is not None:
+            self._lease(rows)
+        left = [row for row in rows if row["lease_until"] is None]
+        taken = [row for row in rows if row["lease_until"] is not None]
+        await store.add_deliveries(conn, left)
+        ids = await store.add_leased_deliveries(conn, taken)
+        endpoints = {e.id: e for e in await self.cache.get(conn)} if taken else {}
+        return Written(
+            {store.target(row["endpoint_id"], row["url"]) for row in left},
+            [
+                _leased(row, delivery_id, endpoints.get(row["endpoint_id"]))
+                for row, delivery_id in zip(taken, ids, strict=True)
+            ],
+        )
 
     async def _rows(self, conn: AsyncConnection, notes: Notes) -> list[dict[str, Any]]:
         endpoints = await self.cache.get(conn)
@@ -194,6 +231,25 @@ class WebhookOutbox:
             audience = frozenset(int(m.user_id) for m in members.get(cid, []) if m.user_id is not None and m.active)
             events.append(_Event(kind, _jsonable(view), audience, cid))
         return events
+
+
+def _leased(row: dict[str, Any], delivery_id: int, endpoint: Endpoint | None) -> store.Leased:
+    return store.Leased(
+        id=delivery_id,
+        event_id=row["event_id"],
+        event_type=row["event_type"],
+        subject=row["subject"],
+        endpoint_id=row["endpoint_id"],
+        url=row["url"],
+        api_key_id=row["api_key_id"],
+        format=row["format"],
+        body=row["body"],
+        created_at=row["created_at"],
+        endpoint_url=endpoint.url if endpoint else None,
+        secret_sealed=endpoint.secret_sealed if endpoint else None,
+        enabled=True if endpoint else None,
+        lease_until=row["lease_until"],
+    )
 
 
 def _users(user_id: int | None) -> frozenset[int]:

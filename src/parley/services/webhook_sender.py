@@ -2,8 +2,13 @@
 
 A pipeline, so that neither a slow receiver nor the database's commit rate holds the others up:
 
-- **Claims** run while there is room. One receiver (an endpoint, or a status callback's URL) gets at most
-  ``per_target`` requests at a time (a semaphore); what a claim brings beyond that waits in this process. A
+- **New deliveries are taken as they are written**, with no claim: `lease` leases to this process, in the
+  transaction that writes them, those of receivers that hold fewer than ``ADOPT_DEPTH`` × ``per_target`` here
+  (and of subjects none of whose deliveries wait for a claim: `services.webhook_spills`); `written` puts them in
+  their lanes once committed. A claim would have written each row once more and walked the in-flight ones.
+- **Claims** run while there is room, for what is left: other processes' deliveries, retries, leases run out.
+  One receiver (an endpoint, or a status callback's URL) gets at most ``per_target`` requests at a time (a
+  semaphore); what a claim (or a write) brings beyond that waits in this process. A
   receiver counts against the process's ``in_flight`` for what it can have in flight (its deliveries held, at most
   ``per_target``), and a claim leaves out receivers that already hold ``per_target`` and the subjects this process
   still holds: so a dead receiver (15 s per attempt) takes its ``per_target`` share and never the others'.
@@ -40,7 +45,9 @@ import structlog
 
 from parley.services import webhook_outcomes as outcomes
 from parley.services.batching import GroupCommitter
+from parley.services.webhook_outbox import Written
 from parley.services.webhook_post import ATTEMPT_SECONDS, Resolver, Secrets, WebhookPoster, resolve
+from parley.services.webhook_spills import Spills
 from parley.store import webhooks as store
 from parley.store.db import Database
 from parley.waiting import woken
@@ -49,6 +56,7 @@ log = structlog.get_logger()
 PER_TARGET = 16  # requests in flight to one receiver
 IN_FLIGHT = 64  # requests in flight in all (the HTTP client's pool allows as many: bootstrap)
 LEASE_MARGIN = 1.0  # seconds kept between an attempt's end and its lease's for recording it
+ADOPT_DEPTH = 8  # new deliveries taken as written: up to this many times ``per_target`` a receiver, ``in_flight`` all
 
 T = TypeVar("T")
 Target = store.Target
@@ -109,6 +117,44 @@ class WebhookSender:
         # their backlog is all that is known to be due, and claiming again before one of them has room would only
         # walk that backlog (on every commit, under load).
         self._only_full = False
+        # Whether the last claim brought anything: then more may wait (other processes' deliveries), and a lane's
+        # end wakes the next claim. Otherwise lanes end without one (what this process writes it takes itself).
+        self._productive = True
+        self._running = False  # `run` is going: new deliveries may be leased to this process as they are written
+        self._spills = Spills(horizon=2 * lease.total_seconds())
+
+    def lease(self, rows: list[dict[str, Any]]) -> None:
+        """Lease to this process, as they are written, the new delivery rows (`services.webhook_outbox`) that it
+        will take itself once they are committed (`written`): a receiver's while it holds fewer than
+        ``ADOPT_DEPTH`` × ``per_target`` here (all: ``ADOPT_DEPTH`` × ``in_flight``), and a subject's only while
+        none of its deliveries wait for a claim (they go first). The others are left for claims."""
+        if not self._running:
+            return
+        until = self._clock() + self._lease
+        taken: Counter[Target] = Counter()
+        total = sum(self._held.values())
+        for row in rows:
+            pair = (store.target(row["endpoint_id"], row["url"]), row["subject"])
+            target = pair[0]
+            if (
+                pair in self._spills
+                or self._held[target] + taken[target] >= self._per_target * ADOPT_DEPTH
+                or total >= self._in_flight * ADOPT_DEPTH
+            ):
+                self._spills.left(pair)
+                continue
+            row["lease_until"] = until
+            taken[target] += 1
+            total += 1
+
+    def written(self, written: Written) -> None:
+        """After the commit of new deliveries: take those leased to this process, wake a claim for the others."""
+        if written.leased and self._running:  # else their leases run out and a claim takes them
+            first = written.leased[0]
+            deadline = time.monotonic() + (first.lease_until - self._clock()).total_seconds()
+            self._hold(written.leased, first.lease_until, deadline)
+        if written.targets:
+            self.wake(written.targets)
 
     def wake(self, targets: Collection[Target] | None = None) -> None:
         """New deliveries are due (for ``targets``, when known): a claim may find them. Deliveries for receivers
@@ -120,6 +166,7 @@ class WebhookSender:
     async def run(self) -> None:
         """Claim what is due whenever there is room, for ever; sleep until the next due delivery (at most a
         second), a wake-up (new deliveries) or a lane's end (room again)."""
+        self._running = True
         while True:
             try:
                 if self._has_room():
@@ -148,6 +195,7 @@ class WebhookSender:
 
     async def close(self) -> None:
         """Stop the lanes, record what was attempted, give back what was not recorded, close the client."""
+        self._running = False
         lanes = [lane.task for lane in self._lanes.values() if lane.task is not None]
         for task in lanes:
             task.cancel()
@@ -196,33 +244,44 @@ class WebhookSender:
                 full_urls=[value for kind, value in full if kind == "url"],
             )
         self._only_full = bool(full) and len(claimed) < limit
+        self._productive = bool(claimed)
         if not claimed:
             return [], 0, False
-        leased_until = now + self._lease
-        deadline = time.monotonic() + self._lease.total_seconds()
-        grouped: dict[tuple[Target, str | None], list[Any]] = {}
-        for delivery in claimed:  # in the order of the events
-            grouped.setdefault((store.target(delivery.endpoint_id, delivery.url), delivery.subject), []).append(
-                delivery
-            )
-        touched: list[_Lane] = []
-        for key, deliveries in grouped.items():
-            target = key[0]
-            self._held[target] += len(deliveries)
-            lane = self._lanes.get(key)
-            if lane is None:
-                lane = self._lanes[key] = _Lane(target)
-                lane.task = asyncio.create_task(self._serve(key, lane), name="webhook-lane")
-            touched.append(lane)
-            for delivery in deliveries:
-                lane.queue.append(_Held(delivery, deadline, leased_until))
-                self._unrecorded[delivery.id] = leased_until
+        for delivery in claimed:
+            self._spills.claimed((store.target(delivery.endpoint_id, delivery.url), delivery.subject))
+        touched = self._hold(claimed, now + self._lease, time.monotonic() + self._lease.total_seconds())
         if len(claimed) == limit and all(self._full(lane.target) for lane in touched):
             # What it took filled its receivers: another claim now would leave them out and walk their backlog to
             # find nothing. Room at one of them, or new deliveries for another, wake the next claim.
             self._only_full = True
             return touched, len(claimed), False
         return touched, len(claimed), len(claimed) == limit
+
+    def _hold(self, deliveries: list[Any], leased_until: datetime, deadline: float) -> list[_Lane]:
+        """Queue leased deliveries (in the order of their events) in their lanes, starting the lanes that are not
+        running; returns the lanes that got some."""
+        grouped: dict[tuple[Target, str | None], list[Any]] = {}
+        for delivery in deliveries:
+            grouped.setdefault((store.target(delivery.endpoint_id, delivery.url), delivery.subject), []).append(
+                delivery
+            )
+        touched: list[_Lane] = []
+        for key, held in grouped.items():
+            target = key[0]
+            self._held[target] += len(held)
+            lane = self._lanes.get(key)
+            if lane is None:
+                lane = self._lanes[key] = _Lane(target)
+                lane.task = asyncio.create_task(self._serve(key, lane), name="webhook-lane")
+            touched.append(lane)
+            for delivery in held:
+                lane.queue.append(_Held(delivery, deadline, leased_until))
+                self._unrecorded[delivery.id] = leased_until
+        return touched
+
+    def _claim_may_find(self, target: Target) -> bool:
+        """Whether a claim may find deliveries of ``target`` that wait for its room or a lane's end."""
+        return self._productive or self._only_full or self._spills.of(target)
 
     async def _serve(self, key: tuple[Target, str | None], lane: _Lane) -> None:
         """Attempt a lane's deliveries one after the other; its outcomes go to the recorder as they come."""
@@ -238,7 +297,7 @@ class WebhookSender:
                     break
                 lane.queue.popleft()
                 self._held[lane.target] -= 1
-                if self._held[lane.target] == self._per_target - 1:
+                if self._held[lane.target] == self._per_target - 1 and self._claim_may_find(lane.target):
                     self._wake.set()  # no longer full: a claim may bring more of its deliveries
                 recording = self._recorder.post(outcomes.Outcome(held.delivery, answer))
                 self._recording.add(recording)
@@ -250,7 +309,7 @@ class WebhookSender:
                 self._slots.pop(lane.target, None)
             lane.queue.clear()
             del self._lanes[key]
-            if self._held.get(lane.target, 0) < self._per_target:
+            if self._held.get(lane.target, 0) < self._per_target and self._claim_may_find(lane.target):
                 self._wake.set()  # its subject is free (a full receiver wakes a claim when it is no longer full)
 
     async def _give_back(self, leases: dict[int, datetime]) -> None:

@@ -33,6 +33,27 @@ PENDING, DELIVERED, FAILED = "pending", "delivered", "failed"
 Target = tuple[str, str]  # a delivery's receiver: ("endpoint", id) or ("url", a status callback's URL)
 
 
+@dataclass(frozen=True, slots=True)
+class Leased:
+    """A delivery its writer leased as it wrote it, with what a claim would have read with it (the sender's view)."""
+
+    id: int
+    event_id: str
+    event_type: str
+    subject: str | None
+    endpoint_id: str | None
+    url: str | None
+    api_key_id: str | None
+    format: str
+    body: str
+    created_at: datetime
+    endpoint_url: str | None  # the endpoint's, as the writer's cache of enabled endpoints had it
+    secret_sealed: str | None
+    enabled: bool | None
+    lease_until: datetime  # the lease its writer gave it
+    attempts: int = 0
+
+
 def target(endpoint_id: str | None, url: str | None) -> Target:
     """The receiver of a delivery, from its ``endpoint_id`` and ``url`` columns."""
     return ("endpoint", endpoint_id) if endpoint_id is not None else ("url", url or "")
@@ -81,6 +102,15 @@ async def stamp(conn: AsyncConnection) -> tuple[int, datetime | None]:
 
 async def add_deliveries(conn: AsyncConnection, rows: Sequence[dict[str, Any]]) -> None:
     await insert_rows(conn, webhook_deliveries, list(rows))
+
+
+async def add_leased_deliveries(conn: AsyncConnection, rows: Sequence[dict[str, Any]]) -> list[int]:
+    """Insert deliveries that this process leased as it wrote them (its sender takes them once they are committed,
+    with no claim); returns their ids, in the order of ``rows``: one multi-row INSERT … RETURNING."""
+    if not rows:
+        return []
+    query = webhook_deliveries.insert().returning(webhook_deliveries.c.id, sort_by_parameter_order=True)
+    return [int(row.id) for row in (await conn.execute(query, list(rows))).all()]
 
 
 async def claim(
