@@ -27,7 +27,7 @@ from sqlalchemy.engine import make_url
 from bench.figures import Figure
 from bench.procs import free_port, peak_rss_mb
 from bench.scenarios import AUTH, ONE, PROVISIONING, api
-from bench.sustained_figures import Window, baseline_figures, parley_figures
+from bench.sustained_figures import Busy, Window, baseline_figures, parley_figures
 from parley.store.db import Database
 
 if TYPE_CHECKING:
@@ -68,6 +68,12 @@ def proc_stats() -> dict[int, tuple[int, float]]:
             continue
         stats[int(entry.name)] = (int(fields[1]), sum(int(f) for f in fields[11:15]) / tick)
     return stats
+
+
+def machine_cpu() -> float:
+    """CPU seconds every core of the machine spent busy (not idle nor waiting for I/O) since it booted."""
+    fields = [int(f) for f in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+    return (sum(fields[:8]) - fields[3] - fields[4]) / os.sysconf("SC_CLK_TCK")
 
 
 def tree_cpu(pid: int, stats: dict[int, tuple[int, float]] | None = None) -> float:
@@ -207,13 +213,14 @@ async def _parley(runner: Runner, rate: float) -> list[Figure]:
         )
         if pg is not None:
             await pg.begin()
-        cpu0, started = tree_cpu(server.pid), time.time()
+        cpu0, machine0, started = tree_cpu(server.pid), machine_cpu(), time.time()
         driver.send_signal(signal.SIGUSR1)
         timing = ["--rate", str(rate), "--warmup", "0", "--duration", str(o.sustained_seconds)]
         load = await runner.procs.load(
             f"load-{label}", http_port, *api(ONE, *timing, "--connections", connections(runner, rate))
         )
         loaded = time.time()
+        during = Busy(machine_cpu() - machine0, tree_cpu(server.pid) - cpu0, loaded - started, os.cpu_count() or 1)
         accepted = 1 + load["ok_total"]  # 1: the priming request
         mo_total = round(o.sustained_inbound_rate * o.sustained_seconds)
         progress = await _drain(runner, url, accepted, mo_total, timeout=max(60.0, 2 * o.sustained_seconds), pg=pg)
@@ -229,7 +236,7 @@ async def _parley(runner: Runner, rate: float) -> list[Figure]:
         runner.procs.stop(driver)
         if server is not None:
             runner.procs.stop(server)
-    window = Window(rate, started, loaded, drained, accepted, mo_total, progress, cpu, pg_cpu, backends, rss)
+    window = Window(rate, started, loaded, drained, accepted, mo_total, progress, cpu, pg_cpu, backends, rss, during)
     return await parley_figures(url, window, load, json.loads(out.read_text()), webhooks=o.sustained_webhooks)
 
 

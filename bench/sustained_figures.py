@@ -20,6 +20,23 @@ NONE = "-"  # `Figure.against` for a figure without a comparable baseline figure
 
 
 @dataclass(frozen=True)
+class Busy:
+    """The machine's CPU during the load (from its start to the load generator's last answer)."""
+
+    machine: float  # CPU seconds of every process
+    serve: float  # … of `parley serve`
+    seconds: float
+    cores: int
+
+    def note(self) -> str:
+        return (
+            f"during the load the machine was busy {self.machine / self.seconds:.2f} of its {self.cores} cores, "
+            f"`parley serve` {self.serve / self.seconds:.2f} (the rest: PostgreSQL, the load generator, the "
+            "SMSC/MO/webhook driver)"
+        )
+
+
+@dataclass(frozen=True)
 class Window:
     rate: float  # outbound messages a second offered
     started: float  # time.time() when the load started
@@ -32,6 +49,7 @@ class Window:
     pg_cpu: float | None  # … of the PostgreSQL backends of Parley's database (None on SQLite)
     backends: int  # PostgreSQL backends counted
     rss: float  # peak RSS of `parley serve`, MiB
+    busy: Busy | None = None
 
 
 def _ms(values: list[float]) -> str:
@@ -161,6 +179,8 @@ async def parley_figures(
         f"{w.cpu * 1e6 / max(len(receipted), 1):,.0f} µs per outbound message (accept + submit + receipt"
         + (" + webhooks)" if webhooks else ", no webhooks)")
     )
+    if w.busy is not None:
+        cpu.notes.append(w.busy.note())
     figures.append(cpu)
     if w.pg_cpu is not None:
         pg = Figure(f"{key}_pg", f"[{r}/s] PostgreSQL CPU per message", w.pg_cpu * 1e6 / handled, "µs",
