@@ -16,16 +16,13 @@ import sqlalchemy as sa
 
 from parley.bootstrap import Parley
 from parley.services import webhook_sender as sender_module
-from parley.services.send import SendSms
 from parley.services.webhook_sender import WebhookSender
-from parley.store import messages
-from parley.store import webhooks as webhook_store
 from parley.store.db import Database
 from parley.store.tables import webhook_deliveries
 from tests.conftest import Clock
 from tests.support.http_sink import RecordedRequest
 from tests.support.server import wait_until
-from tests.support.webhook_app import app_for_webhooks, new_endpoint
+from tests.support.webhook_app import app_for_webhooks, count_claims, new_endpoint, send_many, set_status
 from tests.support.webhook_receiver import HttpSink, envelope, signed_by
 
 LEASE = timedelta(seconds=30)  # the sender's
@@ -40,16 +37,7 @@ async def parley(db: Database, db_url: str, clock: Clock) -> AsyncIterator[Parle
 @pytest.fixture
 def claimed(monkeypatch: pytest.MonkeyPatch) -> list[int]:
     """How many deliveries each claim brought."""
-    found: list[int] = []
-    claim = webhook_store.claim
-
-    async def counted(*args: Any, **kwargs: Any) -> list[Any]:
-        rows = await claim(*args, **kwargs)
-        found.append(len(rows))
-        return rows
-
-    monkeypatch.setattr(webhook_store, "claim", counted)
-    return found
+    return count_claims(monkeypatch)
 
 
 @contextlib.asynccontextmanager
@@ -62,19 +50,6 @@ async def running(sender: WebhookSender) -> AsyncIterator[None]:
         task.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await task
-
-
-async def _send_many(parley: Parley, count: int) -> list[str]:
-    alice = await parley.cache.user("101")
-    assert alice is not None
-    numbers = [f"+1555200{i:04d}" for i in range(count)]
-    result = await parley.outbox.send(SendSms(user=alice, destinations=numbers, text="Hi"))
-    return [str(m["id"]) for m in result.messages]
-
-
-async def _set_status(parley: Parley, clock: Clock, ids: list[str], status: str) -> None:
-    async with parley.db.write() as conn:
-        await messages.set_status(conn, [{"id": i, "status": status} for i in ids], now=clock())
 
 
 async def _rows(parley: Parley) -> list[Any]:
@@ -102,8 +77,8 @@ async def test_deliveries_written_while_the_sender_runs_are_sent_without_a_claim
     async with HttpSink() as sink:
         endpoint = await new_endpoint(parley, sink.url, ["message.status"])
         async with running(parley.webhook_sender):
-            ids = await _send_many(parley, 12)
-            await _set_status(parley, clock, ids, "sent")
+            ids = await send_many(parley, 12)
+            await set_status(parley, clock, ids, "sent")
             await wait_until(lambda: len(sink.requests) == 24, timeout=10)
             await wait_until(lambda: _all_recorded(parley, 24), timeout=10)
     assert _statuses(sink.requests) == {i: ["queued", "sent"] for i in ids}
@@ -133,12 +108,12 @@ async def test_a_subject_whose_delivery_waits_for_a_claim_is_not_overtaken_by_it
     async with HttpSink(hold=hold) as sink:
         await new_endpoint(parley, sink.url, ["message.status"])
         async with running(parley.webhook_sender):
-            ids = await _send_many(parley, 33)
+            ids = await send_many(parley, 33)
             await wait_until(lambda: len(sink.requests) == 16, timeout=10)
             for _ in range(8):  # eight answered: 24 held, fewer than 32, more than a claim's 16
                 gate.release()
             await wait_until(lambda: len(sink.requests) == 24, timeout=10)
-            await _set_status(parley, clock, [ids[0], ids[-1]], "sent")
+            await set_status(parley, clock, [ids[0], ids[-1]], "sent")
             opened = True
             for _ in range(16):
                 gate.release()
@@ -166,7 +141,7 @@ async def test_what_a_process_leased_and_never_sent_is_claimed_once_its_lease_ru
         await new_endpoint(parley, sink.url, ["message.status"])
         try:
             async with running(parley.webhook_sender):
-                ids = await _send_many(parley, 3)
+                ids = await send_many(parley, 3)
                 await wait_until(lambda: len(sink.requests) == 3, timeout=10)  # held by the receiver
             rows = await _rows(parley)
             assert {(r.state, r.lease_until) for r in rows} == {("pending", clock() + LEASE)}

@@ -15,36 +15,22 @@ import sqlalchemy as sa
 
 from parley.bootstrap import Parley
 from parley.services import webhook_outcomes as outcomes
-from parley.services.send import SendSms
 from parley.services.webhook_post import Answer
 from parley.services.webhook_sender import WebhookSender
-from parley.store import messages
 from parley.store import webhooks as webhook_store
 from parley.store.db import Database
 from parley.store.tables import webhook_attempts, webhook_deliveries
 from tests.conftest import Clock
+from tests.support.http_sink import RecordedRequest
 from tests.support.server import wait_until
-from tests.support.webhook_app import app_for_webhooks, drain, new_endpoint, send
-from tests.support.webhook_receiver import HttpSink, RecordedRequest, SilentServer, envelope
+from tests.support.webhook_app import app_for_webhooks, count_claims, drain, new_endpoint, send, send_many, set_status
+from tests.support.webhook_receiver import HttpSink, SilentServer, envelope
 
 
 @pytest.fixture
 async def parley(db: Database, db_url: str, clock: Clock) -> AsyncIterator[Parley]:
     async with app_for_webhooks(db, db_url, clock) as app:
         yield app
-
-
-async def _send_many(parley: Parley, count: int) -> list[str]:
-    alice = await parley.cache.user("101")
-    assert alice is not None
-    numbers = [f"+1555200{i:04d}" for i in range(count)]
-    result = await parley.outbox.send(SendSms(user=alice, destinations=numbers, text="Hi"))
-    return [str(m["id"]) for m in result.messages]
-
-
-async def _set_status(parley: Parley, clock: Clock, ids: list[str], status: str) -> None:
-    async with parley.db.write() as conn:
-        await messages.set_status(conn, [{"id": i, "status": status} for i in ids], now=clock())
 
 
 @pytest.mark.parametrize("driven_by", ["run_once", "run"])
@@ -79,9 +65,9 @@ async def test_a_message_s_statuses_arrive_in_order_while_different_messages_ove
         sender = WebhookSender(parley.db, clock, parley.webhooks, batch=batch)
         running = asyncio.create_task(sender.run()) if driven_by == "run" else None
         try:
-            ids = await _send_many(parley, 12)
+            ids = await send_many(parley, 12)
             for status in ("sent", "delivered"):
-                await _set_status(parley, clock, ids, status)
+                await set_status(parley, clock, ids, status)
                 sender.wake()
             if running is None:
                 while await sender.run_once():
@@ -122,7 +108,7 @@ async def test_rows_without_a_subject_go_one_after_the_other_per_receiver(parley
 
     async with HttpSink(hold=hold) as sink:
         await new_endpoint(parley, sink.url, ["message.status"])
-        ids = await _send_many(parley, 6)
+        ids = await send_many(parley, 6)
         async with parley.db.write() as conn:  # as rows written before migration 0016
             await conn.execute(webhook_deliveries.update().values(subject=None))
         await drain(parley)
@@ -148,7 +134,7 @@ async def test_a_receiver_that_never_answers_holds_up_no_other_and_close_gives_i
                                per_target=2, in_flight=4)  # fmt: skip
         running = asyncio.create_task(sender.run())
         try:
-            first = await _send_many(parley, 5)  # five for the silent receiver: two in flight, three waiting
+            first = await send_many(parley, 5)  # five for the silent receiver: two in flight, three waiting
             sender.wake()
             await wait_until(lambda: silent.connections == 2 and len(sink.requests) == 5, timeout=5)
             second = await send(parley)
@@ -181,7 +167,7 @@ async def test_a_batch_of_successes_is_recorded_in_a_fixed_number_of_statements(
     parley: Parley, clock: Clock, count: int, statuses: tuple[int, ...]
 ) -> None:
     endpoint = await new_endpoint(parley, "https://hooks.example.com/in", ["message.status"])
-    await _send_many(parley, count)
+    await send_many(parley, count)
     async with parley.db.write() as conn:
         claimed = await webhook_store.claim(conn, now=clock(), lease=timedelta(seconds=30), limit=count)
     assert len(claimed) == count
@@ -219,7 +205,7 @@ async def test_a_lane_gives_back_what_its_lease_would_not_cover(parley: Parley, 
     async with SilentServer() as silent:
         slow = await new_endpoint(parley, silent.url, ["message.status"])
         message = await send(parley)
-        await _set_status(parley, clock, [message["id"]], "sent")
+        await set_status(parley, clock, [message["id"]], "sent")
         # Leased for 2 s, 0.6 s an attempt (and 1 s kept to record it): the first fits, the second no longer does.
         sender = WebhookSender(parley.db, clock, parley.webhooks, attempt_seconds=0.6,
                                lease=timedelta(seconds=2))  # fmt: skip
@@ -244,20 +230,12 @@ async def test_new_deliveries_for_a_full_receiver_do_not_make_claims_walk_its_ba
     """Under load every commit wakes the sender; while the only due deliveries are a full receiver's, a claim
     would leave them all out after walking them: such wake-ups, and the claim right after one that filled the
     receiver, wait for the receiver's room instead."""
-    claims: list[int] = []
-    claim = webhook_store.claim
-
-    async def counted(*args: Any, **kwargs: Any) -> list[Any]:
-        found = await claim(*args, **kwargs)
-        claims.append(len(found))
-        return found
-
-    monkeypatch.setattr(webhook_store, "claim", counted)
+    claims = count_claims(monkeypatch)
     async with SilentServer() as silent, HttpSink() as sink:
         slow = await new_endpoint(parley, silent.url, ["message.status"])
         sender = WebhookSender(parley.db, clock, parley.webhooks, attempt_seconds=10,
                                per_target=2, in_flight=4, batch=2)  # fmt: skip
-        await _send_many(parley, 8)
+        await send_many(parley, 8)
         running = asyncio.create_task(sender.run())  # its first claim finds them
         try:
             await wait_until(lambda: silent.connections == 2, timeout=5)

@@ -8,8 +8,13 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
+import pytest
+
 from parley.bootstrap import Parley, build
+from parley.services.send import SendSms
 from parley.settings import Settings
+from parley.store import messages
+from parley.store import webhooks as webhook_store
 from parley.store.db import Database
 from tests.conftest import Clock
 from tests.support.app import client
@@ -57,3 +62,32 @@ async def send(parley: Parley, who: tuple[str, str] = ALICE, **extra: Any) -> di
     assert answer.status_code == 201, answer.text
     sent: dict[str, Any] = answer.json()["messages"][0]
     return sent
+
+
+async def send_many(parley: Parley, count: int) -> list[str]:
+    """One send by Alice to ``count`` numbers (one transaction); the messages' ids."""
+    alice = await parley.cache.user("101")
+    assert alice is not None
+    numbers = [f"+1555200{i:04d}" for i in range(count)]
+    result = await parley.outbox.send(SendSms(user=alice, destinations=numbers, text="Hi"))
+    return [str(m["id"]) for m in result.messages]
+
+
+async def set_status(parley: Parley, clock: Clock, ids: list[str], status: str) -> None:
+    """The messages' status changed, in one transaction (as a batch of receipts sets it)."""
+    async with parley.db.write() as conn:
+        await messages.set_status(conn, [{"id": i, "status": status} for i in ids], now=clock())
+
+
+def count_claims(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """From now on, how many deliveries each claim (any sender's) brought, in order."""
+    counted: list[int] = []
+    claim = webhook_store.claim
+
+    async def counting(*args: Any, **kwargs: Any) -> list[Any]:
+        rows = await claim(*args, **kwargs)
+        counted.append(len(rows))
+        return rows
+
+    monkeypatch.setattr(webhook_store, "claim", counting)
+    return counted
