@@ -7,7 +7,7 @@ import json
 import signal
 import sys
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import structlog
 import typer
@@ -19,6 +19,9 @@ from parley.bootstrap import build, freeze_startup_heap, utcnow
 from parley.cli_directory import directory_app
 from parley.logs import configure_logging
 from parley.settings import Settings
+
+if TYPE_CHECKING:
+    from parley.store.db import Database
 
 app = typer.Typer(help="Parley: self-hosted business messaging (SMS over SMPP and HTTP).", no_args_is_help=True)
 console = Console()
@@ -89,8 +92,17 @@ async def _migrate_quietly(settings: Settings) -> None:
     db = Database(settings.database_url)
     try:
         await upgrade(db)
+        await _warn_about_the_server(db)
     finally:
         await db.close()
+
+
+async def _warn_about_the_server(db: Database) -> None:
+    """Log what the database server's settings mean for Parley (`store.server_checks`)."""
+    from parley.store import server_checks
+
+    for warning in await server_checks.warnings(db):
+        structlog.get_logger().warning("database.settings", problem=warning)
 
 
 @app.command()
@@ -105,6 +117,7 @@ def worker() -> None:
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(sig, stop.set)
+        await _warn_about_the_server(parley.db)
         await parley.start_workers()
         freeze_startup_heap()
         errors.print("parley worker running; Ctrl-C stops it")
