@@ -70,7 +70,7 @@ def serve(
     if http:
         settings.http = http
     configure_logging(settings.log_level)
-    _run(_migrate_quietly(settings))
+    _run(_migrate_quietly(settings, check_server=True))
     host, port = settings.http_host_port
     application = create_app(build(settings), workers=not no_workers)
     structlog.get_logger().info(
@@ -85,14 +85,17 @@ def serve(
     uvicorn.run(application, host=host, port=port, log_level="warning", access_log=False, timeout_graceful_shutdown=5)
 
 
-async def _migrate_quietly(settings: Settings) -> None:
+async def _migrate_quietly(settings: Settings, *, check_server: bool = False) -> None:
+    """Bring the schema up to date; a process that runs on (`parley serve`) also says what the server's settings
+    mean for it (`parley worker` does so itself)."""
     from parley.store.db import Database
     from parley.store.migrate import upgrade
 
     db = Database(settings.database_url)
     try:
         await upgrade(db)
-        await _warn_about_the_server(db)
+        if check_server:
+            await _warn_about_the_server(db)
     finally:
         await db.close()
 

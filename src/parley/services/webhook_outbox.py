@@ -128,7 +128,8 @@ class WebhookOutbox:
         """Write the deliveries of what the transaction noted. This process's sender leases those it will take
         itself; `Database.before_commit` hands it what was written once it is committed."""
         try:
-            rows = await self._rows(conn, notes)
+            endpoints = await self.cache.get(conn)
+            rows = await self._rows(conn, notes, endpoints)
         except DBAPIError:
             raise  # the transaction cannot commit anyway
         except Exception:  # a bug in making an event must not undo the change it announces
@@ -140,17 +141,16 @@ class WebhookOutbox:
         taken = [row for row in rows if row["lease_until"] is not None]
         await store.add_deliveries(conn, left)
         ids = await store.add_leased_deliveries(conn, taken)
-        endpoints = {e.id: e for e in await self.cache.get(conn)} if taken else {}
+        by_id = {e.id: e for e in endpoints} if taken else {}
         return Written(
             {store.target(row["endpoint_id"], row["url"]) for row in left},
             [
-                _leased(row, delivery_id, endpoints.get(row["endpoint_id"]))
+                _leased(row, delivery_id, by_id.get(row["endpoint_id"]))
                 for row, delivery_id in zip(taken, ids, strict=True)
             ],
         )
 
-    async def _rows(self, conn: AsyncConnection, notes: Notes) -> list[dict[str, Any]]:
-        endpoints = await self.cache.get(conn)
+    async def _rows(self, conn: AsyncConnection, notes: Notes, endpoints: list[Endpoint]) -> list[dict[str, Any]]:
         wanted = {t for e in endpoints for t in e.events}
         now = self._clock()
         rows: list[dict[str, Any]] = []
