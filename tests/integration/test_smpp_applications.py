@@ -3,8 +3,13 @@ submits (whole and in parts) through the Outbox, receipts and inbound messages l
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
 import pytest
 import sqlalchemy as sa
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 from parley.channels.smpp_pdu import ESM_UDHI, Concat, Status, SubmitSm, build_udh
 from parley.channels.smpp_submit import SubmitRefused, read_submit
@@ -20,6 +25,7 @@ from parley.store.ids import new_id
 from parley.store.tables import messages, smpp_accounts, smpp_inbound, smpp_submits
 from tests.conftest import Clock
 from tests.support.provisioning import provision
+from tests.support.server import wait_until
 
 ACCOUNTS = [{"system_id": "crm", "password": "s3cret", "user": "101", "throughput": 50}]
 
@@ -77,6 +83,93 @@ async def test_parts_are_durable_each_and_sent_once_whole(db: Database, apps: Sm
         parts = (await conn.execute(sa.select(smpp_submits))).all()
     assert [(m.body, m.sender, m.source) for m in sent] == [("Hello there, friend", "+15551230001", "smpp-server")]
     assert {p.message_id for p in parts} == {sent[0].id} and sorted(p.id for p in parts) == sorted(ids)
+
+
+class GatedDatabase(Database):
+    """The same database, where the test can hold transactions once they ended (each kind while it is in ``hold``):
+    a read once its statements ran, a write once committed. Each held one waits on its own event in ``gates``,
+    in the order they came, until the test sets it."""
+
+    def __init__(self, url: str) -> None:
+        super().__init__(url)
+        self.hold: set[str] = set()
+        self.gates: dict[str, list[asyncio.Event]] = {"read": [], "write": []}
+        self.writes = 0  # writes gone past their gate
+        self.reading = 0  # reads begun and neither at their gate nor done
+
+    async def _gate(self, kind: str) -> None:
+        if kind in self.hold:
+            gate = asyncio.Event()
+            self.gates[kind].append(gate)
+            await gate.wait()
+
+    @asynccontextmanager
+    async def read(self) -> AsyncIterator[AsyncConnection]:
+        self.reading += 1
+        try:
+            async with super().read() as conn:
+                yield conn
+        finally:
+            self.reading -= 1
+        await self._gate("read")
+
+    @asynccontextmanager
+    async def write(self) -> AsyncIterator[AsyncConnection]:
+        async with super().write() as conn:
+            yield conn
+        await self._gate("write")
+        self.writes += 1
+
+
+@pytest.mark.usefixtures("apps")  # the account
+async def test_the_last_parts_racing_for_the_join_send_the_message_once(db: Database, clock: Clock) -> None:
+    """Part 1 reads under the join's lock while part 2 waits for it; part 3 is written meanwhile and reaches the lock
+    only after part 1 let go of it to part 2. Part 3 must wait for part 2 (which sends the message), not take a lock
+    of its own and send the message a second time (the e2e test's one failure under load)."""
+    gated = GatedDatabase(db.url)
+    cache = DirectoryCache(db, country="US", timezone="UTC")
+    auth = Authenticator(cache, Throttle(db, clock, memo_seconds=0))
+    apps = SmppApplications(gated, cache, Outbox(db, cache, clock), auth, clock)
+    account = await apps.bind("crm", "s3cret", "10.0.0.1")
+    texts = ["Hello ", "there, ", "friend"]
+
+    def part(seq: int) -> asyncio.Task[str]:
+        data = build_udh(Concat(42, 3, seq)) + encode_gsm7(texts[seq - 1])
+        pdu = SubmitSm(source_addr="15551230001", source_addr_ton=1, destination_addr="15557654321",
+                       dest_addr_ton=1, esm_class=ESM_UDHI, short_message=data, registered_delivery=1)  # fmt: skip
+        return asyncio.create_task(apps.submit(account, read_submit(pdu)))
+
+    try:
+        gated.hold = {"write"}
+        first = part(1)
+        await wait_until(lambda: len(gated.gates["write"]) == 1, timeout=10)  # part 1 is written
+        gated.hold = {"read"}
+        gated.gates["write"][0].set()
+        await wait_until(lambda: len(gated.gates["read"]) == 1, timeout=10)  # under the lock, having read 1 part
+        gated.hold = set()
+        second = part(2)
+        await wait_until(lambda: gated.writes == 2, timeout=10)  # part 2 is written, and waits for the lock
+        gated.hold = {"write"}
+        third = part(3)
+        await wait_until(lambda: len(gated.gates["write"]) == 2, timeout=10)  # part 3 is written, not yet further
+        gated.hold = {"read"}
+        gated.gates["read"][0].set()  # part 1 finds 2 of 3 parts and lets go of the lock, to part 2
+        await first
+        await wait_until(lambda: len(gated.gates["read"]) == 2, timeout=10)  # part 2 has read all three
+        gated.gates["write"][1].set()  # part 3 goes on to the lock
+        await wait_until(lambda: gated.writes == 3 and gated.reading == 0, timeout=10)  # waits, or has read too
+        gated.hold = set()
+        for gate in gated.gates["read"]:
+            gate.set()
+        await asyncio.gather(second, third)
+    finally:
+        gated.hold = set()
+        for gate in gated.gates["read"] + gated.gates["write"]:
+            gate.set()
+        await gated.close()
+    async with db.read() as conn:
+        sent = (await conn.execute(sa.select(messages.c.body))).scalars().all()
+    assert sent == ["Hello there, friend"]
 
 
 async def test_a_receipt_is_leased_to_one_bind_and_settled_once(

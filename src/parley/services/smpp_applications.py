@@ -93,7 +93,8 @@ class SmppApplications:
         self._db, self._cache, self._outbox, self._auth, self._clock = db, cache, outbox, auth, clock
         self._part_expiry = part_expiry
         self._numbers: dict[int, tuple[float, set[str]]] = {}
-        self._joining: dict[str, asyncio.Lock] = {}
+        # One lock per long message being joined, with how many parts hold or wait for it: it goes when none do.
+        self._joining: dict[str, tuple[asyncio.Lock, list[int]]] = {}
 
     # --- binds -------------------------------------------------------------------------------------
 
@@ -163,7 +164,10 @@ class SmppApplications:
         }  # fmt: skip
         async with self._db.write() as conn:
             await smpp.add_submits(conn, [row])  # durable before its submit_sm_resp
-        lock = self._joining.setdefault(key, asyncio.Lock())
+        # Dropped when no part holds or waits for it. Not when merely unlocked: a released lock stays unlocked until
+        # the waiter it woke runs, and a part arriving meanwhile would take a new lock and send the message again.
+        lock, users = self._joining.setdefault(key, (asyncio.Lock(), [0]))
+        users[0] += 1
         try:
             async with lock:
                 async with self._db.read() as conn:
@@ -186,7 +190,8 @@ class SmppApplications:
                         await smpp.drop_parts(conn, ids)
                     raise
         finally:
-            if not lock.locked():
+            users[0] -= 1
+            if not users[0]:
                 self._joining.pop(key, None)
         return str(row["id"])
 
