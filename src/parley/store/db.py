@@ -5,9 +5,16 @@ transaction starts with ``BEGIN IMMEDIATE`` so that two writers queue on the bus
 failing with "database is locked" when a deferred read lock cannot be upgraded.
 
 A transaction that ends well leaves its connection to the next one (up to a few kept each way, for at most
-`RECYCLE_SECONDS`): taking a connection from SQLAlchemy's pool and handing it back cost ~200 µs of CPU, about a
+`PLAN_SECONDS`): taking a connection from SQLAlchemy's pool and handing it back cost ~200 µs of CPU, about a
 third of a one-statement transaction, on every group commit, claim and receipt (issue 15). A transaction that
 fails, or is cancelled, hands its connection back to the pool as before, which resets it (or drops it if broken).
+
+**Plans that follow the tables.** PostgreSQL keeps a prepared statement's generic plan until something invalidates
+it, usually the ANALYZE autovacuum runs as a table grows. The hot statements bind their values as arrays it plans
+once (`store.one_of`); a plan made while a table was nearly empty scans it whole, and on a server with autovacuum
+off it would be kept as the table grows. So a connection's cached plans are dropped (``DISCARD PLANS``; its
+prepared statements stay) when the pool hands it out at least `PLAN_SECONDS` after the last time, and a kept
+connection goes back to the pool after as long: each statement is planned again then, for the tables as they are.
 """
 
 from __future__ import annotations
@@ -24,12 +31,15 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DBAPIError, PendingRollbackError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 from sqlalchemy.pool import ConnectionPoolEntry
+from sqlalchemy.util.concurrency import await_
 
 from parley.store import change_notes
 
 _WRITE = "parley_write"
 KEEP = 8  # connections kept for the next transactions, each way (write, read), at most a quarter of the pool
-RECYCLE_SECONDS = 1800.0  # a kept connection older than this goes back to the pool (which recycles it: pool_recycle)
+PLAN_SECONDS = (
+    10.0  # a PostgreSQL connection's cached plans are dropped as often, and kept connections go back as often
+)
 # A hook returns what it wrote (anything falsy: nothing); ``after`` gets it once the transaction committed.
 BeforeCommit = Callable[[AsyncConnection, change_notes.Notes], Awaitable[Any]]
 AfterCommit = Callable[[Any], None]
@@ -53,7 +63,22 @@ def create_engine(url: str, *, pool_size: int = 30) -> AsyncEngine:
     # with a small pool and twice as many overflow ones (as before), 1,000 requests a second opened and closed
     # connections all along (140 backends in 60 s, CPU on both sides; issue 15). Above the overflow, a
     # request waits for a connection: back-pressure instead of more backends.
-    return create_async_engine(url, pool_size=pool_size, max_overflow=max(2, pool_size // 3), pool_recycle=1800)
+    engine = create_async_engine(url, pool_size=pool_size, max_overflow=max(2, pool_size // 3), pool_recycle=1800)
+    _configure_postgres(engine)
+    return engine
+
+
+def _configure_postgres(engine: AsyncEngine) -> None:
+    @event.listens_for(engine.sync_engine, "connect")
+    def _on_connect(_dbapi_connection: Any, record: ConnectionPoolEntry) -> None:
+        record.info["plans_since"] = time.monotonic()
+
+    @event.listens_for(engine.sync_engine, "checkout")
+    def _on_checkout(dbapi_connection: Any, record: ConnectionPoolEntry, _proxy: Any) -> None:
+        now = time.monotonic()
+        if now - record.info.get("plans_since", now) >= PLAN_SECONDS:
+            await_(dbapi_connection.driver_connection.execute("DISCARD PLANS"))
+            record.info["plans_since"] = now
 
 
 def _configure_sqlite(engine: AsyncEngine) -> None:
@@ -154,7 +179,7 @@ class Database:
     async def _keep_or_return(
         self, kept: list[tuple[AsyncConnection, float]], conn: AsyncConnection, taken: float
     ) -> None:
-        if len(kept) < self._keep and time.monotonic() - taken < RECYCLE_SECONDS and not conn.closed:
+        if len(kept) < self._keep and time.monotonic() - taken < PLAN_SECONDS and not conn.closed:
             kept.append((conn, taken))
         else:
             await conn.close()

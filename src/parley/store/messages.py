@@ -12,7 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from parley.store import change_notes
 from parley.store.bulk import insert_rows
-from parley.store.one_of import one_of
+from parley.store.one_of import one_of, planned_once
 from parley.store.tables import Record, message_events, messages, users
 from parley.store.unnest import update_rows
 
@@ -138,21 +138,24 @@ _OPTIONAL_CHANGES = ("error", "error_code", "transport", "delivery_assumed")
 # receipts and outcomes come a few at a time, so the statements per transaction are their cost). A column a change
 # leaves out is kept (``keep_<column>``); the UPDATE is a data-modifying CTE, run whether or not it is referenced.
 _SET_STATUS_PG = sa.text(
-    "WITH v AS (SELECT * FROM unnest(CAST(:ids AS VARCHAR[]), CAST(:statuses AS VARCHAR[]), "
-    "CAST(:v_error AS TEXT[]), CAST(:keep_error AS BOOLEAN[]), CAST(:v_error_code AS VARCHAR[]), "
-    "CAST(:keep_error_code AS BOOLEAN[]), CAST(:v_transport AS VARCHAR[]), CAST(:keep_transport AS BOOLEAN[]), "
-    "CAST(:v_delivery_assumed AS BOOLEAN[]), CAST(:keep_delivery_assumed AS BOOLEAN[])) "
-    "AS v(id, status, error, keep_error, error_code, keep_error_code, transport, keep_transport, "
-    "delivery_assumed, keep_delivery_assumed)), "
-    "changed AS (UPDATE messages SET status = v.status, updated_at = :now, "
-    "error = CASE WHEN v.keep_error THEN messages.error ELSE v.error END, "
-    "error_code = CASE WHEN v.keep_error_code THEN messages.error_code ELSE v.error_code END, "
-    "transport = CASE WHEN v.keep_transport THEN messages.transport ELSE v.transport END, "
-    "delivery_assumed = CASE WHEN v.keep_delivery_assumed THEN messages.delivery_assumed ELSE v.delivery_assumed END "
-    "FROM v WHERE messages.id = v.id) "
-    "INSERT INTO message_events (message_id, status, at, detail) "
-    "SELECT e.message_id, e.status, :now, e.detail FROM unnest(CAST(:event_ids AS VARCHAR[]), "
-    "CAST(:event_statuses AS VARCHAR[]), CAST(:event_details AS TEXT[])) AS e(message_id, status, detail)"
+    planned_once(
+        "WITH v AS (SELECT * FROM unnest(CAST(:ids AS VARCHAR[]), CAST(:statuses AS VARCHAR[]), "
+        "CAST(:v_error AS TEXT[]), CAST(:keep_error AS BOOLEAN[]), CAST(:v_error_code AS VARCHAR[]), "
+        "CAST(:keep_error_code AS BOOLEAN[]), CAST(:v_transport AS VARCHAR[]), CAST(:keep_transport AS BOOLEAN[]), "
+        "CAST(:v_delivery_assumed AS BOOLEAN[]), CAST(:keep_delivery_assumed AS BOOLEAN[])) "
+        "AS v(id, status, error, keep_error, error_code, keep_error_code, transport, keep_transport, "
+        "delivery_assumed, keep_delivery_assumed)), "
+        "changed AS (UPDATE messages SET status = v.status, updated_at = :now, "
+        "error = CASE WHEN v.keep_error THEN messages.error ELSE v.error END, "
+        "error_code = CASE WHEN v.keep_error_code THEN messages.error_code ELSE v.error_code END, "
+        "transport = CASE WHEN v.keep_transport THEN messages.transport ELSE v.transport END, "
+        "delivery_assumed = CASE WHEN v.keep_delivery_assumed THEN messages.delivery_assumed "
+        "ELSE v.delivery_assumed END "
+        "FROM v WHERE messages.id = v.id) "
+        "INSERT INTO message_events (message_id, status, at, detail) "
+        "SELECT e.message_id, e.status, :now, e.detail FROM unnest(CAST(:event_ids AS VARCHAR[]), "
+        "CAST(:event_statuses AS VARCHAR[]), CAST(:event_details AS TEXT[])) AS e(message_id, status, detail)"
+    )
 ).bindparams(sa.bindparam("now", type_=messages.c.updated_at.type))
 
 

@@ -25,7 +25,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from parley.core.receipts import Apply, Candidate, Discard, advance, choose_part
 from parley.store import change_notes
 from parley.store.bulk import insert_rows
-from parley.store.one_of import one_of
+from parley.store.one_of import one_of, planned_once
 from parley.store.tables import message_parts, receipts
 from parley.store.tables import messages as messages_table
 from parley.store.unnest import update_rows
@@ -95,13 +95,16 @@ async def add_parts(conn: AsyncConnection, parts: Sequence[dict[str, Any]], *, n
 
 
 _ADD_PARTS_PG = sa.text(
-    "INSERT INTO message_parts (message_id, part, transport, carrier_id, recorded_at, state, stat, err) "
-    "SELECT v.message_id, v.part, v.transport, v.carrier_id, :now, NULL, NULL, NULL "
-    "FROM unnest(CAST(:message_ids AS VARCHAR[]), CAST(:parts AS INTEGER[]), CAST(:transports AS VARCHAR[]), "
-    "CAST(:carrier_ids AS VARCHAR[])) AS v(message_id, part, transport, carrier_id) "
-    "JOIN messages ON messages.id = v.message_id "
-    "ON CONFLICT (message_id, part) DO UPDATE SET transport = excluded.transport, carrier_id = excluded.carrier_id, "
-    "recorded_at = excluded.recorded_at, state = NULL, stat = NULL, err = NULL"
+    planned_once(
+        "INSERT INTO message_parts (message_id, part, transport, carrier_id, recorded_at, state, stat, err) "
+        "SELECT v.message_id, v.part, v.transport, v.carrier_id, :now, NULL, NULL, NULL "
+        "FROM unnest(CAST(:message_ids AS VARCHAR[]), CAST(:parts AS INTEGER[]), CAST(:transports AS VARCHAR[]), "
+        "CAST(:carrier_ids AS VARCHAR[])) AS v(message_id, part, transport, carrier_id) "
+        "JOIN messages ON messages.id = v.message_id "
+        "ON CONFLICT (message_id, part) DO UPDATE SET transport = excluded.transport, "
+        "carrier_id = excluded.carrier_id, "
+        "recorded_at = excluded.recorded_at, state = NULL, stat = NULL, err = NULL"
+    )
 ).bindparams(sa.bindparam("now", type_=message_parts.c.recorded_at.type))
 
 
@@ -183,18 +186,21 @@ _RECEIPT_ROW = ", ".join(c.name for c in receipts.c)
 # see the rows the first inserts: one snapshot), each with the parts recent enough to be its own.
 _RECEIVE_PG = (
     sa.text(
-        # Only the tables' own column names are formatted into the text; values are bound.
-        "WITH new AS (INSERT INTO receipts (transport, carrier_id, state, stat, err, detail, received_at) "  # noqa: S608
-        "SELECT v.*, :now FROM unnest(CAST(:transport AS VARCHAR[]), CAST(:carrier_id AS VARCHAR[]), "
-        "CAST(:state AS VARCHAR[]), CAST(:stat AS VARCHAR[]), CAST(:err AS VARCHAR[]), CAST(:detail AS TEXT[])) "
-        f"AS v(transport, carrier_id, state, stat, err, detail) RETURNING {_RECEIPT_ROW}), "
-        f"pending AS (SELECT {_RECEIPT_ROW} FROM new UNION ALL SELECT {_RECEIPT_ROW} FROM receipts "
-        "WHERE applied_at IS NULL AND transport = ANY(CAST(:transport AS VARCHAR[])) "
-        "AND carrier_id = ANY(CAST(:carrier_id AS VARCHAR[]))) "
-        "SELECT pending.*, p.message_id AS part_message_id, p.part AS part_number, p.recorded_at AS part_recorded_at, "
-        "p.state AS part_state FROM pending "
-        "LEFT JOIN message_parts AS p ON p.transport = pending.transport AND p.carrier_id = pending.carrier_id "
-        "AND p.recorded_at >= pending.received_at - CAST(:window AS INTERVAL)"
+        planned_once(
+            # Only the tables' own column names are formatted into the text; values are bound.
+            "WITH new AS (INSERT INTO receipts (transport, carrier_id, state, stat, err, detail, received_at) "  # noqa: S608
+            "SELECT v.*, :now FROM unnest(CAST(:transport AS VARCHAR[]), CAST(:carrier_id AS VARCHAR[]), "
+            "CAST(:state AS VARCHAR[]), CAST(:stat AS VARCHAR[]), CAST(:err AS VARCHAR[]), CAST(:detail AS TEXT[])) "
+            f"AS v(transport, carrier_id, state, stat, err, detail) RETURNING {_RECEIPT_ROW}), "
+            f"pending AS (SELECT {_RECEIPT_ROW} FROM new UNION ALL SELECT {_RECEIPT_ROW} FROM receipts "
+            "WHERE applied_at IS NULL AND transport = ANY(CAST(:transport AS VARCHAR[])) "
+            "AND carrier_id = ANY(CAST(:carrier_id AS VARCHAR[]))) "
+            "SELECT pending.*, p.message_id AS part_message_id, p.part AS part_number, "
+            "p.recorded_at AS part_recorded_at, "
+            "p.state AS part_state FROM pending "
+            "LEFT JOIN message_parts AS p ON p.transport = pending.transport AND p.carrier_id = pending.carrier_id "
+            "AND p.recorded_at >= pending.received_at - CAST(:window AS INTERVAL)"
+        )
     )
     .bindparams(sa.bindparam("now", type_=receipts.c.received_at.type), sa.bindparam("window", type_=sa.Interval()))
     .columns(
@@ -287,16 +293,18 @@ _MESSAGE_ROW = ", ".join(f"messages.{c.name}" for c in messages_table.c)
 # parts' states as they are after the UPDATE (the SELECT sees the statement's snapshot, so it reads them from ``v``).
 _SETTLE_PG = (
     sa.text(
-        # Only the tables' own column names are formatted into the text; values are bound.
-        "WITH v AS (SELECT * FROM unnest(CAST(:message_id AS VARCHAR[]), CAST(:part AS INTEGER[]), "  # noqa: S608
-        "CAST(:state AS VARCHAR[]), CAST(:stat AS VARCHAR[]), CAST(:err AS VARCHAR[])) "
-        "AS v(message_id, part, state, stat, err)), "
-        "changed AS (UPDATE message_parts SET state = v.state, stat = v.stat, err = v.err FROM v "
-        "WHERE message_parts.message_id = v.message_id AND message_parts.part = v.part), "
-        "applied AS (UPDATE receipts SET applied_at = :now WHERE id = ANY(CAST(:done AS INTEGER[]))) "
-        f"SELECT {_MESSAGE_ROW}, (SELECT string_agg(COALESCE(v.state, p.state, ''), ',') FROM message_parts AS p "
-        "LEFT JOIN v ON v.message_id = p.message_id AND v.part = p.part WHERE p.message_id = messages.id) "
-        "FROM messages WHERE messages.id = ANY(CAST(:ids AS VARCHAR[]))"
+        planned_once(
+            # Only the tables' own column names are formatted into the text; values are bound.
+            "WITH v AS (SELECT * FROM unnest(CAST(:message_id AS VARCHAR[]), CAST(:part AS INTEGER[]), "  # noqa: S608
+            "CAST(:state AS VARCHAR[]), CAST(:stat AS VARCHAR[]), CAST(:err AS VARCHAR[])) "
+            "AS v(message_id, part, state, stat, err)), "
+            "changed AS (UPDATE message_parts SET state = v.state, stat = v.stat, err = v.err FROM v "
+            "WHERE message_parts.message_id = v.message_id AND message_parts.part = v.part), "
+            "applied AS (UPDATE receipts SET applied_at = :now WHERE id = ANY(CAST(:done AS INTEGER[]))) "
+            f"SELECT {_MESSAGE_ROW}, (SELECT string_agg(COALESCE(v.state, p.state, ''), ',') FROM message_parts AS p "
+            "LEFT JOIN v ON v.message_id = p.message_id AND v.part = p.part WHERE p.message_id = messages.id) "
+            "FROM messages WHERE messages.id = ANY(CAST(:ids AS VARCHAR[]))"
+        )
     )
     .bindparams(sa.bindparam("now", type_=receipts.c.applied_at.type))
     .columns(*(sa.column(c.name, c.type) for c in messages_table.c), sa.column("part_states", sa.Text))

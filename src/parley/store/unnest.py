@@ -15,6 +15,8 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from parley.store.one_of import planned_once
+
 _cache: dict[tuple[str, tuple[str, ...], tuple[str, ...], tuple[str, ...]], sa.TextClause] = {}
 
 
@@ -26,7 +28,10 @@ def _statement(
     if found is not None:
         return found
     names = (*keys, *columns)
-    arrays = ", ".join(f"CAST(:a_{n} AS {table.c[n].type.compile(dialect=conn.dialect)}[])" for n in names)
+    # Each array behind a one-row subquery, so that PostgreSQL keeps one plan for the statement (`store.one_of`).
+    arrays = planned_once(
+        ", ".join(f"CAST(:a_{n} AS {table.c[n].type.compile(dialect=conn.dialect)}[])" for n in names)
+    )
     sets = [f"{c} = v.{c}" for c in columns] + [f"{c} = :f_{c}" for c in fixed]
     where = " AND ".join(f"{table.name}.{k} = v.{k}" for k in keys)
     statement = sa.text(

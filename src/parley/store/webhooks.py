@@ -20,7 +20,7 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from parley.store.bulk import insert_rows, naive_utc
-from parley.store.one_of import none_of, one_of
+from parley.store.one_of import none_of, one_of, planned_once
 from parley.store.tables import (
     Record,
     users,
@@ -250,15 +250,17 @@ async def keep_first_attempts(conn: AsyncConnection, attempts: Sequence[dict[str
 # `keep_first_attempts` on PostgreSQL: the UPDATE of every delivery from arrays, returning the counts it left (a SET
 # expression reads the row as it was: ``d.attempts = 0`` is "no attempt before this one").
 _KEEP_FIRST_PG = sa.text(
-    "UPDATE webhook_deliveries AS d SET state = 'delivered', attempts = d.attempts + 1, lease_until = NULL, "
-    "last_status = v.status, last_error = NULL, last_attempt_at = v.at, delivered_at = v.at, "
-    "first_at = CASE WHEN d.attempts = 0 THEN v.at ELSE d.first_at END, "
-    "first_status = CASE WHEN d.attempts = 0 THEN v.status ELSE d.first_status END, "
-    "first_answer = CASE WHEN d.attempts = 0 THEN v.answer ELSE d.first_answer END, "
-    "first_duration_ms = CASE WHEN d.attempts = 0 THEN v.duration_ms ELSE d.first_duration_ms END "
-    "FROM unnest(CAST(:delivery_id AS INTEGER[]), CAST(:at AS TIMESTAMP[]), CAST(:status AS INTEGER[]), "
-    "CAST(:answer AS TEXT[]), CAST(:duration_ms AS INTEGER[])) AS v(id, at, status, answer, duration_ms) "
-    "WHERE d.id = v.id RETURNING d.id, d.attempts"
+    planned_once(
+        "UPDATE webhook_deliveries AS d SET state = 'delivered', attempts = d.attempts + 1, lease_until = NULL, "
+        "last_status = v.status, last_error = NULL, last_attempt_at = v.at, delivered_at = v.at, "
+        "first_at = CASE WHEN d.attempts = 0 THEN v.at ELSE d.first_at END, "
+        "first_status = CASE WHEN d.attempts = 0 THEN v.status ELSE d.first_status END, "
+        "first_answer = CASE WHEN d.attempts = 0 THEN v.answer ELSE d.first_answer END, "
+        "first_duration_ms = CASE WHEN d.attempts = 0 THEN v.duration_ms ELSE d.first_duration_ms END "
+        "FROM unnest(CAST(:delivery_id AS INTEGER[]), CAST(:at AS TIMESTAMP[]), CAST(:status AS INTEGER[]), "
+        "CAST(:answer AS TEXT[]), CAST(:duration_ms AS INTEGER[])) AS v(id, at, status, answer, duration_ms) "
+        "WHERE d.id = v.id RETURNING d.id, d.attempts"
+    )
 )
 
 
