@@ -16,8 +16,8 @@ from parley.channels.smpp_submit import SubmitRefused, read_submit
 from parley.core.text import encode_gsm7
 from parley.services.auth import Authenticator
 from parley.services.directory import DirectoryCache
-from parley.services.send import Outbox
-from parley.services.smpp_applications import BindRefused, SmppApplications, SmppInbound
+from parley.services.send import Outbox, SendResult, SendSms
+from parley.services.smpp_applications import Account, BindRefused, SmppApplications, SmppInbound
 from parley.services.throttle import Throttle
 from parley.store import messages as messages_store
 from parley.store.db import Database
@@ -170,6 +170,115 @@ async def test_the_last_parts_racing_for_the_join_send_the_message_once(db: Data
     async with db.read() as conn:
         sent = (await conn.execute(sa.select(messages.c.body))).scalars().all()
     assert sent == ["Hello there, friend"]
+
+
+def _process(db: Database, gated: GatedDatabase, clock: Clock) -> tuple[SmppApplications, Outbox]:
+    """What one `parley serve` holds: its own connections (``gated``), SMPP applications and Outbox."""
+    cache = DirectoryCache(db, country="US", timezone="UTC")
+    outbox = Outbox(gated, cache, clock)
+    return SmppApplications(
+        gated, cache, outbox, Authenticator(cache, Throttle(db, clock, memo_seconds=0)), clock
+    ), outbox
+
+
+def _part(apps: SmppApplications, account: Account, seq: int) -> asyncio.Task[str]:
+    data = build_udh(Concat(42, 3, seq)) + encode_gsm7(["Hello ", "there, ", "friend"][seq - 1])
+    pdu = SubmitSm(source_addr="15551230001", source_addr_ton=1, destination_addr="15557654321",
+                   dest_addr_ton=1, esm_class=ESM_UDHI, short_message=data, registered_delivery=1)  # fmt: skip
+    return asyncio.create_task(apps.submit(account, read_submit(pdu)))
+
+
+def _open(*gates: asyncio.Event) -> None:
+    for gate in gates:
+        gate.set()
+
+
+async def _sent_once(db: Database, first: str, answers: list[str]) -> None:
+    """The long message is stored once, every part linked to it, each submit answered with its part's id."""
+    async with db.read() as conn:
+        joined = (await conn.execute(sa.select(messages.c.id).where(messages.c.body == "Hello there, friend"))).all()
+        parts = (await conn.execute(sa.select(smpp_submits.c.id, smpp_submits.c.message_id))).all()
+    assert len(joined) == 1
+    assert sorted(p.id for p in parts) == sorted([first, *answers])
+    assert {p.message_id for p in parts} == {joined[0].id}
+
+
+@pytest.mark.usefixtures("apps")  # the account
+async def test_two_processes_given_the_last_parts_at_once_send_the_message_once(db: Database, clock: Clock) -> None:
+    """An ESME's binds on two processes: parts 2 and 3 are both written before either process reads, so both find
+    the message whole and both send it at once. The database lets one of them link the parts; the other writes
+    nothing and answers with its part's id."""
+    a, b = GatedDatabase(db.url), GatedDatabase(db.url)
+    apps_a, _ = _process(db, a, clock)
+    apps_b, _ = _process(db, b, clock)
+    try:
+        account = await apps_a.bind("crm", "s3cret", "10.0.0.1")
+        first = await _part(apps_a, account, 1)
+        a.hold = b.hold = {"write"}
+        second, third = _part(apps_a, account, 2), _part(apps_b, account, 3)
+        await wait_until(lambda: len(a.gates["write"]) == len(b.gates["write"]) == 1, timeout=10)  # both written
+        a.hold = b.hold = {"read"}
+        _open(a.gates["write"][0], b.gates["write"][0])
+        await wait_until(lambda: len(a.gates["read"]) == len(b.gates["read"]) == 1, timeout=10)  # both read 3 parts
+        a.hold = b.hold = set()
+        _open(a.gates["read"][0], b.gates["read"][0])
+        answers = list(await asyncio.gather(second, third))
+    finally:
+        a.hold = b.hold = set()
+        _open(*a.gates["read"], *a.gates["write"], *b.gates["read"], *b.gates["write"])
+        await a.close()
+        await b.close()
+    await _sent_once(db, first, answers)
+
+
+@pytest.mark.usefixtures("apps")  # the account
+async def test_a_process_that_lost_the_join_writes_the_others_of_its_group_commit(db: Database, clock: Clock) -> None:
+    """Process A has read all three parts when process B sends the message. A's send then shares a group commit
+    with an unrelated message: that transaction fails on the parts B linked, and the group commit writes the
+    unrelated message without A's copy of the long one."""
+    a, b = GatedDatabase(db.url), GatedDatabase(db.url)
+    apps_a, outbox_a = _process(db, a, clock)
+    apps_b, _ = _process(db, b, clock)
+    user = await DirectoryCache(db, country="US", timezone="UTC").user("101")
+    assert user is not None
+
+    def unrelated(text: str) -> asyncio.Task[SendResult]:
+        return asyncio.create_task(outbox_a.send(SendSms(user=user, destinations=["+15557654322"], text=text)))
+
+    try:
+        account = await apps_b.bind("crm", "s3cret", "10.0.0.1")
+        first = await _part(apps_b, account, 1)
+        a.hold = {"write"}
+        second = _part(apps_a, account, 2)
+        await wait_until(lambda: len(a.gates["write"]) == 1, timeout=10)  # part 2 is written on A
+        b.hold = {"read"}
+        third = _part(apps_b, account, 3)
+        await wait_until(lambda: len(b.gates["read"]) == 1, timeout=10)  # B has read all three parts
+        a.hold = {"read"}
+        a.gates["write"][0].set()
+        await wait_until(lambda: len(a.gates["read"]) == 1, timeout=10)  # so has A
+        b.hold = set()
+        b.gates["read"][0].set()
+        answers = [await third]  # B sent the message
+        a.hold = {"write"}
+        plug = unrelated("First")  # its transaction holds A's group commit while the next sends queue up
+        await wait_until(lambda: len(a.gates["write"]) == 2, timeout=10)
+        a.gates["read"][0].set()  # A sends the message too
+        other = unrelated("Second")
+        await wait_until(lambda: len(outbox_a._committer._pending) == 2, timeout=10)  # one group commit
+        a.hold = set()
+        a.gates["write"][1].set()
+        answers.insert(0, await second)
+        await asyncio.gather(plug, other)
+    finally:
+        a.hold = b.hold = set()
+        _open(*a.gates["read"], *a.gates["write"], *b.gates["read"], *b.gates["write"])
+        await a.close()
+        await b.close()
+    await _sent_once(db, first, answers)
+    async with db.read() as conn:
+        bodies = (await conn.execute(sa.select(messages.c.body).where(messages.c.recipient == "+15557654322"))).all()
+    assert sorted(r.body for r in bodies) == ["First", "Second"]
 
 
 async def test_a_receipt_is_leased_to_one_bind_and_settled_once(

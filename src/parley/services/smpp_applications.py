@@ -10,6 +10,8 @@
 
 The id an ESME gets is written in the Outbox's own transaction with the message (``SendSms.on_write``), and so
 is the link from a long message's parts to it: the message and what the ESME was told are durable together.
+A lock per long message keeps one process from joining it twice; between processes (an ESME's binds spread over
+several `parley serve`) the link is the arbiter: it takes only parts still waiting, else the message is not written.
 """
 
 from __future__ import annotations
@@ -189,6 +191,10 @@ class SmppApplications:
                     async with self._db.write() as conn:
                         await smpp.drop_parts(conn, ids)
                     raise
+                except smpp.PartsTaken:
+                    # Another process (the ESME's other bind) sent the message first: its transaction linked the
+                    # parts, ours wrote nothing. The group commit wrote the others it held without this one.
+                    pass
         finally:
             users[0] -= 1
             if not users[0]:

@@ -89,14 +89,28 @@ async def waiting_parts(conn: AsyncConnection, system_id: str, concat_key: str) 
     return list((await conn.execute(query.order_by(smpp_submits.c.created_at))).all())
 
 
+class PartsTaken(Exception):
+    """Some of the parts are no longer waiting: another transaction linked them to its message (another process
+    joined the same long message) or dropped them."""
+
+
 async def link_parts(conn: AsyncConnection, ids: Sequence[str], message_id: str) -> None:
-    """The parts' message is sent: they point at it and forget their octets."""
-    query = smpp_submits.update().where(smpp_submits.c.id.in_(ids))
-    await conn.execute(query.values(message_id=message_id, text=None, concat_key=None))
+    """The parts' message is sent: they point at it and forget their octets. Only parts still waiting are linked,
+    all or none: raises `PartsTaken` (the caller's transaction must roll back, its message with it) when any is not.
+    The database arbitrates between processes: PostgreSQL (READ COMMITTED) makes a second UPDATE of the same rows
+    wait for the first transaction and then checks its condition again on what that one committed; SQLite runs one
+    writer at a time."""
+    s = smpp_submits
+    query = s.update().where(s.c.id.in_(ids), s.c.message_id.is_(None))
+    linked = await conn.execute(query.values(message_id=message_id, text=None, concat_key=None))
+    if linked.rowcount != len(ids):
+        raise PartsTaken(f"{len(ids) - linked.rowcount} of {len(ids)} parts are no longer waiting")
 
 
 async def drop_parts(conn: AsyncConnection, ids: Sequence[str]) -> None:
-    await conn.execute(smpp_submits.delete().where(smpp_submits.c.id.in_(ids)))
+    """Drop the parts that still wait for their message (one another process sent keeps its parts)."""
+    s = smpp_submits
+    await conn.execute(s.delete().where(s.c.id.in_(ids), s.c.message_id.is_(None)))
 
 
 async def list_stale_parts(conn: AsyncConnection, before: datetime) -> list[Record]:
