@@ -1,11 +1,12 @@
 """What the database server's settings mean for Parley, said once when a process starts (`parley serve`,
 `parley worker`).
 
-PostgreSQL plans Parley's statements from its tables' statistics and keeps the plans it made: only an ANALYZE
-(autovacuum's, normally) refreshes them. With autovacuum off (or ``track_counts``, which it needs), plans made
-while the tables were nearly empty stay — sequential scans of tables that keep growing — and dead rows from every
-status change are never cleared (docs/benchmarks.md, "Session 12"). Parley does not change the server's settings;
-it says so, so that whoever runs the database can turn autovacuum back on or run VACUUM ANALYZE themselves.
+PostgreSQL plans Parley's statements from its tables' statistics, which only an ANALYZE (autovacuum's, normally)
+refreshes. With autovacuum off (or ``track_counts``, which it needs), it plans from the tables' sizes alone, and the
+dead rows every status change leaves are never cleared: statements slow down as the tables grow. (Parley's own
+connections remake their cached plans every 10 s, `store.db.PLAN_SECONDS`, so at least a plan made on a nearly empty
+table does not stay: docs/benchmarks.md, "Session 13".) Parley does not change the server's settings; it says so,
+so that whoever runs the database can turn autovacuum back on or run VACUUM ANALYZE themselves.
 """
 
 from __future__ import annotations
