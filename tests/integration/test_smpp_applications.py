@@ -193,6 +193,19 @@ def _open(*gates: asyncio.Event) -> None:
         gate.set()
 
 
+@asynccontextmanager
+async def _two_processes(url: str) -> AsyncIterator[tuple[GatedDatabase, GatedDatabase]]:
+    """Two processes' connections to one database; whatever the test held is let go before they close."""
+    a, b = GatedDatabase(url), GatedDatabase(url)
+    try:
+        yield a, b
+    finally:
+        a.hold = b.hold = set()
+        _open(*a.gates["read"], *a.gates["write"], *b.gates["read"], *b.gates["write"])
+        await a.close()
+        await b.close()
+
+
 async def _sent_once(db: Database, first: str, answers: list[str]) -> None:
     """The long message is stored once, every part linked to it, each submit answered with its part's id."""
     async with db.read() as conn:
@@ -208,10 +221,9 @@ async def test_two_processes_given_the_last_parts_at_once_send_the_message_once(
     """An ESME's binds on two processes: parts 2 and 3 are both written before either process reads, so both find
     the message whole and both send it at once. The database lets one of them link the parts; the other writes
     nothing and answers with its part's id."""
-    a, b = GatedDatabase(db.url), GatedDatabase(db.url)
-    apps_a, _ = _process(db, a, clock)
-    apps_b, _ = _process(db, b, clock)
-    try:
+    async with _two_processes(db.url) as (a, b):
+        apps_a, _ = _process(db, a, clock)
+        apps_b, _ = _process(db, b, clock)
         account = await apps_a.bind("crm", "s3cret", "10.0.0.1")
         first = await _part(apps_a, account, 1)
         a.hold = b.hold = {"write"}
@@ -223,11 +235,6 @@ async def test_two_processes_given_the_last_parts_at_once_send_the_message_once(
         a.hold = b.hold = set()
         _open(a.gates["read"][0], b.gates["read"][0])
         answers = list(await asyncio.gather(second, third))
-    finally:
-        a.hold = b.hold = set()
-        _open(*a.gates["read"], *a.gates["write"], *b.gates["read"], *b.gates["write"])
-        await a.close()
-        await b.close()
     await _sent_once(db, first, answers)
 
 
@@ -236,16 +243,15 @@ async def test_a_process_that_lost_the_join_writes_the_others_of_its_group_commi
     """Process A has read all three parts when process B sends the message. A's send then shares a group commit
     with an unrelated message: that transaction fails on the parts B linked, and the group commit writes the
     unrelated message without A's copy of the long one."""
-    a, b = GatedDatabase(db.url), GatedDatabase(db.url)
-    apps_a, outbox_a = _process(db, a, clock)
-    apps_b, _ = _process(db, b, clock)
     user = await DirectoryCache(db, country="US", timezone="UTC").user("101")
     assert user is not None
+    async with _two_processes(db.url) as (a, b):
+        apps_a, outbox_a = _process(db, a, clock)
+        apps_b, _ = _process(db, b, clock)
 
-    def unrelated(text: str) -> asyncio.Task[SendResult]:
-        return asyncio.create_task(outbox_a.send(SendSms(user=user, destinations=["+15557654322"], text=text)))
+        def unrelated(text: str) -> asyncio.Task[SendResult]:
+            return asyncio.create_task(outbox_a.send(SendSms(user=user, destinations=["+15557654322"], text=text)))
 
-    try:
         account = await apps_b.bind("crm", "s3cret", "10.0.0.1")
         first = await _part(apps_b, account, 1)
         a.hold = {"write"}
@@ -270,11 +276,6 @@ async def test_a_process_that_lost_the_join_writes_the_others_of_its_group_commi
         a.gates["write"][1].set()
         answers.insert(0, await second)
         await asyncio.gather(plug, other)
-    finally:
-        a.hold = b.hold = set()
-        _open(*a.gates["read"], *a.gates["write"], *b.gates["read"], *b.gates["write"])
-        await a.close()
-        await b.close()
     await _sent_once(db, first, answers)
     async with db.read() as conn:
         bodies = (await conn.execute(sa.select(messages.c.body).where(messages.c.recipient == "+15557654322"))).all()
