@@ -3,11 +3,9 @@
 from __future__ import annotations
 
 import sqlalchemy as sa
-from alembic import command
-from sqlalchemy.engine import Connection
 
 from parley.store.db import Database
-from parley.store.migrate import alembic_config, upgrade
+from parley.store.migrate import downgrade, upgrade
 from tests.support.schema import rows
 
 NOW = "2026-11-24 12:00:00.000000"
@@ -42,11 +40,7 @@ async def test_parts_and_inbound_carrier_ids_survive_the_upgrade_and_the_downgra
         assert await rows(db, "SELECT count(*) FROM message_parts WHERE recorded_at IS NULL") == [(0,)]
         assert await rows(db, "SELECT id FROM messages WHERE carrier_id = 'abc'") == [("i1",)]
 
-        def down(connection: Connection) -> None:
-            command.downgrade(alembic_config(connection), "0004")
-
-        async with db.write() as conn:
-            await conn.run_sync(down)
+        await downgrade(db, "0004")
         assert await rows(db, "SELECT carrier_id, message_id FROM message_parts ORDER BY carrier_id") == [
             ("1001", "m1"),
             ("1002", "m2"),

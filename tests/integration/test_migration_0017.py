@@ -5,11 +5,9 @@ from __future__ import annotations
 
 import pytest
 import sqlalchemy as sa
-from alembic import command
-from sqlalchemy.engine import Connection
 
 from parley.store.db import Database
-from parley.store.migrate import alembic_config, upgrade
+from parley.store.migrate import downgrade, upgrade
 from tests.support.schema import rows
 
 NOW = "2027-01-10 09:00:00.000000"
@@ -58,11 +56,7 @@ async def test_attempts_stay_where_they_are_up_and_are_all_rows_again_down(empty
                 )
             )
 
-        def down(connection: Connection) -> None:
-            command.downgrade(alembic_config(connection), "0016")
-
-        async with db.write() as conn:
-            await conn.run_sync(down)
+        await downgrade(db, "0016")
         found = await rows(
             db,
             "SELECT d.event_id, a.status, a.error, a.answer, a.duration_ms FROM webhook_attempts a "

@@ -4,11 +4,10 @@ keeping the jobs it finds."""
 from __future__ import annotations
 
 import sqlalchemy as sa
-from alembic import command
 from sqlalchemy.engine import Connection
 
 from parley.store.db import Database
-from parley.store.migrate import alembic_config, upgrade
+from parley.store.migrate import downgrade, upgrade
 from tests.support.schema import rows
 
 NOW = "2026-12-02 10:00:00.000000"
@@ -50,11 +49,7 @@ async def test_the_indexes_change_up_and_back_down_and_the_jobs_stay(empty_url: 
             "ix_webhook_deliveries_leased": ["lease_until"],
         }
 
-        def down(connection: Connection) -> None:
-            command.downgrade(alembic_config(connection), "0018")
-
-        async with db.write() as conn:
-            await conn.run_sync(down)
+        await downgrade(db, "0018")
         assert await _indexes(db) == {"ix_jobs_kind_due": ["kind", "due_at"]}
         assert await rows(db, "SELECT message_id, kind FROM jobs") == [("m1", "route")]
     finally:

@@ -157,6 +157,33 @@ class Database:
             after(written)
 
     @asynccontextmanager
+    async def schema_change(self) -> AsyncIterator[AsyncConnection]:
+        """One write transaction that changes the schema (migrations), on a connection of its own.
+
+        On SQLite foreign keys are off while it runs: Alembic's batch mode rebuilds a table (copy, drop, rename), and
+        dropping a table with foreign keys on first deletes its rows, cascading to every row that refers to them
+        (a downgrade of migration 0016 lost every webhook attempt). Before it commits, ``PRAGMA foreign_key_check``
+        must find no row pointing nowhere. The connection is dropped after, not handed back with foreign keys off."""
+        if self.is_postgres:
+            async with self.write() as conn:
+                yield conn
+            return
+        async with self._writer.connect() as conn:
+            try:
+                driver = (await conn.get_raw_connection()).driver_connection
+                if driver is None:
+                    raise RuntimeError("no connection to the database for the schema change")
+                # On the driver's connection: before SQLAlchemy's BEGIN, since inside a transaction it is ignored.
+                await driver.execute("PRAGMA foreign_keys=OFF")
+                async with conn.begin():
+                    yield conn
+                    dangling = (await conn.exec_driver_sql("PRAGMA foreign_key_check")).all()
+                    if dangling:
+                        raise RuntimeError(f"the schema change leaves rows pointing nowhere: {dangling[:5]}")
+            finally:
+                await conn.invalidate()
+
+    @asynccontextmanager
     async def read(self) -> AsyncIterator[AsyncConnection]:
         conn, taken = await self._take(self._kept_readers, self._reader)
         try:

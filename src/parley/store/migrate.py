@@ -29,7 +29,15 @@ async def upgrade(db: Database, revision: str = "head") -> None:
     def _run(connection: Connection) -> None:
         command.upgrade(alembic_config(connection), revision)
 
-    async with db.write() as conn:
+    async with db.schema_change() as conn:
+        await conn.run_sync(_run)
+
+
+async def downgrade(db: Database, revision: str) -> None:
+    def _run(connection: Connection) -> None:
+        command.downgrade(alembic_config(connection), revision)
+
+    async with db.schema_change() as conn:
         await conn.run_sync(_run)
 
 
