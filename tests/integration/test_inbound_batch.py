@@ -13,7 +13,9 @@ from parley.channels.base import Inbound
 from parley.services.events import EventBus, Subscription
 from parley.services.inbound import MAX_ROUTE_ATTEMPTS, InboundRouter
 from parley.services.receive import Inbox
+from parley.store import blocks as block_store
 from parley.store import conversations as store
+from parley.store import timeline as timeline_store
 from parley.store.db import Database
 from parley.store.tables import blocklist, conversation_events, conversations, jobs, messages, optouts, participants
 from parley.workers.router import RouterWorker
@@ -66,7 +68,7 @@ class Harness:
 
     async def timeline(self, conversation_id: str) -> list[str]:
         async with self.db.read() as conn:
-            return [e.kind for e in await store.events(conn, conversation_id)]
+            return [e.kind for e in await timeline_store.events(conn, conversation_id)]
 
 
 async def drain(sub: Subscription) -> list[tuple[str, str]]:
@@ -166,7 +168,7 @@ async def test_two_messages_from_a_new_customer_in_one_batch_open_one_conversati
 async def test_a_batch_mixes_blocked_unrouted_and_routed_messages(provisioned: Database, clock: Clock) -> None:
     h = Harness(provisioned, clock)
     async with h.db.write() as conn:
-        await store.block(conn, COMPANY, CUSTOMERS[2], by=None, now=clock())
+        await block_store.block(conn, COMPANY, CUSTOMERS[2], by=None, now=clock())
     stored = await asyncio.gather(
         h.inbox.receive("carrier", Inbound(CUSTOMERS[0], COMPANY, "routed")),
         h.inbox.receive("carrier", Inbound(CUSTOMERS[1], "+15559990000", "nowhere")),

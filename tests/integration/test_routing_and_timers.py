@@ -15,6 +15,7 @@ from parley.services.provisioning import apply
 from parley.services.receive import Inbox
 from parley.services.timers import Timers
 from parley.store import conversations as store
+from parley.store import participants as participant_store
 from parley.store.db import Database
 from parley.store.tables import conversation_events, messages, participants, timers
 from tests.conftest import Clock
@@ -154,7 +155,7 @@ async def test_a_routed_agent_who_left_is_re_added_by_the_next_message(
     await harness.inbound("one")
     async with db.write() as conn:
         [conversation] = await store.list_(conn, store.ConversationFilter())
-        await store.drop_member(conn, conversation.id, "u:4", now=clock(), by_agent=False)
+        await participant_store.drop_member(conn, conversation.id, "u:4", now=clock(), by_agent=False)
     assert await harness.members() == []
     await harness.inbound("two")
     assert await harness.members() == ["u:4"]

@@ -19,9 +19,9 @@ from parley.core.messaging_service_sids import messaging_service_sid
 from parley.core.twilio_ids import message_id
 from parley.services.send import outbound_row
 from parley.settings import Settings
-from parley.store.conversations import set_optout
 from parley.store.db import Database
 from parley.store.messages import add_all, set_status
+from parley.store.optouts import set_optout
 from parley.store.tables import messages
 from tests.conftest import Clock
 from tests.support.app import client

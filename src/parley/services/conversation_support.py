@@ -17,7 +17,7 @@ from parley.core.whatsapp_rules import window_expires_at
 from parley.services.directory import Config
 from parley.services.errors import ServiceError
 from parley.services.whatsapp_sends import WindowClosedError
-from parley.store import conversations as store
+from parley.store import participants as participant_store
 from parley.store.tables import Record, conversation_events, numbers, participants, service_members, services, users
 
 
@@ -132,7 +132,7 @@ def event_row(conversation_id: str, kind: str, actor: str, now: datetime, **deta
 
 
 async def active_user_ids(conn: AsyncConnection, conversation_id: str) -> frozenset[int]:
-    rows = await store.members(conn, conversation_id)
+    rows = await participant_store.members(conn, conversation_id)
     return frozenset(r.user_id for r in rows if r.user_id is not None and r.active)
 
 

@@ -30,7 +30,10 @@ from parley.services.errors import ServiceError
 from parley.services.events import Event, EventBus
 from parley.services.send import Outbox, SendSms
 from parley.services.whatsapp_sends import WindowClosedError
+from parley.store import blocks as block_store
 from parley.store import conversations as store
+from parley.store import participants as participant_store
+from parley.store import timeline as timeline_store
 from parley.store.conversations import ConversationFilter
 from parley.store.db import Database
 from parley.store.ids import new_id
@@ -75,14 +78,14 @@ class Conversations:
         async with self._db.read() as conn:
             rows = await store.list_(conn, f)
             ids = [r.id for r in rows]
-            members = await store.members_of(conn, ids)
-            unread = await store.unread_counts(conn, user.id, ids)
+            members = await participant_store.members_of(conn, ids)
+            unread = await participant_store.unread_counts(conn, user.id, ids)
         return [support.view(r, members[r.id], unread.get(r.id, 0)) for r in rows]
 
     async def get(self, user: User, conversation_id: str) -> dict[str, Any]:
         async with self._db.read() as conn:
             conversation, members = await self._visible(conn, user, conversation_id)
-            unread = await store.unread_counts(conn, user.id, [conversation_id])
+            unread = await participant_store.unread_counts(conn, user.id, [conversation_id])
         return support.view(conversation, members, unread.get(conversation_id, 0))
 
     async def timeline(
@@ -98,25 +101,25 @@ class Conversations:
             upto = access.seen_until(user, members)
             until = None
             if before is not None:
-                anchor = await store.conversation_message(conn, conversation_id, before)
+                anchor = await timeline_store.conversation_message(conn, conversation_id, before)
                 if anchor is None:
                     raise ConversationError(422, "no such message in this conversation", "before")
                 until = anchor.created_at
-            msgs = await store.conversation_messages(
+            msgs = await timeline_store.conversation_messages(
                 conn, conversation_id, limit=limit + 1, before_id=before, include_blocked=blocked, upto=upto
             )
             older = msgs[1].id if len(msgs) > limit else None
             msgs = msgs[1:] if older else msgs
             since = msgs[0].created_at if older and msgs else None
-            events = await store.events(conn, conversation_id, since=since, until=until, upto=upto)
-            call_rows = await store.calls_of(conn, conversation_id, since=since, until=until, upto=upto)
+            events = await timeline_store.events(conn, conversation_id, since=since, until=until, upto=upto)
+            call_rows = await timeline_store.calls_of(conn, conversation_id, since=since, until=until, upto=upto)
         return {"messages": msgs, "events": events, "calls": call_rows, "older": older}
 
     async def _visible(self, conn: AsyncConnection, user: User, conversation_id: str) -> tuple[Record, list[Record]]:
         conversation = await store.find(conn, conversation_id)
         if conversation is None:
             raise ConversationError(404, "No such conversation")
-        members = await store.members(conn, conversation_id)
+        members = await participant_store.members(conn, conversation_id)
         if not user.is_admin and not any(m.user_id == user.id for m in members):
             raise ConversationError(404, "No such conversation")
         return conversation, members
@@ -162,10 +165,10 @@ class Conversations:
                 timeline.append(support.event_row(cid, "opened", user_key(user.id), now))
             else:
                 cid = conversation.id
-            if await store.put_member(conn, cid, user_key(user.id), user_id=user.id, bot=None, now=now):
+            if await participant_store.put_member(conn, cid, user_key(user.id), user_id=user.id, bot=None, now=now):
                 timeline.append(support.event_row(cid, "joined", user_key(user.id), now, member=user_key(user.id)))
                 await store.update(conn, cid, updated_at=now)
-            await store.add_events(conn, timeline)
+            await timeline_store.add_events(conn, timeline)
             audience = await support.active_user_ids(conn, cid)
         await self._bus.publish([Event("conversation.updated", {"conversation_id": cid}, audience)])
         return await self.get(user, cid)
@@ -246,14 +249,16 @@ class Conversations:
         now = self._clock()
         async with self._db.write() as conn:
             if blocked:
-                changed = await store.block(
+                changed = await block_store.block(
                     conn, conversation.company_number, conversation.external_number, user.id, now
                 )
             else:
-                changed = await store.unblock(conn, conversation.company_number, conversation.external_number)
+                changed = await block_store.unblock(conn, conversation.company_number, conversation.external_number)
             if changed:
                 kind = "blocked" if blocked else "unblocked"
-                await store.add_events(conn, [support.event_row(conversation.id, kind, user_key(user.id), now)])
+                await timeline_store.add_events(
+                    conn, [support.event_row(conversation.id, kind, user_key(user.id), now)]
+                )
                 await store.update(conn, conversation.id, updated_at=now)
             audience = await support.active_user_ids(conn, conversation.id)
         await self._bus.publish([Event("conversation.updated", {"conversation_id": conversation.id}, audience)])
@@ -267,7 +272,7 @@ class Conversations:
             await self._member(conn, user, conversation_id)
             key, uid, bot = await self._resolve(conn, member)
             timeline = []
-            if await store.put_member(conn, conversation_id, key, user_id=uid, bot=bot, now=now):
+            if await participant_store.put_member(conn, conversation_id, key, user_id=uid, bot=bot, now=now):
                 timeline.append(support.event_row(conversation_id, "joined", user_key(user.id), now, member=key))
             announce = await self._changed(conn, conversation_id, timeline, now)
         await self._bus.publish([announce])  # announced once committed
@@ -297,7 +302,7 @@ class Conversations:
             await self._member(conn, user, conversation_id)
             key, _, bot = await self._resolve(conn, member)
             # An agent who removes a bot makes it inactive: routing will not bring it back.
-            if not await store.drop_member(conn, conversation_id, key, now=now, by_agent=bot is not None):
+            if not await participant_store.drop_member(conn, conversation_id, key, now=now, by_agent=bot is not None):
                 raise ConversationError(422, f'"{member}" is not in this conversation', "member")
             event = support.event_row(conversation_id, "removed", user_key(user.id), now, member=key)
             announce = await self._changed(conn, conversation_id, [event], now)
@@ -308,7 +313,7 @@ class Conversations:
         now = self._clock()
         async with self._db.write() as conn:
             await self._member(conn, user, conversation_id)
-            await store.drop_member(conn, conversation_id, user_key(user.id), now=now, by_agent=False)
+            await participant_store.drop_member(conn, conversation_id, user_key(user.id), now=now, by_agent=False)
             event = support.event_row(conversation_id, "left", user_key(user.id), now, member=user_key(user.id))
             announce = await self._changed(conn, conversation_id, [event], now)
         await self._bus.publish([announce])  # announced once committed
@@ -329,7 +334,9 @@ class Conversations:
                     )
                 if not target.license.may_converse:
                     raise ConversationError(422, f"User {extension} may not take conversations (license)", "assignee")
-                await store.put_member(conn, conversation_id, user_key(target.id), user_id=target.id, bot=None, now=now)
+                await participant_store.put_member(
+                    conn, conversation_id, user_key(target.id), user_id=target.id, bot=None, now=now
+                )
             await store.update(conn, conversation_id, assignee_id=target.id if target else None)
             event = support.event_row(conversation_id, "assigned", user_key(user.id), now, assignee=extension)
             announce = await self._changed(conn, conversation_id, [event], now)
@@ -364,13 +371,13 @@ class Conversations:
         now = self._clock()
         async with self._db.write() as conn:
             await self._member(conn, user, conversation_id)
-            await store.mark_read(conn, conversation_id, user_key(user.id), now)
+            await participant_store.mark_read(conn, conversation_id, user_key(user.id), now)
             await whatsapp_read.request(conn, conversation_id, now)  # the customer's WhatsApp messages, at Meta
 
     async def _changed(self, conn: AsyncConnection, conversation_id: str, timeline: list[Any], now: datetime) -> Event:
         """Record a change; the caller publishes the event it returns after the commit (DESIGN: nothing is
         announced that was not committed — a page re-reading on it would otherwise see the old state)."""
-        await store.add_events(conn, timeline)
+        await timeline_store.add_events(conn, timeline)
         await store.update(conn, conversation_id, updated_at=now)
         audience = await support.active_user_ids(conn, conversation_id)
         return Event("conversation.updated", {"conversation_id": conversation_id}, audience)
@@ -380,12 +387,12 @@ class Conversations:
     async def list_blocks(self, user: User) -> list[Record]:
         self._require_admin(user)
         async with self._db.read() as conn:
-            return await store.list_blocks(conn)
+            return await block_store.list_blocks(conn)
 
     async def lift_block(self, user: User, company_number: str, external_number: str) -> None:
         self._require_admin(user)
         async with self._db.write() as conn:
-            if not await store.unblock(conn, company_number, external_number):
+            if not await block_store.unblock(conn, company_number, external_number):
                 raise ConversationError(404, "No such block")
 
     # --- calls ---------------------------------------------------------------------------------------

@@ -21,8 +21,8 @@ from parley.metrics import OUTCOMES, RECEIPTS
 from parley.services import fallback
 from parley.services.batching import GroupCommitter
 from parley.store import messages, queue, receipts
-from parley.store.conversations import set_optout
 from parley.store.db import Database
+from parley.store.optouts import set_optout
 
 log = structlog.get_logger()
 # Seconds a group commit of outcomes or receipts waits for more to join it. A real SMSC sends each receipt alone,

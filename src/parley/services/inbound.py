@@ -31,6 +31,7 @@ from parley.services.inbound_batch import RoutingBatch, Thread
 from parley.services.whatsapp_sends import TemplateResolver
 from parley.store import blocklist, messages, queue
 from parley.store import conversations as store
+from parley.store import optouts as optout_store
 from parley.store.db import Database
 from parley.store.queue import ClaimedJob
 from parley.store.tables import Record, bots
@@ -278,7 +279,7 @@ class InboundRouter:
             return [support.event_row(cid, "help_requested", "customer", now)]
         opted_out = match.keyword is Keyword.STOP
         keyword = text.strip()[:32]
-        await store.set_optout(conn, company, customer, opted_out=opted_out, keyword=keyword, now=now)
+        await optout_store.set_optout(conn, company, customer, opted_out=opted_out, keyword=keyword, now=now)
         # Campaigns honour opt-outs through the blocklist; the customer's START takes the number off it.
         if opted_out:
             await blocklist.add(conn, customer, reason=f"opt-out: {keyword}"[:64], by=None, now=now)

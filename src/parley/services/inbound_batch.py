@@ -21,8 +21,11 @@ from parley.core.actions import ConversationState
 from parley.core.membership import Presence
 from parley.services import conversation_support as support
 from parley.services.send import enqueue_rows
+from parley.store import blocks as block_store
 from parley.store import conversations as store
 from parley.store import messages
+from parley.store import participants as participant_store
+from parley.store import timeline as timeline_store
 from parley.store.ids import new_id
 from parley.store.tables import timers
 
@@ -77,7 +80,7 @@ class RoutingBatch:
     ) -> RoutingBatch:
         """Read the batch's conversations (by thread key), their participants and the blocked pairs."""
         found = await store.list_by_threads(conn, keys)
-        present = await store.presence_of(conn, [r.id for r in found.values()])
+        present = await participant_store.presence_of(conn, [r.id for r in found.values()])
         threads = {
             key: Thread(
                 id=r.id,
@@ -87,7 +90,7 @@ class RoutingBatch:
             )
             for key, r in found.items()
         }
-        return cls(threads, await store.blocked_among(conn, pairs), now)
+        return cls(threads, await block_store.blocked_among(conn, pairs), now)
 
     def thread(self, company: str, customer: str, service_id: int | None) -> tuple[Thread, bool]:
         """The conversation for (company number, customer, service), and whether it was opened (in memory) now."""
@@ -112,7 +115,7 @@ class RoutingBatch:
         self._messages.append({"id": message_id, **values})
 
     def put_member(self, thread: Thread, member: str, *, user_id: int | None, bot: str | None) -> bool:
-        """Add a participant or bring one back; True when something changed (as `store.put_member`)."""
+        """Add a participant or bring one back; True when something changed (as `participant_store.put_member`)."""
         existing = thread.presence.get(member)
         if existing is not None and existing.active:
             return False
@@ -174,9 +177,9 @@ class RoutingBatch:
             ],
         )
         await messages.update_many(conn, self._messages)
-        await store.add_members(conn, self._joins)
-        await store.rejoin_members(conn, self._rejoins, now=self.now)
-        await store.add_events(conn, self._timeline)
+        await participant_store.add_members(conn, self._joins)
+        await participant_store.rejoin_members(conn, self._rejoins, now=self.now)
+        await timeline_store.add_events(conn, self._timeline)
         if self._timers:
             await conn.execute(timers.insert(), self._timers)
         if self._replies:

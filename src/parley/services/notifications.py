@@ -11,7 +11,7 @@ import sqlalchemy as sa
 
 from parley.services.events import Event, EventBus
 from parley.services.media import attachments_of
-from parley.store import conversations as store
+from parley.store import timeline as timeline_store
 from parley.store.db import Database
 from parley.store.tables import messages, participants
 
@@ -29,7 +29,7 @@ class MessageDetails:
         if not wanted:
             return events
         async with self._db.read() as conn:
-            found = await store.timeline_messages(conn, wanted)
+            found = await timeline_store.timeline_messages(conn, wanted)
             rich = [m for m, row in found.items() if (row.channel or "sms") != "sms"]
             files = await attachments_of(conn, rich) if rich else {}
         return [

@@ -28,6 +28,8 @@ from parley.services.events import Event, EventBus
 from parley.services.send import enqueue_rows
 from parley.services.whatsapp_sends import TemplateResolver
 from parley.store import conversations as store
+from parley.store import participants as participant_store
+from parley.store import timeline as timeline_store
 from parley.store.db import Database
 from parley.store.tables import Record, timers, users
 
@@ -120,7 +122,7 @@ class Timers:
                 queued = await self._bot_says(conn, conversation, action.task, now, timeline)
             elif isinstance(action.task, AddMembers):
                 await self._add_members(conn, conversation, action.task, now, timeline)
-            await store.add_events(conn, timeline)
+            await timeline_store.add_events(conn, timeline)
             await self._done(conn, timer_id, now, "fired")
             audience = await support.active_user_ids(conn, conversation.id)
             events.append(Event("conversation.updated", {"conversation_id": conversation.id}, audience))
@@ -134,7 +136,9 @@ class Timers:
     async def _bot_says(
         self, conn: AsyncConnection, conversation: Record, task: BotMessage, now: datetime, timeline: list[Any]
     ) -> bool:
-        if await store.put_member(conn, conversation.id, bot_key(task.bot), user_id=None, bot=task.bot, now=now):
+        if await participant_store.put_member(
+            conn, conversation.id, bot_key(task.bot), user_id=None, bot=task.bot, now=now
+        ):
             timeline.append(support.event_row(conversation.id, "joined", "system", now, member=bot_key(task.bot)))
         thread = BotThread(conversation.id, conversation.company_number, conversation.external_number,
                            conversation.last_channel, conversation.whatsapp_last_inbound_at)  # fmt: skip
@@ -155,7 +159,7 @@ class Timers:
             await conn.execute(sa.select(users.c.id, users.c.license).where(users.c.extension.in_(task.extensions)))
         ).all()
         for row in rows:
-            if License.parse(row.license).may_converse and await store.put_member(
+            if License.parse(row.license).may_converse and await participant_store.put_member(
                 conn, conversation.id, user_key(row.id), user_id=row.id, bot=None, now=now
             ):
                 timeline.append(support.event_row(conversation.id, "joined", "system", now, member=user_key(row.id)))

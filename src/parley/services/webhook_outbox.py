@@ -31,6 +31,7 @@ from parley.services.conversation_support import view as conversation_view
 from parley.store import campaigns as campaign_store
 from parley.store import conversations as conversation_store
 from parley.store import event_sources
+from parley.store import participants as participant_store
 from parley.store import webhooks as store
 from parley.store.change_notes import Notes
 
@@ -217,7 +218,7 @@ class WebhookOutbox:
     ) -> list[_Event]:
         created = {cid for cid, new in noted if new}
         ids = list(dict.fromkeys(cid for cid, _ in noted))
-        members = await conversation_store.members_of(conn, ids)
+        members = await participant_store.members_of(conn, ids)
         events: list[_Event] = []
         for cid in ids:
             kind = ev.CONVERSATION_CREATED if cid in created else ev.CONVERSATION_UPDATED

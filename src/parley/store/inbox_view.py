@@ -16,7 +16,7 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from parley.core.membership import user_key
-from parley.store.conversations import seen_by
+from parley.store.participants import seen_by
 from parley.store.search import contains
 from parley.store.tables import Record, conversations, messages, participants, service_members, services, users
 
