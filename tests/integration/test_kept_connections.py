@@ -15,6 +15,7 @@ import pytest
 import sqlalchemy as sa
 from sqlalchemy.engine import make_url
 
+from parley.store import db as db_module
 from parley.store.db import Database
 
 
@@ -92,6 +93,21 @@ async def test_a_cancelled_transaction_is_rolled_back_and_the_next_one_works(db:
         await conn.execute(sa.text("DROP TABLE kept_cancel"))
 
 
+async def _end_every_session(db: Database) -> int:
+    """End every session of the test's database, as a server restart would; returns how many."""
+    name = make_url(db.url).database
+    admin = await asyncpg.connect(make_url(db.url).set(drivername="postgresql", database="postgres").render_as_string(
+        hide_password=False))  # fmt: skip
+    try:
+        return int(
+            await admin.fetchval(
+                "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE datname = $1", name
+            )
+        )
+    finally:
+        await admin.close()
+
+
 @pytest.mark.postgres
 async def test_after_the_server_ends_every_session_one_transaction_fails_not_one_per_kept_connection(
     db: Database,
@@ -99,16 +115,7 @@ async def test_after_the_server_ends_every_session_one_transaction_fails_not_one
     if not db.is_postgres:
         pytest.skip("ending sessions is PostgreSQL's")
     await _many_at_once(db, 4)  # four connections kept
-    name = make_url(db.url).database
-    admin = await asyncpg.connect(make_url(db.url).set(drivername="postgresql", database="postgres").render_as_string(
-        hide_password=False))  # fmt: skip
-    try:
-        ended = await admin.fetchval(
-            "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE datname = $1", name
-        )
-    finally:
-        await admin.close()
-    assert ended >= 4
+    assert await _end_every_session(db) >= 4
     failures = 0
     for _ in range(6):
         try:
@@ -117,6 +124,24 @@ async def test_after_the_server_ends_every_session_one_transaction_fails_not_one
             failures += 1
     assert failures <= 1
     await _session(db)  # and it works again
+
+
+@pytest.mark.postgres
+async def test_a_connection_lost_when_its_plans_are_dropped_is_replaced_on_the_spot(
+    db: Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The pool drops a connection's cached plans as it hands it out (`store.db.PLAN_SECONDS`); a connection the
+    server ended fails there, and the pool connects again instead of failing the transaction (or every later one)."""
+    if not db.is_postgres:
+        pytest.skip("ending sessions is PostgreSQL's")
+    monkeypatch.setattr(db_module, "PLAN_SECONDS", 0.0)  # every hand-out drops the plans; nothing is kept
+    await _many_at_once(db, 4)
+    async with db.read() as conn:
+        query = "SELECT pid FROM pg_stat_activity WHERE datname = current_database()"
+        before = set((await conn.execute(sa.text(query))).scalars().all())
+    assert await _end_every_session(db) >= 4
+    after = [await _session(db) for _ in range(6)]  # none fails
+    assert not before & set(after)
 
 
 @pytest.mark.postgres

@@ -28,7 +28,7 @@ from typing import Any
 
 from sqlalchemy import event
 from sqlalchemy.engine import make_url
-from sqlalchemy.exc import DBAPIError, PendingRollbackError
+from sqlalchemy.exc import DBAPIError, DisconnectionError, PendingRollbackError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 from sqlalchemy.pool import ConnectionPoolEntry
 from sqlalchemy.util.concurrency import await_
@@ -77,7 +77,10 @@ def _configure_postgres(engine: AsyncEngine) -> None:
     def _on_checkout(dbapi_connection: Any, record: ConnectionPoolEntry, _proxy: Any) -> None:
         now = time.monotonic()
         if now - record.info.get("plans_since", now) >= PLAN_SECONDS:
-            await_(dbapi_connection.driver_connection.execute("DISCARD PLANS"))
+            try:
+                await_(dbapi_connection.driver_connection.execute("DISCARD PLANS"))
+            except Exception as exc:  # the server ended the session (a restart, say): the pool connects again
+                raise DisconnectionError(f"the connection was lost: {exc!r}") from exc
             record.info["plans_since"] = now
 
 
