@@ -37,9 +37,8 @@ from parley.store import change_notes
 
 _WRITE = "parley_write"
 KEEP = 8  # connections kept for the next transactions, each way (write, read), at most a quarter of the pool
-PLAN_SECONDS = (
-    10.0  # a PostgreSQL connection's cached plans are dropped as often, and kept connections go back as often
-)
+# A PostgreSQL connection's cached plans are dropped as often, and kept connections go back to the pool as often.
+PLAN_SECONDS = 10.0
 # A hook returns what it wrote (anything falsy: nothing); ``after`` gets it once the transaction committed.
 BeforeCommit = Callable[[AsyncConnection, change_notes.Notes], Awaitable[Any]]
 AfterCommit = Callable[[Any], None]
