@@ -112,9 +112,13 @@ async def _stored(url: str) -> tuple[list[Any], dict[str, float], list[Any]]:
             ).all()
             inbound = (
                 await conn.execute(
-                    sa.select(messages.c.id, messages.c.body, messages.c.updated_at, messages.c.conversation_id).where(
-                        messages.c.direction == "in"
-                    )
+                    sa.select(
+                        messages.c.id,
+                        messages.c.body,
+                        messages.c.created_at,
+                        messages.c.updated_at,
+                        messages.c.conversation_id,
+                    ).where(messages.c.direction == "in")
                 )
             ).all()
     finally:
@@ -194,17 +198,21 @@ async def parley_figures(
 def _inbound(w: Window, key: str, against: str, data: dict[str, Any], inbound: list[Any]) -> list[Figure]:
     sent_at = {seq: at for seq, _, at, _ in data["mo_sent"]}
     seen: dict[str, float] = data["sse_seen"]
-    routed, shown = [], []
+    stored, routed, shown = [], [], []
     for row in inbound:
         seq = seq_of(row.body)
         if seq is None or seq not in sent_at:
             continue
+        stored.append(row.created_at.timestamp() - sent_at[seq])
         if row.conversation_id is not None:
             routed.append(row.updated_at.timestamp() - sent_at[seq])
         if row.id in seen:
             shown.append(seen[row.id] - sent_at[seq])
     r = f"{w.rate:g}"
     figure = _p99(f"{key}_inbound_p99", f"[{r}/s] Inbound p99: deliver_sm → routed", routed, against)
+    figure.notes.append(
+        f"stored (the message's created_at): p99 {percentile(stored, 0.99) * 1000:,.1f} ms, {_ms(stored)}"
+    )
     figure.notes.append(f"to the agent's SSE event: p99 {percentile(shown, 0.99) * 1000:,.1f} ms, {_ms(shown)}")
     if data.get("sse_error") or data.get("mo_error"):
         figure.ok = False
