@@ -1,122 +1,43 @@
 """The provisioning file (contracts/parley.example.toml): read and check it whole. Pure.
 
 Every problem is collected and named by entry and field (``users[1].license: "gold" is not one of
-basic, essential, business, premium``) so that a wrong file is refused whole, with all its faults.
+basic, essential, business, premium``) so that a wrong file is refused whole, with all its faults. `parse` checks
+the sections and what entries refer to across sections; each array entry is checked by its reader in
+`core.provisioning_entries`, and the result is a `core.provisioning_specs.Provisioning`.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from decimal import Decimal, InvalidOperation
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import phonenumbers
 
-from parley.core.directory_config import DirectoryConfig, read_directory
+from parley.core.directory_config import read_directory
 from parley.core.entry_reader import EntryReader
-from parley.core.licenses import License, names
 from parley.core.mail_senders import pattern_problem
-from parley.core.number_config import KEYS as CONFIG_KEYS
-from parley.core.number_config import ConfigError, NumberConfig, config_to_doc, parse_config
+from parley.core.provisioning_entries import (
+    Names,
+    read_bot,
+    read_number,
+    read_price,
+    read_service,
+    read_transport,
+    read_user,
+)
+from parley.core.provisioning_specs import Provisioning
 from parley.core.reply_links import DEFAULT_DAYS as DEFAULT_LINK_DAYS
 from parley.core.reply_links import MAX_DAYS as MAX_LINK_DAYS
-from parley.core.routing import normalise_gateway_id
-from parley.core.sender_rules import CountryRule, read_filtered_names, read_rules
-from parley.core.smpp_accounts import SmppAccountSpec, read_smpp_account
-from parley.core.toll_free import BUSINESS_FIELDS, DEFAULT_LIMIT, POLICIES, VERIFICATIONS, TollFree
-from parley.core.transport_specs import (
-    TRANSPORT_KINDS,
-    TRANSPORT_ROLES,
-    read_kind_config,
-    read_sms_options,
-    whatsapp_problems,
-)
+from parley.core.sender_rules import read_filtered_names, read_rules
+from parley.core.smpp_accounts import read_smpp_account
+from parley.core.transport_specs import whatsapp_problems
 from parley.core.webhook_addresses import UrlRefused, parse_networks
-from parley.core.whatsapp_rules import TemplateSpec, TemplateSpecError
-
-ROLES = ("admin", "user")
 
 
 class ProvisioningError(ValueError):
     def __init__(self, problems: list[str]) -> None:
         super().__init__("\n".join(problems))
         self.problems = problems
-
-
-@dataclass(frozen=True)
-class UserSpec:
-    extension: str
-    name: str
-    password: str
-    license: License
-    office_number: str | None
-    email: str | None
-    role: str
-    sms_package: int
-
-
-@dataclass(frozen=True)
-class ServiceSpec:
-    name: str
-    static_members: tuple[str, ...]
-    dynamic_members: tuple[str, ...]
-    sms_number: str | None
-    config: dict[str, Any] | None = None  # routing, hours, out_of_hours, actions (core.number_config)
-
-
-@dataclass(frozen=True)
-class BotSpec:
-    name: str
-    message: str
-    # What it sends on WhatsApp once the customer's 24-hour window is closed: {"name", "language", "variables"}.
-    whatsapp_template: dict[str, Any] | None = None
-
-
-@dataclass(frozen=True)
-class NumberSpec:
-    number: str
-    sms: bool
-    mms: bool
-    whatsapp: bool
-    linked_service: str | None
-    config: dict[str, Any] | None = None
-    carrier: str | None = None  # the transport that serves the number; None: the curl → GSM → carrier order
-    toll_free: dict[str, Any] | None = None  # `core.toll_free.TollFree.to_doc()`; None: not toll-free
-
-
-@dataclass(frozen=True)
-class TransportSpec:
-    name: str
-    role: str
-    kind: str
-    gateway_id: str | None
-    config: dict[str, Any]
-
-
-@dataclass(frozen=True)
-class PriceSpec:
-    prefix: str
-    price: Decimal
-    currency: str
-    mms_price: Decimal | None = None  # per MMS, same currency; None: MMS are not charged
-
-
-@dataclass(frozen=True)
-class Provisioning:
-    pbx: dict[str, str | int] = field(default_factory=dict)
-    users: tuple[UserSpec, ...] = ()
-    services: tuple[ServiceSpec, ...] = ()
-    numbers: tuple[NumberSpec, ...] = ()
-    transports: tuple[TransportSpec, ...] = ()
-    prices: tuple[PriceSpec, ...] = ()
-    mail2sms: dict[str, Any] | None = None
-    bots: tuple[BotSpec, ...] = ()
-    webhooks: dict[str, Any] | None = None
-    directory: DirectoryConfig | None = None  # [directory]: users synced from LDAP (core.directory_config)
-    smpp_accounts: tuple[SmppAccountSpec, ...] = ()
-    sender_id_rules: tuple[CountryRule, ...] = ()
-    sender_id_names: dict[str, list[str]] | None = None  # country -> names added to the shipped list
 
 
 def _entries(doc: dict[str, Any], key: str, problems: list[str]) -> list[EntryReader]:
@@ -256,178 +177,3 @@ def parse(doc: dict[str, Any]) -> Provisioning:
         sender_id_rules,
         names,
     )
-
-
-def read_user(r: EntryReader, region: str | None) -> UserSpec:
-    extension = r.str_("extension", required=True) or ""
-    license_name = r.str_("license", default="basic") or "basic"
-    try:
-        lic = License.parse(license_name)
-    except ValueError:
-        r.problem("license", f'"{license_name}" is not one of {", ".join(names())}')
-        lic = License.BASIC
-    password = r.str_("password", required=True) or ""
-    if password and len(password) < 6:
-        r.problem("password", "must be at least 6 characters")
-    return UserSpec(
-        extension=extension,
-        name=r.str_("name", required=True) or "",
-        password=password,
-        license=lic,
-        office_number=r.number("office_number", region=region),
-        email=r.str_("email"),
-        role=r.choice("role", ROLES, default="user"),
-        sms_package=r.int_("sms_package", 200),
-    )
-
-
-@dataclass(frozen=True)
-class Names:
-    """What routing and actions may refer to."""
-
-    extensions: set[str]
-    services: set[Any]
-    bots: set[str]
-
-
-def _config(r: EntryReader, names_of: Names) -> dict[str, Any] | None:
-    """The conversation settings of a number or a service, with every reference checked."""
-    if not any(k in r.table for k in CONFIG_KEYS):
-        return None
-    try:
-        config = parse_config(r.table, r.path)
-    except ConfigError as exc:
-        r.problems.extend(exc.problems)
-        return None
-    _check_references(r, config, names_of)
-    return config_to_doc(config)
-
-
-def _check_references(r: EntryReader, config: NumberConfig, names_of: Names) -> None:
-    for key, route in (("routing", config.routing), ("out_of_hours", config.out_of_hours)):
-        if route is None:
-            continue
-        known = {"agent": names_of.extensions, "group": names_of.services, "bot": names_of.bots}[route.kind]
-        what = {"agent": "a user", "group": "a service", "bot": "a bot"}[route.kind]
-        if route.target not in known:
-            r.problem(f"{key}.target", f'"{route.target}" is not {what} in this file')
-    for i, action in enumerate(config.actions):
-        task = action.task
-        bot = getattr(task, "bot", None)
-        if bot is not None and bot not in names_of.bots:
-            r.problem(f"actions[{i}].task.bot", f'"{bot}" is not a bot in this file')
-        for ext in getattr(task, "extensions", ()):
-            if ext not in names_of.extensions:
-                r.problem(f"actions[{i}].task.add_members", f'"{ext}" is not a user in this file')
-
-
-def read_bot(r: EntryReader) -> BotSpec:
-    template = r.table.get("whatsapp_template")
-    if template is not None:
-        try:
-            template = TemplateSpec.from_doc(template, "whatsapp_template").to_doc()
-        except TemplateSpecError as exc:
-            r.problem(exc.field, exc.reason)
-            template = None
-    return BotSpec(r.str_("name", required=True) or "", r.str_("message", required=True) or "", template)
-
-
-def read_service(r: EntryReader, region: str | None, extensions: set[str], names_of: Names) -> ServiceSpec:
-    static, dynamic = r.list_("static_members"), r.list_("dynamic_members")
-    for key, members in (("static_members", static), ("dynamic_members", dynamic)):
-        for ext in members:
-            if ext not in extensions:
-                r.problem(key, f'"{ext}" is not a user in this file')
-    return ServiceSpec(
-        r.str_("name", required=True) or "",
-        static,
-        dynamic,
-        r.number("sms_number", region=region),
-        _config(r, names_of),
-    )
-
-
-def read_number(r: EntryReader, region: str | None, service_names: set[str], names_of: Names) -> NumberSpec:
-    linked = r.str_("linked_service")
-    if linked and linked not in service_names:
-        r.problem("linked_service", f'"{linked}" is not a service in this file')
-    if r.table.get("fallback") is not None and not r.table.get("whatsapp"):
-        r.problem("fallback", "falling back to SMS is for a number with whatsapp = true")
-    return NumberSpec(
-        number=r.number("number", region=region, required=True) or "",
-        sms=r.bool_("sms", True),
-        mms=r.bool_("mms", False),
-        whatsapp=r.bool_("whatsapp", False),
-        linked_service=linked,
-        config=_config(r, names_of),
-        carrier=r.str_("carrier"),
-        toll_free=read_toll_free(r),
-    )
-
-
-def read_toll_free(r: EntryReader) -> dict[str, Any] | None:
-    """`toll_free = true` with its `verification`, `unverified_sending`, `unverified_limit` and `business` details."""
-    keys = ("verification", "unverified_sending", "unverified_limit", "business")
-    if not r.bool_("toll_free", False):
-        for key in keys:
-            if key in r.table:
-                r.problem(key, "is for a toll-free number (toll_free = true)")
-        return None
-    business = r.table.get("business", {})
-    if not isinstance(business, dict):
-        r.problem("business", "must be a table of the business's details")
-        business = {}
-    for key, value in business.items():
-        if key not in BUSINESS_FIELDS:
-            r.problem(f"business.{key}", f"is not one of {', '.join(BUSINESS_FIELDS)}")
-        elif not isinstance(value, str) or len(value) > 1000:
-            r.problem(f"business.{key}", "must be text of at most 1,000 characters")
-    state = TollFree(
-        r.choice("verification", VERIFICATIONS, "unverified"),
-        r.choice("unverified_sending", POLICIES, "allow"),
-        r.int_("unverified_limit", DEFAULT_LIMIT, minimum=1),
-        {k: v for k, v in business.items() if k in BUSINESS_FIELDS and isinstance(v, str)},
-    )
-    return state.to_doc()
-
-
-def read_transport(r: EntryReader, region: str | None = None) -> TransportSpec:
-    name = r.str_("name", required=True) or ""
-    role = r.choice("role", TRANSPORT_ROLES)
-    kind = r.choice("kind", TRANSPORT_KINDS, default="curl" if role == "curl" else "smpp")
-    gateway_id = r.str_("id")
-    if role == "gsm" and not gateway_id:
-        r.problem("id", "is required for a GSM gateway (its MAC address, used by gsm=)")
-    config = read_kind_config(kind, role, r, region=region) | read_sms_options(kind, r)
-    throughput = r.table.get("throughput")
-    if throughput is not None:
-        if not isinstance(throughput, int | float) or isinstance(throughput, bool) or throughput <= 0:
-            r.problem("throughput", "must be a positive number of messages per second")
-        else:
-            config["throughput"] = float(throughput)
-    return TransportSpec(name, role, kind, normalise_gateway_id(gateway_id) if gateway_id else None, config)
-
-
-def _decimal(r: EntryReader, key: str, raw: Any) -> Decimal:
-    """A non-negative finite decimal; a string keeps it exact ("0.0079"), a TOML float is read by its text."""
-    try:
-        value = Decimal(str(raw))
-        if raw is None or isinstance(raw, bool) or value < 0 or not value.is_finite():
-            raise InvalidOperation
-    except InvalidOperation:
-        r.problem(key, f'{raw!r} is not a price (a non-negative decimal such as "0.0079")')
-        return Decimal(0)
-    return value
-
-
-def read_price(r: EntryReader) -> PriceSpec:
-    prefix = r.str_("prefix", required=True) or ""
-    if prefix and (not prefix.startswith("+") or not prefix[1:].isdigit()):
-        r.problem("prefix", f'"{prefix}" must be + followed by digits')
-    price = _decimal(r, "price", r.table.get("price"))
-    raw_mms = r.table.get("mms_price")  # optional: without it MMS to the prefix are not charged (issue 11 §6)
-    mms_price = _decimal(r, "mms_price", raw_mms) if raw_mms is not None else None
-    currency = (r.str_("currency", required=True) or "").upper()
-    if currency and (len(currency) != 3 or not currency.isalpha()):
-        r.problem("currency", f'"{currency}" is not a 3-letter currency code')
-    return PriceSpec(prefix, price, currency, mms_price)

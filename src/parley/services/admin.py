@@ -11,10 +11,10 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
-from parley.core import provisioning as spec
 from parley.core.actions import AddMembers, BotMessage
 from parley.core.mail_senders import pattern_problem, read_patterns
 from parley.core.number_config import config_from_doc
+from parley.core.provisioning_entries import Names, read_bot, read_number, read_price, read_service, read_user
 from parley.core.toll_free import TollFree
 from parley.services import conversation_support as support
 from parley.services.admin_checks import AdminError, Page, bounds, check_entry, form_entry, require_admin
@@ -64,7 +64,7 @@ class Admin:
         require_admin(actor)
         if extension is not None:
             form = {**form, "extension": extension, "password": form.get("password") or KEEP_PASSWORD}
-        u = check_entry(spec.read_user, form_entry(form, numbers=("sms_package",)), await self._region())
+        u = check_entry(read_user, form_entry(form, numbers=("sms_package",)), await self._region())
         async with self._db.write() as conn:
             existing = await store.find(conn, users, "extension", u.extension)
             if extension is None and existing is not None:
@@ -127,9 +127,9 @@ class Admin:
         region = await self._region()
         async with self._db.write() as conn:
             known = await store.extensions(conn)
-            names = spec.Names(set(known), set(), set())
+            names = Names(set(known), set(), set())
             entry = form_entry(form, lists=("static_members", "dynamic_members"))
-            s = check_entry(spec.read_service, entry, region, set(known), names)
+            s = check_entry(read_service, entry, region, set(known), names)
             existing = await store.find(conn, services, "name", name) if name is not None else None
             if name is not None and existing is None:
                 raise AdminError.on(None, f"There is no service {name}", 404)
@@ -178,7 +178,7 @@ class Admin:
                                           "language": form.get("template_language", "").strip() or "en_US",
                                           "variables": [v.strip() for v in lines if v.strip()]}  # fmt: skip
         try:
-            b = check_entry(spec.read_bot, entry)
+            b = check_entry(read_bot, entry)
         except AdminError as exc:
             raise AdminError(exc.status, [(_template_field(f), m) for f, m in exc.all]) from None
         async with self._db.write() as conn:
@@ -238,7 +238,7 @@ class Admin:
             entry = {k: v for k, v in entry.items() if k not in keys[2:]}
         async with self._db.write() as conn:
             names = await store.service_names(conn)
-            n = check_entry(spec.read_number, entry, region, set(names), spec.Names(set(), set(), set()))
+            n = check_entry(read_number, entry, region, set(names), Names(set(), set(), set()))
             if await store.find(conn, numbers, "number", n.number) is not None:
                 raise AdminError.on("number", f"{n.number} is already a company number")
             linked = await store.find(conn, services, "name", n.linked_service) if n.linked_service else None
@@ -313,7 +313,7 @@ class Admin:
     async def save_price(self, actor: User, form: dict[str, str], prefix: str | None = None) -> str:
         """Add a price (``prefix`` None) or change one; a changed prefix replaces the old row."""
         require_admin(actor)
-        p = check_entry(spec.read_price, form_entry(form))
+        p = check_entry(read_price, form_entry(form))
         async with self._db.write() as conn:
             clash = await store.find(conn, prices, "prefix", p.prefix)
             if clash is not None and p.prefix != prefix:

@@ -49,7 +49,7 @@ def split_problem(problem: str) -> tuple[str | None, str]:
 
 
 def check_entry(read: Callable[..., T], entry: dict[str, Any], *args: Any) -> T:
-    """Check ``entry`` with provisioning's reader ``read`` (e.g. `core.provisioning.read_user`); raise `AdminError`."""
+    """Check ``entry`` with a reader ``read`` of `core.provisioning_entries` (e.g. `read_user`); raise `AdminError`."""
     problems: list[str] = []
     spec = read(EntryReader(FORM, entry, problems), *args)
     if problems:

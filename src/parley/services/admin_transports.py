@@ -20,9 +20,10 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from parley.channels.base import Outgoing
 from parley.channels.curl import CurlChannel
 from parley.channels.curl_command import CurlCommandError, parse_curl, redact
-from parley.core import provisioning as spec
 from parley.core.delivery import DeliveryError
 from parley.core.numbers import InvalidNumber, parse_e164
+from parley.core.provisioning_entries import read_transport
+from parley.core.provisioning_specs import TransportSpec
 from parley.core.text import encoding_for
 from parley.core.transport_specs import SECRET_FIELDS
 from parley.services.admin_checks import AdminError, check_entry, form_entry, require_admin
@@ -109,7 +110,7 @@ class TransportAdmin:
                     entry["command"] = unmask(str(entry["command"]), stored)
                 except MaskMismatch as exc:
                     raise AdminError.on("command", str(exc)) from None
-            t = check_entry(spec.read_transport, entry, region)
+            t = check_entry(read_transport, entry, region)
             problems = _channel_problems(t)
             if t.kind == "whatsapp":
                 problems += await _whatsapp_problems(conn, t)
@@ -194,7 +195,7 @@ async def _curl_test(row: Any, message: Outgoing, http: httpx.AsyncBaseTransport
     return TestOutcome(ok, summary if ok else f"{summary}: {reason}", answer.status_code, answer.text[:2000])
 
 
-def _channel_problems(t: spec.TransportSpec) -> list[tuple[str | None, str]]:
+def _channel_problems(t: TransportSpec) -> list[tuple[str | None, str]]:
     """What the channel itself would refuse at start: a curl line it cannot parse, SMPP fields too long."""
     problems: list[tuple[str | None, str]] = []
     if t.kind == "curl":
@@ -210,7 +211,7 @@ def _channel_problems(t: spec.TransportSpec) -> list[tuple[str | None, str]]:
     return problems
 
 
-async def _whatsapp_problems(conn: AsyncConnection, t: spec.TransportSpec) -> list[tuple[str | None, str]]:
+async def _whatsapp_problems(conn: AsyncConnection, t: TransportSpec) -> list[tuple[str | None, str]]:
     """As provisioning (issue 12 §1): the number it serves is a company number with ``whatsapp = true``, and no other
     WhatsApp transport serves it."""
     number = str(t.config["number"])

@@ -9,7 +9,8 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from parley.core.provisioning import Provisioning, ProvisioningError, parse
+from parley.core.provisioning import ProvisioningError, parse
+from parley.core.provisioning_specs import Provisioning
 from parley.services.passwords import hash_password, verify_password
 from parley.store import directory, smpp
 from parley.store.db import Database

@@ -7,7 +7,7 @@ from fastapi.responses import Response
 
 from parley.app_state import ParleyDep
 from parley.core.licenses import names as license_names
-from parley.core.provisioning import ROLES
+from parley.core.provisioning_specs import ROLES
 from parley.core.sender_id import make_sender_id
 from parley.core.sender_rules import name_warnings
 from parley.services.errors import ServiceError
