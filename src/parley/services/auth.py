@@ -20,11 +20,11 @@ Every ingress that takes a password (console sign-in, HTTP Basic on /api/v1 and 
 from __future__ import annotations
 
 import asyncio
-import contextlib
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import Awaitable, Callable
 
 import structlog
 
+from parley.keyed_locks import KeyedLocks
 from parley.services.directory import DirectoryCache, User
 from parley.services.passwords import VerifiedCache, dummy_hash, verify_password
 from parley.services.throttle import Throttle, Throttled
@@ -55,7 +55,7 @@ class Authenticator:
         self._verify = verify  # (stored hash, password): argon2, run in a thread
         self._ldap_bind = ldap_bind  # (DN, password) -> right?, None when ldap_auth is off
         self._in_flight: dict[tuple[str, str, str], asyncio.Future[bool]] = {}
-        self._queues: dict[tuple[str, str], tuple[asyncio.Lock, list[int]]] = {}
+        self._queues = KeyedLocks()  # one check at a time per (subject, address)
 
     async def authenticate(self, extension: str, password: str, address: str) -> User | None:
         """The user whose password this is, or None; raises `Throttled` while ``address`` must wait."""
@@ -79,7 +79,7 @@ class Authenticator:
         return await self._check(subject, password, stored_hash, address, exists=True)
 
     async def _check(self, subject: str, password: str, stored_hash: str, address: str, *, exists: bool) -> bool:
-        async with self._one_at_a_time(subject, address):
+        async with self._queues.one_at_a_time((subject, address)):
             verdict = await self._throttle.admit(subject, address)  # the guesses queued before this one counted
             if exists and self._verified.is_cached(subject, password, stored_hash):
                 return True
@@ -107,19 +107,6 @@ class Authenticator:
     def forget(self, extension: str) -> None:
         """Forget the verified passwords of ``extension`` (it changed, or the user was removed)."""
         self._verified.forget(extension)
-
-    @contextlib.asynccontextmanager
-    async def _one_at_a_time(self, subject: str, address: str) -> AsyncIterator[None]:
-        key = (subject, address)
-        lock, users = self._queues.setdefault(key, (asyncio.Lock(), [0]))
-        users[0] += 1
-        try:
-            async with lock:
-                yield
-        finally:
-            users[0] -= 1
-            if not users[0]:
-                self._queues.pop(key, None)
 
     async def _verify_once(self, extension: str, password: str, stored_hash: str) -> bool:
         """One argon2 check per credentials at a time: concurrent requests share it (64 MiB and ~0.2 s each)."""

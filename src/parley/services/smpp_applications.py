@@ -16,7 +16,6 @@ several `parley serve`) the link is the arbiter: it takes only parts still waiti
 
 from __future__ import annotations
 
-import asyncio
 import dataclasses
 import hashlib
 import time
@@ -35,6 +34,7 @@ from parley.core.numbers import InvalidNumber, from_smpp_address
 from parley.core.outbound import OutboundError
 from parley.core.smpp_server import SourceRefused, check_source, receipt_for
 from parley.core.throttling import SMPP_BIND_WINDOW, Counter, judge
+from parley.keyed_locks import KeyedLocks
 from parley.services.auth import Authenticator, Throttled
 from parley.services.directory import DirectoryCache
 from parley.services.send import Outbox, SendSms
@@ -95,8 +95,7 @@ class SmppApplications:
         self._db, self._cache, self._outbox, self._auth, self._clock = db, cache, outbox, auth, clock
         self._part_expiry = part_expiry
         self._numbers: dict[int, tuple[float, set[str]]] = {}
-        # One lock per long message being joined, with how many parts hold or wait for it: it goes when none do.
-        self._joining: dict[str, tuple[asyncio.Lock, list[int]]] = {}
+        self._joining = KeyedLocks()  # one long message's parts are joined one at a time
 
     # --- binds -------------------------------------------------------------------------------------
 
@@ -166,39 +165,30 @@ class SmppApplications:
         }  # fmt: skip
         async with self._db.write() as conn:
             await smpp.add_submits(conn, [row])  # durable before its submit_sm_resp
-        # Dropped when no part holds or waits for it. Not when merely unlocked: a released lock stays unlocked until
-        # the waiter it woke runs, and a part arriving meanwhile would take a new lock and send the message again.
-        lock, users = self._joining.setdefault(key, (asyncio.Lock(), [0]))
-        users[0] += 1
-        try:
-            async with lock:
-                async with self._db.read() as conn:
-                    held = await smpp.waiting_parts(conn, account.system_id, key)
-                parts = [Part(h.part, concat.total, to, h.text, h.created_at) for h in held]
-                if not complete(parts):
-                    return str(row["id"])
-                octets, _ = join(parts)
-                ids = [h.id for h in held]
+        async with self._joining.one_at_a_time(key):
+            async with self._db.read() as conn:
+                held = await smpp.waiting_parts(conn, account.system_id, key)
+            parts = [Part(h.part, concat.total, to, h.text, h.created_at) for h in held]
+            if not complete(parts):
+                return str(row["id"])
+            octets, _ = join(parts)
+            ids = [h.id for h in held]
 
-                async def link(conn: AsyncConnection, rows: list[dict[str, Any]]) -> None:
-                    await smpp.link_parts(conn, ids, rows[0]["id"])  # with the message, in its transaction
+            async def link(conn: AsyncConnection, rows: list[dict[str, Any]]) -> None:
+                await smpp.link_parts(conn, ids, rows[0]["id"])  # with the message, in its transaction
 
-                try:
-                    await self._send(
-                        dataclasses.replace(send, on_write=link), decode_text(octets.encode("latin-1"), sub.data_coding)
-                    )
-                except SubmitRefused:
-                    async with self._db.write() as conn:
-                        await smpp.drop_parts(conn, ids)
-                    raise
-                except smpp.PartsTaken:
-                    # Another process (the ESME's other bind) sent the message first: its transaction linked the
-                    # parts, ours wrote nothing. The group commit wrote the others it held without this one.
-                    pass
-        finally:
-            users[0] -= 1
-            if not users[0]:
-                self._joining.pop(key, None)
+            try:
+                await self._send(
+                    dataclasses.replace(send, on_write=link), decode_text(octets.encode("latin-1"), sub.data_coding)
+                )
+            except SubmitRefused:
+                async with self._db.write() as conn:
+                    await smpp.drop_parts(conn, ids)
+                raise
+            except smpp.PartsTaken:
+                # Another process (the ESME's other bind) sent the message first: its transaction linked the
+                # parts, ours wrote nothing. The group commit wrote the others it held without this one.
+                pass
         return str(row["id"])
 
     async def close(self) -> None:
