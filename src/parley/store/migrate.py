@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -26,16 +27,18 @@ def alembic_config(connection: Connection | None = None) -> Config:
 
 
 async def upgrade(db: Database, revision: str = "head") -> None:
-    def _run(connection: Connection) -> None:
-        command.upgrade(alembic_config(connection), revision)
-
-    async with db.schema_change() as conn:
-        await conn.run_sync(_run)
+    await _migrate(db, command.upgrade, revision)
 
 
 async def downgrade(db: Database, revision: str) -> None:
+    await _migrate(db, command.downgrade, revision)
+
+
+async def _migrate(db: Database, step: Callable[[Config, str], None], revision: str) -> None:
+    """Alembic's ``step`` to ``revision``, in one schema-changing transaction (`Database.schema_change`)."""
+
     def _run(connection: Connection) -> None:
-        command.downgrade(alembic_config(connection), revision)
+        step(alembic_config(connection), revision)
 
     async with db.schema_change() as conn:
         await conn.run_sync(_run)
